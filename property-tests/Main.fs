@@ -1,0 +1,3 @@
+module Main
+[<EntryPoint>]
+let main argv = 0
