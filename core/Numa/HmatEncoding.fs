@@ -1,0 +1,35 @@
+/// How HMAT revision 2 encodes latency and bandwidth: one 64-bit base unit per structure and 16-bit entries,
+/// value = entry × base. Linux (drivers/acpi/numa/hmat.c, hmat_normalize) reads latency in picoseconds and
+/// bandwidth in MB/s for revision 2, and treats entries 0 and 0xFFFF as "no information".
+module SsiHv.Core.Numa.HmatEncoding
+
+let maxEntry = 0xFFFEL
+let picosecondsPerNanosecond = 1000L
+
+type Encoded = { BaseUnit: uint64; Entries: uint16 list list }
+
+/// The largest power of ten dividing every value, so that entries are exact: a rounded entry would show
+/// the guest a latency the user never wrote. Error text says which range does not fit 16 bits.
+let encode (values: int64 list list) : Result<Encoded, string> =
+    let flat = List.concat values
+    let rec commonPowerOfTen (b: int64) =
+        if b <= System.Int64.MaxValue / 10L && flat |> List.forall (fun v -> v % (b * 10L) = 0L) then
+            commonPowerOfTen (b * 10L)
+        else b
+    match flat with
+    | [] -> Ok { BaseUnit = 1UL; Entries = values |> List.map (List.map (fun _ -> 0us)) }
+    | _ when List.exists (fun v -> v <= 0L) flat -> Error "every value must be a positive integer"
+    | _ ->
+        let unit = commonPowerOfTen 1L
+        let largest = List.max flat
+        if largest / unit > maxEntry then
+            Error(
+                sprintf
+                    "values %d..%d need a common base unit of %d and then %d does not fit HMAT's 16-bit entries (at most %d); use values with more trailing zeros or a narrower range"
+                    (List.min flat) largest unit (largest / unit) maxEntry
+            )
+        else
+            Ok { BaseUnit = uint64 unit; Entries = values |> List.map (List.map (fun v -> uint16 (v / unit))) }
+
+let decode (baseUnit: uint64) (entry: uint16) : uint64 option =
+    if entry = 0us || entry = 0xFFFFus then None else Some(uint64 entry * baseUnit)
