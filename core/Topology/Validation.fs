@@ -112,12 +112,6 @@ let private validateDistances (n: int) (m: int64 list list) =
         else Some(sprintf "must be %d..%d, or %d for unreachable; found %d"
                       Distances.minRemoteDistance Distances.maxRemoteDistance Distances.unreachableDistance v)) m
 
-/// The entries HMAT uses: rows of initiators, columns of nodes with memory. Others are ignored (§4.2).
-let hmatSubmatrix (nodes: Node list) (m: 'a list list) =
-    let initiators = nodes |> List.filter (fun n -> n.Cpus > 0) |> List.map (fun n -> n.Id)
-    let targets = nodes |> List.filter (fun n -> n.MemoryMiB > 0L) |> List.map (fun n -> n.Id)
-    initiators |> List.map (fun i -> targets |> List.map (fun j -> m.[i].[j]))
-
 let private validateHmatMatrix (field: string) (nodes: Node list) (toBaseUnits: int64 -> int64) (m: int64 list list) =
     let n = List.length nodes
     let isUsed i j = nodes.[i].Cpus > 0 && nodes.[j].MemoryMiB > 0L
@@ -128,7 +122,7 @@ let private validateHmatMatrix (field: string) (nodes: Node list) (toBaseUnits: 
               elif v > limit then Some(sprintf "%d is too large (at most %d)" v limit)
               else None) m with
     | [] ->
-        match HmatEncoding.encode (hmatSubmatrix nodes m |> List.map (List.map toBaseUnits)) with
+        match HmatEncoding.encode (HmatEncoding.usedEntries nodes m |> List.map (List.map toBaseUnits)) with
         | Ok _ -> []
         | Error e -> [ err field e ]
     | errors -> errors
