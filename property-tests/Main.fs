@@ -6,7 +6,14 @@ let all =
     testList "ssihv core" [
         Topology.ValidationProperties.tests
         Memory.LayoutProperties.tests
+        Acpi.RsdpProperties.tests
+        Acpi.XsdtProperties.tests
+        Acpi.FacsProperties.tests
+        Acpi.FacpProperties.tests
+        Acpi.DsdtProperties.tests
+        Acpi.MadtProperties.tests
         Acpi.TopologyTablesProperties.tests
+        Acpi.TableSetProperties.tests
     ]
 
 [<EntryPoint>]
