@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Builds the Linux guest used by the QEMU/TCG harness (tests/LinuxGuest/) into <repo>/.guest-cache/:
 #   vmlinuz, vmlinuz.version   Debian's current amd64 kernel (the one linux-image-amd64 depends on)
+#   vmlinux                    the ELF kernel inside vmlinuz; it carries a PVH note, so QEMU can boot it
+#                              directly and TCG skips the xz decompression (about 5 s of a 10 s boot)
 #   initramfs.cpio.gz          busybox-static + tests/linux-guest/init.sh as /init
 # Idempotent: a step whose output already exists is skipped.
-# Host packages needed (Debian 12): apt, dpkg, busybox-static, cpio, gzip, qemu-system-x86;
+# Host packages needed (Debian 12): apt, dpkg, busybox-static, cpio, gzip, xz-utils, qemu-system-x86;
 # acpica-tools is optional (iasl, used only when inspecting dumped tables by hand).
 set -euo pipefail
 
@@ -65,6 +67,42 @@ build_kernel() {
     log "kernel: $(cat "$cache/vmlinuz.version")"
 }
 
+# Reads an unsigned little-endian integer of <bytes> bytes at <offset> of <file>.
+read_le() {
+    od -An -tu"$3" -j "$2" -N "$3" "$1" | tr -d ' '
+}
+
+extract_vmlinux() {
+    if [[ -s "$cache/vmlinux" && "$cache/vmlinux" -nt "$cache/vmlinuz" ]]; then
+        log "vmlinux: cached"
+        return
+    fi
+    # x86 boot protocol: the compressed payload starts payload_offset (0x248) bytes into the protected-mode
+    # code, which follows the (setup_sects (0x1f1) + 1) * 512 bytes of real-mode setup.
+    local image="$cache/vmlinuz"
+    local setup_sects payload_offset payload_length start
+    setup_sects="$(read_le "$image" $((0x1f1)) 1)"
+    payload_offset="$(read_le "$image" $((0x248)) 4)"
+    payload_length="$(read_le "$image" $((0x24c)) 4)"
+    start=$(((setup_sects + 1) * 512 + payload_offset))
+    local magic
+    magic="$(od -An -tx1 -j "$start" -N 6 "$image" | tr -d ' ')"
+    if [[ "$magic" != fd377a585a00 ]]; then
+        echo "vmlinuz payload is not xz (magic $magic); extend extract_vmlinux in $0" >&2
+        exit 1
+    fi
+    dd if="$image" of="$scratch/payload.xz" iflag=skip_bytes,count_bytes skip="$start" count="$payload_length" \
+        bs=1M status=none
+    # --single-stream: the kernel build appends the 4-byte uncompressed size after the xz stream.
+    xz -dc --single-stream "$scratch/payload.xz" > "$cache/vmlinux.tmp"
+    if [[ "$(od -An -tx1 -N4 "$cache/vmlinux.tmp" | tr -d ' ')" != 7f454c46 ]]; then
+        echo "decompressed vmlinuz payload is not an ELF file" >&2
+        exit 1
+    fi
+    mv "$cache/vmlinux.tmp" "$cache/vmlinux"
+    log "vmlinux: extracted ($(stat -c %s "$cache/vmlinux") bytes)"
+}
+
 build_initramfs() {
     local output="$cache/initramfs.cpio.gz"
     # Rebuilt when init.sh changes, so editing the report format needs no manual cache cleanup.
@@ -94,7 +132,8 @@ build_initramfs() {
     log "initramfs: built ($(stat -c %s "$output") bytes)"
 }
 
-require_packages busybox-static cpio qemu-system-x86
+require_packages busybox-static cpio xz-utils qemu-system-x86
 build_kernel
+extract_vmlinux
 build_initramfs
 log "ready in $cache"
