@@ -68,16 +68,17 @@ let traverse (parseOne: 'a -> Result<'b, 'e>) (items: 'a list) : Result<'b list,
 /// (type, offset, bytes) items. `lengthAt` reads a subtable's length at its offset; a length smaller than
 /// `minLength` or running past the end is an error, so a hostile table cannot loop or overrun.
 let splitSubtables (table: string) (bytes: byte[]) (start: int) (minLength: int) (lengthAt: int -> Result<int, AcpiError>) =
+    // A plain tail-recursive loop (no computation expression), so a table of many tiny subtables cannot
+    // exhaust the stack.
     let rec go offset acc =
         if offset = bytes.Length then Ok(List.rev acc)
         else
-            result {
-                let! kind = readU8 table bytes offset
-                let! length = lengthAt offset
-                if length < minLength then
-                    return! fail table offset (sprintf "subtable type %d has length %d, below the minimum %d" kind length minLength)
-                else
-                    let! body = readBytes table bytes offset length
-                    return! go (offset + length) ((kind, offset, body) :: acc)
-            }
+            match readU8 table bytes offset, lengthAt offset with
+            | Error e, _ | _, Error e -> Error e
+            | Ok kind, Ok length when length < minLength ->
+                fail table offset (sprintf "subtable type %d has length %d, below the minimum %d" kind length minLength)
+            | Ok kind, Ok length ->
+                match readBytes table bytes offset length with
+                | Error e -> Error e
+                | Ok body -> go (offset + length) ((kind, offset, body) :: acc)
     go start []

@@ -1,6 +1,6 @@
 /// The Firmware ACPI Control Structure (ACPI 6.5 §5.2.10, Table 5.14). A FADT that is not hardware-reduced
-/// must point to one (§5.2.9, FIRMWARE_CTRL), and Linux refuses to use the ACPI global lock and waking vector
-/// without it. It has no checksum; its length is fixed at 64 bytes.
+/// must point to one (§5.2.9, FIRMWARE_CTRL/X_FIRMWARE_CTRL); the OS finds the global lock and the waking
+/// vector there. It has no checksum; its length is fixed at 64 bytes.
 module SsiHv.Core.Acpi.Facs
 
 open SsiHv.Core.Acpi.Binary
