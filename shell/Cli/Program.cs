@@ -2,5 +2,5 @@ namespace SsiHv.Shell.Cli;
 
 public static class Program
 {
-    public static int Main(string[] args) => 0;
+    public static int Main(string[] args) => CliRunner.Run(args, Console.Out, Console.Error);
 }

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs everything the build, the tests and run.sh need on Debian 12, as root. Idempotent: on a machine
+# where it has already run it only checks, which takes a few seconds, so every entry point calls it.
+#   --without-guest   skip building the Linux test guest (run.sh needs no guest)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+build_guest=true
+for arg in "$@"; do
+    case "$arg" in
+        --without-guest) build_guest=false ;;
+        *) echo "setup.sh: unknown argument '$arg'" >&2; exit 2 ;;
+    esac
+done
+
+log() { echo "[setup] $*"; }
+
+# qemu + busybox + cpio + xz: the Linux guest that parses our ACPI tables (DESIGN.md §5);
+# acpica-tools: iasl, which must disassemble every table we generate; gcc: the probe guest.
+packages=(qemu-system-x86 acpica-tools busybox-static cpio xz-utils gcc)
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
+done
+if ((${#missing[@]})); then
+    log "installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" </dev/null
+fi
+
+command -v dotnet >/dev/null || { echo "setup.sh: the .NET 10 SDK (dotnet) is not on PATH" >&2; exit 1; }
+dotnet tool restore >/dev/null
+# Paket rewrites nothing when paket.lock is unchanged and everything is already restored.
+dotnet paket restore >/dev/null
+log "packages and .NET tools ready"
+
+if $build_guest && [[ -f tests/linux-guest/build.sh ]]; then
+    bash tests/linux-guest/build.sh
+fi

@@ -1,0 +1,54 @@
+using System.Runtime.InteropServices;
+
+namespace SsiHv.Interop.Linux;
+
+/// <summary>The few libc entry points Tmds.LibC does not expose, with errno captured for LinuxError.</summary>
+internal static unsafe partial class NativeLibc
+{
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int close(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int ioctl(int fd, nuint request, void* argument);
+
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int ioctl(int fd, nuint request, nuint argument);
+
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial void* mmap(void* address, nuint length, int protection, int flags, int fd, nint offset);
+
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int munmap(void* address, nuint length);
+
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int madvise(void* address, nuint length, int advice);
+
+    [LibraryImport("libc")]
+    internal static partial nuint pthread_self();
+
+    [LibraryImport("libc")]
+    internal static partial int pthread_kill(nuint thread, int signal);
+
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int sigaction(int signal, SigAction* action, SigAction* previous);
+
+    /// glibc's struct sigaction on x86-64: handler, 1024-bit mask, flags, restorer.
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct SigAction
+    {
+        public void* Handler;
+        public fixed ulong Mask[16];
+        public int Flags;
+        public void* Restorer;
+    }
+
+    internal const int O_RDWR = 2;
+    internal const int O_CLOEXEC = 0x80000;
+    internal const int PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
+    internal const int MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20, MAP_NORESERVE = 0x4000;
+    internal const int EINTR = 4, EAGAIN = 11;
+    internal static readonly void* MapFailed = (void*)-1;
+}

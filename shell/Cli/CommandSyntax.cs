@@ -1,0 +1,32 @@
+namespace SsiHv.Shell.Cli;
+
+/// <summary>An option that takes a value, e.g. <c>--topology FILE</c>.</summary>
+public sealed record OptionSpec(string Name, string ValueName, string Description, bool Required = true);
+
+/// <summary>A positional argument, e.g. the <c>DIR</c> of <c>acpi check DIR</c>.</summary>
+public sealed record PositionalSpec(string Name, string Description);
+
+/// <summary>What a command accepts, used both to parse its arguments and to print its <c>--help</c>.</summary>
+public sealed record CommandSyntax(
+    string Command, string Summary, string Description,
+    IReadOnlyList<PositionalSpec> Positionals, IReadOnlyList<OptionSpec> Options)
+{
+    public string UsageLine =>
+        string.Join(' ', new[] { $"ssihv {Command}" }
+            .Concat(Positionals.Select(p => p.Name))
+            .Concat(Options.Select(o => o.Required ? $"--{o.Name} {o.ValueName}" : $"[--{o.Name} {o.ValueName}]")));
+
+    public string Help()
+    {
+        var lines = new List<string> { $"Usage: {UsageLine}", "", Description };
+        var entries = Positionals.Select(p => (p.Name, p.Description))
+            .Concat(Options.Select(o => ($"--{o.Name} {o.ValueName}", o.Description)))
+            .Append(("-h, --help", "show this help"))
+            .ToList();
+        var width = entries.Max(e => e.Item1.Length);
+        lines.Add("");
+        lines.Add("Arguments:");
+        lines.AddRange(entries.Select(e => $"  {e.Item1.PadRight(width)}  {e.Item2}"));
+        return string.Join(Environment.NewLine, lines);
+    }
+}

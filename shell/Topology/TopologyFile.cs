@@ -1,0 +1,65 @@
+using System.Text.Json;
+using SsiHv.Core.Topology;
+
+namespace SsiHv.Shell.Topology;
+
+/// <summary>
+/// Reads a topology file (DESIGN.md §4.2) and validates it with the core's rules. Every problem comes back as a
+/// line that names the file, the field path and what was expected there, ready to show a user.
+/// </summary>
+public static class TopologyFile
+{
+    public static bool TryLoad(
+        string path, out Core.Topology.Topology topology, out IReadOnlyList<string> problems)
+    {
+        topology = null!;
+        problems = [];
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException
+                                       or NotSupportedException)
+        {
+            problems = [$"{path}: cannot read: {e.Message}"];
+            return false;
+        }
+
+        TopologyDocument? document;
+        try
+        {
+            document = JsonSerializer.Deserialize(bytes, TopologyJsonContext.Default.TopologyDocument);
+        }
+        catch (JsonException e)
+        {
+            problems = [$"{path}: {JsonErrorDescription.Describe(e, bytes, TopologyJsonContext.Default.TopologyDocument)}"];
+            return false;
+        }
+        if (document is null)
+        {
+            problems = [$"{path}: (top level): expected an object, found null"];
+            return false;
+        }
+
+        var mappingErrors = new List<TopologyError>();
+        var spec = TopologySpecMapping.ToSpec(document, mappingErrors);
+        // A dropped null node would shift every index the validator reports, so stop at mapping errors.
+        if (mappingErrors.Count > 0)
+        {
+            problems = Lines(path, mappingErrors);
+            return false;
+        }
+        var validated = Validation.validate(spec);
+        if (validated.IsError)
+        {
+            problems = Lines(path, validated.ErrorValue);
+            return false;
+        }
+        topology = validated.ResultValue;
+        return true;
+    }
+
+    static List<string> Lines(string path, IEnumerable<TopologyError> errors) =>
+        errors.Select(e => $"{path}: {e.Path}: {e.Message}").ToList();
+}
