@@ -14,6 +14,7 @@ let all =
         Acpi.MadtProperties.tests
         Acpi.TopologyTablesProperties.tests
         Acpi.TableSetProperties.tests
+        Boot.BootProperties.tests
     ]
 
 [<EntryPoint>]
