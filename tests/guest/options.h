@@ -1,0 +1,19 @@
+/* Command-line options (hvm_start_info cmdline), space separated:
+ *   memtest=on|off      run the memory workload (default on)
+ *   memtest.pages=N     test at most N pages per node (default: all)
+ * Other words are ignored, so a VMM may pass its own. */
+#ifndef PROBE_OPTIONS_H
+#define PROBE_OPTIONS_H
+#include "cpu.h"
+
+#define MEMTEST_ALL_PAGES (~0ULL)
+
+struct probe_options {
+    bool memtest_enabled;
+    u64 memtest_page_limit;     /* MEMTEST_ALL_PAGES unless memtest.pages was given */
+};
+
+/* Prints a PROBE error line for each malformed option and keeps the default for it. */
+struct probe_options options_parse(const char *cmdline);
+
+#endif
