@@ -26,6 +26,11 @@ let sleepEnableBit = 1us <<< 13
 let sleepTypeShift = 10
 /// PM1_CNT.SCI_EN (bit 0): reads as 1 because the machine is always in ACPI mode (SMI_CMD is 0).
 let sciEnableBit = 1us
+/// The ACPI PM timer (§4.8.3.3): a free-running counter at 3.579545 MHz, 32 bits wide (TMR_VAL_EXT). Guests
+/// (Linux, the probe) calibrate delays with it; without one the probe guest could only spin blindly.
+let pmTimerPort = 0x608us
+let pmTimerLength = 4uy
+let pmTimerFrequencyHz = 3579545UL
 /// The PCI reset control register (port 0xCF9) every PC chipset has; 0x06 = full reset + reset CPU.
 let resetPort = 0xCF9us
 let resetValue = 0x06uy
@@ -46,6 +51,7 @@ module GenericAddress =
     /// Access size codes: 1 byte, 2 word, 3 dword, 4 qword (0 = undefined, for legacy reasons).
     let byteAccess = 1uy
     let wordAccess = 2uy
+    let dwordAccess = 3uy
     let none = { AddressSpace = 0uy; BitWidth = 0uy; BitOffset = 0uy; AccessSize = 0uy; Address = 0UL }
 
     /// A register of `lengthBytes` bytes at I/O `port`, accessed `accessSize` at a time.
@@ -78,6 +84,8 @@ module Flags =
     /// Set: RTC wake status is not in the fixed register space (we emulate no RTC alarm wake).
     let fixedRtc = 1u <<< 6
     /// RESET_REG / RESET_VALUE are valid.
+    /// The PM timer counts in 32 bits (clear: 24 bits).
+    let timerValueExtended = 1u <<< 8
     let resetRegisterSupported = 1u <<< 10
     let hardwareReduced = 1u <<< 20
 
@@ -139,8 +147,8 @@ let hypervisorVendorIdentity = System.Buffers.Binary.BinaryPrimitives.ReadUInt64
 ///   than risk two disagreeing values.
 /// - SMI_CMD 0: there is no SMM, the machine is always in ACPI mode (ACPI_ENABLE/ACPI_DISABLE unused).
 /// - PM1a event and control blocks on I/O ports, each given both as the 32-bit port and as the X_ GAS with the
-///   same address and width; no PM1b, no GPE blocks (no device raises a GPE), no PM timer (Linux then uses the TSC
-///   or kvm-clock).
+///   same address and width; no PM1b, no GPE blocks (no device raises a GPE); a 32-bit PM timer at 0x608 so
+///   guests can time delays (the probe guest's INIT/SIPI spacing, Linux's TSC calibration).
 /// - Flags: WBINVD and PROC_C1 (true of any virtual CPU); PWR_BUTTON and SLP_BUTTON set because the VMM has
 ///   no fixed-feature buttons (a guest powers itself off through PM1a_CNT); FIX_RTC since no RTC alarm
 ///   can wake it; RESET_REG_SUP for the 0xCF9 reset register.
@@ -158,17 +166,17 @@ let ours (facsAddress: uint64) (dsdtAddress: uint64) =
       Pm1bEventBlock = 0u
       Pm1aControlBlock = uint32 pm1aControlPort
       Pm1bControlBlock = 0u
-      PmTimerBlock = 0u
+      PmTimerBlock = uint32 pmTimerPort
       Gpe0Block = 0u
       Pm1EventLength = pm1EventLength
       Pm1ControlLength = pm1ControlLength
-      PmTimerLength = 0uy
+      PmTimerLength = pmTimerLength
       Gpe0BlockLength = 0uy
       C2Latency = 101us
       C3Latency = 1001us
       Century = 0uy
       BootArchitecture = BootArchitecture.legacyDevices ||| BootArchitecture.keyboardController8042
-      Flags = Flags.wbinvd ||| Flags.procC1 ||| Flags.powerButton ||| Flags.sleepButton ||| Flags.fixedRtc ||| Flags.resetRegisterSupported
+      Flags = Flags.wbinvd ||| Flags.procC1 ||| Flags.powerButton ||| Flags.sleepButton ||| Flags.fixedRtc ||| Flags.timerValueExtended ||| Flags.resetRegisterSupported
       ResetRegister = GenericAddress.ioPort resetPort 1uy GenericAddress.byteAccess
       ResetValue = resetValue
       MinorVersion = 5uy
@@ -179,7 +187,7 @@ let ours (facsAddress: uint64) (dsdtAddress: uint64) =
       XPm1bEventBlock = GenericAddress.none
       XPm1aControlBlock = GenericAddress.ioPort pm1aControlPort pm1ControlLength GenericAddress.wordAccess
       XPm1bControlBlock = GenericAddress.none
-      XPmTimerBlock = GenericAddress.none
+      XPmTimerBlock = GenericAddress.ioPort pmTimerPort pmTimerLength GenericAddress.dwordAccess
       XGpe0Block = GenericAddress.none
       SleepControlRegister = GenericAddress.none
       SleepStatusRegister = GenericAddress.none

@@ -38,3 +38,10 @@ let writeReset (value: byte) = if value = Facp.resetValue then Some Reset else N
 
 /// The i8042 keyboard controller's pulse-reset command (0xFE to port 0x64), the legacy reboot path.
 let i8042ResetCommand = 0xFEuy
+
+/// The PM timer's value after `elapsedNanoseconds` of virtual time: 3.579545 MHz, wrapping at 32 bits. Whole
+/// seconds and the remainder are scaled separately so the product never overflows 64 bits.
+let pmTimerValue (elapsedNanoseconds: uint64) =
+    let nanosecondsPerSecond = 1_000_000_000UL
+    let seconds, remainder = elapsedNanoseconds / nanosecondsPerSecond, elapsedNanoseconds % nanosecondsPerSecond
+    uint32 (seconds * Facp.pmTimerFrequencyHz + remainder * Facp.pmTimerFrequencyHz / nanosecondsPerSecond)

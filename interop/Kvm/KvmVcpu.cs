@@ -48,6 +48,9 @@ public sealed unsafe class KvmVcpu : IDisposable
     public ref KvmExitMmio MmioExit => ref *(KvmExitMmio*)(run + KvmAbi.RunExitInfoOffset);
     public ref KvmExitInternalError InternalErrorExit => ref *(KvmExitInternalError*)(run + KvmAbi.RunExitInfoOffset);
 
+    /// KVM_SYSTEM_EVENT_* of a KVM_EXIT_SYSTEM_EVENT: 1 shutdown, 2 reset, 3 crash.
+    public uint SystemEventType => *(uint*)(run + KvmAbi.RunExitInfoOffset);
+
     /// The hardware entry failure reason of a KVM_EXIT_FAIL_ENTRY.
     public ulong FailEntryReason => *(ulong*)(run + KvmAbi.RunExitInfoOffset);
 
@@ -129,6 +132,14 @@ public sealed unsafe class KvmVcpu : IDisposable
         fixed (byte* p = state)
             KvmCall.Ioctl(fd, KvmIoctl.GetLapic, p, "KVM_GET_LAPIC");
         return state;
+    }
+
+    public void SetLapic(byte[] state)
+    {
+        if (state.Length != KvmAbi.LapicStateSize)
+            throw new ArgumentException($"a LAPIC state is {KvmAbi.LapicStateSize} bytes, not {state.Length}", nameof(state));
+        fixed (byte* p = state)
+            KvmCall.Ioctl(fd, KvmIoctl.SetLapic, p, "KVM_SET_LAPIC");
     }
 
     public void Dispose()

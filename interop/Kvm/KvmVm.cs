@@ -35,6 +35,13 @@ public sealed unsafe class KvmVm : IDisposable
         KvmCall.Ioctl(fd, KvmIoctl.CreatePit2, &config, "KVM_CREATE_PIT2");
     }
 
+    /// Drives an in-kernel PIC/IOAPIC input line (KVM_IRQ_LINE) to `level`.
+    public void SetIrqLine(uint irq, bool level)
+    {
+        var argument = stackalloc uint[2] { irq, level ? 1u : 0u };
+        KvmCall.Ioctl(fd, KvmIoctl.IrqLine, argument, $"KVM_IRQ_LINE {irq}");
+    }
+
     public KvmVcpu CreateVcpu(int id)
     {
         var vcpuFd = new FileDescriptor(KvmCall.Ioctl(fd, KvmIoctl.CreateVcpu, (nuint)id, $"KVM_CREATE_VCPU {id}"));

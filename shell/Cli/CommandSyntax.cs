@@ -1,7 +1,14 @@
 namespace SsiHv.Shell.Cli;
 
-/// <summary>An option that takes a value, e.g. <c>--topology FILE</c>.</summary>
-public sealed record OptionSpec(string Name, string ValueName, string Description, bool Required = true);
+/// <summary>An option that takes a value, e.g. <c>--topology FILE</c>, or a flag such as <c>--reboot</c>.</summary>
+public sealed record OptionSpec(string Name, string ValueName, string Description, bool Required = true)
+{
+    public bool IsFlag => ValueName.Length == 0;
+
+    public static OptionSpec Flag(string name, string description) => new(name, "", description, Required: false);
+
+    public string Usage => IsFlag ? $"--{Name}" : $"--{Name} {ValueName}";
+}
 
 /// <summary>A positional argument, e.g. the <c>DIR</c> of <c>acpi check DIR</c>.</summary>
 public sealed record PositionalSpec(string Name, string Description);
@@ -14,13 +21,13 @@ public sealed record CommandSyntax(
     public string UsageLine =>
         string.Join(' ', new[] { $"ssihv {Command}" }
             .Concat(Positionals.Select(p => p.Name))
-            .Concat(Options.Select(o => o.Required ? $"--{o.Name} {o.ValueName}" : $"[--{o.Name} {o.ValueName}]")));
+            .Concat(Options.Select(o => o.Required ? o.Usage : $"[{o.Usage}]")));
 
     public string Help()
     {
         var lines = new List<string> { $"Usage: {UsageLine}", "", Description };
         var entries = Positionals.Select(p => (p.Name, p.Description))
-            .Concat(Options.Select(o => ($"--{o.Name} {o.ValueName}", o.Description)))
+            .Concat(Options.Select(o => (o.Usage, o.Description)))
             .Append(("-h, --help", "show this help"))
             .ToList();
         var width = entries.Max(e => e.Item1.Length);

@@ -21,6 +21,8 @@ public sealed class ParsedArguments
 
     public string? Option(string name) => options.GetValueOrDefault(name);
 
+    public bool Flag(string name) => options.ContainsKey(name);
+
     /// Present whenever parsing succeeded: required options and all positionals are checked by <see cref="Parse"/>.
     public string Required(string name) =>
         options.GetValueOrDefault(name) ?? positionals.GetValueOrDefault(name)
@@ -55,6 +57,13 @@ public sealed class ParsedArguments
             var spec = syntax.Options.FirstOrDefault(o => o.Name == name) ?? throw Usage(syntax, $"unknown option '{arg}'");
             if (options.ContainsKey(spec.Name))
                 throw Usage(syntax, $"--{spec.Name} given more than once");
+            if (spec.IsFlag)
+            {
+                if (inlineValue is not null)
+                    throw Usage(syntax, $"--{spec.Name} takes no value");
+                options[spec.Name] = "";
+                continue;
+            }
             // "--topology --out d" means the value was forgotten, not a file named "--out".
             var value = inlineValue
                 ?? (i + 1 < args.Count && !args[i + 1].StartsWith("--") ? args[++i] : throw Usage(syntax, $"--{spec.Name} needs a value ({spec.ValueName})"));

@@ -1,0 +1,141 @@
+using System.Globalization;
+using SsiHv.Shell.Vmm;
+using SsiHv.Shell.Vmm.Boot;
+using SsiHv.Shell.Vmm.Devices;
+
+namespace SsiHv.Shell.Cli;
+
+/// <summary>
+/// <c>ssihv run</c>: boots one guest on this host's KVM with the topology's ACPI tables and runs it to its end.
+/// Exit 0 when the guest powers off (or resets, without --reboot), 1 when it fails or times out, 2 for bad input.
+/// </summary>
+public sealed class RunCommand : ICommand
+{
+    static readonly OptionSpec Kernel = new("kernel", "FILE", "a Linux bzImage, or an ELF kernel with a PVH note", Required: false);
+    static readonly OptionSpec Guest = new("guest", "NAME", "a built-in guest instead of --kernel: 'probe' (DESIGN.md §6)", Required: false);
+    static readonly OptionSpec Initrd = new("initrd", "FILE", "an initial ramdisk for --kernel", Required: false);
+    static readonly OptionSpec Append = new("append", "STR", "the guest's command line", Required: false);
+    static readonly OptionSpec Timeout = new("timeout", "SECONDS", "stop the guest and fail after this long (default 300)", Required: false);
+    static readonly OptionSpec Console = new("console", "FILE", "write the guest's serial console to FILE instead of stdout", Required: false);
+    static readonly OptionSpec Reboot = OptionSpec.Flag("reboot", "when the guest resets, boot it again instead of exiting");
+    const double DefaultTimeoutSeconds = 300;
+
+    public CommandSyntax Syntax { get; } = new(
+        "run",
+        "boot a guest on this host's KVM with the topology's ACPI tables",
+        "Creates a KVM VM laid out as the topology says (DESIGN.md §4.3), places the ACPI tables, loads the\n"
+        + "kernel (bzImage through the Linux boot protocol, ELF through PVH) or the probe guest, starts one\n"
+        + "thread per vCPU and runs until the guest powers off. COM1 is the console.",
+        [],
+        [TopologyInput.Option, Kernel, Guest, Initrd, Append, Timeout, Console, Reboot]);
+
+    public int Run(ParsedArguments arguments, TextWriter output)
+    {
+        var topology = TopologyInput.Load(arguments);
+        var (kernelPath, kernel) = KernelImage(arguments);
+        var initrd = arguments.Option(Initrd.Name) is { } initrdPath ? ReadInput(initrdPath, "--initrd") : null;
+        var timeout = TimeoutOf(arguments);
+        var config = new VmConfig(topology, kernelPath, kernel, initrd, arguments.Option(Append.Name) ?? "");
+
+        using var consoleStream = arguments.Option(Console.Name) is { } path ? OpenConsoleFile(path) : System.Console.OpenStandardOutput();
+        while (true)
+        {
+            VmStop stop;
+            try
+            {
+                using var vm = VirtualMachine.Create(config);
+                stop = vm.RunAsync(consoleStream, timeout).GetAwaiter().GetResult();
+            }
+            catch (BootInputException e)
+            {
+                throw CliException.BadInput($"ssihv run: {e.Message}");
+            }
+            catch (VmFailureException e)
+            {
+                throw CliException.Failure($"ssihv run: {e.Message}");
+            }
+            switch (stop)
+            {
+                case VmStop.PowerOff:
+                    output.WriteLine("ssihv run: the guest powered off");
+                    return ExitCodes.Success;
+                case VmStop.Reset when arguments.Flag(Reboot.Name):
+                    output.WriteLine("ssihv run: the guest reset; booting it again (--reboot)");
+                    continue;
+                case VmStop.Reset:
+                    output.WriteLine("ssihv run: the guest reset (give --reboot to boot it again)");
+                    return ExitCodes.Success;
+                case VmStop.TimedOut t:
+                    throw CliException.Failure($"ssihv run: the guest was still running after {t.Limit.TotalSeconds} s (--timeout); stopped it");
+                case VmStop.Failure f:
+                    throw CliException.Failure(["ssihv run: the guest failed:", .. f.Report.Split('\n')]);
+                default:
+                    throw new InvalidOperationException($"unhandled VM stop {stop}");
+            }
+        }
+    }
+
+    (string Path, byte[] Bytes) KernelImage(ParsedArguments arguments)
+    {
+        var kernel = arguments.Option(Kernel.Name);
+        var guest = arguments.Option(Guest.Name);
+        if ((kernel is null) == (guest is null))
+            throw CliException.BadInput("ssihv run: give exactly one of --kernel FILE or --guest probe");
+        if (guest is not null)
+        {
+            if (guest != "probe")
+                throw CliException.BadInput($"ssihv run: --guest {guest}: unknown guest; expected 'probe'");
+            if (arguments.Option(Initrd.Name) is not null)
+                throw CliException.BadInput("ssihv run: --initrd is for --kernel; the probe guest takes none");
+            string path;
+            try
+            {
+                path = ProbeGuest.Build();
+            }
+            catch (BootInputException e)
+            {
+                throw CliException.BadInput($"ssihv run: {e.Message}");
+            }
+            catch (VmFailureException e)
+            {
+                throw CliException.Failure($"ssihv run: {e.Message}");
+            }
+            return (path, ReadInput(path, "--guest probe"));
+        }
+        return (kernel!, ReadInput(kernel!, "--kernel"));
+    }
+
+    static byte[] ReadInput(string path, string option)
+    {
+        try
+        {
+            return File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw CliException.BadInput($"ssihv run: {option} {path}: cannot read: {e.Message}");
+        }
+    }
+
+    static TimeSpan TimeoutOf(ParsedArguments arguments)
+    {
+        var text = arguments.Option(Timeout.Name);
+        if (text is null)
+            return TimeSpan.FromSeconds(DefaultTimeoutSeconds);
+        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && seconds > 0 && seconds <= 86400
+            ? TimeSpan.FromSeconds(seconds)
+            : throw CliException.BadInput($"ssihv run: --timeout {text}: expected a number of seconds between 0 and 86400");
+    }
+
+    static Stream OpenConsoleFile(string path)
+    {
+        try
+        {
+            return File.Create(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw CliException.BadInput($"ssihv run: --console {path}: cannot create: {e.Message}");
+        }
+    }
+}

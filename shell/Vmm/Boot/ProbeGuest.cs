@@ -1,0 +1,54 @@
+using System.Diagnostics;
+
+namespace SsiHv.Shell.Vmm.Boot;
+
+/// <summary>
+/// The probe guest (DESIGN.md §6) is built from its C sources with gcc when it is asked for, so the binary
+/// always matches the checkout. The sources are found next to the ssihv build (walking up to the repository
+/// root) or through SSIHV_PROBE_SOURCE.
+/// </summary>
+public static class ProbeGuest
+{
+    public const string SourceVariable = "SSIHV_PROBE_SOURCE";
+    static readonly TimeSpan BuildTimeout = TimeSpan.FromMinutes(2);
+    static readonly object BuildLock = new();
+
+    public static string SourceDirectory()
+    {
+        if (Environment.GetEnvironmentVariable(SourceVariable) is { Length: > 0 } configured)
+            return File.Exists(Path.Combine(configured, "Makefile"))
+                ? configured
+                : throw new BootInputException($"{SourceVariable}={configured} has no Makefile");
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, "tests", "guest");
+            if (File.Exists(Path.Combine(candidate, "Makefile")))
+                return candidate;
+        }
+        throw new BootInputException($"cannot find the probe guest's sources (tests/guest) above {AppContext.BaseDirectory}; set {SourceVariable}");
+    }
+
+    /// Runs make (incremental: a second call costs a few ms) and returns the ELF's path.
+    public static string Build()
+    {
+        var source = SourceDirectory();
+        lock (BuildLock)
+        {
+            var start = new ProcessStartInfo("make") { RedirectStandardOutput = true, RedirectStandardError = true };
+            start.ArgumentList.Add("-s");
+            start.ArgumentList.Add("-C");
+            start.ArgumentList.Add(source);
+            using var make = Process.Start(start) ?? throw new VmFailureException("cannot start make (apt-get install make gcc)");
+            var stdout = make.StandardOutput.ReadToEndAsync();
+            var stderr = make.StandardError.ReadToEndAsync();
+            if (!make.WaitForExit(BuildTimeout))
+            {
+                make.Kill(entireProcessTree: true);
+                throw new VmFailureException($"building the probe guest in {source} took longer than {BuildTimeout.TotalSeconds} s");
+            }
+            if (make.ExitCode != 0)
+                throw new VmFailureException($"building the probe guest in {source} failed:\n{stdout.Result}{stderr.Result}");
+        }
+        return Path.Combine(source, "build", "probe.elf");
+    }
+}

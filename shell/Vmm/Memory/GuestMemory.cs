@@ -1,0 +1,92 @@
+using SsiHv.Core.Acpi;
+using SsiHv.Core.Memory;
+using SsiHv.Interop.Kvm;
+using SsiHv.Interop.Memory;
+
+namespace SsiHv.Shell.Vmm.Memory;
+
+/// <summary>
+/// Guest physical memory: one anonymous host mapping and one KVM memory slot per RAM range of the layout
+/// (DESIGN.md §4.3), plus the BIOS area where the ACPI tables live. Every access is bounds-checked against the
+/// slots; an address outside them is an error naming it, never a wild host write.
+/// </summary>
+public sealed class GuestMemory : IDisposable
+{
+    public sealed record Region(string Name, ulong GuestAddress, AnonymousMapping Mapping, int? Node)
+    {
+        public ulong End => GuestAddress + Mapping.Length;
+    }
+
+    readonly List<Region> regions = [];
+
+    public IReadOnlyList<Region> Regions => regions;
+
+    GuestMemory() { }
+
+    public static GuestMemory Create(KvmVm vm, IEnumerable<Layout.MemoryRange> ranges)
+    {
+        var memory = new GuestMemory();
+        try
+        {
+            uint slot = 0;
+            foreach (var range in ranges)
+                memory.Add(vm, slot++, $"node {range.Node} RAM", range.Base, range.Length, range.Node);
+            memory.Add(vm, slot, "BIOS area (ACPI tables)", TableSet.rsdpAddress, TableSet.areaEnd - TableSet.rsdpAddress, null);
+            return memory;
+        }
+        catch
+        {
+            memory.Dispose();
+            throw;
+        }
+    }
+
+    void Add(KvmVm vm, uint slot, string name, ulong guestAddress, ulong length, int? node)
+    {
+        var mapping = new AnonymousMapping(length);
+        regions.Add(new Region(name, guestAddress, mapping, node));
+        vm.SetUserMemoryRegion(slot, guestAddress, length, mapping.Address);
+    }
+
+    /// Copies `data` to guest-physical `address`; it may span adjacent regions, but not a hole.
+    public void Write(ulong address, ReadOnlySpan<byte> data)
+    {
+        while (!data.IsEmpty)
+        {
+            var (region, offset, available) = Locate(address, data.Length);
+            var count = (int)Math.Min(available, (ulong)data.Length);
+            data[..count].CopyTo(region.Mapping.Span(offset, count));
+            data = data[count..];
+            address += (ulong)count;
+        }
+    }
+
+    public void Read(ulong address, Span<byte> destination)
+    {
+        while (!destination.IsEmpty)
+        {
+            var (region, offset, available) = Locate(address, destination.Length);
+            var count = (int)Math.Min(available, (ulong)destination.Length);
+            region.Mapping.Span(offset, count).CopyTo(destination[..count]);
+            destination = destination[count..];
+            address += (ulong)count;
+        }
+    }
+
+    (Region Region, ulong Offset, ulong Available) Locate(ulong address, int wanted)
+    {
+        foreach (var region in regions)
+            if (address >= region.GuestAddress && address < region.End)
+                return (region, address - region.GuestAddress, region.End - address);
+        throw new GuestMemoryException($"guest-physical 0x{address:X} (+{wanted} bytes) is not guest RAM or the BIOS area");
+    }
+
+    public void Dispose()
+    {
+        foreach (var region in regions)
+            region.Mapping.Dispose();
+        regions.Clear();
+    }
+}
+
+public sealed class GuestMemoryException(string message) : Exception(message);

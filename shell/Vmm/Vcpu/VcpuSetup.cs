@@ -1,0 +1,59 @@
+using SsiHv.Core.Boot;
+using SsiHv.Core.Vcpu;
+using SsiHv.Interop.Kvm;
+
+namespace SsiHv.Shell.Vmm.Vcpu;
+
+/// <summary>Puts a vCPU into the state the boot plan asks for, and gives every vCPU its own CPUID identity.</summary>
+public static class VcpuSetup
+{
+    public static void SetCpuid(KvmVcpu vcpu, KvmCpuidEntry2[] supported, uint apicId)
+    {
+        var leaves = Microsoft.FSharp.Collections.ListModule.OfSeq(supported.Select(e =>
+            new CpuidPolicy.Leaf(e.Function, e.Index, e.Eax, e.Ebx, e.Ecx, e.Edx)));
+        var patched = CpuidPolicy.forCpu(apicId, leaves).ToArray();
+        var entries = supported.ToArray();
+        for (var i = 0; i < entries.Length; i++)
+        {
+            entries[i].Eax = patched[i].Eax;
+            entries[i].Ebx = patched[i].Ebx;
+            entries[i].Ecx = patched[i].Ecx;
+            entries[i].Edx = patched[i].Edx;
+        }
+        vcpu.SetCpuid(entries);
+    }
+
+    public static void SetEntryState(KvmVcpu vcpu, BootPlan.EntryState entry)
+    {
+        var sregs = vcpu.GetSregs();
+        sregs.Cs = Segment(entry.Cs);
+        sregs.Ds = Segment(entry.Ds);
+        sregs.Es = Segment(entry.Es);
+        sregs.Fs = Segment(entry.Fs);
+        sregs.Gs = Segment(entry.Gs);
+        sregs.Ss = Segment(entry.Ss);
+        sregs.Tr = Segment(entry.Tr);
+        sregs.Gdt = new KvmDtable { Base = entry.GdtBase, Limit = entry.GdtLimit };
+        sregs.Idt = new KvmDtable { Base = entry.IdtBase, Limit = entry.IdtLimit };
+        sregs.Cr0 = entry.Cr0;
+        sregs.Cr3 = entry.Cr3;
+        sregs.Cr4 = entry.Cr4;
+        sregs.Efer = entry.Efer;
+        vcpu.SetSregs(sregs);
+        vcpu.SetRegs(new KvmRegs { Rip = entry.Rip, Rsp = entry.Rsp, Rsi = entry.Rsi, Rbx = entry.Rbx, Rflags = entry.Rflags });
+    }
+
+    static KvmSegment Segment(BootPlan.SegmentRegister s) => new()
+    {
+        Selector = s.Selector,
+        Base = s.Base,
+        Limit = s.Limit,
+        Type = s.Type,
+        Present = s.Present ? (byte)1 : (byte)0,
+        Dpl = s.Dpl,
+        Db = s.DefaultSize32 ? (byte)1 : (byte)0,
+        S = s.CodeOrData ? (byte)1 : (byte)0,
+        L = s.Long ? (byte)1 : (byte)0,
+        G = s.Granularity4K ? (byte)1 : (byte)0,
+    };
+}

@@ -1,0 +1,169 @@
+using System.Threading.Channels;
+using Microsoft.FSharp.Core;
+using SsiHv.Core.Acpi;
+using SsiHv.Core.Boot;
+using SsiHv.Core.Memory;
+using SsiHv.Interop.Kvm;
+using SsiHv.Interop.Linux;
+using SsiHv.Shell.Vmm.Boot;
+using SsiHv.Shell.Vmm.Devices;
+using SsiHv.Shell.Vmm.Memory;
+using SsiHv.Shell.Vmm.Vcpu;
+using CoreTopology = SsiHv.Core.Topology.Topology;
+
+namespace SsiHv.Shell.Vmm;
+
+/// <summary>What to boot: the topology, a kernel (bzImage or PVH ELF), optional initrd and command line.</summary>
+public sealed record VmConfig(CoreTopology Topology, string KernelPath, byte[] Kernel, byte[]? Initrd, string CommandLine);
+
+/// <summary>
+/// One KVM virtual machine for a topology (the boot pipeline of DESIGN.md §3): tables and boot plan from the
+/// core → guest memory, devices and vCPUs → vCPU threads until the guest powers off or resets, something
+/// fails, or the time limit passes. Console bytes flow through a channel to one writer.
+/// </summary>
+public sealed class VirtualMachine : IDisposable
+{
+    static readonly TimeSpan VcpuStopTimeout = TimeSpan.FromSeconds(5);
+    /// Intel VT-x's real-mode TSS needs three pages below 4 GiB outside RAM; QEMU and Firecracker use this address.
+    const ulong TssAddress = 0xFFFBD000;
+    const uint SerialIrq = 4;
+
+    readonly KvmSystem kvm;
+    readonly KvmVm vm;
+    readonly GuestMemory memory;
+    readonly List<KvmVcpu> vcpus = [];
+    readonly List<VcpuLoop> loops = [];
+    readonly Channel<VmStop> stops = Channel.CreateBounded<VmStop>(new BoundedChannelOptions(16) { FullMode = BoundedChannelFullMode.DropWrite });
+    readonly Channel<byte> console = Channel.CreateUnbounded<byte>(new UnboundedChannelOptions { SingleReader = true });
+    readonly PortBus ports = new();
+
+    public SerialPort Serial { get; }
+
+    VirtualMachine(VmConfig config)
+    {
+        var tables = TableSet.build(config.Topology);
+        if (tables.IsError)
+            throw new BootInputException(tables.ErrorValue);
+        var ranges = Layout.ranges(config.Topology);
+        var plan = KernelLoader.Plan(config.KernelPath, config.Kernel, new BootPlan.BootInputs(
+            ranges, config.CommandLine,
+            config.Initrd is null ? FSharpOption<ReadOnlyMemory<byte>>.None : FSharpOption<ReadOnlyMemory<byte>>.Some(config.Initrd),
+            TableSet.rsdpAddress));
+
+        kvm = KvmSystem.Open();
+        vm = kvm.CreateVm();
+        TrySetTssAddress();
+        vm.CreateIrqchip();
+        vm.CreatePit();
+        memory = GuestMemory.Create(vm, ranges);
+        foreach (var table in tables.ResultValue)
+            memory.Write(table.Address, table.Bytes);
+        foreach (var chunk in plan.Chunks)
+            memory.Write(chunk.Address, chunk.Bytes.Span);
+
+        Serial = new SerialPort(console.Writer, level => vm.SetIrqLine(SerialIrq, level));
+        ports.Attach(SerialPort.Com1, SerialPort.PortCount, Serial);
+        ports.Attach(PowerManagementPorts.First, PowerManagementPorts.Count, new PowerManagementPorts(RequestStop));
+        ports.Attach(ResetRegisterPort.Port, 1, new ResetRegisterPort(RequestStop));
+        ports.Attach(I8042Ports.First, I8042Ports.Count, new I8042Ports(RequestStop));
+
+        var supportedCpuid = kvm.SupportedCpuid();
+        var cpus = Core.Topology.TopologyModule.totalCpus(config.Topology);
+        for (var id = 0; id < cpus; id++)
+        {
+            var vcpu = vm.CreateVcpu(id);
+            vcpus.Add(vcpu);
+            VcpuSetup.SetCpuid(vcpu, supportedCpuid, (uint)id);
+            if (id == 0)
+                VcpuSetup.SetEntryState(vcpu, plan.Entry);
+            loops.Add(new VcpuLoop(vcpu, ports, memory, RequestStop));
+        }
+        // Writing each LAPIC state back makes KVM rebuild its APIC ID routing map with every vCPU in it, as
+        // QEMU's reset does. Without it, on this host's KVM an INIT IPI to the only AP of a 2-vCPU VM was
+        // never delivered (measured: the AP stayed in wait-for-INIT until the run ended).
+        foreach (var vcpu in vcpus)
+            vcpu.SetLapic(vcpu.GetLapic());
+    }
+
+    public static VirtualMachine Create(VmConfig config)
+    {
+        try
+        {
+            return new VirtualMachine(config);
+        }
+        catch (LinuxError e)
+        {
+            throw new VmFailureException($"cannot create the VM: {e.Message}");
+        }
+    }
+
+    /// Runs until the guest stops or `timeout` passes, writing console output to `consoleOutput`.
+    public async Task<VmStop> RunAsync(Stream consoleOutput, TimeSpan timeout)
+    {
+        var writer = Task.Run(() => PumpConsole(consoleOutput));
+        // APs first: each must be blocked in KVM_RUN, waiting for SIPI, before the BSP can send it one.
+        foreach (var loop in loops.AsEnumerable().Reverse())
+            loop.Start();
+        VmStop stop;
+        using (var limit = new CancellationTokenSource(timeout))
+        {
+            try
+            {
+                stop = await stops.Reader.ReadAsync(limit.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                stop = new VmStop.TimedOut(timeout);
+            }
+        }
+        var stuck = loops.Where(loop => !loop.Stop(VcpuStopTimeout)).Select(loop => loop.Id).ToList();
+        console.Writer.TryComplete();
+        await writer;
+        if (stuck.Count > 0 && stop is not VmStop.Failure)
+            stop = new VmStop.Failure($"vCPUs {string.Join(", ", stuck)} did not leave KVM_RUN within {VcpuStopTimeout.TotalSeconds} s");
+        return stop;
+    }
+
+    void RequestStop(VmStop stop) => stops.Writer.TryWrite(stop);
+
+    async Task PumpConsole(Stream output)
+    {
+        var buffer = new byte[4096];
+        var reader = console.Reader;
+        while (await reader.WaitToReadAsync())
+        {
+            var count = 0;
+            var drained = false;
+            while (count < buffer.Length && !(drained = !reader.TryRead(out var b)))
+                buffer[count++] = b;
+            await output.WriteAsync(buffer.AsMemory(0, count));
+            if (drained)
+                await output.FlushAsync(); // a line a person is waiting for should not sit in a buffer
+        }
+        await output.FlushAsync();
+    }
+
+    void TrySetTssAddress()
+    {
+        try
+        {
+            vm.SetTssAddress(TssAddress);
+        }
+        catch (LinuxError)
+        {
+            // Only VT-x needs it; other KVM flavours (SVM, kvm_pvm) may not implement the ioctl.
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var vcpu in vcpus)
+            vcpu.Dispose();
+        vm?.Dispose();
+        memory?.Dispose();
+        kvm?.Dispose();
+    }
+}
+
+/// <summary>The VM could not be created or run (exit 1).</summary>
+public sealed class VmFailureException(string message) : Exception(message);
