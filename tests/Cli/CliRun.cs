@@ -21,7 +21,9 @@ public static class CliRun
     }
 
     /// `dotnet ssihv.dll ...`: the build copies the shell's ssihv.dll next to the test assembly.
-    public static CliResult AsProcess(params string[] args)
+    public static CliResult AsProcess(params string[] args) => AsProcess(TimeSpan.FromMinutes(1), args);
+
+    public static CliResult AsProcess(TimeSpan timeout, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -36,10 +38,10 @@ public static class CliRun
         process.StandardInput.Close();
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(1)))
+        if (!process.WaitForExit(timeout))
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"ssihv {string.Join(' ', args)} did not finish within a minute");
+            throw new TimeoutException($"ssihv {string.Join(' ', args)} did not finish within {timeout.TotalSeconds} s");
         }
         return new CliResult(process.ExitCode, stdout.Result, stderr.Result);
     }
