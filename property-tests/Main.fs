@@ -13,7 +13,9 @@ let all =
         Acpi.DsdtProperties.tests
         Acpi.MadtProperties.tests
         Acpi.TopologyTablesProperties.tests
+        Acpi.NumaViewProperties.tests
         Acpi.TableSetProperties.tests
+        Acpi.QemuReferenceTables.tests
         Boot.BootProperties.tests
     ]
 

@@ -1,7 +1,10 @@
 /// A small subset of AML, the ACPI Machine Language (ACPI 6.5 §20.2): enough to write our DSDT and to read the
-/// named data objects, scopes and devices of anyone's. Anything else becomes an `Opaque` term holding the rest
-/// of its term list raw, because AML opcodes do not say how long they are: once one is not understood, its
-/// end (and so where the next term starts) is unknown. The decoder never fails; the encoder never fails.
+/// named data objects, scopes and devices of anyone's. AML opcodes do not say how long they are, so a term we do
+/// not model can only be stepped over when its encoding bounds it anyway: by a PkgLength (Method, If, While,
+/// Field, ...) or by a fixed layout of simple parts (Mutex; OperationRegion with constant or named arguments).
+/// Such a term is kept as its own `Opaque` and decoding goes on after it, so a `Method` ahead of `\_S5` does not
+/// hide `\_S5`. Any other term becomes an `Opaque` holding the rest of its term list raw, because its end (and so
+/// where the next term starts) is unknown. The decoder never fails; the encoder never fails.
 module SsiHv.Core.Acpi.Aml
 
 open SsiHv.Core.Acpi.Binary
@@ -22,11 +25,12 @@ type DataObject =
     | Buffer of byte[]
     | Package of DataObject list
 
-/// A TermObj we understand (§20.2.5), or the raw rest of a term list we do not.
+/// A TermObj we understand (§20.2.5), or raw bytes we do not: one whole term we can bound, or the rest of a list.
 /// `decode (encode terms) = terms` holds when the terms are what the decoder itself produces: NameSegs of
 /// [A-Z0-9_] not starting with a digit, `Parents n` with n >= 1, strings of ASCII 0x01-0x7F, packages of at most
-/// 255 elements, nesting at most `maxNesting` deep, and an `Opaque` only as the last term of a list, non-empty,
-/// starting with bytes that are not a term listed here.
+/// 255 elements, nesting at most `maxNesting` deep, and each `Opaque` either exactly one term that
+/// `unmodelledTermEnd` bounds (anywhere in a list), or, only as the last term, non-empty bytes starting with
+/// neither a term listed here nor one it bounds.
 type Term =
     | Name of NameString * DataObject
     | Scope of NameString * Term list
@@ -49,10 +53,18 @@ let private qwordPrefix = 0x0Euy
 let private scopeOp = 0x10uy
 let private bufferOp = 0x11uy
 let private packageOp = 0x12uy
+let private varPackageOp = 0x13uy
+let private methodOp = 0x14uy
 let private dualNamePrefix = 0x2Euy
 let private multiNamePrefix = 0x2Fuy
 let private extOpPrefix = 0x5Buy
+let private mutexOp = 0x01uy
+let private opRegionOp = 0x80uy
 let private deviceOp = 0x82uy
+let private ifOp = 0xA0uy
+let private elseOp = 0xA1uy
+let private whileOp = 0xA2uy
+let private onesOp = 0xFFuy
 let private rootChar = byte '\\'
 let private parentPrefixChar = byte '^'
 let private nullName = 0x00uy
@@ -232,6 +244,55 @@ and private decodeDataList bytes offset limit depth =
             | Error e -> Error e
     go offset []
 
+// Opcodes whose encoding continues with a PkgLength covering the whole object (§20.2.5): Method, If, Else,
+// While; Buffer, Package and VarPackage where a term is expected (a Name's object is decoded as data); and
+// Scope, which is modelled but still bounded here when its name cannot be read.
+let private pkgLengthOps = [ scopeOp; methodOp; ifOp; elseOp; whileOp; bufferOp; packageOp; varPackageOp ]
+
+// The same after ExtOpPrefix 0x5B: Field, IndexField, BankField, Processor, PowerResource, ThermalZone; and
+// Device, which is modelled but still bounded here when its name cannot be read.
+let private pkgLengthExtOps = [ 0x81uy; 0x86uy; 0x87uy; 0x83uy; 0x84uy; 0x85uy; deviceOp ]
+
+let private startsNameString (b: byte) =
+    isLeadNameChar b || b = rootChar || b = parentPrefixChar || b = dualNamePrefix || b = multiNamePrefix
+
+/// The end of a TermArg that is an integer constant or a name. Expressions are not modelled, so their end is
+/// unknown. A name is taken to be an object, not a method call with arguments after it; firmware passes
+/// OperationRegion constants or named integers, and a misjudged end would only split raw bytes differently.
+let private simpleTermArgEnd (bytes: byte[]) offset limit =
+    result {
+        let! op = byteAt bytes offset limit
+        if op = zeroOp || op = oneOp || op = onesOp then return offset + 1
+        elif op = bytePrefix then return! bytesAt bytes (offset + 1) 1 limit |> Result.map (fun _ -> offset + 2)
+        elif op = wordPrefix then return! bytesAt bytes (offset + 1) 2 limit |> Result.map (fun _ -> offset + 3)
+        elif op = dwordPrefix then return! bytesAt bytes (offset + 1) 4 limit |> Result.map (fun _ -> offset + 5)
+        elif op = qwordPrefix then return! bytesAt bytes (offset + 1) 8 limit |> Result.map (fun _ -> offset + 9)
+        elif startsNameString op then return! decodeNameString bytes offset limit |> Result.map snd
+        else return! fail table offset (sprintf "opcode 0x%02X starts an expression, whose end this decoder cannot find" op)
+    }
+
+/// Where a term that `decodeTerm` does not model ends, when its encoding bounds it without modelling it: a
+/// PkgLength right after the opcode, Mutex's NameString and SyncFlags byte, or OperationRegion's NameString,
+/// RegionSpace byte and two simple TermArgs.
+let private unmodelledTermEnd (bytes: byte[]) offset limit : Result<int, AcpiError> =
+    result {
+        let! op = byteAt bytes offset limit
+        if List.contains op pkgLengthOps then return! decodePkgLength bytes (offset + 1) limit |> Result.map fst
+        elif op = extOpPrefix then
+            let! extended = byteAt bytes (offset + 1) limit
+            if List.contains extended pkgLengthExtOps then return! decodePkgLength bytes (offset + 2) limit |> Result.map fst
+            elif extended = mutexOp then
+                let! _, syncFlagsAt = decodeNameString bytes (offset + 2) limit
+                return! byteAt bytes syncFlagsAt limit |> Result.map (fun _ -> syncFlagsAt + 1)
+            elif extended = opRegionOp then
+                let! _, regionSpaceAt = decodeNameString bytes (offset + 2) limit
+                let! _ = byteAt bytes regionSpaceAt limit
+                let! lengthAt = simpleTermArgEnd bytes (regionSpaceAt + 1) limit
+                return! simpleTermArgEnd bytes lengthAt limit
+            else return! fail table offset (sprintf "extended opcode 0x5B 0x%02X has no length this decoder can find" extended)
+        else return! fail table offset (sprintf "opcode 0x%02X has no length this decoder can find" op)
+    }
+
 let rec private decodeTerm (bytes: byte[]) offset limit depth : Result<Term * int, AcpiError> =
     result {
         let! op = byteAt bytes offset limit
@@ -266,7 +327,10 @@ and private decodeTermList (bytes: byte[]) offset limit depth : Term list =
         else
             match decodeTerm bytes offset limit depth with
             | Ok (term, next) -> go next (term :: acc)
-            | Error _ -> List.rev (Opaque(Array.sub bytes offset (limit - offset)) :: acc)
+            | Error _ ->
+                match unmodelledTermEnd bytes offset limit with
+                | Ok finish -> go finish (Opaque(Array.sub bytes offset (finish - offset)) :: acc)
+                | Error _ -> List.rev (Opaque(Array.sub bytes offset (limit - offset)) :: acc)
     go offset []
 
 /// Decodes a whole TermList (a DSDT or SSDT body). Never fails: what it cannot read ends as `Opaque`.

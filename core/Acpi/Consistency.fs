@@ -23,9 +23,7 @@ let private slitFindings (d: DecodedTables) =
                     elif i = j then Some(finding "SLIT" (sprintf "entry [%d][%d] is %d; a locality's distance to itself must be 10" i j v))
                     else Some(finding "SLIT" (sprintf "entry [%d][%d] is %d; remote distances must be 11..254 or 255 (Linux rejects the whole SLIT otherwise)" i j v))))
         let domains =
-            d.Srat |> Option.map (fun s -> s.Entries |> List.choose (function
-                | Srat.ProcessorApic p -> Some p.Domain | Srat.ProcessorX2Apic x -> Some x.Domain | Srat.Memory m -> Some m.Domain
-                | Srat.OtherSrat _ -> None)) |> Option.defaultValue []
+            d.Srat |> Option.map (fun s -> s.Entries |> List.choose (Srat.linuxDomain s.Header.Revision)) |> Option.defaultValue []
         let uncovered =
             domains |> List.distinct |> List.filter (fun domain -> domain >= uint32 n)
             |> List.map (fun domain -> finding "SLIT" (sprintf "has %d localities but SRAT uses proximity domain %d" n domain))

@@ -27,14 +27,25 @@ type NumaView =
 
 let private enabled (flags: uint32) = flags &&& Srat.enabledFlag <> 0u
 
-/// Linux's hmat_normalize: entry × base; revision 2 latencies are picoseconds (→ ns, rounded up), revision 1
-/// values are in tenths.
-let normalize (revision: byte) (isLatency: bool) (baseUnit: uint64) (entry: uint16) =
-    match SsiHv.Core.Numa.HmatEncoding.decode baseUnit entry with
-    | None -> None
-    | Some value when revision = 1uy -> Some((value + 9UL) / 10UL)
-    | Some value when isLatency -> Some((value + 999UL) / 1000UL)
-    | Some value -> Some value
+/// Linux's hmat_normalize (drivers/acpi/numa/hmat.c), in its 32-bit arithmetic, with 0 ("no value") as None:
+/// entries 0 and 0xFFFF carry nothing; entry × base above UINT_MAX is dropped; revision 1 values are tenths
+/// (below 10 dropped); revision 2 latencies are picoseconds, rounded up to ns. DIV_ROUND_UP's `value + d - 1`
+/// wraps in u32 for values within d - 1 of UINT_MAX, which yields 0, so those are dropped as well. Linux
+/// ignores an HMAT of any other revision.
+let normalize (revision: byte) (isLatency: bool) (baseUnit: uint64) (entry: uint16) : uint64 option =
+    let divRoundUp (value: uint32) (divisor: uint32) = (value + divisor - 1u) / divisor
+    if entry = 0us || entry = 0xFFFFus then None
+    elif baseUnit > uint64 System.UInt32.MaxValue / uint64 entry then None
+    else
+        let value = uint32 (uint64 entry * baseUnit)
+        let normalized =
+            match revision with
+            | 1uy when value < 10u -> 0u
+            | 1uy -> divRoundUp value 10u
+            | 2uy when isLatency -> divRoundUp value 1000u
+            | 2uy -> value
+            | _ -> 0u
+        if normalized = 0u then None else Some(uint64 normalized)
 
 let private localityValues (hmat: Hmat.Hmat) (wanted: Hmat.LocalityDataType list) (isLatency: bool) =
     hmat.Entries
@@ -49,14 +60,20 @@ let private localityValues (hmat: Hmat.Hmat) (wanted: Hmat.LocalityDataType list
     |> Map.ofList
 
 let ofTables (d: DecodedTables) : NumaView =
-    let srat = d.Srat |> Option.map (fun s -> s.Entries) |> Option.defaultValue []
+    // Each entry with its domain as Linux reads it, which for a revision-1 SRAT (QEMU's) is 8 bits wide.
+    let srat =
+        d.Srat
+        |> Option.map (fun s -> s.Entries |> List.choose (fun e -> Srat.linuxDomain s.Header.Revision e |> Option.map (fun domain -> domain, e)))
+        |> Option.defaultValue []
     let cpus =
         srat |> List.choose (function
-            | Srat.ProcessorApic p when enabled p.Flags -> Some(p.Domain, uint32 p.ApicId)
-            | Srat.ProcessorX2Apic x when enabled x.Flags -> Some(x.Domain, x.X2ApicId)
+            | domain, Srat.ProcessorApic p when enabled p.Flags -> Some(domain, uint32 p.ApicId)
+            | domain, Srat.ProcessorX2Apic x when enabled x.Flags -> Some(domain, x.X2ApicId)
             | _ -> None)
     let memory =
-        srat |> List.choose (function Srat.Memory m when enabled m.Flags && m.Length > 0UL -> Some(m.Domain, (m.Base, m.Length)) | _ -> None)
+        srat |> List.choose (function
+            | domain, Srat.Memory m when enabled m.Flags && m.Length > 0UL -> Some(domain, (m.Base, m.Length))
+            | _ -> None)
     let hmatEntries = d.Hmat |> Option.map (fun h -> h.Entries) |> Option.defaultValue []
     let initiators =
         hmatEntries

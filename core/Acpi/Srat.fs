@@ -7,7 +7,8 @@ open SsiHv.Core.Topology
 open SsiHv.Core.Memory
 
 let signature = "SRAT"
-/// Table revision 3 is the one ACPI 6.x defines; Linux reads every revision the same way.
+/// Table revision 3 is the one ACPI 6.x defines. The revision matters: Linux reads revision 1 and older with
+/// 8-bit proximity domains (`linuxDomain`), while 3 carries the full 32 bits.
 let revision = 3uy
 let enabledFlag = 1u
 /// APIC IDs from here on need x2APIC affinity structures: 0xFF is the xAPIC broadcast ID.
@@ -40,6 +41,18 @@ let private serializeEntry =
     | ProcessorX2Apic x ->
         Array.concat [ u8 2uy; u8 24uy; zeros 2; u32 x.Domain; u32 x.X2ApicId; u32 x.Flags; u32 x.ClockDomain; zeros 4 ]
     | OtherSrat(kind, raw) -> Array.concat [ u8 kind; u8 (byte (List.length raw + 2)); Array.ofList raw ]
+
+/// The proximity domain of an entry as Linux reads it. For SRAT revision 1 and older (ACPI 2.0's table) Linux
+/// keeps only the low 8 bits of a memory entry's domain and only the low byte of a processor entry's, ignoring
+/// its high 24 bits (`acpi_srat_revision <= 1` in drivers/acpi/numa/srat.c, `>= 2` in arch/x86/mm/srat.c).
+/// x2APIC entries came later and are always read whole.
+let linuxDomain (tableRevision: byte) (entry: SratEntry) : uint32 option =
+    let asRevisionAllows domain = if tableRevision <= 1uy then domain &&& 0xFFu else domain
+    match entry with
+    | ProcessorApic p -> Some(asRevisionAllows p.Domain)
+    | Memory m -> Some(asRevisionAllows m.Domain)
+    | ProcessorX2Apic x -> Some x.Domain
+    | OtherSrat _ -> None
 
 let serialize (t: Srat) =
     Header.serialize t.Header (Array.concat (prologue :: List.map serializeEntry t.Entries))

@@ -94,8 +94,8 @@ let private checkedSegment file (bytes: byte[]) (index: int) (s: LoadSegment) =
         Error(sprintf "%s: p_paddr %s + p_memsz %s wraps around the address space" name (hex s.PhysicalAddress) (hex s.MemorySize))
     else Ok s
 
-/// Walks the notes of one region (gABI "Note Section": namesz, descsz, type, then name and desc each padded to
-/// the alignment) and returns the PHYS32_ENTRY value if the region holds one.
+/// Walks the notes of one region (gABI "Note Section": namesz, descsz, type, then name and desc, each starting
+/// at an offset aligned to the region's alignment) and returns the PHYS32_ENTRY value if the region holds one.
 let private phys32EntryIn file (bytes: byte[]) (region: NoteRegion) : Result<uint32 option, string> =
     let finish = region.Offset + region.Size
     let rec walk (offset: uint64) =
@@ -106,8 +106,10 @@ let private phys32EntryIn file (bytes: byte[]) (region: NoteRegion) : Result<uin
                 let! descSize = u32 file bytes "note descsz" (offset + 4UL)
                 let! noteType = u32 file bytes "note type" (offset + 8UL)
                 let nameStart = offset + 12UL
-                let descStart = nameStart + alignUp region.Alignment nameSize
-                let next = descStart + alignUp region.Alignment descSize
+                // In 8-byte aligned notes the 12-byte header plus a 4-byte name already ends aligned: the padding
+                // belongs to positions, not to sizes.
+                let descStart = alignUp region.Alignment (nameStart + nameSize)
+                let next = alignUp region.Alignment (descStart + descSize)
                 if descStart + descSize > finish then
                     return! Error(sprintf "%s: the note at %s in %s (namesz %d, descsz %d) runs past the region's end at %s"
                                       file (hex offset) region.Where nameSize descSize (hex finish))

@@ -1,6 +1,7 @@
 /// How HMAT revision 2 encodes latency and bandwidth: one 64-bit base unit per structure and 16-bit entries,
 /// value = entry × base. Linux (drivers/acpi/numa/hmat.c, hmat_normalize) reads latency in picoseconds and
-/// bandwidth in MB/s for revision 2, and treats entries 0 and 0xFFFF as "no information".
+/// bandwidth in MB/s for revision 2, treats entries 0 and 0xFFFF as "no information", and drops values that
+/// do not fit 32 bits (`Acpi.NumaView.normalize` models all of it).
 module SsiHv.Core.Numa.HmatEncoding
 
 open SsiHv.Core.Topology
@@ -14,6 +15,17 @@ let usedEntries (nodes: Node list) (m: 'a list list) =
 
 let maxEntry = 0xFFFEL
 let picosecondsPerNanosecond = 1000L
+
+/// hmat_normalize computes entry × base unit as a 32-bit value and reads anything above UINT_MAX as "no value".
+let linuxMaxValue = int64 System.UInt32.MaxValue
+
+/// The largest latency Linux keeps. Beyond the UINT_MAX limit on picoseconds, its DIV_ROUND_UP to nanoseconds
+/// also runs in 32 bits: `ps + 999` wraps to a small number, and so to 0 ns, for ps above UINT_MAX - 999.
+/// So 4294966 ns, not 4294967.
+let maxLatencyNs = (linuxMaxValue - (picosecondsPerNanosecond - 1L)) / picosecondsPerNanosecond
+
+/// The largest bandwidth Linux keeps: revision 2 bandwidth is used as entry × base unit, in MB/s.
+let maxBandwidthMBps = linuxMaxValue
 
 type Encoded = { BaseUnit: uint64; Entries: uint16 list list }
 
@@ -39,6 +51,3 @@ let encode (values: int64 list list) : Result<Encoded, string> =
             )
         else
             Ok { BaseUnit = uint64 unit; Entries = values |> List.map (List.map (fun v -> uint16 (v / unit))) }
-
-let decode (baseUnit: uint64) (entry: uint16) : uint64 option =
-    if entry = 0us || entry = 0xFFFFus then None else Some(uint64 entry * baseUnit)

@@ -112,17 +112,38 @@ let private validateDistances (n: int) (m: int64 list list) =
         else Some(sprintf "must be %d..%d, or %d for unreachable; found %d"
                       Distances.minRemoteDistance Distances.maxRemoteDistance Distances.unreachableDistance v)) m
 
-let private validateHmatMatrix (field: string) (nodes: Node list) (toBaseUnits: int64 -> int64) (m: int64 list list) =
+/// How an HMAT matrix is encoded and what Linux reads of it.
+type private HmatQuantity = { Unit: string; ToBaseUnits: int64 -> int64; LinuxMax: int64; LinuxReason: string }
+
+let private latency =
+    { Unit = "ns"
+      ToBaseUnits = fun ns -> ns * HmatEncoding.picosecondsPerNanosecond
+      LinuxMax = HmatEncoding.maxLatencyNs
+      LinuxReason =
+        sprintf "Linux computes the HMAT latency in picoseconds as a 32-bit value (at most %d ps) and, rounding up to ns, in 32 bits too; it ignores larger latencies"
+            HmatEncoding.linuxMaxValue }
+
+let private bandwidth =
+    { Unit = "MB/s"
+      ToBaseUnits = id
+      LinuxMax = HmatEncoding.maxBandwidthMBps
+      LinuxReason = "Linux computes the HMAT bandwidth as a 32-bit value and ignores larger bandwidths" }
+
+let private validateHmatMatrix (field: string) (nodes: Node list) (quantity: HmatQuantity) (m: int64 list list) =
     let n = List.length nodes
     let isUsed i j = nodes.[i].Cpus > 0 && nodes.[j].MemoryMiB > 0L
+    // Entries HMAT does not carry may still feed the distance derivation (20 × latency), so every entry is kept
+    // far from overflow; only the entries HMAT carries must also be values Linux reads.
     let limit = System.Int64.MaxValue / 1000L
     match checkMatrix field n (fun i j v ->
               if v < 0L then Some(sprintf "must not be negative; found %d" v)
               elif isUsed i j && v = 0L then Some(sprintf "must be positive: node %d has CPUs and node %d has memory" i j)
               elif v > limit then Some(sprintf "%d is too large (at most %d)" v limit)
+              elif isUsed i j && v > quantity.LinuxMax then
+                  Some(sprintf "%d %s is above %d %s, the most a guest can see: %s" v quantity.Unit quantity.LinuxMax quantity.Unit quantity.LinuxReason)
               else None) m with
     | [] ->
-        match HmatEncoding.encode (HmatEncoding.usedEntries nodes m |> List.map (List.map toBaseUnits)) with
+        match HmatEncoding.encode (HmatEncoding.usedEntries nodes m |> List.map (List.map quantity.ToBaseUnits)) with
         | Ok _ -> []
         | Error e -> [ err field e ]
     | errors -> errors
@@ -236,11 +257,9 @@ let validate (spec: TopologySpec) : Result<Topology, TopologyError list> =
                     | _ -> []
                 let distanceErrors = spec.Distances |> Option.map (validateDistances count) |> Option.defaultValue []
                 let latencyErrors =
-                    spec.LatencyNs
-                    |> Option.map (validateHmatMatrix "latencyNs" nodes (fun ns -> ns * HmatEncoding.picosecondsPerNanosecond))
-                    |> Option.defaultValue []
+                    spec.LatencyNs |> Option.map (validateHmatMatrix "latencyNs" nodes latency) |> Option.defaultValue []
                 let bandwidthErrors =
-                    spec.BandwidthMBps |> Option.map (validateHmatMatrix "bandwidthMBps" nodes id) |> Option.defaultValue []
+                    spec.BandwidthMBps |> Option.map (validateHmatMatrix "bandwidthMBps" nodes bandwidth) |> Option.defaultValue []
                 let derivationErrors =
                     match spec.Distances, spec.LatencyNs with
                     | None, Some lat when latencyErrors.IsEmpty ->

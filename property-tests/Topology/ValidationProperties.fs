@@ -14,6 +14,27 @@ let private validated spec =
     | Ok t -> t
     | Error e -> failwithf "a generated valid topology was rejected: %A" e
 
+/// A valid spec whose latency (or bandwidth) matrix gets one entry HMAT carries (initiator row, memory column) set
+/// above what Linux reads; with the field, the path that must be named and the value.
+let private specWithUnreadableHmatEntry =
+    gen {
+        let! spec = validSpec
+        let nodes = spec.Nodes.Value
+        let count = nodes.Length
+        let ids field = nodes |> List.filter field |> List.map (fun n -> n.Id.Value)
+        let! i = Gen.elements (ids (fun n -> n.Cpus.Value > 0))
+        let! j = Gen.elements (ids (fun n -> n.MemoryMiB.Value > 0L))
+        let! isLatency = Gen.elements [ true; false ]
+        let limit = if isLatency then HmatEncoding.maxLatencyNs else HmatEncoding.maxBandwidthMBps
+        let! excess = Gen.frequency [ 1, Gen.constant 1L; 3, Gen.choose (1, 1_000_000) |> Gen.map int64 ]
+        let value = limit + excess
+        let ones = List.replicate count (List.replicate count 1L)
+        let matrix = ones |> List.mapi (fun r row -> if r = i then row |> List.mapi (fun c v -> if c = j then value else v) else row)
+        let field = if isLatency then "latencyNs" else "bandwidthMBps"
+        let spec = if isLatency then { spec with LatencyNs = Some matrix } else { spec with BandwidthMBps = Some matrix }
+        return spec, sprintf "%s[%d][%d]" field i j, value
+    }
+
 let tests =
     testList "topology validation" [
         testPropertyWithConfig config "every generated valid topology is accepted" <|
@@ -67,6 +88,29 @@ let tests =
             match Validation.validate spec with
             | Error [ e ] -> Expect.equal e.Path "nodes[1].initiator" "the memory-only node is named"
             | other -> failtestf "expected one error, got %A" other
+
+        testPropertyWithConfig config "an HMAT latency or bandwidth Linux would drop is rejected, naming the entry and the limit" <|
+            Prop.forAll (Arb.fromGen specWithUnreadableHmatEntry) (fun (spec, path, value) ->
+                match Validation.validate spec with
+                | Error [ e ] ->
+                    (e.Path = path && e.Message.Contains(string value) && e.Message.Contains "32-bit")
+                    |> Prop.label (sprintf "%s: %s" e.Path e.Message)
+                | other -> false |> Prop.label (sprintf "expected one error at %s, got %A" path other))
+
+        testCase "a 5 ms latency, which encodes but Linux ignores, is rejected at its entry" <| fun () ->
+            let spec =
+                { TopologySpec.Name = None
+                  Nodes = Some [ { NodeSpec.Id = Some 0; Cpus = Some 1; MemoryMiB = Some 64L; Address = None; Initiator = None }
+                                 { NodeSpec.Id = Some 1; Cpus = Some 0; MemoryMiB = Some 64L; Address = None; Initiator = Some 0 } ]
+                  Distances = None; LatencyNs = Some [ [ 100000L; 5000000L ]; [ 5000000L; 100000L ] ]
+                  BandwidthMBps = Some [ [ 5_000_000_000L; 1000L ]; [ 1000L; 1000L ] ]; Caches = None }
+            match Validation.validate spec with
+            | Error [ latency; bandwidth ] ->
+                Expect.equal latency.Path "latencyNs[0][1]" "the latency entry is named"
+                Expect.stringContains latency.Message "4294966 ns" "the latency limit is given"
+                Expect.equal bandwidth.Path "bandwidthMBps[0][0]" "the bandwidth entry is named"
+                Expect.stringContains bandwidth.Message "4294967295 MB/s" "the bandwidth limit is given"
+            | other -> failtestf "expected two errors, got %A" other
 
         testCase "latencies that cannot share a 16-bit HMAT base unit are rejected with the range" <| fun () ->
             let spec =
