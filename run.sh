@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: show the ACPI view of the example two-node topology (what the guest will
-# decode), write its tables to out/acpi, check them, and disassemble each with iasl.
+# decode), write its tables to out/acpi, check them, disassemble each with iasl, then boot the probe guest on
+# this host's KVM with those tables (ssihv run --guest probe): it reports the NUMA machine it found, starts
+# every CPU, tests every node's memory and powers off.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -31,3 +33,6 @@ for table in "$out"/*.dat; do
         exit 1
     fi
 done
+
+echo
+ssihv run --topology "$topology" --guest probe --timeout 300

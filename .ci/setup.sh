@@ -17,7 +17,7 @@ log() { echo "[setup] $*"; }
 
 # qemu + busybox + cpio + xz: the Linux guest that parses our ACPI tables (DESIGN.md §5);
 # acpica-tools: iasl, which must disassemble every table we generate; gcc: the probe guest.
-packages=(qemu-system-x86 acpica-tools busybox-static cpio xz-utils gcc)
+packages=(qemu-system-x86 acpica-tools busybox-static cpio xz-utils gcc make binutils)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
