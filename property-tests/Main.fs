@@ -17,6 +17,7 @@ let all =
         Acpi.TableSetProperties.tests
         Acpi.QemuReferenceTables.tests
         Boot.BootProperties.tests
+        Vcpu.CpuidPolicyProperties.tests
     ]
 
 [<EntryPoint>]

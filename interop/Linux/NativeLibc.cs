@@ -51,4 +51,36 @@ internal static unsafe partial class NativeLibc
     internal const int MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20, MAP_NORESERVE = 0x4000;
     internal const int EINTR = 4, EAGAIN = 11;
     internal static readonly void* MapFailed = (void*)-1;
+
+    // userfaultfd (interop/Userfault): the syscall, poll/read of its messages, an eventfd to stop a reader.
+
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial nint syscall(nint number, nint argument);
+
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int poll(PollFd* fds, nuint count, int timeoutMilliseconds);
+
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial nint read(int fd, void* buffer, nuint count);
+
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial nint write(int fd, void* buffer, nuint count);
+
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int eventfd(uint initialValue, int flags);
+
+    /// struct pollfd.
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short ReturnedEvents;
+    }
+
+    internal const short POLLIN = 0x1, POLLERR = 0x8, POLLHUP = 0x10, POLLNVAL = 0x20;
+    internal const int O_NONBLOCK = 0x800;
+    internal const int EFD_CLOEXEC = 0x80000, EFD_NONBLOCK = 0x800;
+    internal const int MADV_DONTNEED = 4;
+    internal const int EPERM = 1, ENOENT = 2, ESRCH = 3, EEXIST = 17, EINVAL = 22, ENOSYS = 38;
 }

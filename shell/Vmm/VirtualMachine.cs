@@ -5,6 +5,7 @@ using SsiHv.Core.Boot;
 using SsiHv.Core.Memory;
 using SsiHv.Interop.Kvm;
 using SsiHv.Interop.Linux;
+using SsiHv.Shell.Bench;
 using SsiHv.Shell.Vmm.Boot;
 using SsiHv.Shell.Vmm.Devices;
 using SsiHv.Shell.Vmm.Memory;
@@ -41,6 +42,7 @@ public sealed class VirtualMachine : IDisposable
 
     VirtualMachine(VmConfig config)
     {
+        BootTimeline.Mark(BootTimeline.VmCreate);
         var tables = TableSet.build(config.Topology);
         if (tables.IsError)
             throw new BootInputException(tables.ErrorValue);
@@ -73,7 +75,8 @@ public sealed class VirtualMachine : IDisposable
         {
             var vcpu = vm.CreateVcpu(id);
             vcpus.Add(vcpu);
-            VcpuSetup.SetCpuid(vcpu, supportedCpuid, (uint)id);
+            VcpuSetup.SetCpuid(vcpu, supportedCpuid, cpus, (uint)id);
+            VcpuSetup.SetBootMsrs(vcpu);
             if (id == 0)
                 VcpuSetup.SetEntryState(vcpu, plan.Entry);
             loops.Add(new VcpuLoop(vcpu, ports, memory, RequestStop));
@@ -104,6 +107,8 @@ public sealed class VirtualMachine : IDisposable
         // APs first: each must be blocked in KVM_RUN, waiting for SIPI, before the BSP can send it one.
         foreach (var loop in loops.AsEnumerable().Reverse())
             loop.Start();
+        // The BSP's loop started last, and Start returns when its thread is about to enter KVM_RUN.
+        BootTimeline.Mark(BootTimeline.FirstGuestEntry);
         VmStop stop;
         using (var limit = new CancellationTokenSource(timeout))
         {
@@ -119,6 +124,7 @@ public sealed class VirtualMachine : IDisposable
         var stuck = loops.Where(loop => !loop.Stop(VcpuStopTimeout)).Select(loop => loop.Id).ToList();
         console.Writer.TryComplete();
         await writer;
+        BootTimeline.ReportGuestStopped(memory.Regions);
         if (stuck.Count > 0 && stop is not VmStop.Failure)
             stop = new VmStop.Failure($"vCPUs {string.Join(", ", stuck)} did not leave KVM_RUN within {VcpuStopTimeout.TotalSeconds} s");
         return stop;

@@ -1,5 +1,6 @@
 using SsiHv.Core.Acpi;
 using SsiHv.Core.Topology;
+using SsiHv.Shell.Bench;
 using SsiHv.Tests.LinuxGuest;
 using Xunit;
 using Xunit.Abstractions;
@@ -23,11 +24,11 @@ public sealed class MatchesQemuTablesTests(ITestOutputHelper output)
     {
         using var tables = new GeneratedTables(topology);
         var t = tables.Topology;
-        var qemuArgs = QemuEquivalentNuma.Arguments(t);
+        var qemuArgs = QemuNumaOptions.Arguments(t);
         output.WriteLine(string.Join(' ', qemuArgs));
         var boot = QemuLinux.Boot(new QemuBootOptions
         {
-            Machine = QemuEquivalentNuma.Machine,
+            Machine = "pc,smm=off,hmat=on",
             MemoryMiB = checked((int)TopologyModule.totalMemoryMiB(t)),
             Cpus = TopologyModule.totalCpus(t),
             ExtraQemuArgs = qemuArgs,

@@ -1,0 +1,93 @@
+using CoreTopology = SsiHv.Core.Topology.Topology;
+
+namespace SsiHv.Shell.Bench;
+
+/// <summary>One boot by our VMM, with the marks and memory its <see cref="BootTimeline"/> reported.</summary>
+public sealed record OurBoot(BootObservation Observation, long VmCreateTicks, long FirstGuestEntryTicks, long GuestStoppedTicks, VmmMemory Memory)
+{
+    public TimeSpan ToVmCreate => Observation.SinceStart(VmCreateTicks);
+    public TimeSpan ToFirstGuestEntry => Observation.SinceStart(FirstGuestEntryTicks);
+    public TimeSpan ToGuestStopped => Observation.SinceStart(GuestStoppedTicks);
+}
+
+/// <summary>Every run of both VMMs, in the order they ran.</summary>
+public sealed record BootResults(BootCommand Ours, BootCommand Qemu, IReadOnlyList<OurBoot> OurBoots, IReadOnlyList<BootObservation> QemuBoots);
+
+/// <summary>
+/// <c>ssihv bench boot</c>: boots the probe guest `runs` times with <c>ssihv run</c> (this very executable, in a
+/// child process, so every run pays the start-up a user pays) and `runs` times with QEMU, alternating so that
+/// host noise falls on both alike. A run counts only if the probe reached its power-off without reporting an error.
+/// </summary>
+public static class BootBenchmark
+{
+    /// Generous next to the ≈1.5 s a boot takes here, so a slow run is measured rather than killed.
+    public static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(120);
+
+    public static BootResults Run(CoreTopology topology, string topologyPath, string probeElf, int runs, string append, Action<string> progress)
+    {
+        var ours = OurCommand(topologyPath, append);
+        var qemu = QemuReference.Command(topology, probeElf, append);
+        var ourBoots = new List<OurBoot>();
+        var qemuBoots = new List<BootObservation>();
+        for (var run = 1; run <= runs; run++)
+        {
+            var our = ParseOurBoot(run, Checked("ours", run, BootObservation.RunAsync(ours, RunTimeout).GetAwaiter().GetResult()));
+            var reference = Checked("QEMU", run, BootObservation.RunAsync(qemu, RunTimeout).GetAwaiter().GetResult());
+            ourBoots.Add(our);
+            qemuBoots.Add(reference);
+            progress(FormattableString.Invariant(
+                $"run {run}/{runs}: ours first PROBE {our.Observation.FirstProbe!.Value.TotalMilliseconds:F0} ms, exit {our.Observation.Exit.TotalMilliseconds:F0} ms; QEMU first PROBE {reference.FirstProbe!.Value.TotalMilliseconds:F0} ms, exit {reference.Exit.TotalMilliseconds:F0} ms"));
+        }
+        return new BootResults(ours, qemu, ourBoots, qemuBoots);
+    }
+
+    /// `ssihv run` of this same build: the apphost when we were started through it, else `dotnet ssihv.dll`.
+    static BootCommand OurCommand(string topologyPath, string append)
+    {
+        // "--append=" keeps an append string that starts with "--" from being read as an option.
+        string[] runArguments = ["run", "--topology", topologyPath, "--guest", "probe", $"--append={append}"];
+        var environment = new Dictionary<string, string> { [BootTimeline.Variable] = "1" };
+        var processPath = Environment.ProcessPath;
+        if (processPath is not null && Path.GetFileNameWithoutExtension(processPath) == "ssihv")
+            return new BootCommand(processPath, runArguments, environment);
+        var dotnet = processPath is not null && Path.GetFileNameWithoutExtension(processPath) == "dotnet" ? processPath : "dotnet";
+        var assembly = typeof(BootBenchmark).Assembly.Location;
+        return new BootCommand(dotnet, [assembly, .. runArguments], environment);
+    }
+
+    static BootObservation Checked(string who, int run, BootObservation boot)
+    {
+        string? problem = null;
+        if (boot.ExitCode != 0)
+            problem = $"exited with code {boot.ExitCode}";
+        else if (boot.Stdout.FirstOrDefault(l => l.StartsWith(BootObservation.ProbeLinePrefix + "error", StringComparison.Ordinal)) is { } error)
+            problem = $"the probe reported an error: {error}";
+        else if (boot.FirstProbe is null)
+            problem = "the probe printed no PROBE line";
+        else if (!boot.Stdout.Any(l => l.StartsWith(BootObservation.ProbeLinePrefix + "poweroff", StringComparison.Ordinal)))
+            problem = "the probe did not reach its power-off";
+        return problem is null ? boot : throw new BenchRunException($"run {run} of {who}: {problem}", boot.Tail());
+    }
+
+    static OurBoot ParseOurBoot(int run, BootObservation boot)
+    {
+        var marks = new Dictionary<string, long>();
+        VmmMemory? memory = null;
+        foreach (var line in boot.Stderr)
+            if (BootTimeline.TryParse(line, out var parsed))
+                switch (parsed)
+                {
+                    case TimelineLine.MarkLine mark:
+                        marks.TryAdd(mark.Name, mark.Ticks); // the first boot's marks, should the guest ever reboot
+                        break;
+                    case TimelineLine.MemoryLine m:
+                        memory ??= m.Memory;
+                        break;
+                }
+        string[] expected = [BootTimeline.VmCreate, BootTimeline.FirstGuestEntry, BootTimeline.GuestStopped];
+        if (memory is null || expected.Any(name => !marks.ContainsKey(name)))
+            throw new BenchRunException(
+                $"run {run} of ours: ssihv run did not report its timeline on stderr ({BootTimeline.Variable}=1 was set)", boot.Tail());
+        return new OurBoot(boot, marks[BootTimeline.VmCreate], marks[BootTimeline.FirstGuestEntry], marks[BootTimeline.GuestStopped], memory);
+    }
+}
