@@ -18,6 +18,7 @@ let all =
         Acpi.QemuReferenceTables.tests
         Boot.BootProperties.tests
         Vcpu.CpuidPolicyProperties.tests
+        Devices.DeviceProperties.tests
     ]
 
 [<EntryPoint>]

@@ -15,6 +15,7 @@ public static class KvmAbi
     public const uint MsrsHeaderSize = 8;
     public const uint MsrEntrySize = 16;
     public const uint PitConfigSize = 64;
+    public const uint IrqchipSize = 520;
 
     // struct kvm_run: the fixed header, then the exit-reason union at 32.
     public const int RunImmediateExitOffset = 1;
@@ -127,4 +128,30 @@ public unsafe struct KvmExitInternalError
     public uint Suberror;
     public uint DataCount;
     public fixed ulong Data[16];
+}
+
+/// <summary>struct kvm_fpu: x87 registers, control/status words, SSE registers and MXCSR.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct KvmFpu
+{
+    public fixed byte Fpr[128];
+    public ushort Fcw;
+    public ushort Fsw;
+    public byte Ftwx;
+    public byte Padding1;
+    public ushort LastOpcode;
+    public ulong LastIp;
+    public ulong LastDp;
+    public fixed byte Xmm[256];
+    public uint Mxcsr;
+    public uint Padding2;
+}
+
+/// <summary>struct kvm_irqchip: which in-kernel chip (0 PIC master, 1 PIC slave, 2 IOAPIC) and its state.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct KvmIrqchip
+{
+    public uint ChipId;
+    public uint Padding;
+    public fixed byte State[512];
 }

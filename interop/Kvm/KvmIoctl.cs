@@ -30,6 +30,8 @@ public static class KvmIoctl
     public static readonly uint SetIdentityMapAddr = Iow(0x48, 8);
     public static readonly uint CreateIrqchip = Io(0x60);
     public static readonly uint IrqLine = Iow(0x61, 8);
+    public static readonly uint GetIrqchip = Iowr(0x62, KvmAbi.IrqchipSize);
+    public static readonly uint SetIrqchip = Ior(0x63, KvmAbi.IrqchipSize);
     public static readonly uint CreatePit2 = Iow(0x77, KvmAbi.PitConfigSize);
 
     // vCPU ioctls.

@@ -113,6 +113,19 @@ public sealed unsafe class KvmVcpu : IDisposable
         }
     }
 
+    public KvmFpu GetFpu()
+    {
+        KvmFpu fpu;
+        KvmCall.Ioctl(fd, KvmIoctl.GetFpu, &fpu, "KVM_GET_FPU");
+        return fpu;
+    }
+
+    public void SetFpu(in KvmFpu fpu)
+    {
+        fixed (KvmFpu* p = &fpu)
+            KvmCall.Ioctl(fd, KvmIoctl.SetFpu, p, "KVM_SET_FPU");
+    }
+
     public KvmMpState GetMpState()
     {
         uint state;

@@ -35,6 +35,20 @@ public sealed unsafe class KvmVm : IDisposable
         KvmCall.Ioctl(fd, KvmIoctl.CreatePit2, &config, "KVM_CREATE_PIT2");
     }
 
+    /// The state of one in-kernel interrupt controller (0 PIC master, 1 PIC slave, 2 IOAPIC).
+    public KvmIrqchip GetIrqchip(uint chipId)
+    {
+        var chip = new KvmIrqchip { ChipId = chipId };
+        KvmCall.Ioctl(fd, KvmIoctl.GetIrqchip, &chip, $"KVM_GET_IRQCHIP {chipId}");
+        return chip;
+    }
+
+    public void SetIrqchip(in KvmIrqchip chip)
+    {
+        fixed (KvmIrqchip* p = &chip)
+            KvmCall.Ioctl(fd, KvmIoctl.SetIrqchip, p, $"KVM_SET_IRQCHIP {chip.ChipId}");
+    }
+
     /// Drives an in-kernel PIC/IOAPIC input line (KVM_IRQ_LINE) to `level`.
     public void SetIrqLine(uint irq, bool level)
     {

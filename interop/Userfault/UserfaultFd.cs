@@ -234,7 +234,9 @@ public sealed unsafe class UserfaultFd : IDisposable
     /// <summary>
     /// Reads as many pending messages as fit in <paramref name="messages"/>, waiting at most
     /// <paramref name="timeoutMilliseconds"/> (-1: until a message or <see cref="RequestStop"/>) for the first.
-    /// Several readers may share the descriptor: each message goes to exactly one of them.
+    /// Several readers may share the descriptor: each message goes to exactly one of them. The same page can be
+    /// reported more than once: a faulting thread whose wait is interrupted by a signal (the runtime's GC sends
+    /// them) retries its access and faults again, so resolutions must accept <see cref="UserfaultFillStatus.PageExists"/>.
     /// </summary>
     public UserfaultReadStatus Read(Span<UserfaultMessage> messages, int timeoutMilliseconds, out int count)
     {

@@ -38,13 +38,16 @@ public sealed class RunCommand : ICommand
         var config = new VmConfig(topology, kernelPath, kernel, initrd, arguments.Option(Append.Name) ?? "");
 
         using var consoleStream = arguments.Option(Console.Name) is { } path ? OpenConsoleFile(path) : System.Console.OpenStandardOutput();
+        var keyboard = System.Console.IsInputRedirected ? null : new ConsoleInput();
         while (true)
         {
             VmStop stop;
             try
             {
                 using var vm = VirtualMachine.Create(config);
+                keyboard?.ConnectTo(vm.Serial);
                 stop = vm.RunAsync(consoleStream, timeout).GetAwaiter().GetResult();
+                keyboard?.ConnectTo(null);
             }
             catch (BootInputException e)
             {
@@ -125,6 +128,28 @@ public sealed class RunCommand : ICommand
         return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && seconds > 0 && seconds <= 86400
             ? TimeSpan.FromSeconds(seconds)
             : throw CliException.BadInput($"ssihv run: --timeout {text}: expected a number of seconds between 0 and 86400");
+    }
+
+    /// Bytes typed at an interactive terminal go to the guest's COM1 (the VM of the moment, across --reboot).
+    sealed class ConsoleInput
+    {
+        volatile SerialPort? target;
+
+        public ConsoleInput()
+        {
+            var reader = new Thread(Forward) { Name = "console input", IsBackground = true };
+            reader.Start();
+        }
+
+        public void ConnectTo(SerialPort? serial) => target = serial;
+
+        void Forward()
+        {
+            using var input = System.Console.OpenStandardInput();
+            int value;
+            while ((value = input.ReadByte()) >= 0)
+                target?.Receive((byte)value);
+        }
     }
 
     static Stream OpenConsoleFile(string path)

@@ -77,6 +77,7 @@ public sealed class VirtualMachine : IDisposable
             vcpus.Add(vcpu);
             VcpuSetup.SetCpuid(vcpu, supportedCpuid, cpus, (uint)id);
             VcpuSetup.SetBootMsrs(vcpu);
+            VcpuSetup.SetBootFpu(vcpu);
             if (id == 0)
                 VcpuSetup.SetEntryState(vcpu, plan.Entry);
             loops.Add(new VcpuLoop(vcpu, ports, memory, RequestStop));

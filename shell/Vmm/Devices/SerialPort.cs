@@ -12,31 +12,42 @@ public sealed class SerialPort(ChannelWriter<byte> console, Action<bool> setInte
     public const ushort Com1 = 0x3F8;
     public const ushort PortCount = 8;
 
+    /// vCPU threads (port I/O) and the console input thread both drive the model.
+    readonly object gate = new();
     Uart8250.Uart state = Uart8250.initial;
     bool lineLevel;
 
     public void Read(ushort offset, Span<byte> data)
     {
-        var (next, value, effects) = Uart8250.read((Uart8250.Register)offset, state);
-        state = next;
-        data.Fill(0);
-        data[0] = value;
-        Perform(effects);
+        lock (gate)
+        {
+            var (next, value, effects) = Uart8250.read((Uart8250.Register)offset, state);
+            state = next;
+            data.Fill(0);
+            data[0] = value;
+            Perform(effects);
+        }
     }
 
     public void Write(ushort offset, ReadOnlySpan<byte> data)
     {
-        var (next, effects) = Uart8250.write((Uart8250.Register)offset, data[0], state);
-        state = next;
-        Perform(effects);
+        lock (gate)
+        {
+            var (next, effects) = Uart8250.write((Uart8250.Register)offset, data[0], state);
+            state = next;
+            Perform(effects);
+        }
     }
 
     /// A byte typed on the console (interactive runs).
     public void Receive(byte value)
     {
-        var (next, effects) = Uart8250.receive(value, state);
-        state = next;
-        Perform(effects);
+        lock (gate)
+        {
+            var (next, effects) = Uart8250.receive(value, state);
+            state = next;
+            Perform(effects);
+        }
     }
 
     void Perform(Microsoft.FSharp.Collections.FSharpList<Uart8250.Effect> effects)

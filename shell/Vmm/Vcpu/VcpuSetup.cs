@@ -32,6 +32,15 @@ public static class VcpuSetup
             throw new InvalidOperationException($"KVM_SET_MSRS on vCPU {vcpu.Id} stopped at MSR 0x{entries[written].Index:X}");
     }
 
+    /// The x87 control word and MXCSR a 64-bit kernel expects at entry: all exceptions masked (the reset values
+    /// FNINIT and the SDM give), as Firecracker sets them.
+    public static void SetBootFpu(KvmVcpu vcpu)
+    {
+        const ushort x87AllExceptionsMasked = 0x37F;
+        const uint sseAllExceptionsMasked = 0x1F80;
+        vcpu.SetFpu(new KvmFpu { Fcw = x87AllExceptionsMasked, Mxcsr = sseAllExceptionsMasked });
+    }
+
     public static void SetEntryState(KvmVcpu vcpu, BootPlan.EntryState entry)
     {
         var sregs = vcpu.GetSregs();
