@@ -47,6 +47,7 @@ ap_long_mode_entry:
         imul    $AP_STACK_SIZE, %eax, %eax
         lea     ap_stacks(%rip), %rsp
         add     %rax, %rsp
+        mov     %rsp, %rdi              /* ap_main(u64 kernel_stack_top) */
         call    ap_main
 1:      cli
         hlt
@@ -61,3 +62,7 @@ ap_stack_next_slot:
         .balign 4096
 ap_stacks:
         .space (MAX_CPUS - 1) * AP_STACK_SIZE
+/* CPL3 stacks for memtest.cpus=all, indexed by CPU index (smp.c), not by the kernel stack slot. */
+        .globl ap_user_stacks
+ap_user_stacks:
+        .space (MAX_CPUS - 1) * AP_USER_STACK_SIZE

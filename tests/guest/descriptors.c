@@ -38,10 +38,10 @@ struct descriptor_table_pointer {
 
 extern const u64 exception_stub_table[EXCEPTION_VECTORS];
 extern void halt_gate_entry(void);
-extern u64 tss_descriptor[2];
+extern u64 tss_descriptors[MAX_CPUS][2];
 
 static struct idt_gate idt[IDT_VECTORS] __attribute__((aligned(16)));
-static struct tss tss __attribute__((aligned(16)));
+static struct tss tss_of_cpu[MAX_CPUS] __attribute__((aligned(16)));
 
 static void set_gate(u32 vector, u64 handler, u16 flags)
 {
@@ -60,21 +60,27 @@ void descriptors_load_idt(void)
     __asm__ volatile("lidt %0" : : "m"(pointer));
 }
 
+void descriptors_load_tss(u32 cpu_index, u64 kernel_stack_top)
+{
+    struct tss *tss = &tss_of_cpu[cpu_index];
+    tss->rsp[0] = kernel_stack_top;
+    tss->io_map_base = sizeof(*tss);    /* no I/O bitmap: CPL3 port access comes from IOPL=3 */
+    u64 base = (u64)(usize)tss;
+    u64 limit = sizeof(*tss) - 1;
+    u64 *descriptor = tss_descriptors[cpu_index];
+    descriptor[0] = (limit & 0xFFFF) | ((base & 0xFFFFFF) << 16) | ((u64)TSS_TYPE_AVAILABLE << 40) |
+                    ((limit >> 16 & 0xF) << 48) | ((base >> 24 & 0xFF) << 56);
+    descriptor[1] = base >> 32;
+    __asm__ volatile("ltr %w0" : : "r"((u16)(FIRST_TSS_SELECTOR + cpu_index * TSS_DESCRIPTOR_BYTES)));
+}
+
 void descriptors_init(u64 kernel_stack_top)
 {
     for (u32 vector = 0; vector < EXCEPTION_VECTORS; vector++)
         set_gate(vector, exception_stub_table[vector], GATE_INTERRUPT_PRESENT);
     set_gate(HALT_VECTOR, (u64)(usize)halt_gate_entry, GATE_INTERRUPT_PRESENT | GATE_DPL3);
     descriptors_load_idt();
-
-    tss.rsp[0] = kernel_stack_top;
-    tss.io_map_base = sizeof(tss);      /* no I/O bitmap: CPL3 port access comes from IOPL=3 */
-    u64 base = (u64)(usize)&tss;
-    u64 limit = sizeof(tss) - 1;
-    tss_descriptor[0] = (limit & 0xFFFF) | ((base & 0xFFFFFF) << 16) | ((u64)TSS_TYPE_AVAILABLE << 40) |
-                        ((limit >> 16 & 0xF) << 48) | ((base >> 24 & 0xFF) << 56);
-    tss_descriptor[1] = base >> 32;
-    __asm__ volatile("ltr %w0" : : "r"(TSS_SELECTOR));
+    descriptors_load_tss(BSP_CPU_INDEX, kernel_stack_top);
 }
 
 static u64 read_cr2(void)

@@ -3,10 +3,16 @@
 #define PROBE_DESCRIPTORS_H
 #include "cpu.h"
 
-/* BSP, CPL0: builds the IDT, points the TSS's RSP0 at kernel_stack_top, loads both. */
+/* BSP, CPL0: builds the IDT, loads it and the BSP's TSS (RSP0 = kernel_stack_top). */
 void descriptors_init(u64 kernel_stack_top);
-/* AP, CPL0: loads the shared IDT (APs stay at CPL0 and need no TSS). */
+/* AP, CPL0: loads the shared IDT. */
 void descriptors_load_idt(void);
+/* CPL0: gives the CPU its own TSS, whose RSP0 (kernel_stack_top) takes exceptions from CPL3. Needed
+ * before a CPU enters CPL3; APs that stay at CPL0 need none. */
+void descriptors_load_tss(u32 cpu_index, u64 kernel_stack_top);
+
+/* entry.S, CPL0 -> CPL3: never returns; entry(argument) runs on stack_top with IOPL=3 and IF=0. */
+__attribute__((noreturn)) void enter_user_mode(void (*entry)(u64 argument), u8 *stack_top, u64 argument);
 
 /* Stack layout built by interrupts.S (lowest address first). */
 struct exception_frame {

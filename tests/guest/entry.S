@@ -66,7 +66,9 @@ bsp_long_mode_entry:
 1:      hlt
         jmp     1b
 
-/* enter_user_mode(rdi = entry, rsi = user stack top): iretq to CPL3 with IOPL=3 and IF=0. */
+/* enter_user_mode(rdi = entry, rsi = user stack top, rdx = argument): iretq to CPL3 with IOPL=3 and
+ * IF=0; the entry receives the argument as its first parameter. Used by the BSP and, with
+ * memtest.cpus=all, by every AP. */
         .globl enter_user_mode
 enter_user_mode:
         mov     $(USER_DATA_SELECTOR | RPL_USER), %eax
@@ -78,11 +80,12 @@ enter_user_mode:
         push    $RFLAGS_USER
         push    $(USER_CODE64_SELECTOR | RPL_USER)
         push    %rdi
+        mov     %rdx, %rdi
         iretq
 
         .section .data.descriptors, "aw"
         .balign 16
-        .globl gdt, tss_descriptor
+        .globl gdt, tss_descriptors
 gdt:
         .quad 0
         .quad 0x00af9a000000ffff        /* 0x08 kernel code, 64-bit */
@@ -90,8 +93,8 @@ gdt:
         .quad 0x00cf9a000000ffff        /* 0x18 kernel code, 32-bit (PVH entry, AP trampoline) */
         .quad 0x00cff2000000ffff        /* 0x20 user data, DPL3 */
         .quad 0x00affa000000ffff        /* 0x28 user code, 64-bit, DPL3 */
-tss_descriptor:
-        .quad 0, 0                      /* 0x30 TSS: its base is split across fields, filled by C */
+tss_descriptors:                        /* 0x30 + 16 * CPU index: bases split across fields, filled by C */
+        .fill MAX_CPUS * TSS_DESCRIPTOR_BYTES / 8, 8, 0
 gdt_end:
         .if gdt_end - gdt != GDT_BYTES
         .error "GDT_BYTES in layout.h does not match the GDT"

@@ -15,17 +15,23 @@
 #define KERNEL_CODE32_SELECTOR 0x18
 #define USER_DATA_SELECTOR 0x20
 #define USER_CODE64_SELECTOR 0x28
-#define TSS_SELECTOR 0x30
 #define RPL_USER 3
-/* Null, five segments, and the 16-byte TSS descriptor; entry.S checks it. */
-#define GDT_BYTES 64
+/* One 16-byte TSS descriptor per CPU follows the segments: a TSS is marked busy when loaded, so CPUs
+ * that run CPL3 code at the same time cannot share one (each needs its own RSP0 anyway). */
+#define FIRST_TSS_SELECTOR 0x30
+#define TSS_DESCRIPTOR_BYTES 16
+/* Null, five segments and the TSS descriptors; entry.S checks it. */
+#define GDT_BYTES (FIRST_TSS_SELECTOR + MAX_CPUS * TSS_DESCRIPTOR_BYTES)
 
 /* The AP trampoline is copied to this page below 1 MiB; the SIPI vector is its page number. */
 #define AP_TRAMPOLINE_BASE 0x8000
 #define AP_TRAMPOLINE_SIPI_VECTOR (AP_TRAMPOLINE_BASE >> 12)
 
 #define MAX_CPUS 256
-#define AP_STACK_SIZE 4096
+/* CPU index 0 is the BSP; APs are numbered 1, 2, ... in the order they report (smp.c). */
+#define BSP_CPU_INDEX 0
+#define AP_STACK_SIZE 4096              /* AP kernel stack, also its TSS.RSP0 once at CPL3 */
+#define AP_USER_STACK_SIZE 4096         /* memtest.cpus=all; the team workers need well under 1 KiB */
 #define BSP_KERNEL_STACK_SIZE 16384
 #define USER_STACK_SIZE 65536
 

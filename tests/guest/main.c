@@ -14,6 +14,7 @@
 #include "reserved.h"
 #include "serial.h"
 #include "smp.h"
+#include "team.h"
 
 #define LEGACY_HOLE_BASE 0xA0000        /* VGA window, option ROMs and the BIOS/ACPI area */
 #define LEGACY_HOLE_END 0x100000
@@ -21,7 +22,6 @@
 extern u8 __image_start[];
 extern u8 bsp_kernel_stack_top[];
 extern u8 user_stack_top[];
-extern void enter_user_mode(void (*entry)(void), u8 *stack_top) __attribute__((noreturn));
 
 /* Large, so kept out of the stack. */
 static struct acpi_tables tables;
@@ -64,7 +64,7 @@ static void reserve_probe_memory(void)
             reserve_range(boot_info.memory_regions[i].base, boot_info.memory_regions[i].size);
 }
 
-static __attribute__((noreturn)) void user_main(void)
+static __attribute__((noreturn)) void user_main(u64 cpu_index __attribute__((unused)))
 {
     serial_init();
     serial_write_char('\n');   /* firmware (SeaBIOS under QEMU) may have left a partial line */
@@ -96,7 +96,9 @@ static __attribute__((noreturn)) void user_main(void)
     if (fadt.pm1a_control_port != 0 && s5.found)
         power_configure(fadt.pm1a_control_port, s5.slp_typ);
 
-    smp_start_aps(&madt, &topology);
+    bool memtest_on_all_cpus = options.memtest_enabled && options.memtest_on_all_cpus;
+    u32 online_cpus = smp_start_aps(&madt, &topology, memtest_on_all_cpus ? team_member_main : NULL);
+    team_form(memtest_on_all_cpus ? online_cpus : 1);
     memtest_run(&options, &topology);
     power_off();
 }
@@ -107,5 +109,5 @@ void kernel_main(u64 start_info_address)
     boot_info_capture(start_info_address);
     paging_map_ram_above_4gib();
     descriptors_init((u64)(usize)bsp_kernel_stack_top);
-    enter_user_mode(user_main, user_stack_top);
+    enter_user_mode(user_main, user_stack_top, BSP_CPU_INDEX);
 }

@@ -1,61 +1,14 @@
 #include "memtest.h"
 #include "boot_info.h"
+#include "histogram.h"
 #include "json.h"
 #include "paging.h"
 #include "reserved.h"
+#include "smp.h"
+#include "team.h"
 
 /* Qwords written in every page: first, middle and last, so both ends of the page are checked. */
 static const u32 pattern_offsets[] = { 0, 2048, 4088 };
-
-/* Log-linear histogram of first-touch cycles: values below 16 have their own bucket; above, 16
- * buckets per power of two (resolution 1/16). 64 exponents x 16 = 1024 buckets cover any u64. */
-#define HISTOGRAM_SUB_BUCKETS 16
-#define HISTOGRAM_BUCKETS 1024
-static u32 histogram[HISTOGRAM_BUCKETS];
-static u64 histogram_count;
-/* Exact, because the rare slow touches (a hypervisor populating a whole 2 MiB region on one fault)
- * fall beyond p99 yet dominate the total. */
-static u64 histogram_max;
-
-static u32 bucket_of(u64 cycles)
-{
-    if (cycles < HISTOGRAM_SUB_BUCKETS)
-        return (u32)cycles;
-    u32 top_bit = 63 - (u32)__builtin_clzll(cycles);
-    return (top_bit - 3) * HISTOGRAM_SUB_BUCKETS + (u32)((cycles >> (top_bit - 4)) & (HISTOGRAM_SUB_BUCKETS - 1));
-}
-
-/* The smallest value that falls into the bucket. */
-static u64 bucket_floor(u32 bucket)
-{
-    if (bucket < HISTOGRAM_SUB_BUCKETS)
-        return bucket;
-    u32 top_bit = bucket / HISTOGRAM_SUB_BUCKETS + 3;
-    return (u64)(HISTOGRAM_SUB_BUCKETS + bucket % HISTOGRAM_SUB_BUCKETS) << (top_bit - 4);
-}
-
-static void histogram_reset(void)
-{
-    for (u32 i = 0; i < HISTOGRAM_BUCKETS; i++)
-        histogram[i] = 0;
-    histogram_count = 0;
-    histogram_max = 0;
-}
-
-/* Nearest-rank percentile (percent of 100), reported as the floor of its bucket. */
-static u64 histogram_percentile(u32 percent)
-{
-    u64 rank = (histogram_count * percent + 99) / 100;
-    if (rank == 0)
-        rank = 1;
-    u64 seen = 0;
-    for (u32 i = 0; i < HISTOGRAM_BUCKETS; i++) {
-        seen += histogram[i];
-        if (seen >= rank)
-            return bucket_floor(i);
-    }
-    return 0;
-}
 
 static u64 pattern_for(u32 domain, u64 address)
 {
@@ -83,8 +36,8 @@ static bool page_is_testable(u64 page)
     return page_is_ram(page) && paging_is_mapped(page, PAGE_SIZE) && !range_overlaps_reserved(page, PAGE_SIZE);
 }
 
-/* Walks the testable pages of one node in address order, up to the page limit. The write and the
- * verify pass use identical cursors, so they visit the same pages. */
+/* Walks the testable pages of one node in address order, up to the page limit. Every CPU, in the
+ * write and in the verify pass, walks them with an identical cursor, so all agree on page numbers. */
 struct page_cursor {
     const struct numa_topology *topology;   /* NULL: node 0 is all RAM of the memory map */
     u32 domain;
@@ -140,9 +93,115 @@ static bool cursor_next(struct page_cursor *cursor, u64 *page)
     return false;
 }
 
-static struct page_cursor cursor_for(const struct numa_topology *topology, u32 domain, u64 page_limit)
+/* What every CPU needs to know to do its part of one node. */
+struct node_job {
+    const struct numa_topology *topology;   /* NULL: node 0 is all RAM of the memory map */
+    u32 domain;
+    u64 page_limit;
+};
+
+static struct page_cursor cursor_for(const struct node_job *job)
 {
-    return (struct page_cursor){ topology, domain, 0, 0, 0, page_limit };
+    return (struct page_cursor){ job->topology, job->domain, 0, 0, 0, job->page_limit };
+}
+
+/* Shares: with N CPUs, the node's page number i (in cursor order) belongs to share i % N. CPU m writes
+ * share m and then verifies share (m + 1) % N, pages another CPU wrote, so a write that got lost or a
+ * page that the hypervisor handed back stale between CPUs shows up as a mismatch. Interleaving page
+ * by page makes every CPU touch every node, and neighbouring pages (the same 2 MiB region a
+ * hypervisor may populate on one fault) at the same time. */
+static u32 verified_share(u32 cpu, u32 cpus) { return (cpu + 1) % cpus; }
+
+static u64 share_page_count(u64 node_pages, u32 share, u32 cpus)
+{
+    return node_pages / cpus + (share < node_pages % cpus ? 1 : 0);
+}
+
+/* A share's first page is the node's page number `share`. */
+static u64 first_page_of_share(const struct node_job *job, u32 share)
+{
+    struct page_cursor cursor = cursor_for(job);
+    u64 page = 0;
+    for (u32 i = 0; i <= share; i++)
+        cursor_next(&cursor, &page);
+    return page;
+}
+
+/* One CPU's part of one node. Written only by that CPU while its job runs, read by the BSP after. */
+struct share_result {
+    u64 node_pages;                         /* testable pages in the whole node */
+    u64 mismatches;                         /* in the share this CPU verified */
+    u64 first_mismatch;                     /* lowest address; valid if mismatches > 0 */
+    struct cycle_histogram touch_cycles;    /* first writes of the share this CPU wrote */
+};
+
+/* About 1 MiB, so in a section the loader does not fill: each CPU resets its own entry first. */
+static struct share_result share_results[MAX_CPUS] __attribute__((section(".scratch")));
+
+static void write_and_time_page(u64 page, u32 domain, struct cycle_histogram *touch_cycles)
+{
+    u64 first_value = pattern_for(domain, page);
+    __asm__ volatile("" : "+r"(first_value));      /* computed before the clock starts */
+    u64 start = rdtsc_ordered();
+    *(volatile u64 *)(usize)page = first_value;
+    u64 cycles = rdtsc_ordered() - start;
+    for (u32 i = 1; i < ARRAY_LEN(pattern_offsets); i++)
+        *(volatile u64 *)(usize)(page + pattern_offsets[i]) = pattern_for(domain, page + pattern_offsets[i]);
+    histogram_add(touch_cycles, cycles);
+}
+
+static void record_mismatches(u64 *mismatches, u64 *first_mismatch, u64 count, u64 first)
+{
+    if (count == 0)
+        return;
+    if (*mismatches == 0 || first < *first_mismatch)
+        *first_mismatch = first;
+    *mismatches += count;
+}
+
+static void verify_page(u64 page, u32 domain, struct share_result *result)
+{
+    for (u32 i = 0; i < ARRAY_LEN(pattern_offsets); i++) {
+        u64 address = page + pattern_offsets[i];
+        if (*(volatile u64 *)(usize)address != pattern_for(domain, address))
+            record_mismatches(&result->mismatches, &result->first_mismatch, 1, address);
+    }
+}
+
+/* team_job: writes share `cpu` of the node. */
+static void write_share(u32 cpu, u32 cpus, const void *context)
+{
+    const struct node_job *job = context;
+    struct share_result *result = &share_results[cpu];
+    histogram_reset(&result->touch_cycles);
+    result->mismatches = 0;
+    struct page_cursor cursor = cursor_for(job);
+    u64 page, page_number = 0;
+    u32 share = 0;      /* page_number % cpus, without a division per page */
+    for (; cursor_next(&cursor, &page); page_number++) {
+        if (share == cpu)
+            write_and_time_page(page, job->domain, &result->touch_cycles);
+        if (++share == cpus)
+            share = 0;
+    }
+    result->node_pages = page_number;
+}
+
+/* team_job: verifies the share another CPU wrote. */
+static void verify_share(u32 cpu, u32 cpus, const void *context)
+{
+    const struct node_job *job = context;
+    struct share_result *result = &share_results[cpu];
+    u32 verified = verified_share(cpu, cpus);
+    struct page_cursor cursor = cursor_for(job);
+    u64 page;
+    u32 share = 0;
+    while (cursor_next(&cursor, &page)) {
+        if (share == verified)
+            verify_page(page, job->domain, result);
+        if (++share == cpus)
+            share = 0;
+    }
 }
 
 struct node_result {
@@ -151,56 +210,65 @@ struct node_result {
     u64 first_mismatch;     /* valid if mismatches > 0 */
 };
 
-static u64 write_and_time_pages(struct page_cursor cursor, u32 domain)
+/* Reports each CPU the first time it is found lost; its later shares count as mismatches silently. */
+static void report_lost_cpus(u32 cpus)
 {
-    u64 pages = 0, page;
-    while (cursor_next(&cursor, &page)) {
-        u64 first_value = pattern_for(domain, page);
-        __asm__ volatile("" : "+r"(first_value));      /* computed before the clock starts */
-        u64 start = rdtsc_ordered();
-        *(volatile u64 *)(usize)page = first_value;
-        u64 cycles = rdtsc_ordered() - start;
-        for (u32 i = 1; i < ARRAY_LEN(pattern_offsets); i++)
-            *(volatile u64 *)(usize)(page + pattern_offsets[i]) = pattern_for(domain, page + pattern_offsets[i]);
-        histogram[bucket_of(cycles)]++;
-        histogram_count++;
-        if (cycles > histogram_max)
-            histogram_max = cycles;
-        pages++;
+    static bool reported[MAX_CPUS];
+    for (u32 cpu = 0; cpu < cpus; cpu++) {
+        if (!team_member_lost(cpu) || reported[cpu])
+            continue;
+        reported[cpu] = true;
+        probe_error_begin("memtest share not finished");
+        json_key_u64("apicId", smp_apic_id(cpu));
+        probe_line_end();
     }
-    return pages;
 }
 
-static void verify_pages(struct page_cursor cursor, u32 domain, struct node_result *result)
+static struct cycle_histogram node_touch_cycles;
+
+/* BSP: merges the CPUs' results. A lost CPU did not verify its share (or not to the end), so each of
+ * that share's pattern words counts as a mismatch, the first at the share's first page. */
+static struct node_result merge_share_results(const struct node_job *job, u32 cpus)
 {
-    u64 page;
-    while (cursor_next(&cursor, &page)) {
-        for (u32 i = 0; i < ARRAY_LEN(pattern_offsets); i++) {
-            u64 address = page + pattern_offsets[i];
-            if (*(volatile u64 *)(usize)address == pattern_for(domain, address))
-                continue;
-            if (result->mismatches == 0)
-                result->first_mismatch = address;
-            result->mismatches++;
+    struct node_result result = { share_results[TEAM_LEADER].node_pages, 0, 0 };
+    histogram_reset(&node_touch_cycles);
+    for (u32 cpu = 0; cpu < cpus; cpu++) {
+        if (team_member_lost(cpu)) {
+            u32 share = verified_share(cpu, cpus);
+            u64 unverified_words = share_page_count(result.pages, share, cpus) * ARRAY_LEN(pattern_offsets);
+            if (unverified_words > 0)
+                record_mismatches(&result.mismatches, &result.first_mismatch, unverified_words,
+                                  first_page_of_share(job, share));
+            continue;
         }
+        const struct share_result *share_result = &share_results[cpu];
+        record_mismatches(&result.mismatches, &result.first_mismatch, share_result->mismatches,
+                          share_result->first_mismatch);
+        histogram_merge(&node_touch_cycles, &share_result->touch_cycles);
     }
+    return result;
 }
 
-static struct node_result test_node(const struct numa_topology *topology, u32 domain, u64 page_limit)
+static struct node_result test_node(const struct node_job *job, bool report_cpus)
 {
-    struct node_result result = { 0, 0, 0 };
-    histogram_reset();
-    result.pages = write_and_time_pages(cursor_for(topology, domain, page_limit), domain);
-    verify_pages(cursor_for(topology, domain, page_limit), domain, &result);
+    u32 cpus = team_size();
+    team_run(write_share, job);
+    report_lost_cpus(cpus);
+    team_run(verify_share, job);
+    report_lost_cpus(cpus);
+    struct node_result result = merge_share_results(job, cpus);
 
+    bool timed = node_touch_cycles.count > 0;
     probe_line_begin("memtest");
-    json_key_u64("node", domain);
+    json_key_u64("node", job->domain);
+    if (report_cpus)
+        json_key_u64("cpus", cpus);
     json_key_u64("pages", result.pages);
     json_key_u64("mismatches", result.mismatches);
     json_key_u64_or_null("firstMismatch", result.mismatches > 0, result.first_mismatch);
-    json_key_u64_or_null("touchCyclesMedian", result.pages > 0, histogram_percentile(50));
-    json_key_u64_or_null("touchCyclesP99", result.pages > 0, histogram_percentile(99));
-    json_key_u64_or_null("touchCyclesMax", result.pages > 0, histogram_max);
+    json_key_u64_or_null("touchCyclesMedian", timed, histogram_percentile(&node_touch_cycles, 50));
+    json_key_u64_or_null("touchCyclesP99", timed, histogram_percentile(&node_touch_cycles, 99));
+    json_key_u64_or_null("touchCyclesMax", timed, node_touch_cycles.max);
     probe_line_end();
     return result;
 }
@@ -218,14 +286,17 @@ void memtest_run(const struct probe_options *options, const struct numa_topology
         return;
     }
     u64 total_pages = 0, total_mismatches = 0;
+    bool report_cpus = options->memtest_on_all_cpus;
     if (topology->range_count > 0) {
         for (u32 n = 0; n < topology->node_count; n++) {
-            struct node_result result = test_node(topology, topology->node_domains[n], options->memtest_page_limit);
+            struct node_job job = { topology, topology->node_domains[n], options->memtest_page_limit };
+            struct node_result result = test_node(&job, report_cpus);
             total_pages += result.pages;
             total_mismatches += result.mismatches;
         }
     } else {
-        struct node_result result = test_node(NULL, 0, options->memtest_page_limit);
+        struct node_job job = { NULL, 0, options->memtest_page_limit };
+        struct node_result result = test_node(&job, report_cpus);
         total_pages = result.pages;
         total_mismatches = result.mismatches;
     }

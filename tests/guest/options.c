@@ -49,6 +49,12 @@ static void apply_word(const char *word, usize length, struct probe_options *opt
         options->memtest_enabled = false;
     } else if (word_has_prefix(word, length, "memtest=")) {
         report_bad_option(word, length);
+    } else if (word_equals(word, length, "memtest.cpus=all")) {
+        options->memtest_on_all_cpus = true;
+    } else if (word_equals(word, length, "memtest.cpus=1")) {
+        options->memtest_on_all_cpus = false;
+    } else if (word_has_prefix(word, length, "memtest.cpus=")) {
+        report_bad_option(word, length);
     } else if (word_has_prefix(word, length, pages_prefix)) {
         usize prefix_length = sizeof(pages_prefix) - 1;
         if (!parse_decimal(word + prefix_length, length - prefix_length, &options->memtest_page_limit))
@@ -58,7 +64,9 @@ static void apply_word(const char *word, usize length, struct probe_options *opt
 
 struct probe_options options_parse(const char *cmdline)
 {
-    struct probe_options options = { .memtest_enabled = true, .memtest_page_limit = MEMTEST_ALL_PAGES };
+    struct probe_options options = {
+        .memtest_enabled = true, .memtest_page_limit = MEMTEST_ALL_PAGES, .memtest_on_all_cpus = false,
+    };
     const char *cursor = cmdline;
     while (*cursor != 0) {
         while (*cursor == ' ' || *cursor == '\t')

@@ -2,6 +2,7 @@
 #include "clock.h"
 #include "descriptors.h"
 #include "json.h"
+#include "layout.h"
 
 #define LAPIC_ID 0x20
 #define LAPIC_ICR_LOW 0x300
@@ -19,16 +20,21 @@
 
 extern const u8 ap_trampoline_start[];
 extern const u8 ap_trampoline_end[];
+extern u8 ap_user_stacks[];
 
 /* Written by the BSP before the first SIPI, read by the APs. */
 static u64 local_apic_base;
 static const struct numa_topology *cpu_topology;
+static void (*ap_user_entry)(u64 cpu_index);
+/* Each AP claims its CPU index from this count (lock xadd), so indices are dense in report order. */
 static volatile u32 aps_online;
+static u32 apic_id_of_cpu[MAX_CPUS];
 
 static u32 local_apic_id(void) { return mmio_read32(local_apic_base + LAPIC_ID) >> 24; }
 
-/* PROBE cpu {"apicId","cpuidApicId","x2apicId","node"} for the CPU this runs on (any CPL). */
-static void print_cpu_line(void)
+/* PROBE cpu {"apicId","cpuidApicId","x2apicId","node"} for the CPU this runs on (any CPL). Returns
+ * the APIC ID. */
+static u32 print_cpu_line(void)
 {
     u32 apic_id = local_apic_id();
     u32 cpuid_apic_id = cpuid(1, 0).ebx >> 24;
@@ -43,15 +49,24 @@ static void print_cpu_line(void)
     json_key_u64_or_null("x2apicId", has_topology_leaf, x2apic_id);
     json_key_u64_or_null("node", has_domain, domain);
     probe_line_end();
+    return apic_id;
 }
 
-void ap_main(void)
+void ap_main(u64 kernel_stack_top)
 {
     descriptors_load_idt();
-    print_cpu_line();
-    __asm__ volatile("lock incl %0" : "+m"(aps_online) : : "memory");
-    halt_forever_cpl0();
+    u32 apic_id = print_cpu_line();
+    u32 cpu_index = 1;
+    __asm__ volatile("lock xaddl %0, %1" : "+r"(cpu_index), "+m"(aps_online) : : "memory");
+    cpu_index++;
+    apic_id_of_cpu[cpu_index] = apic_id;
+    if (ap_user_entry == NULL)
+        halt_forever_cpl0();
+    descriptors_load_tss(cpu_index, kernel_stack_top);
+    enter_user_mode(ap_user_entry, ap_user_stacks + (u64)cpu_index * AP_USER_STACK_SIZE, cpu_index);
 }
+
+u32 smp_apic_id(u32 cpu_index) { return apic_id_of_cpu[cpu_index]; }
 
 static bool send_ipi(u32 apic_id, u32 command)
 {
@@ -79,13 +94,15 @@ static void install_trampoline(void)
         *destination++ = *source;
 }
 
-void smp_start_aps(const struct madt_info *madt, const struct numa_topology *topology)
+u32 smp_start_aps(const struct madt_info *madt, const struct numa_topology *topology,
+                  void (*ap_user_entry_point)(u64 cpu_index))
 {
     local_apic_base = madt->local_apic_address;
     cpu_topology = topology;
+    ap_user_entry = ap_user_entry_point;
     aps_online = 0;
     install_trampoline();
-    print_cpu_line();
+    apic_id_of_cpu[BSP_CPU_INDEX] = print_cpu_line();
 
     u32 bsp_apic_id = local_apic_id();
     u32 targets[MAX_CPUS];
@@ -121,8 +138,10 @@ void smp_start_aps(const struct madt_info *madt, const struct numa_topology *top
     while (aps_online < target_count && stopwatch_elapsed_us(&watch) < AP_REPORT_TIMEOUT_US)
         cpu_relax();
 
+    u32 online = 1 + aps_online;
     probe_line_begin("cpus");
     json_key_u64("expected", madt->enabled_apic_count > 0 ? madt->enabled_apic_count : 1);
-    json_key_u64("online", 1 + aps_online);
+    json_key_u64("online", online);
     probe_line_end();
+    return online;
 }
