@@ -19,6 +19,7 @@ let all =
         Boot.BootProperties.tests
         Vcpu.CpuidPolicyProperties.tests
         Devices.DeviceProperties.tests
+        Paging.PagingTests.tests
     ]
 
 [<EntryPoint>]

@@ -1,0 +1,337 @@
+/// The userfaultfd pager of one node host as a pure state machine (DESIGN.md §3, "Page faults"):
+/// `step : PagerState -> PagerEvent -> PagerState * PagerAction list`.
+///
+/// The shell feeds it fault messages, completions of the transfers it started and eviction or invalidation
+/// requests, and performs the returned actions in order. Only Fetch and CopyOut are asynchronous; every other
+/// action is a syscall the shell completes before it feeds the next event. docs/pager.md gives the table of
+/// transitions and why each one loses no write and serves no stale read.
+module SsiHv.Core.Paging.Pager
+
+open SsiHv.Core.Paging.Placement
+
+/// A fault whose access is blocked until the pager wakes it.
+type Waiter = { Fault: FaultId; Access: Access }
+
+type InFlightFetch =
+    { Source: NodeId
+      Waiters: Waiter list
+      /// A remote invalidation arrived after the request left, so the bytes that come back may predate the
+      /// remote write: they are discarded and fetched again.
+      Stale: bool }
+
+type InFlightWriteBack =
+    { Target: NodeId
+      /// Writes that hit the write-protected page while its bytes were being copied out.
+      Writers: FaultId list
+      /// Nodes that asked for this page to be invalidated, in arrival order; each is acknowledged once the
+      /// page is home and dropped.
+      InvalidatedBy: NodeId list }
+
+/// The local state of one page. A page this node host has never touched has no state (it is zeroes, homed
+/// nowhere yet); every touched page is in exactly one of these.
+type PageState =
+    /// Not mapped here.
+    | Absent of newest: CopySource
+    /// Faulted on, but every frame of the residency budget is taken: waits, in FIFO order, for one.
+    | AwaitingFrame of newest: CopySource * waiters: Waiter list
+    /// A frame is reserved and the bytes are on their way.
+    | Fetching of InFlightFetch
+    /// Mapped write-protected; `alsoAt` holds the same bytes, so dropping the page loses nothing.
+    | ResidentClean of alsoAt: CopySource
+    /// Mapped writable; this is the only current copy.
+    | ResidentDirty
+    /// Write-protected and being copied to its home; dropped once the home has stored it.
+    | WritingBack of InFlightWriteBack
+
+type PageRecord = { Home: NodeId; State: PageState }
+
+type PagerEvent =
+    /// A userfaultfd fault message for a page (MISSING or WP; see `Access`).
+    | Fault of FaultId * PageNumber * Access
+    /// The bytes requested by `Fetch` have arrived; the shell holds them until `Install` or the next event.
+    | FetchDone of PageNumber
+    /// The node named by `CopyOut` has stored the page.
+    | WriteBackDone of PageNumber
+    /// Evict this page now (a drain, a shrinking budget). Ignored unless the page is resident.
+    | EvictRequested of PageNumber
+    /// Another node is about to write this page: give up any copy, then acknowledge.
+    | RemoteInvalidate of PageNumber * requester: NodeId
+
+type PagerError =
+    | PlacementFailed of PageNumber * PlacementError
+    | UnexpectedFetchDone of PageNumber * PageState option
+    | UnexpectedWriteBackDone of PageNumber * PageState option
+
+/// What the shell must do, in list order.
+type PagerAction =
+    /// Map a zero page: UFFDIO_COPY of a zeroed buffer with MODE_DONTWAKE (plus MODE_WP when write-protected).
+    | ZeroFill of PageNumber * Protection
+    /// Ask a node for the page's bytes; answer with FetchDone.
+    | Fetch of PageNumber * from: NodeId
+    /// Map the bytes that came with FetchDone: UFFDIO_COPY, MODE_DONTWAKE (plus MODE_WP when write-protected).
+    | Install of PageNumber * Protection
+    /// UFFDIO_WRITEPROTECT with MODE_WP: from now on a write to the page blocks in a WP fault.
+    | WriteProtect of PageNumber
+    /// UFFDIO_WRITEPROTECT with MODE_DONTWAKE and without MODE_WP.
+    | Unprotect of PageNumber
+    /// Send the (write-protected, so unchanging) bytes to that node's page store; answer with WriteBackDone.
+    | CopyOut of PageNumber * toNode: NodeId
+    /// MADV_DONTNEED (MADV_REMOVE on shared memory): unmap the page so the next access faults MISSING.
+    | Drop of PageNumber
+    /// UFFDIO_WAKE on the page: the blocked accesses of these faults retry.
+    | Wake of PageNumber * FaultId list
+    /// Tell the requester of a RemoteInvalidate that this node holds no copy any more.
+    | AcknowledgeInvalidate of PageNumber * requester: NodeId
+    | Report of PagerError
+
+type PagerConfig =
+    private
+        { LocalNode: NodeId
+          BudgetPages: int
+          Placement: Placement }
+
+    member config.Budget = config.BudgetPages
+
+type PagerConfigError = BudgetBelowOnePage of int
+
+module PagerConfig =
+    /// A budget of at least one page is what lets every fault make progress.
+    let create (localNode: NodeId) (budgetPages: int) (placement: Placement) : Result<PagerConfig, PagerConfigError> =
+        if budgetPages < 1 then Error(BudgetBelowOnePage budgetPages)
+        else Ok { LocalNode = localNode; BudgetPages = budgetPages; Placement = placement }
+
+/// Pages waiting for a frame, oldest first: a banker's queue, O(1) amortized.
+type FrameQueue =
+    private
+        { Front: PageNumber list
+          Back: PageNumber list
+          Length: int }
+
+module FrameQueue =
+    let empty = { Front = []; Back = []; Length = 0 }
+    let length (queue: FrameQueue) = queue.Length
+    let toList (queue: FrameQueue) = queue.Front @ List.rev queue.Back
+    let enqueue page (queue: FrameQueue) = { queue with Back = page :: queue.Back; Length = queue.Length + 1 }
+
+    let tryDequeue (queue: FrameQueue) =
+        match queue.Front, List.rev queue.Back with
+        | head :: front, _ -> Some(head, { queue with Front = front; Length = queue.Length - 1 })
+        | [], head :: front -> Some(head, { Front = front; Back = []; Length = queue.Length - 1 })
+        | [], [] -> None
+
+type PagerState =
+    { Config: PagerConfig
+      Pages: Map<PageNumber, PageRecord>
+      /// The resident pages (clean or dirty), which are exactly the pages that may be chosen as victims.
+      Clock: Clock.Clock
+      AwaitingFrames: FrameQueue
+      /// Pages that hold or are about to hold a frame: Fetching, resident or WritingBack. Never above the
+      /// budget.
+      FramesInUse: int
+      /// WritingBack pages: frames that will be released without choosing another victim.
+      WriteBacksInFlight: int
+      /// How many pages each node homes, for placement.
+      HomedPages: Map<NodeId, uint64> }
+
+let create (config: PagerConfig) =
+    { Config = config; Pages = Map.empty; Clock = Clock.empty; AwaitingFrames = FrameQueue.empty
+      FramesInUse = 0; WriteBacksInFlight = 0; HomedPages = Map.empty }
+
+let stateOf (page: PageNumber) (state: PagerState) = Map.tryFind page state.Pages |> Option.map (fun r -> r.State)
+
+/// A step in progress: the state so far and the actions so far, newest first.
+type private Progress = PagerState * PagerAction list
+
+let private emit (action: PagerAction) ((state, actions): Progress) : Progress = state, action :: actions
+
+let private setState (page: PageNumber) (record: PageRecord) (pageState: PageState) ((state, actions): Progress) : Progress =
+    { state with Pages = Map.add page { record with State = pageState } state.Pages }, actions
+
+let private mapState (change: PagerState -> PagerState) ((state, actions): Progress) : Progress = change state, actions
+
+let private releaseFrame (state: PagerState) = { state with FramesInUse = state.FramesInUse - 1 }
+
+let private faultsOf (waiters: Waiter list) = waiters |> List.map (fun w -> w.Fault) |> List.rev
+
+/// Maps a page for the waiters that need it. It is mapped writable (and so dirty) only if one of them
+/// writes; otherwise write-protected, so that the first write is seen.
+let private makeResident (page: PageNumber) (record: PageRecord) (source: CopySource) (waiters: Waiter list)
+                         (mapPage: Protection -> PagerAction) (progress: Progress) : Progress =
+    let writes = waiters |> List.exists (fun w -> w.Access = Write)
+    let protection, resident = if writes then Writable, ResidentDirty else WriteProtected, ResidentClean source
+    progress
+    |> setState page record resident
+    |> mapState (fun s -> { s with Clock = Clock.insert page s.Clock })
+    |> emit (mapPage protection)
+    |> emit (Wake(page, faultsOf waiters))
+
+let private awaitFrame (page: PageNumber) (record: PageRecord) (newest: CopySource) (waiters: Waiter list) (progress: Progress) =
+    progress
+    |> setState page record (AwaitingFrame(newest, waiters))
+    |> mapState (fun s -> { s with AwaitingFrames = FrameQueue.enqueue page s.AwaitingFrames })
+
+/// Write-protect first, so that no write can land between the copy and the drop unseen.
+let private startWriteBack (page: PageNumber) (record: PageRecord) (invalidatedBy: NodeId list) (progress: Progress) =
+    progress
+    |> setState page record (WritingBack { Target = record.Home; Writers = []; InvalidatedBy = invalidatedBy })
+    |> mapState (fun s -> { s with Clock = Clock.remove page s.Clock; WriteBacksInFlight = s.WriteBacksInFlight + 1 })
+    |> emit (WriteProtect page)
+    |> emit (CopyOut(page, record.Home))
+
+/// Gives up a resident page's frame. A clean page is dropped at once: `alsoAt` has its bytes. A dirty page
+/// is written back first.
+let private evict (page: PageNumber) (progress: Progress) : Progress =
+    let state, _ = progress
+    match Map.tryFind page state.Pages with
+    | Some({ State = ResidentClean alsoAt } as record) ->
+        progress
+        |> setState page record (Absent alsoAt)
+        |> mapState (fun s -> releaseFrame { s with Clock = Clock.remove page s.Clock })
+        |> emit (Drop page)
+    | Some({ State = ResidentDirty } as record) -> startWriteBack page record [] progress
+    | _ -> progress
+
+/// Gives the oldest page awaiting a frame its frame.
+let private admit (page: PageNumber) (progress: Progress) : Progress =
+    let state, _ = progress
+    let progress = progress |> mapState (fun s -> { s with FramesInUse = s.FramesInUse + 1 })
+    match Map.tryFind page state.Pages with
+    | Some({ State = AwaitingFrame(Zeroes, waiters) } as record) ->
+        makeResident page record Zeroes waiters (fun protection -> ZeroFill(page, protection)) progress
+    | Some({ State = AwaitingFrame(HeldBy source, waiters) } as record) ->
+        progress
+        |> setState page record (Fetching { Source = source; Waiters = waiters; Stale = false })
+        |> emit (Fetch(page, source))
+    | _ -> progress
+
+/// Runs after every event: admits waiting pages while frames are free, and when they are not, evicts CLOCK
+/// victims until the write-backs in flight will free a frame for every waiting page. Never exceeds the
+/// budget, because a page is admitted only into a free frame.
+let rec private settle (progress: Progress) : Progress =
+    let state, actions = progress
+    match FrameQueue.tryDequeue state.AwaitingFrames with
+    | None -> progress
+    | Some(page, rest) when state.FramesInUse < state.Config.BudgetPages ->
+        settle (admit page ({ state with AwaitingFrames = rest }, actions))
+    | Some _ when state.WriteBacksInFlight < FrameQueue.length state.AwaitingFrames ->
+        match Clock.chooseVictim state.Clock with
+        | Some(victim, clock) -> settle (evict victim ({ state with Clock = clock }, actions))
+        | None -> progress
+    | Some _ -> progress
+
+let private onFault (fault: FaultId) (page: PageNumber) (access: Access) (progress: Progress) : Progress =
+    let state, _ = progress
+    let waiter = { Fault = fault; Access = access }
+    let wakeNow = emit (Wake(page, [ fault ]))
+    let referenced = mapState (fun s -> { s with Clock = Clock.reference page s.Clock })
+    match Map.tryFind page state.Pages with
+    | None ->
+        match Placement.home state.Config.Placement state.HomedPages page state.Config.LocalNode with
+        | Error error -> progress |> emit (Report(PlacementFailed(page, error)))
+        | Ok home ->
+            progress
+            |> mapState (fun s -> { s with HomedPages = Map.add home (homedOn s.HomedPages home + 1UL) s.HomedPages })
+            |> awaitFrame page { Home = home; State = Absent Zeroes } Zeroes [ waiter ]
+    | Some record ->
+        match record.State, access with
+        | Absent newest, _ -> awaitFrame page record newest [ waiter ] progress
+        | AwaitingFrame(newest, waiters), _ -> setState page record (AwaitingFrame(newest, waiter :: waiters)) progress
+        | Fetching fetch, _ -> setState page record (Fetching { fetch with Waiters = waiter :: fetch.Waiters }) progress
+        // The message was queued before the page was mapped (or unprotected); the retry will succeed.
+        | ResidentClean _, Read
+        | ResidentDirty, _
+        | WritingBack _, Read -> progress |> referenced |> wakeNow
+        | ResidentClean _, Write -> progress |> setState page record ResidentDirty |> referenced |> emit (Unprotect page) |> wakeNow
+        // The bytes are being copied out: the write must not land until they are home.
+        | WritingBack writeBack, Write ->
+            setState page record (WritingBack { writeBack with Writers = fault :: writeBack.Writers }) progress
+
+let private onFetchDone (page: PageNumber) (progress: Progress) : Progress =
+    let state, _ = progress
+    match Map.tryFind page state.Pages with
+    | Some({ State = Fetching fetch } as record) when fetch.Stale ->
+        progress
+        |> setState page record (Fetching { fetch with Source = record.Home; Stale = false })
+        |> emit (Fetch(page, record.Home))
+    | Some({ State = Fetching fetch } as record) ->
+        makeResident page record (HeldBy fetch.Source) fetch.Waiters (fun protection -> Install(page, protection)) progress
+    | other -> progress |> emit (Report(UnexpectedFetchDone(page, other |> Option.map (fun r -> r.State))))
+
+let private onWriteBackDone (page: PageNumber) (progress: Progress) : Progress =
+    let state, _ = progress
+    match Map.tryFind page state.Pages with
+    | Some({ State = WritingBack writeBack } as record) ->
+        let progress = progress |> mapState (fun s -> { s with WriteBacksInFlight = s.WriteBacksInFlight - 1 })
+        match writeBack.InvalidatedBy, writeBack.Writers with
+        | [], [] ->
+            progress |> setState page record (Absent(HeldBy writeBack.Target)) |> mapState releaseFrame |> emit (Drop page)
+        // Cancel the eviction: the writers prove the page is in use, and its bytes are unchanged since the
+        // copy, so keeping it mapped (dirty, since they will write) loses nothing.
+        | [], writers ->
+            progress
+            |> setState page record ResidentDirty
+            |> mapState (fun s -> { s with Clock = Clock.insert page s.Clock })
+            |> emit (Unprotect page)
+            |> emit (Wake(page, List.rev writers))
+        // Another node writes next: drop, acknowledge, and let local writers fetch the page back afterwards.
+        | requesters, writers ->
+            let dropped = progress |> mapState releaseFrame |> emit (Drop page)
+            let acknowledged = requesters |> List.fold (fun p requester -> emit (AcknowledgeInvalidate(page, requester)) p) dropped
+            let newest = HeldBy record.Home
+            match writers with
+            | [] -> setState page record (Absent newest) acknowledged
+            | _ ->
+                let waiters = writers |> List.map (fun fault -> { Fault = fault; Access = Write })
+                awaitFrame page record newest waiters acknowledged
+    | other -> progress |> emit (Report(UnexpectedWriteBackDone(page, other |> Option.map (fun r -> r.State))))
+
+let private onEvictRequested (page: PageNumber) (progress: Progress) : Progress =
+    let state, _ = progress
+    match stateOf page state with
+    | Some(ResidentClean _ | ResidentDirty) -> evict page progress
+    | _ -> progress
+
+/// After a remote write, the newest bytes are wherever the page's home says; the home directory
+/// (DESIGN.md §9) forwards a fetch to the current owner.
+let private onRemoteInvalidate (page: PageNumber) (requester: NodeId) (progress: Progress) : Progress =
+    let state, _ = progress
+    let acknowledge = emit (AcknowledgeInvalidate(page, requester))
+    match Map.tryFind page state.Pages with
+    | None ->
+        match Placement.home state.Config.Placement state.HomedPages page requester with
+        | Error error -> progress |> emit (Report(PlacementFailed(page, error))) |> acknowledge
+        | Ok home ->
+            progress
+            |> mapState (fun s ->
+                { s with
+                    HomedPages = Map.add home (homedOn s.HomedPages home + 1UL) s.HomedPages
+                    Pages = Map.add page { Home = home; State = Absent(HeldBy home) } s.Pages })
+            |> acknowledge
+    | Some record ->
+        let fromHome = HeldBy record.Home
+        match record.State with
+        | Absent _ -> progress |> setState page record (Absent fromHome) |> acknowledge
+        | AwaitingFrame(_, waiters) -> progress |> setState page record (AwaitingFrame(fromHome, waiters)) |> acknowledge
+        | Fetching fetch -> progress |> setState page record (Fetching { fetch with Stale = true }) |> acknowledge
+        | ResidentClean _ ->
+            progress
+            |> setState page record (Absent fromHome)
+            |> mapState (fun s -> releaseFrame { s with Clock = Clock.remove page s.Clock })
+            |> emit (Drop page)
+            |> acknowledge
+        | ResidentDirty -> startWriteBack page record [ requester ] progress
+        | WritingBack writeBack ->
+            setState page record (WritingBack { writeBack with InvalidatedBy = writeBack.InvalidatedBy @ [ requester ] }) progress
+
+/// The pager's transition function: pure, so every decision can be replayed from the event log.
+let step (state: PagerState) (event: PagerEvent) : PagerState * PagerAction list =
+    let start: Progress = state, []
+    let handled =
+        match event with
+        | Fault(fault, page, access) -> onFault fault page access start
+        | FetchDone page -> onFetchDone page start
+        | WriteBackDone page -> onWriteBackDone page start
+        | EvictRequested page -> onEvictRequested page start
+        | RemoteInvalidate(page, requester) -> onRemoteInvalidate page requester start
+    let final, actions = settle handled
+    final, List.rev actions

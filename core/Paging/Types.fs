@@ -1,0 +1,35 @@
+namespace SsiHv.Core.Paging
+
+/// A guest page frame number: guest-physical address / 4 KiB. Pages are the pager's unit of transfer.
+type PageNumber = uint64
+
+/// A node host, by its topology id (DESIGN.md §4.2). Every transfer names one, because pages move between
+/// nodes and (DESIGN.md §9) vCPUs will run on several of them.
+type NodeId = int
+
+/// One userfaultfd fault message. The pager wakes each exactly once, so the shell can count and trace faults.
+type FaultId = uint64
+
+module Page =
+    let size = 4096UL
+    let ofAddress (guestPhysical: uint64) : PageNumber = guestPhysical / size
+    let address (page: PageNumber) = page * size
+
+/// What a blocked access needs: a MISSING fault without UFFD_PAGEFAULT_FLAG_WRITE is a Read; a MISSING fault
+/// with it, and every WP fault, is a Write.
+type Access =
+    | Read
+    | Write
+
+/// How a page is mapped into guest memory. WriteProtected pages are clean: their first write raises a WP
+/// fault, which is how the pager learns a page became dirty.
+type Protection =
+    | Writable
+    | WriteProtected
+
+/// Where the newest bytes of a page are, besides (possibly) this node's guest memory.
+type CopySource =
+    /// Never written anywhere: the bytes are zeroes and need no transfer.
+    | Zeroes
+    /// The page store of that node holds them.
+    | HeldBy of NodeId

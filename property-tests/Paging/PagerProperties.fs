@@ -1,0 +1,361 @@
+/// Model-based tests of the pager. A generated command list drives both the real `Pager.step`, wrapped in a
+/// simulated shell that performs its actions on a simulated guest memory and page stores the way userfaultfd
+/// and the transport would (and rejects any action the kernel would refuse), and a trivial model: a map from
+/// page to the last value written. vCPU threads access pages like hardware: without a fault when the mapping
+/// allows it, otherwise they block until woken and then retry. Fault messages, fetch and write-back
+/// completions and thread resumptions are delivered in any order the commands choose.
+module SsiHv.PropertyTests.Paging.PagerProperties
+
+open Expecto
+open FsCheck
+open FsCheck.FSharp
+open SsiHv.Core.Paging
+open SsiHv.Core.Paging.Placement
+open SsiHv.Core.Paging.Pager
+
+let private localNode = 0
+let private remoteNode = 1
+let private guestPageCount = 8
+let private threadCount = 3
+
+/// Pages 0-3 are node 0's, 4-7 node 1's; with first touch, node 0 homes four pages and the rest spill to node 1.
+let private placementFor policy =
+    let ranges = [ { Node = 0; First = 0UL; Count = 4UL }; { Node = 1; First = 4UL; Count = 4UL } ]
+    { Policy = policy; Capacity = ranges |> List.map (fun r -> r.Node, r.Count); Ranges = ranges }
+
+type Command =
+    | Touch of thread: int * page: int * write: bool
+    | DeliverFault of int
+    | CompleteFetch of int
+    | CompleteWriteBack of int
+    | Resume of int
+    | Evict of page: int
+    | RemoteWrite of page: int
+
+type Scenario = { Budget: int; Policy: PlacementPolicy; Commands: Command list }
+
+/// An access a thread performs; `Write` carries the value, unique per write so that a stale read shows.
+type ThreadAccess = { Page: PageNumber; Write: int option }
+
+type ThreadState =
+    | Idle
+    | Blocked of ThreadAccess
+    | Runnable of ThreadAccess
+
+type Frame = { Value: int; Writable: bool }
+
+type World =
+    { Pager: PagerState
+      Memory: Map<PageNumber, Frame>
+      Stores: Map<NodeId * PageNumber, int>
+      /// Fetches in flight with the bytes the source sent (read when the request left: the earliest moment).
+      Fetches: (PageNumber * int) list
+      /// Bytes handed over with FetchDone, waiting for Install.
+      Arrived: Map<PageNumber, int>
+      WriteBacks: (PageNumber * NodeId * int) list
+      /// Fault messages raised and not yet read by the pager, oldest first.
+      Messages: (FaultId * PageNumber * Access) list
+      Threads: Map<int, ThreadState>
+      Delivered: Set<FaultId>
+      Woken: Set<FaultId>
+      RemoteWrites: Map<PageNumber, int list>
+      Model: Map<PageNumber, int>
+      NextFault: FaultId
+      NextValue: int
+      /// In the final drain a woken thread runs at once, as an idle host schedules it; before, it waits for a
+      /// Resume command, so any interleaving is explored.
+      RunWhenWoken: bool
+      Violations: string list }
+
+let private violation message (world: World) = { world with Violations = message :: world.Violations }
+
+let private lastWritten page (world: World) = Map.tryFind page world.Model |> Option.defaultValue 0
+
+/// What a vCPU does: the access completes if the mapping allows it, else faults.
+let private attempt (thread: int) (access: ThreadAccess) (world: World) =
+    let fault kind =
+        { world with
+            Messages = world.Messages @ [ world.NextFault, access.Page, kind ]
+            NextFault = world.NextFault + 1UL
+            Threads = Map.add thread (Blocked access) world.Threads }
+    let finished world = { world with Threads = Map.add thread Idle world.Threads }
+    match Map.tryFind access.Page world.Memory, access.Write with
+    | Some frame, None ->
+        let expected = lastWritten access.Page world
+        let world = finished world
+        if frame.Value = expected then world
+        else violation (sprintf "read of page %d returned %d, last written %d" access.Page frame.Value expected) world
+    | Some frame, Some value when frame.Writable ->
+        { finished world with
+            Memory = Map.add access.Page { frame with Value = value } world.Memory
+            Model = Map.add access.Page value world.Model }
+    | Some _, Some _ -> fault Write
+    | None, None -> fault Read
+    | None, Some _ -> fault Write
+
+let private homeOf page (world: World) = (Map.find page world.Pager.Pages).Home
+
+let private install page protection value (world: World) =
+    if Map.containsKey page world.Memory then violation (sprintf "page %d mapped twice (EEXIST)" page) world
+    else { world with Memory = Map.add page { Value = value; Writable = (protection = Writable) } world.Memory }
+
+let private whenMapped page what (change: Frame -> World) (world: World) =
+    match Map.tryFind page world.Memory with
+    | Some frame -> change frame
+    | None -> violation (sprintf "%s of unmapped page %d" what page) world
+
+/// Performs one action as the shell would, refusing what the kernel or transport would refuse.
+let private perform (world: World) (action: PagerAction) : World =
+    match action with
+    | ZeroFill(page, protection) -> install page protection 0 world
+    | Install(page, protection) ->
+        match Map.tryFind page world.Arrived with
+        | Some value -> install page protection value { world with Arrived = Map.remove page world.Arrived }
+        | None -> violation (sprintf "install of page %d with no fetched bytes" page) world
+    | Fetch(page, source) ->
+        if Map.containsKey page world.Memory || world.Fetches |> List.exists (fst >> (=) page) then
+            violation (sprintf "fetch of page %d that is mapped or already in flight" page) world
+        else
+            let bytes = Map.tryFind (source, page) world.Stores |> Option.defaultValue 0
+            { world with Fetches = world.Fetches @ [ page, bytes ] }
+    | WriteProtect page ->
+        world |> whenMapped page "write-protect" (fun frame -> { world with Memory = Map.add page { frame with Writable = false } world.Memory })
+    | Unprotect page ->
+        world |> whenMapped page "unprotect" (fun frame -> { world with Memory = Map.add page { frame with Writable = true } world.Memory })
+    | CopyOut(page, target) ->
+        world |> whenMapped page "copy-out" (fun frame ->
+            if frame.Writable then violation (sprintf "copy-out of writable page %d" page) world
+            else { world with WriteBacks = world.WriteBacks @ [ page, target, frame.Value ] })
+    | Drop page ->
+        world |> whenMapped page "drop" (fun _ ->
+            if world.WriteBacks |> List.exists (fun (p, _, _) -> p = page) then
+                violation (sprintf "drop of page %d before its write-back finished" page) world
+            else { world with Memory = Map.remove page world.Memory })
+    | Wake(page, faults) ->
+        let world =
+            faults |> List.fold (fun (world: World) fault ->
+                if not (Set.contains fault world.Delivered) then violation (sprintf "wake of undelivered fault %d" fault) world
+                elif Set.contains fault world.Woken then violation (sprintf "fault %d woken twice" fault) world
+                else { world with Woken = Set.add fault world.Woken }) world
+        // UFFDIO_WAKE wakes every thread blocked on the page, including ones whose message is still queued.
+        world.Threads
+        |> Map.toList
+        |> List.choose (fun (thread, state) -> match state with Blocked access when access.Page = page -> Some(thread, access) | _ -> None)
+        |> List.fold (fun (world: World) (thread, access) ->
+            if world.RunWhenWoken then attempt thread access world
+            else { world with Threads = Map.add thread (Runnable access) world.Threads }) world
+    | AcknowledgeInvalidate(page, _) ->
+        if Map.containsKey page world.Memory then violation (sprintf "invalidation of page %d acknowledged while mapped" page) world
+        else
+            match Map.tryFind page world.RemoteWrites with
+            | Some(value :: rest) ->
+                { world with
+                    RemoteWrites = Map.add page rest world.RemoteWrites
+                    Stores = Map.add (homeOf page world, page) value world.Stores
+                    Model = Map.add page value world.Model }
+            | _ -> violation (sprintf "unrequested acknowledgement for page %d" page) world
+    | Report error -> violation (sprintf "pager reported %A" error) world
+
+let private countStates (predicate: PageState -> bool) (pager: PagerState) =
+    pager.Pages |> Map.filter (fun _ r -> predicate r.State) |> Map.count
+
+/// The pager's state and the simulated machine must describe the same pages.
+let private checkConsistency (world: World) =
+    let pager = world.Pager
+    let budget = pager.Config.Budget
+    let fetching page = world.Fetches |> List.exists (fst >> (=) page)
+    let writingBack page = world.WriteBacks |> List.exists (fun (p, _, _) -> p = page)
+    let pageProblems =
+        pager.Pages |> Map.toList |> List.choose (fun (page, record) ->
+            let mapped = Map.tryFind page world.Memory
+            let ok =
+                match record.State with
+                | Absent _ | AwaitingFrame _ -> mapped.IsNone && not (fetching page) && not (writingBack page)
+                | Fetching _ -> mapped.IsNone && fetching page && not (writingBack page)
+                | ResidentClean _ -> (mapped |> Option.map (fun f -> not f.Writable)) = Some true && not (writingBack page)
+                | ResidentDirty -> (mapped |> Option.map (fun f -> f.Writable)) = Some true && not (writingBack page)
+                | WritingBack _ -> (mapped |> Option.map (fun f -> not f.Writable)) = Some true && writingBack page
+            if ok then None else Some(sprintf "page %d is %A but mapped=%A" page record.State mapped))
+    let isResident = function ResidentClean _ | ResidentDirty -> true | _ -> false
+    let holdsFrame = function Fetching _ | ResidentClean _ | ResidentDirty | WritingBack _ -> true | _ -> false
+    let pagesWhere predicate = pager.Pages |> Map.filter (fun _ r -> predicate r.State) |> Map.keys |> List.ofSeq
+    [ yield! pageProblems
+      if world.Memory |> Map.exists (fun page _ -> not (Map.containsKey page pager.Pages)) then "a mapped page has no state"
+      if world.Memory.Count > budget then sprintf "%d pages mapped, budget %d" world.Memory.Count budget
+      if pager.FramesInUse <> countStates holdsFrame pager || pager.FramesInUse > budget then
+          sprintf "frames in use %d, counted %d, budget %d" pager.FramesInUse (countStates holdsFrame pager) budget
+      if pager.WriteBacksInFlight <> countStates (function WritingBack _ -> true | _ -> false) pager then "write-back count drifted"
+      if FrameQueue.toList pager.AwaitingFrames |> List.sort <> pagesWhere (function AwaitingFrame _ -> true | _ -> false) then
+          "frame queue and AwaitingFrame pages differ"
+      if Clock.pages pager.Clock |> List.sort <> pagesWhere isResident then "clock ring and resident pages differ" ]
+    |> List.fold (fun world problem -> violation problem world) world
+
+let private feed (event: PagerEvent) (world: World) =
+    let pager, actions = step world.Pager event
+    let world = actions |> List.fold perform { world with Pager = pager }
+    // Bytes FetchDone delivered but the pager did not install were stale; the shell returns the buffer.
+    checkConsistency { world with Arrived = Map.empty }
+
+let private nth index (items: 'a list) = if List.isEmpty items then None else Some(List.item (index % items.Length) items)
+let private removeNth index (items: 'a list) = List.removeAt (index % items.Length) items
+
+let private deliverFault index (world: World) =
+    match nth index world.Messages with
+    | None -> world
+    | Some(fault, page, access) ->
+        { world with Messages = removeNth index world.Messages; Delivered = Set.add fault world.Delivered }
+        |> feed (Fault(fault, page, access))
+
+let private completeFetch index (world: World) =
+    match nth index world.Fetches with
+    | None -> world
+    | Some(page, bytes) ->
+        { world with Fetches = removeNth index world.Fetches; Arrived = Map.add page bytes world.Arrived } |> feed (FetchDone page)
+
+let private completeWriteBack index (world: World) =
+    match nth index world.WriteBacks with
+    | None -> world
+    | Some(page, target, bytes) ->
+        { world with WriteBacks = removeNth index world.WriteBacks; Stores = Map.add (target, page) bytes world.Stores }
+        |> feed (WriteBackDone page)
+
+let private runnable (world: World) =
+    world.Threads |> Map.toList |> List.choose (fun (thread, state) -> match state with Runnable a -> Some(thread, a) | _ -> None)
+
+let private run (world: World) (command: Command) =
+    match command with
+    | Touch(thread, page, write) ->
+        match Map.find thread world.Threads with
+        | Idle ->
+            let value = if write then Some world.NextValue else None
+            attempt thread { Page = uint64 page; Write = value } { world with NextValue = world.NextValue + 1 }
+        | _ -> world
+    | DeliverFault index -> deliverFault index world
+    | CompleteFetch index -> completeFetch index world
+    | CompleteWriteBack index -> completeWriteBack index world
+    | Resume index ->
+        match nth index (runnable world) with
+        | Some(thread, access) -> attempt thread access world
+        | None -> world
+    | Evict page -> feed (EvictRequested(uint64 page)) world
+    | RemoteWrite page ->
+        let page = uint64 page
+        let pending = Map.tryFind page world.RemoteWrites |> Option.defaultValue []
+        { world with RemoteWrites = Map.add page (pending @ [ world.NextValue ]) world.RemoteWrites; NextValue = world.NextValue + 1 }
+        |> feed (RemoteInvalidate(page, remoteNode))
+
+/// Lets everything pending finish: threads run as soon as they are woken, messages and completions are
+/// delivered oldest first. A fault that never gets woken, or a pager that never quiesces, is a violation.
+let private drain (world: World) =
+    let rec loop fuel (world: World) =
+        if fuel = 0 then violation "did not quiesce" world
+        else
+            match runnable world, world.Messages, world.Fetches, world.WriteBacks with
+            | (thread, access) :: _, _, _, _ -> loop (fuel - 1) (attempt thread access world)
+            | [], _ :: _, _, _ -> loop (fuel - 1) (deliverFault 0 world)
+            | [], [], _ :: _, _ -> loop (fuel - 1) (completeFetch 0 world)
+            | [], [], [], _ :: _ -> loop (fuel - 1) (completeWriteBack 0 world)
+            | [], [], [], [] -> world
+    loop 10000 { world with RunWhenWoken = true }
+
+let private newWorld (scenario: Scenario) =
+    let config =
+        PagerConfig.create localNode scenario.Budget (placementFor scenario.Policy)
+        |> Result.defaultWith (fun e -> failwithf "%A" e)
+    { Pager = create config; Memory = Map.empty; Stores = Map.empty; Fetches = []; Arrived = Map.empty; WriteBacks = []
+      Messages = []; Threads = Map.ofList [ for t in 0 .. threadCount - 1 -> t, Idle ]; Delivered = Set.empty
+      Woken = Set.empty; RemoteWrites = Map.empty; Model = Map.empty; NextFault = 1UL; NextValue = 1
+      RunWhenWoken = false; Violations = [] }
+
+/// Runs the commands, drains, then reads every page through the pager once more.
+let private simulate (scenario: Scenario) =
+    let afterCommands = scenario.Commands |> List.fold run (newWorld scenario) |> drain
+    let afterReads =
+        [ 0 .. guestPageCount - 1 ]
+        |> List.fold (fun world page -> run world (Touch(0, page, false)) |> drain) afterCommands
+    let finalProblems =
+        [ if afterReads.Threads |> Map.exists (fun _ s -> s <> Idle) then "a thread is still blocked after the drain"
+          if afterReads.Woken <> afterReads.Delivered then
+              sprintf "faults delivered but never woken: %A" (Set.difference afterReads.Delivered afterReads.Woken)
+          if afterReads.RemoteWrites |> Map.exists (fun _ pending -> not (List.isEmpty pending)) then "an invalidation was never acknowledged" ]
+    afterReads, List.rev afterReads.Violations @ finalProblems
+
+let private commandGen (allowRemote: bool) =
+    let page = Gen.choose (0, guestPageCount - 1)
+    let index = Gen.choose (0, 15)
+    Gen.frequency [
+        6, Gen.map3 (fun t p w -> Touch(t, p, w)) (Gen.choose (0, threadCount - 1)) page (Gen.elements [ false; true ])
+        5, Gen.map DeliverFault index
+        3, Gen.map CompleteFetch index
+        3, Gen.map CompleteWriteBack index
+        4, Gen.map Resume index
+        2, Gen.map Evict page
+        (if allowRemote then 2 else 0), Gen.map RemoteWrite page ]
+
+let private scenarioGen allowRemote =
+    gen {
+        let! budget = Gen.frequency [ 3, Gen.constant 1; 3, Gen.constant 2; 2, Gen.choose (3, 9) ]
+        let! policy = Gen.elements [ FirstTouch; Bind; Interleave ]
+        let! length = Gen.choose (0, 120)
+        let! commands = Gen.listOfLength length (commandGen allowRemote)
+        return { Budget = budget; Policy = policy; Commands = commands }
+    }
+
+let private shrinkScenario (scenario: Scenario) =
+    seq {
+        for i in 0 .. scenario.Commands.Length - 1 -> { scenario with Commands = List.removeAt i scenario.Commands }
+    }
+
+let private scenarios allowRemote = Arb.fromGenShrink (scenarioGen allowRemote, shrinkScenario)
+
+let private config = { FsCheckConfig.defaultConfig with maxTest = 1000 }
+
+let private holds (check: World * string list -> bool) (scenario: Scenario) =
+    let world, problems = simulate scenario
+    check (world, problems) |> Prop.label (sprintf "%A" (List.truncate 5 problems))
+
+let private noProblems (_, problems: string list) = List.isEmpty problems
+
+let tests =
+    testList "pager" [
+        testList "model-based" [
+            testPropertyWithConfig config "single node: reads see the last write, actions fit page states, budget holds, every fault woken once" <|
+                Prop.forAll (scenarios false) (holds noProblems)
+            testPropertyWithConfig config "with remote writes invalidating local copies: the same" <|
+                Prop.forAll (scenarios true) (holds noProblems)
+            testPropertyWithConfig config "after draining, at most budget pages are mapped" <|
+                Prop.forAll (scenarios true) (holds (fun (world, _) -> world.Memory.Count <= world.Pager.Config.Budget))
+        ]
+
+        testCase "a dirty page is written back before it is dropped, and a clean one is just dropped" <| fun () ->
+            let config = PagerConfig.create 0 1 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A")
+            let s0 = create config
+            let s1, a1 = step s0 (Fault(1UL, 0UL, Write))
+            Expect.equal a1 [ ZeroFill(0UL, Writable); Wake(0UL, [ 1UL ]) ] "first write zero-fills writable"
+            let s2, a2 = step s1 (Fault(2UL, 1UL, Read))
+            Expect.equal a2 [ WriteProtect 0UL; CopyOut(0UL, 0) ] "budget full: the dirty victim is written back"
+            let s3, a3 = step s2 (WriteBackDone 0UL)
+            Expect.equal a3 [ Drop 0UL; ZeroFill(1UL, WriteProtected); Wake(1UL, [ 2UL ]) ] "drop, then admit the waiting page"
+            let _, a4 = step s3 (Fault(3UL, 0UL, Read))
+            Expect.equal a4 [ Drop 1UL; Fetch(0UL, 0) ] "the clean victim is dropped without copy-out; the page comes back from home"
+
+        testCase "a write during write-back waits and cancels the eviction when the copy is home" <| fun () ->
+            let config = PagerConfig.create 0 4 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A")
+            let s1, _ = step (create config) (Fault(1UL, 0UL, Write))
+            let s2, a2 = step s1 (EvictRequested 0UL)
+            Expect.equal a2 [ WriteProtect 0UL; CopyOut(0UL, 0) ] "write-protect then copy out"
+            let s3, a3 = step s2 (Fault(2UL, 0UL, Write))
+            Expect.isEmpty a3 "the writer waits"
+            let s4, a4 = step s3 (WriteBackDone 0UL)
+            Expect.equal a4 [ Unprotect 0UL; Wake(0UL, [ 2UL ]) ] "cancelled"
+            Expect.equal (stateOf 0UL s4) (Some ResidentDirty) "dirty again"
+
+        testCase "completions for pages not in flight are reported, not thrown" <| fun () ->
+            let config = PagerConfig.create 0 1 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A")
+            let s0 = create config
+            let s1, a1 = step s0 (FetchDone 3UL)
+            Expect.equal a1 [ Report(UnexpectedFetchDone(3UL, None)) ] "fetch"
+            let _, a2 = step s1 (WriteBackDone 3UL)
+            Expect.equal a2 [ Report(UnexpectedWriteBackDone(3UL, None)) ] "write-back"
+            Expect.equal (PagerConfig.create 0 0 (placementFor Bind)) (Error(BudgetBelowOnePage 0)) "budget"
+    ]
