@@ -18,6 +18,9 @@ public sealed class RunCommand : ICommand
     static readonly OptionSpec Timeout = new("timeout", "SECONDS", "stop the guest and fail after this long (default 300)", Required: false);
     static readonly OptionSpec Console = new("console", "FILE", "write the guest's serial console to FILE instead of stdout", Required: false);
     static readonly OptionSpec Reboot = OptionSpec.Flag("reboot", "when the guest resets, boot it again instead of exiting");
+    static readonly OptionSpec MemoryBudget = new("memory-budget", "SIZE",
+        "keep at most SIZE (e.g. 256M) of guest RAM resident: the userfaultfd pager demand-faults the rest and writes evicted pages back (docs/pager.md)",
+        Required: false);
     const double DefaultTimeoutSeconds = 300;
 
     public CommandSyntax Syntax { get; } = new(
@@ -27,7 +30,7 @@ public sealed class RunCommand : ICommand
         + "kernel (bzImage through the Linux boot protocol, ELF through PVH) or the probe guest, starts one\n"
         + "thread per vCPU and runs until the guest powers off. COM1 is the console.",
         [],
-        [TopologyInput.Option, Kernel, Guest, Initrd, Append, Timeout, Console, Reboot]);
+        [TopologyInput.Option, Kernel, Guest, Initrd, Append, Timeout, Console, Reboot, MemoryBudget]);
 
     public int Run(ParsedArguments arguments, TextWriter output)
     {
@@ -35,7 +38,7 @@ public sealed class RunCommand : ICommand
         var (kernelPath, kernel) = KernelImage(arguments);
         var initrd = arguments.Option(Initrd.Name) is { } initrdPath ? ReadInput(initrdPath, "--initrd") : null;
         var timeout = TimeoutOf(arguments);
-        var config = new VmConfig(topology, kernelPath, kernel, initrd, arguments.Option(Append.Name) ?? "");
+        var config = new VmConfig(topology, kernelPath, kernel, initrd, arguments.Option(Append.Name) ?? "", MemoryBudgetOf(arguments));
 
         using var consoleStream = arguments.Option(Console.Name) is { } path ? OpenConsoleFile(path) : System.Console.OpenStandardOutput();
         var keyboard = System.Console.IsInputRedirected ? null : new ConsoleInput();
@@ -48,6 +51,8 @@ public sealed class RunCommand : ICommand
                 keyboard?.ConnectTo(vm.Serial);
                 stop = vm.RunAsync(consoleStream, timeout).GetAwaiter().GetResult();
                 keyboard?.ConnectTo(null);
+                if (vm.Pager is { } pager)
+                    output.WriteLine($"ssihv run: pager: {pager.Metrics.Summary()}");
             }
             catch (BootInputException e)
             {
@@ -118,6 +123,14 @@ public sealed class RunCommand : ICommand
         {
             throw CliException.BadInput($"ssihv run: {option} {path}: cannot read: {e.Message}");
         }
+    }
+
+    static ulong? MemoryBudgetOf(ParsedArguments arguments)
+    {
+        if (arguments.Option(MemoryBudget.Name) is not { } text)
+            return null;
+        var parsed = Core.Units.ByteSize.parse(text);
+        return parsed.IsOk ? parsed.ResultValue : throw CliException.BadInput($"ssihv run: --memory-budget: {parsed.ErrorValue}");
     }
 
     static TimeSpan TimeoutOf(ParsedArguments arguments)

@@ -6,6 +6,8 @@ using SsiHv.Core.Memory;
 using SsiHv.Interop.Kvm;
 using SsiHv.Interop.Linux;
 using SsiHv.Shell.Bench;
+using SsiHv.Core.Paging;
+using SsiHv.Shell.Pager;
 using SsiHv.Shell.Vmm.Boot;
 using SsiHv.Shell.Vmm.Devices;
 using SsiHv.Shell.Vmm.Memory;
@@ -14,8 +16,13 @@ using CoreTopology = SsiHv.Core.Topology.Topology;
 
 namespace SsiHv.Shell.Vmm;
 
-/// <summary>What to boot: the topology, a kernel (bzImage or PVH ELF), optional initrd and command line.</summary>
-public sealed record VmConfig(CoreTopology Topology, string KernelPath, byte[] Kernel, byte[]? Initrd, string CommandLine);
+/// <summary>
+/// What to boot: the topology, a kernel (bzImage or PVH ELF), optional initrd and command line, and optionally a
+/// residency budget: then guest RAM is demand-paged by the userfaultfd pager and at most that many bytes of it
+/// are resident at once.
+/// </summary>
+public sealed record VmConfig(CoreTopology Topology, string KernelPath, byte[] Kernel, byte[]? Initrd, string CommandLine,
+    ulong? MemoryBudgetBytes = null);
 
 /// <summary>
 /// One KVM virtual machine for a topology (the boot pipeline of DESIGN.md §3): tables and boot plan from the
@@ -40,6 +47,10 @@ public sealed class VirtualMachine : IDisposable
 
     public SerialPort Serial { get; }
 
+    /// The demand pager, when the VM runs with a memory budget.
+    public UserfaultPager? Pager { get; }
+    readonly LocalPageStore? pageStore;
+
     VirtualMachine(VmConfig config)
     {
         BootTimeline.Mark(BootTimeline.VmCreate);
@@ -62,6 +73,12 @@ public sealed class VirtualMachine : IDisposable
             memory.Write(table.Address, table.Bytes);
         foreach (var chunk in plan.Chunks)
             memory.Write(chunk.Address, chunk.Bytes.Span);
+
+        if (config.MemoryBudgetBytes is { } budget)
+        {
+            pageStore = new LocalPageStore(memory);
+            Pager = new UserfaultPager(memory, PagerConfigFor(config.Topology, budget), pageStore, line => Console.Error.WriteLine(line));
+        }
 
         Serial = new SerialPort(console.Writer, level => vm.SetIrqLine(SerialIrq, level));
         ports.Attach(SerialPort.Com1, SerialPort.PortCount, Serial);
@@ -89,6 +106,18 @@ public sealed class VirtualMachine : IDisposable
             vcpu.SetLapic(vcpu.GetLapic());
     }
 
+    /// The pager runs on the node host of the boot vCPU (the first node with CPUs); pages are homed first-touch.
+    static Core.Paging.Pager.PagerConfig PagerConfigFor(CoreTopology topology, ulong budgetBytes)
+    {
+        var pages = budgetBytes / Page.size;
+        var localNode = Core.Topology.TopologyModule.initiatorNodes(topology).Head.Id;
+        var placement = Placement.ofTopology(Placement.PlacementPolicy.FirstTouch, topology);
+        var created = Core.Paging.Pager.PagerConfigModule.create(localNode, (int)Math.Min(pages, int.MaxValue), placement);
+        return created.IsOk
+            ? created.ResultValue
+            : throw new BootInputException($"--memory-budget {budgetBytes} bytes is less than one {Page.size}-byte page");
+    }
+
     public static VirtualMachine Create(VmConfig config)
     {
         try
@@ -105,6 +134,7 @@ public sealed class VirtualMachine : IDisposable
     public async Task<VmStop> RunAsync(Stream consoleOutput, TimeSpan timeout)
     {
         var writer = Task.Run(() => PumpConsole(consoleOutput));
+        Pager?.Start();
         // APs first: each must be blocked in KVM_RUN, waiting for SIPI, before the BSP can send it one.
         foreach (var loop in loops.AsEnumerable().Reverse())
             loop.Start();
@@ -123,6 +153,7 @@ public sealed class VirtualMachine : IDisposable
             }
         }
         var stuck = loops.Where(loop => !loop.Stop(VcpuStopTimeout)).Select(loop => loop.Id).ToList();
+        Pager?.Stop();
         console.Writer.TryComplete();
         await writer;
         BootTimeline.ReportGuestStopped(memory.Regions);
@@ -167,6 +198,8 @@ public sealed class VirtualMachine : IDisposable
         foreach (var vcpu in vcpus)
             vcpu.Dispose();
         vm?.Dispose();
+        Pager?.Dispose();
+        pageStore?.Dispose();
         memory?.Dispose();
         kvm?.Dispose();
     }
