@@ -32,6 +32,13 @@ type PlacementError =
     /// `ofTopology` makes them.
     | NoNodeHasRoom of PageNumber
 
+/// The policy a topology file's `placement` field selects.
+let policyOf (placement: PagePlacement) : PlacementPolicy =
+    match placement with
+    | PagePlacement.FirstTouch -> FirstTouch
+    | PagePlacement.Bind -> Bind
+    | PagePlacement.Interleave -> Interleave
+
 /// Each node can home exactly as many pages as its SRAT ranges hold, so guest RAM always fits.
 let ofTopology (policy: PlacementPolicy) (topology: Topology) : Placement =
     let ranges =

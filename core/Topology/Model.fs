@@ -23,7 +23,9 @@ type TopologySpec =
       Distances: int64 list list option
       LatencyNs: int64 list list option
       BandwidthMBps: int64 list list option
-      Caches: CacheSpec list option }
+      Caches: CacheSpec list option
+      /// "first-touch", "bind" or "interleave"; absent means first-touch.
+      Placement: string option }
 
 /// HMAT memory-side cache indexing (ACPI 6.5 table 5.154, bits 8..11 of Cache Attributes).
 type CacheAssociativity =
@@ -36,6 +38,16 @@ type CacheWritePolicy =
     | NoWritePolicy
     | WriteBack
     | WriteThrough
+
+/// Which node homes a guest page (the topology's `placement` field; docs/pager.md).
+[<RequireQualifiedAccess>]
+type PagePlacement =
+    /// Homed on the node that first touches it while that node's memory lasts (the default, as Linux's).
+    | FirstTouch
+    /// Homed on the node the SRAT assigns its address to.
+    | Bind
+    /// Spread round-robin over the memory nodes by page number.
+    | Interleave
 
 type MemorySideCache =
     { Node: int
@@ -63,7 +75,9 @@ type Topology =
       Distances: int list list
       LatencyNs: int64 list list option
       BandwidthMBps: int64 list list option
-      Caches: MemorySideCache list }
+      Caches: MemorySideCache list
+      /// How guest pages are homed; FirstTouch when the file does not say.
+      Placement: PagePlacement }
 
 /// A broken rule: the JSON path of the offending field and what was expected there.
 type TopologyError = { Path: string; Message: string }

@@ -234,7 +234,19 @@ let private initiatorRequiredErrors (spec: TopologySpec) (nodes: Node list) =
         |> List.map (fun (i, _) ->
             err (nodePath i "initiator") "required for a memory-only node when latencyNs, bandwidthMBps or caches are given")
 
-let validate (spec: TopologySpec) : Result<Topology, TopologyError list> =
+/// The field's spelling of each policy, in the order the error message lists them.
+let placementNames =
+    [ "first-touch", PagePlacement.FirstTouch; "bind", PagePlacement.Bind; "interleave", PagePlacement.Interleave ]
+
+let private validatePlacement (value: string option) =
+    match value with
+    | None -> Ok PagePlacement.FirstTouch
+    | Some p ->
+        match placementNames |> List.tryFind (fun (name, _) -> name = p) with
+        | Some (_, placement) -> Ok placement
+        | None -> Error [ err "placement" (sprintf "must be \"first-touch\", \"bind\" or \"interleave\", found \"%s\"" p) ]
+
+let private validateStructure (spec: TopologySpec) (placement: PagePlacement) : Result<Topology, TopologyError list> =
     match spec.Nodes with
     | None -> Error [ err "nodes" "required: a list with one entry per NUMA node" ]
     | Some [] -> Error [ err "nodes" "must list at least one node" ]
@@ -284,4 +296,14 @@ let validate (spec: TopologySpec) : Result<Topology, TopologyError list> =
                          Distances = distances
                          LatencyNs = spec.LatencyNs
                          BandwidthMBps = spec.BandwidthMBps
-                         Caches = match caches with Ok c -> c | Error _ -> [] }
+                         Caches = match caches with Ok c -> c | Error _ -> []
+                         Placement = placement }
+
+/// The placement field does not depend on the nodes, so its error is reported even when the nodes are broken.
+let validate (spec: TopologySpec) : Result<Topology, TopologyError list> =
+    let placement = validatePlacement spec.Placement
+    match validateStructure spec (placement |> Result.defaultValue PagePlacement.FirstTouch), placement with
+    | Ok topology, Ok _ -> Ok topology
+    | Ok _, Error placementErrors -> Error placementErrors
+    | Error errors, Ok _ -> Error errors
+    | Error errors, Error placementErrors -> Error(errors @ placementErrors)

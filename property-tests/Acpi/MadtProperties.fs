@@ -34,7 +34,8 @@ let topologyWithCpus (counts: int list) =
       Distances = counts |> List.mapi (fun i _ -> counts |> List.mapi (fun j _ -> if i = j then 10 else 20))
       LatencyNs = None
       BandwidthMBps = None
-      Caches = [] }
+      Caches = []
+      Placement = PagePlacement.FirstTouch }
 
 let tests =
     testList "MADT" [

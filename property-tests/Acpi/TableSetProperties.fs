@@ -81,7 +81,7 @@ let tests =
                 { TopologySpec.Name = None
                   Nodes = Some [ { NodeSpec.Id = Some 0; Cpus = Some 1; MemoryMiB = Some 64L; Address = None; Initiator = None }
                                  { NodeSpec.Id = Some 1; Cpus = Some 0; MemoryMiB = Some 64L; Address = None; Initiator = Some 0 } ]
-                  Distances = None; LatencyNs = Some [ [ 10L; 20L ]; [ 20L; 10L ] ]; BandwidthMBps = None; Caches = None }
+                  Distances = None; LatencyNs = Some [ [ 10L; 20L ]; [ 20L; 10L ] ]; BandwidthMBps = None; Caches = None; Placement = None }
             let t = match Validation.validate spec with Ok t -> t | Error e -> failwithf "%A" e
             let d = decoded t
             let badSlit = { d.Slit.Value with Distances = [ [ 11uy ] ] }

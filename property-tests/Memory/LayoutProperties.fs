@@ -42,7 +42,7 @@ let tests =
                 { TopologySpec.Name = None
                   Nodes = Some [ { NodeSpec.Id = Some 0; Cpus = Some 2; MemoryMiB = Some 1024L; Address = None; Initiator = None }
                                  { NodeSpec.Id = Some 1; Cpus = Some 0; MemoryMiB = Some 1024L; Address = None; Initiator = Some 0 } ]
-                  Distances = None; LatencyNs = None; BandwidthMBps = None; Caches = None }
+                  Distances = None; LatencyNs = None; BandwidthMBps = None; Caches = None; Placement = None }
             let t = match Validation.validate spec with Ok t -> t | Error e -> failwithf "%A" e
             let ranges = Layout.ranges t |> List.map (fun r -> r.Node, r.Base, r.Base + r.Length - 1UL)
             Expect.equal ranges [ 0, 0UL, 0x9FFFFUL; 0, 0x100000UL, 0x3FFFFFFFUL; 1, 0x40000000UL, 0x7FFFFFFFUL ] "ranges"

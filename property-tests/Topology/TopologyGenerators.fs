@@ -1,5 +1,6 @@
 /// FsCheck generators for topology files: valid ones covering the shapes that matter (memory-only and
-/// CPU-only nodes, x2APIC-sized CPU counts, memory crossing the 3 GiB hole, optional SLIT/HMAT/caches), and
+/// CPU-only nodes, x2APIC-sized CPU counts, memory crossing the 3 GiB hole, optional SLIT/HMAT/caches, every
+/// placement policy and none), and
 /// invalid ones made by breaking exactly one rule of a valid file, paired with the field path that must be named.
 module SsiHv.PropertyTests.Topology.TopologyGenerators
 
@@ -63,8 +64,9 @@ let validSpec: Gen<TopologySpec> =
                 { NodeSpec.Id = Some id; Cpus = Some cpus; MemoryMiB = Some(int64 mem)
                   Address = Some(sprintf "127.0.0.1:%d" (7100 + id))
                   Initiator = if cpus = 0 then Some initiators.[id] else None })
+        let! placement = Gen.elements [ None; Some "first-touch"; Some "bind"; Some "interleave" ]
         return { TopologySpec.Name = Some "generated"; Nodes = Some nodes; Distances = distances; LatencyNs = latency
-                 BandwidthMBps = bandwidth; Caches = (if caches.IsEmpty then None else Some caches) }
+                 BandwidthMBps = bandwidth; Caches = (if caches.IsEmpty then None else Some caches); Placement = placement }
     }
 
 let private replaceAt (i: int) (value: 'a) (items: 'a list) = items |> List.mapi (fun k x -> if k = i then value else x)
@@ -92,7 +94,9 @@ let invalidSpec: Gen<TopologySpec * string> =
               Gen.constant (withNode i { nodeAt i with Address = Some "  " }, path "address")
               Gen.constant ({ spec with Distances = Some(List.replicate (count + 1) (List.replicate count 10L)) }, "distances")
               Gen.constant ({ spec with LatencyNs = Some(List.replicate count (List.replicate count -5L)) }, "latencyNs[0][0]")
-              Gen.constant ({ spec with Name = Some "" }, "name") ]
+              Gen.constant ({ spec with Name = Some "" }, "name")
+              Gen.elements [ "x"; ""; "First-Touch"; "firsttouch"; "first_touch"; " bind"; "interleaved"; "none" ]
+              |> Gen.map (fun bad -> { spec with Placement = Some bad }, "placement") ]
         let distanceMutations =
             [ Gen.map2 (fun a b -> a, b) (Gen.choose (0, count - 1)) (Gen.choose (0, count - 1))
               |> Gen.map (fun (a, b) ->

@@ -79,12 +79,43 @@ let tests =
                         List.allPairs remote remote |> List.forall (fun (a, b) ->
                             lat.[i].[a] > lat.[i].[b] |> not || t.Distances.[i].[a] >= t.Distances.[i].[b])))
 
+        testPropertyWithConfig config "the placement field selects the policy; absent means first-touch" <|
+            Prop.forAll (Arb.fromGen validSpec) (fun spec ->
+                let expected =
+                    match spec.Placement with
+                    | None | Some "first-touch" -> PagePlacement.FirstTouch
+                    | Some "bind" -> PagePlacement.Bind
+                    | Some "interleave" -> PagePlacement.Interleave
+                    | Some other -> failwithf "the generator made %s" other
+                (validated spec).Placement = expected)
+
+        testPropertyWithConfig config "a bad placement names the field, the allowed values and the value found, alongside other errors" <|
+            Prop.forAll (Arb.fromGen invalidSpec) (fun (spec, path) ->
+                let bad = { spec with Placement = Some "sideways" }
+                match Validation.validate bad with
+                | Ok _ -> false |> Prop.label "accepted"
+                | Error errors ->
+                    let placement = errors |> List.filter (fun e -> e.Path = "placement")
+                    (placement = [ { Path = "placement"; Message = "must be \"first-touch\", \"bind\" or \"interleave\", found \"sideways\"" } ]
+                     && (path = "placement" || errors |> List.exists (fun e -> e.Path = path)))
+                    |> Prop.label (sprintf "expected errors at placement and %s, got %A" path errors))
+
+        testCase "a placement error reads as the user sees it" <| fun () ->
+            let spec =
+                { TopologySpec.Name = None
+                  Nodes = Some [ { NodeSpec.Id = Some 0; Cpus = Some 1; MemoryMiB = Some 64L; Address = None; Initiator = None } ]
+                  Distances = None; LatencyNs = None; BandwidthMBps = None; Caches = None; Placement = Some "x" }
+            match Validation.validate spec with
+            | Error [ e ] ->
+                Expect.equal (Topology.errorText e) "placement: must be \"first-touch\", \"bind\" or \"interleave\", found \"x\"" "message"
+            | other -> failtestf "expected one error, got %A" other
+
         testCase "a memory-only node without an initiator is rejected when HMAT data is given" <| fun () ->
             let spec =
                 { TopologySpec.Name = None
                   Nodes = Some [ { NodeSpec.Id = Some 0; Cpus = Some 1; MemoryMiB = Some 64L; Address = None; Initiator = None }
                                  { NodeSpec.Id = Some 1; Cpus = Some 0; MemoryMiB = Some 64L; Address = None; Initiator = None } ]
-                  Distances = None; LatencyNs = Some [ [ 10L; 20L ]; [ 20L; 10L ] ]; BandwidthMBps = None; Caches = None }
+                  Distances = None; LatencyNs = Some [ [ 10L; 20L ]; [ 20L; 10L ] ]; BandwidthMBps = None; Caches = None; Placement = None }
             match Validation.validate spec with
             | Error [ e ] -> Expect.equal e.Path "nodes[1].initiator" "the memory-only node is named"
             | other -> failtestf "expected one error, got %A" other
@@ -103,7 +134,7 @@ let tests =
                   Nodes = Some [ { NodeSpec.Id = Some 0; Cpus = Some 1; MemoryMiB = Some 64L; Address = None; Initiator = None }
                                  { NodeSpec.Id = Some 1; Cpus = Some 0; MemoryMiB = Some 64L; Address = None; Initiator = Some 0 } ]
                   Distances = None; LatencyNs = Some [ [ 100000L; 5000000L ]; [ 5000000L; 100000L ] ]
-                  BandwidthMBps = Some [ [ 5_000_000_000L; 1000L ]; [ 1000L; 1000L ] ]; Caches = None }
+                  BandwidthMBps = Some [ [ 5_000_000_000L; 1000L ]; [ 1000L; 1000L ] ]; Caches = None; Placement = None }
             match Validation.validate spec with
             | Error [ latency; bandwidth ] ->
                 Expect.equal latency.Path "latencyNs[0][1]" "the latency entry is named"
@@ -117,7 +148,7 @@ let tests =
                 { TopologySpec.Name = None
                   Nodes = Some [ { NodeSpec.Id = Some 0; Cpus = Some 1; MemoryMiB = Some 64L; Address = None; Initiator = None }
                                  { NodeSpec.Id = Some 1; Cpus = Some 0; MemoryMiB = Some 64L; Address = None; Initiator = Some 0 } ]
-                  Distances = None; LatencyNs = Some [ [ 1L; 70000L ]; [ 1L; 1L ] ]; BandwidthMBps = None; Caches = None }
+                  Distances = None; LatencyNs = Some [ [ 1L; 70000L ]; [ 1L; 1L ] ]; BandwidthMBps = None; Caches = None; Placement = None }
             match Validation.validate spec with
             | Error [ e ] ->
                 Expect.equal e.Path "latencyNs" "the matrix is named"

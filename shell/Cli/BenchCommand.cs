@@ -8,11 +8,15 @@ namespace SsiHv.Shell.Cli;
 
 /// <summary>
 /// <c>ssihv bench boot</c>: boot time and VMM overhead of <c>ssihv run --guest probe</c> against QEMU on the same
-/// KVM, in one invocation. Exit 0 when every run booted (whatever the numbers), 1 when a run failed, 2 for bad input.
+/// KVM; <c>ssihv bench fault</c>: guest page-fault latency and throughput through our pager against a minimal C
+/// userfaultfd pager. Each runs its reference in the same invocation. Exit 0 when every run completed (whatever the
+/// numbers), 1 when a run failed, 2 for bad input.
 /// </summary>
 public sealed class BenchCommand : ICommand
 {
     const string DefaultTopology = "examples/two-node.json";
+    /// bench fault's probe run: one node, so one pager serves every page (budget a fraction of its RAM).
+    const string DefaultFaultTopology = "tests/topologies/one-node.json";
     const int DefaultRuns = 5, MaxRuns = 1000;
     /// The memory test takes longer than the boot itself; without it the benchmark measures the boot.
     const string DefaultAppend = "memtest=off";
@@ -20,30 +24,57 @@ public sealed class BenchCommand : ICommand
     static readonly OptionSpec Topology = TopologyInput.Option with
     {
         Required = false,
-        Description = $"the topology file (JSON, DESIGN.md §4.2; default {DefaultTopology})",
+        Description = $"the topology file (JSON, DESIGN.md §4.2; bench boot default {DefaultTopology}, bench fault (probe run) default {DefaultFaultTopology})",
     };
-    static readonly OptionSpec Runs = new("runs", "N", $"boots per VMM (default {DefaultRuns})", Required: false);
+    static readonly OptionSpec Runs = new("runs", "N", $"runs per VMM or pager (default {DefaultRuns})", Required: false);
     static readonly OptionSpec Append = new("append", "STR", $"the probe's command line (default \"{DefaultAppend}\")", Required: false);
 
+    static readonly OptionSpec Budget = new("budget", "SIZE",
+        $"bench fault: the pager's residency budget, e.g. 8M (default {DefaultBudgetBytes / (1024 * 1024)}M; the guest touches 4x as much)", Required: false);
+    static readonly PositionalSpec Kind = new("KIND", "boot | fault");
+
+    /// The fault guest's working set is 4× the budget and its timings must fit in 124 KiB below 1 MiB.
+    const ulong DefaultBudgetBytes = 8UL * 1024 * 1024;
+
+    /// One command for every benchmark kind, because the command list (CliRunner) names one bench command.
     public CommandSyntax Syntax { get; } = new(
-        "bench boot",
-        "boot time and overhead of our VMM against QEMU (the probe guest)",
-        "Boots the probe guest (DESIGN.md §6) N times with 'ssihv run' in a child process and N times with\n"
+        "bench",
+        "benchmarks against a reference run in the same invocation (boot: QEMU; fault: a C userfaultfd pager)",
+        "bench boot: boots the probe guest (DESIGN.md §6) N times with 'ssihv run' in a child process and N times with\n"
         + "qemu-system-x86_64 -accel kvm (pc machine, qboot firmware, PVH boot of the same ELF, same CPUs, memory,\n"
         + "NUMA nodes and command line), alternating. Prints, per run and as median and min, the time from process\n"
         + "start to the first PROBE line and to process exit, the ratios ours/QEMU, where our time goes, and our\n"
         + "start-to-first-guest-instruction time and memory overhead against Firecracker's bars (125 ms, 5 MiB).\n"
         + $"A run still going after {BootBenchmark.RunTimeout.TotalSeconds} s is killed and fails the benchmark.\n"
-        + "Not yet built: 'bench fault' (guest page-fault latency) and 'bench transport' (node-to-node requests).",
-        [],
-        [Topology, Runs, Append]);
+        + "\n"
+        + "bench fault: a tiny guest (tests/bench/fault_guest.S, one vCPU) writes once to each of 4x budget pages, twice\n"
+        + "over, timing every write with rdtsc; its memory is served by our userfaultfd pager (UserfaultPager, as\n"
+        + "'ssihv run --memory-budget' uses it) and, alternating, by a minimal C pager (tests/bench/uffd_reference.c,\n"
+        + "built with gcc now). Prints first-touch, first-touch+eviction and re-fault latency (median, p99), pages/s\n"
+        + $"per pass and the ratios ours/C against the goal (median first touch <= {FaultReport.GoalRatio}x C). Needs root (userfaultfd).\n"
+        + "Then, once, the probe guest under 'ssihv run --topology FILE --memory-budget SIZE' touches as many pages\n"
+        + "(our whole VMM, CPL3 guest; no C counterpart, compare with DESIGN.md §7's guest-first-touch floor).\n"
+        + "--append applies to 'bench boot' only; --budget to 'bench fault' only.\n"
+        + "Not yet built: 'bench transport' (node-to-node requests).",
+        [Kind],
+        [Topology, Runs, Append, Budget]);
 
-    public int Run(ParsedArguments arguments, TextWriter output)
+    public int Run(ParsedArguments arguments, TextWriter output) =>
+        arguments.Required(Kind.Name) switch
+        {
+            "boot" => RunBoot(arguments, output),
+            "fault" => RunFault(arguments, output),
+            var other => throw CliException.BadInput($"ssihv bench: unknown benchmark '{other}'; expected boot or fault"),
+        };
+
+    int RunBoot(ParsedArguments arguments, TextWriter output)
     {
+        if (arguments.Option(Budget.Name) is not null)
+            throw CliException.BadInput("ssihv bench boot: --budget applies to 'bench fault' only");
         var topologyPath = TopologyPath(arguments);
         if (!TopologyFile.TryLoad(topologyPath, out var topology, out var problems))
             throw CliException.BadInput(problems);
-        var runs = RunsOf(arguments);
+        var runs = RunsOf(arguments, "boot");
         var append = arguments.Option(Append.Name) ?? DefaultAppend;
 
         string probeElf;
@@ -77,28 +108,79 @@ public sealed class BenchCommand : ICommand
     }
 
     /// The given file, or the example: in the working directory, else in the checkout this build came from.
-    static string TopologyPath(ParsedArguments arguments)
+    static string TopologyPath(ParsedArguments arguments) =>
+        arguments.Option(Topology.Name) ?? FindInCheckout(DefaultTopology, "boot");
+
+    static string FindInCheckout(string relativePath, string kind)
     {
-        if (arguments.Option(Topology.Name) is { } given)
-            return given;
-        if (File.Exists(DefaultTopology))
-            return DefaultTopology;
+        if (File.Exists(relativePath))
+            return relativePath;
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
-            var candidate = Path.Combine(dir.FullName, DefaultTopology);
+            var candidate = Path.Combine(dir.FullName, relativePath);
             if (File.Exists(candidate))
                 return candidate;
         }
-        throw CliException.BadInput($"ssihv bench boot: cannot find {DefaultTopology} here or above {AppContext.BaseDirectory}; give --topology FILE");
+        throw CliException.BadInput($"ssihv bench {kind}: cannot find {relativePath} here or above {AppContext.BaseDirectory}; give --topology FILE");
     }
 
-    static int RunsOf(ParsedArguments arguments)
+    int RunFault(ParsedArguments arguments, TextWriter output)
+    {
+        if (arguments.Option(Append.Name) is not null)
+            throw CliException.BadInput("ssihv bench fault: --append applies to 'bench boot' only");
+        var probeTopology = arguments.Option(Topology.Name) ?? FindInCheckout(DefaultFaultTopology, "fault");
+        if (!TopologyFile.TryLoad(probeTopology, out _, out var problems))
+            throw CliException.BadInput(problems);
+        var runs = RunsOf(arguments, "fault");
+        var budgetBytes = DefaultBudgetBytes;
+        if (arguments.Option(Budget.Name) is { } text)
+        {
+            var parsed = Core.Units.ByteSize.parse(text);
+            budgetBytes = parsed.IsOk ? parsed.ResultValue : throw CliException.BadInput($"ssihv bench fault: --budget: {parsed.ErrorValue}");
+        }
+        const int maxBudgetPages = FaultGuestLayout.MaxTouches / FaultBenchmark.Passes / FaultBenchmark.WorkingSetPerBudget;
+        var budgetPages = budgetBytes / FaultGuestLayout.PageSize;
+        if (budgetBytes % FaultGuestLayout.PageSize != 0 || budgetPages is < 1 or > maxBudgetPages)
+            throw CliException.BadInput(FormattableString.Invariant(
+                $"ssihv bench fault: --budget {arguments.Option(Budget.Name)}: expected a multiple of 4 KiB from 4 KiB to {maxBudgetPages * 4} KiB (the guest's timings for 4x that many pages, two passes, must fit below 1 MiB)"));
+
+        output.WriteLine(FormattableString.Invariant($"ssihv bench fault: budget {budgetPages} pages ({budgetBytes / 1024} KiB), working set {budgetPages * FaultBenchmark.WorkingSetPerBudget} pages, runs per pager: {runs}"));
+        try
+        {
+            var sources = Path.GetFullPath(Path.Combine(ProbeGuest.SourceDirectory(), "..", "bench"));
+            var tools = FaultReference.Build(sources);
+            try
+            {
+                var results = FaultBenchmark.Run(tools, (int)budgetPages, runs, output.WriteLine);
+                foreach (var line in FaultReport.Lines(results))
+                    output.WriteLine(line);
+                var probe = FaultProbeRun.Run(probeTopology, budgetBytes, results.Pages, results.TscPerMicrosecond);
+                foreach (var line in FaultReport.ProbeLines(probe))
+                    output.WriteLine(line);
+            }
+            finally
+            {
+                Directory.Delete(tools.Directory, recursive: true);
+            }
+        }
+        catch (BootInputException e)
+        {
+            throw CliException.BadInput($"ssihv bench fault: {e.Message}");
+        }
+        catch (BenchRunException e)
+        {
+            throw CliException.Failure([$"ssihv bench fault: {e.Message}", .. e.Details]);
+        }
+        return ExitCodes.Success;
+    }
+
+    static int RunsOf(ParsedArguments arguments, string kind)
     {
         var text = arguments.Option(Runs.Name);
         if (text is null)
             return DefaultRuns;
         return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var runs) && runs is >= 1 and <= MaxRuns
             ? runs
-            : throw CliException.BadInput($"ssihv bench boot: --runs {text}: expected a whole number from 1 to {MaxRuns}");
+            : throw CliException.BadInput($"ssihv bench {kind}: --runs {text}: expected a whole number from 1 to {MaxRuns}");
     }
 }

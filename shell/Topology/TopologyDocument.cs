@@ -12,6 +12,7 @@ public sealed class TopologyDocument
     public List<List<long>?>? LatencyNs { get; set; }
     public List<List<long>?>? BandwidthMBps { get; set; }
     public List<CacheDocument?>? Caches { get; set; }
+    public string? Placement { get; set; }
 }
 
 public sealed class NodeDocument

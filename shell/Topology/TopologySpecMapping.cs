@@ -18,7 +18,8 @@ public static class TopologySpecMapping
             Matrix(document.Distances, "distances", errors),
             Matrix(document.LatencyNs, "latencyNs", errors),
             Matrix(document.BandwidthMBps, "bandwidthMBps", errors),
-            OptionalList(document.Caches, "caches", "an object", ToCacheSpec, errors));
+            OptionalList(document.Caches, "caches", "an object", ToCacheSpec, errors),
+            Option(document.Placement));
 
     static NodeSpec ToNodeSpec(NodeDocument node) =>
         new(Option(node.Id), Option(node.Cpus), Option(node.MemoryMiB), Option(node.Address), Option(node.Initiator));

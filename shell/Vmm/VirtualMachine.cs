@@ -106,12 +106,13 @@ public sealed class VirtualMachine : IDisposable
             vcpu.SetLapic(vcpu.GetLapic());
     }
 
-    /// The pager runs on the node host of the boot vCPU (the first node with CPUs); pages are homed first-touch.
+    /// The pager runs on the node host of the boot vCPU (the first node with CPUs); pages are homed by the
+    /// topology's placement policy (first-touch unless the file says otherwise).
     static Core.Paging.Pager.PagerConfig PagerConfigFor(CoreTopology topology, ulong budgetBytes)
     {
         var pages = budgetBytes / Page.size;
         var localNode = Core.Topology.TopologyModule.initiatorNodes(topology).Head.Id;
-        var placement = Placement.ofTopology(Placement.PlacementPolicy.FirstTouch, topology);
+        var placement = Placement.ofTopology(Placement.policyOf(topology.Placement), topology);
         var created = Core.Paging.Pager.PagerConfigModule.create(localNode, (int)Math.Min(pages, int.MaxValue), placement);
         return created.IsOk
             ? created.ResultValue

@@ -128,6 +128,38 @@ public sealed class TopologyErrorTests : IDisposable
     }
 
     [Fact]
+    public void UnknownPlacementNamesTheFieldAndTheAllowedValues()
+    {
+        var file = files.ExampleWith("\"name\": \"two-node\",", "\"name\": \"two-node\", \"placement\": \"sideways\",");
+        var result = Show(file);
+        AssertBadInput(result, file,
+            "placement: must be \"first-touch\", \"bind\" or \"interleave\", found \"sideways\"");
+        Assert.Single(result.Stderr.Trim().Split('\n'));
+    }
+
+    [Fact]
+    public void PlacementThatIsNotAStringIsAWrongType()
+    {
+        var file = files.ExampleWith("\"name\": \"two-node\",", "\"name\": \"two-node\", \"placement\": 1,");
+        AssertBadInput(Show(file), file, "placement: expected a string, found 1");
+    }
+
+    [Theory]
+    [InlineData("first-touch")]
+    [InlineData("bind")]
+    [InlineData("interleave")]
+    public void EveryPlacementIsAccepted(string placement)
+    {
+        var file = files.ExampleWith("\"name\": \"two-node\",", $"\"name\": \"two-node\", \"placement\": \"{placement}\",");
+        var withPlacement = Show(file);
+        var without = Show(TestFiles.ExampleTopologyPath);
+        Assert.True(withPlacement.ExitCode == 0, withPlacement.ToString());
+        Assert.Equal("", withPlacement.Stderr);
+        // The placement is the pager's business: the ACPI tables the guest sees do not change.
+        Assert.Equal(without.Stdout, withPlacement.Stdout.Replace(file, TestFiles.ExampleTopologyPath));
+    }
+
+    [Fact]
     public void UnknownFieldsCommentsAndTrailingCommasAreAccepted()
     {
         var text = TestFiles.ExampleTopologyText

@@ -48,14 +48,15 @@ public sealed class GuestMemory : IDisposable
         vm.SetUserMemoryRegion(slot, guestAddress, length, mapping.Address);
     }
 
-    /// Copies `data` to guest-physical `address`; it may span adjacent regions, but not a hole.
+    /// Copies `data` to guest-physical `address`; it may span adjacent regions, but not a hole. Copies go through
+    /// <see cref="NativeCopy"/> because guest RAM may be under the userfaultfd pager.
     public void Write(ulong address, ReadOnlySpan<byte> data)
     {
         while (!data.IsEmpty)
         {
             var (region, offset, available) = Locate(address, data.Length);
             var count = (int)Math.Min(available, (ulong)data.Length);
-            data[..count].CopyTo(region.Mapping.Span(offset, count));
+            NativeCopy.ToMemory(region.Mapping.Address + (nint)offset, data[..count]);
             data = data[count..];
             address += (ulong)count;
         }
@@ -67,7 +68,7 @@ public sealed class GuestMemory : IDisposable
         {
             var (region, offset, available) = Locate(address, destination.Length);
             var count = (int)Math.Min(available, (ulong)destination.Length);
-            region.Mapping.Span(offset, count).CopyTo(destination[..count]);
+            NativeCopy.FromMemory(destination[..count], region.Mapping.Address + (nint)offset);
             destination = destination[count..];
             address += (ulong)count;
         }

@@ -1,0 +1,139 @@
+using Microsoft.FSharp.Collections;
+using SsiHv.Core.Memory;
+using SsiHv.Core.Paging;
+using SsiHv.Interop.Kvm;
+using SsiHv.Shell.Pager;
+using SsiHv.Shell.Vmm.Memory;
+using static SsiHv.Shell.Bench.FaultGuestLayout;
+
+namespace SsiHv.Shell.Bench;
+
+/// <summary>
+/// Our side of <c>ssihv bench fault</c>: the fault guest in a KVM VM of this process whose paged region is served by
+/// <see cref="UserfaultPager"/> (reader thread → channel → core Pager.step → UFFDIO_COPY / WRITEPROTECT / WAKE,
+/// MADV_DONTNEED, <see cref="LocalPageStore"/>) exactly as <c>ssihv run --memory-budget</c> serves guest RAM.
+/// </summary>
+public static class FaultOurPager
+{
+    /// Far above the ≈1 s a run takes; a pager that never wakes the vCPU fails the run instead of hanging it.
+    public static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(120);
+    static readonly TimeSpan VerifyTimeout = TimeSpan.FromSeconds(60);
+
+    public static FaultRun Run(byte[] guestCode, int pages, int budgetPages, int passes)
+    {
+        using var kvm = KvmSystem.Open();
+        using var vm = kvm.CreateVm();
+        // One node-0 RAM range (paged) plus GuestMemory's unpaged BIOS area at 0xE0000, which holds the code.
+        using var memory = GuestMemory.Create(vm, [new Layout.MemoryRange(0, DataBase, (ulong)pages * PageSize)]);
+        memory.Write(LowBase, guestCode);
+        Span<byte> parameters = stackalloc byte[8];
+        BitConverter.TryWriteBytes(parameters[..4], (uint)pages);
+        BitConverter.TryWriteBytes(parameters[4..], (uint)passes);
+        memory.Write(ParametersAddress, parameters);
+
+        using var vcpu = vm.CreateVcpu(0);
+        EnterFlatProtectedMode(vcpu);
+
+        using var store = new LocalPageStore(memory);
+        using var pager = new UserfaultPager(memory, ConfigFor(pages, budgetPages), store, line => Console.Error.WriteLine($"ssihv bench fault: {line}"));
+        pager.Start();
+        try
+        {
+            var marks = new List<long>();
+            string? failure = null;
+            var vcpuThread = new Thread(() => failure = RunGuest(vcpu, marks)) { Name = "bench vCPU", IsBackground = true };
+            vcpuThread.Start();
+            if (!vcpuThread.Join(RunTimeout))
+                throw new BenchRunException($"ours: the guest did not halt within {RunTimeout.TotalSeconds} s (pager stuck?)");
+            if (failure is not null)
+                throw new BenchRunException($"ours: {failure}");
+            if (marks.Count != passes + 1)
+                throw new BenchRunException($"ours: {marks.Count} pass marks, expected {passes + 1}");
+
+            var metrics = pager.Metrics;
+            var (faults, zeroFills, fetches, evictions) = (metrics.ReadFaults + metrics.WriteFaults + metrics.WriteProtectFaults, metrics.ZeroFills, metrics.Fetches, metrics.Evictions);
+            var (p50, p99) = (metrics.LatencyQuantileMicroseconds(0.5), metrics.LatencyQuantileMicroseconds(0.99));
+            var wrongPages = CountWrongPages(memory, pages, passes);
+
+            var results = new byte[pages * passes * 4];
+            memory.Read(ResultsAddress, results);
+            var cycles = new uint[pages * passes];
+            Buffer.BlockCopy(results, 0, cycles, 0, results.Length);
+            var passMicroseconds = Enumerable.Range(0, passes)
+                .Select(pass => System.Diagnostics.Stopwatch.GetElapsedTime(marks[pass], marks[pass + 1]).TotalMicroseconds)
+                .ToArray();
+            return new FaultRun(cycles, passMicroseconds, faults, zeroFills, fetches, evictions, wrongPages, p50, p99);
+        }
+        finally
+        {
+            pager.Stop();
+        }
+    }
+
+    /// 32-bit protected mode, paging off, flat 4 GiB segments: no GDT in memory because the guest loads none.
+    static void EnterFlatProtectedMode(KvmVcpu vcpu)
+    {
+        var sregs = vcpu.GetSregs();
+        var code = new KvmSegment { Base = 0, Limit = 0xFFFFFFFF, Selector = 8, Type = 11, Present = 1, Dpl = 0, Db = 1, S = 1, G = 1 };
+        var data = code with { Selector = 16, Type = 3 };
+        sregs.Cs = code;
+        sregs.Ds = sregs.Es = sregs.Fs = sregs.Gs = sregs.Ss = data;
+        sregs.Cr0 = 0x11; // PE | ET
+        vcpu.SetSregs(sregs);
+        vcpu.SetRegs(new KvmRegs { Rip = LowBase, Rflags = 0x2 });
+    }
+
+    /// The vCPU loop: timestamps each write to the pass port, stops at hlt; returns why it failed, or null.
+    static string? RunGuest(KvmVcpu vcpu, List<long> marks)
+    {
+        while (true)
+        {
+            if (vcpu.Run() != KvmVcpu.RunOutcome.Exited)
+                continue;
+            switch (vcpu.ExitReason)
+            {
+                case KvmExitReason.Io when vcpu.IoExit.Port == PassPort:
+                    marks.Add(System.Diagnostics.Stopwatch.GetTimestamp());
+                    break;
+                case KvmExitReason.Hlt:
+                    return null;
+                default:
+                    return $"unexpected exit {vcpu.ExitReason}";
+            }
+        }
+    }
+
+    static SsiHv.Core.Paging.Pager.PagerConfig ConfigFor(int pages, int budgetPages)
+    {
+        const int node = 0;
+        var first = DataBase / PageSize;
+        var placement = new Placement.Placement(
+            Placement.PlacementPolicy.FirstTouch,
+            ListModule.OfSeq([Tuple.Create(node, (ulong)pages)]),
+            ListModule.OfSeq([new Placement.PageRange(node, first, (ulong)pages)]));
+        var created = SsiHv.Core.Paging.Pager.PagerConfigModule.create(node, budgetPages, placement);
+        return created.IsOk ? created.ResultValue : throw new ArgumentOutOfRangeException(nameof(budgetPages), "budget below one page");
+    }
+
+    /// Word 1 of every page must sum the pass counters (fault_guest.S). Read on another thread with a timeout:
+    /// the reads of evicted pages fault into the still-running pager.
+    static long CountWrongPages(GuestMemory memory, int pages, int passes)
+    {
+        var expected = (uint)(passes * (passes + 1) / 2);
+        long wrong = 0;
+        var reader = new Thread(() =>
+        {
+            Span<byte> word = stackalloc byte[4];
+            for (var page = 0; page < pages; page++)
+            {
+                memory.Read(DataBase + (ulong)page * PageSize + 4, word);
+                if (BitConverter.ToUInt32(word) != expected)
+                    wrong++;
+            }
+        }) { Name = "bench verify", IsBackground = true };
+        reader.Start();
+        return reader.Join(VerifyTimeout)
+            ? wrong
+            : throw new BenchRunException($"ours: reading the pages back did not finish within {VerifyTimeout.TotalSeconds} s");
+    }
+}

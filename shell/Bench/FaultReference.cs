@@ -1,0 +1,74 @@
+using System.Globalization;
+using static SsiHv.Shell.Bench.FaultGuestLayout;
+
+namespace SsiHv.Shell.Bench;
+
+/// <summary>The fault guest's bytes and the C reference's executable, built from <c>tests/bench/</c> for this invocation.</summary>
+public sealed record FaultTools(string Directory, string GuestBinary, string Reference, byte[] GuestCode);
+
+/// <summary>
+/// The C side of <c>ssihv bench fault</c> (<c>tests/bench/uffd_reference.c</c>): built with gcc into a temporary
+/// directory, run as a child process per run, its output parsed into the same <see cref="FaultRun"/> as ours.
+/// </summary>
+public static class FaultReference
+{
+    static readonly TimeSpan BuildTimeout = TimeSpan.FromSeconds(60);
+    /// The reference gives up by itself after 120 s (alarm); this is the backstop that kills it.
+    static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(150);
+
+    public static FaultTools Build(string sourceDirectory)
+    {
+        var directory = Directory.CreateTempSubdirectory("ssihv-bench-fault-").FullName;
+        var guestObject = Path.Combine(directory, "fault_guest.o");
+        var guestBinary = Path.Combine(directory, "fault_guest.bin");
+        var reference = Path.Combine(directory, "uffd_reference");
+        Tool("gcc", ["-m32", "-c", Path.Combine(sourceDirectory, "fault_guest.S"), "-o", guestObject]);
+        Tool("objcopy", ["-O", "binary", "-j", ".text", guestObject, guestBinary]);
+        Tool("gcc", ["-O2", "-Wall", "-o", reference, Path.Combine(sourceDirectory, "uffd_reference.c"), "-lpthread"]);
+        var code = File.ReadAllBytes(guestBinary);
+        if (code.Length == 0 || code.Length > (int)(ParametersAddress - LowBase))
+            throw new BenchRunException($"{guestBinary}: {code.Length} bytes of guest code; expected 1 to {ParametersAddress - LowBase}");
+        return new FaultTools(directory, guestBinary, reference, code);
+    }
+
+    static void Tool(string fileName, IReadOnlyList<string> arguments)
+    {
+        var command = new BootCommand(fileName, arguments, new Dictionary<string, string>());
+        var result = BootObservation.RunAsync(command, BuildTimeout).GetAwaiter().GetResult();
+        if (result.ExitCode != 0)
+            throw new BenchRunException($"building the C reference: '{command.Display}' exited with {result.ExitCode}", result.Tail());
+    }
+
+    /// One run of the C reference; also returns the TSC rate it measured (ticks per µs against CLOCK_MONOTONIC).
+    public static (FaultRun Run, double TscPerMicrosecond) Run(FaultTools tools, int pages, int budgetPages, int passes)
+    {
+        var resultsFile = Path.Combine(tools.Directory, "results.bin");
+        var command = new BootCommand(tools.Reference,
+            [tools.GuestBinary, Invariant(pages), Invariant(budgetPages), Invariant(passes), resultsFile], new Dictionary<string, string>());
+        var observation = BootObservation.RunAsync(command, RunTimeout).GetAwaiter().GetResult();
+        if (observation.ExitCode != 0)
+            throw new BenchRunException($"C reference: '{command.Display}' exited with {observation.ExitCode}", observation.Tail());
+
+        var values = observation.Stdout
+            .SelectMany(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Select(word => word.Split('=', 2))
+            .Where(pair => pair.Length == 2)
+            .ToDictionary(pair => pair[0], pair => double.Parse(pair[1], CultureInfo.InvariantCulture));
+        double Value(string key) => values.TryGetValue(key, out var value)
+            ? value
+            : throw new BenchRunException($"C reference: no '{key}=' in its output", observation.Tail());
+
+        var bytes = File.ReadAllBytes(resultsFile);
+        if (bytes.Length != pages * passes * 4)
+            throw new BenchRunException($"C reference: {resultsFile} has {bytes.Length} bytes, expected {pages * passes * 4}");
+        var cycles = new uint[pages * passes];
+        Buffer.BlockCopy(bytes, 0, cycles, 0, bytes.Length);
+        var run = new FaultRun(cycles,
+            [.. Enumerable.Range(0, passes).Select(pass => Value($"pass{pass}_us"))],
+            (long)Value("faults"), (long)Value("zero_fills"), (long)Value("fetches"), (long)Value("evictions"), (long)Value("wrong_pages"),
+            Value("handle_p50_us"), Value("handle_p99_us"));
+        return (run, Value("tsc_per_us"));
+    }
+
+    static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
+}

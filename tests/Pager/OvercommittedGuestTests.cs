@@ -1,0 +1,46 @@
+using SsiHv.Tests.Cli;
+using SsiHv.Tests.Vmm;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace SsiHv.Tests.Pager;
+
+/// <summary>
+/// The probe guest's memtest on a guest whose RAM is 4x the pager's residency budget: every page is written,
+/// evicted (written back), fetched back and verified through the real userfaultfd path, by one vCPU and by
+/// several at once, with no mismatch.
+/// </summary>
+[Collection(VmmTestCollection.Name)]
+public sealed class OvercommittedGuestTests(ITestOutputHelper output)
+{
+    const long BudgetPages = 64L * 1024 * 1024 / 4096;
+    static string Overcommit => Path.Combine(TestFiles.RepoRoot, "tests", "topologies", "overcommit.json");
+
+    [Theory]
+    [InlineData("memtest.cpus=1")]
+    [InlineData("memtest.cpus=all")]
+    public void Memtest_passes_with_guest_ram_four_times_the_budget(string cpus)
+    {
+        var run = CliRun.AsProcess(TimeSpan.FromMinutes(5),
+            "run", "--topology", Overcommit, "--guest", "probe", "--memory-budget", "64M", "--append", cpus, "--timeout", "280");
+        output.WriteLine(run.ToString());
+        Assert.True(run.ExitCode == 0, run.ToString());
+
+        var report = new ProbeReport(run.Stdout);
+        var memtests = report.All("memtest").ToList();
+        Assert.Equal(2, memtests.Count);
+        Assert.All(memtests, m => Assert.Equal(0, m.GetProperty("mismatches").GetInt64()));
+        var tested = memtests.Sum(m => m.GetProperty("pages").GetInt64());
+        Assert.Equal(0, report.Single("memtest-summary").GetProperty("mismatches").GetInt64());
+        Assert.InRange(tested, 4 * BudgetPages * 95 / 100, 4 * BudgetPages);
+
+        var pager = PagerSummary.Parse(run.Stdout);
+        Assert.Equal(0, pager.Errors);
+        Assert.True(pager.ResidentPages <= BudgetPages, $"{pager.ResidentPages} pages resident, budget {BudgetPages}");
+        // Written once, then verified after eviction: nearly every tested page was written back and fetched
+        // again before its verification (only the last budget-full can still be resident when verified).
+        Assert.True(pager.WriteBacks >= tested - BudgetPages, $"{pager.WriteBacks} write-backs for {tested} pages");
+        Assert.True(pager.Fetches >= tested - BudgetPages, $"{pager.Fetches} fetches for {tested} pages");
+        Assert.Equal(pager.Fetches, pager.Installs);
+    }
+}
