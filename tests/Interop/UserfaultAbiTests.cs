@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using SsiHv.Interop.Userfault;
@@ -105,43 +104,6 @@ public sealed class UserfaultAbiTests
         Assert.True(kernel == ours, $"{expression}: kernel says 0x{kernel:X}, we say 0x{ours:X}");
     }
 
-    static Dictionary<string, ulong> CompileAndRunProbe()
-    {
-        var directory = Directory.CreateTempSubdirectory("ssihv-uffd-abi-").FullName;
-        try
-        {
-            var expressions = OurValues().Select(row => (string)row[0]).ToList();
-            var source = Path.Combine(directory, "abi.c");
-            File.WriteAllText(source,
-                "#include <stdio.h>\n#include <stddef.h>\n#include <sys/syscall.h>\n#include <sys/ioctl.h>\n#include <linux/userfaultfd.h>\nint main(void) {\n"
-                + string.Concat(expressions.Select(e => $"  printf(\"%s=%llu\\n\", \"{e}\", (unsigned long long)({e}));\n"))
-                + "  return 0;\n}\n");
-            var binary = Path.Combine(directory, "abi");
-            Run("gcc", "-o", binary, source);
-            return Run(binary).Split('\n', StringSplitOptions.RemoveEmptyEntries)
-                .Select(line => line.Split('=', 2))
-                .ToDictionary(parts => parts[0], parts => ulong.Parse(parts[1]));
-        }
-        finally
-        {
-            Directory.Delete(directory, recursive: true);
-        }
-    }
-
-    static string Run(string program, params string[] args)
-    {
-        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in args)
-            start.ArgumentList.Add(arg);
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromSeconds(60)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{program} did not finish in 60 s");
-        }
-        Assert.True(process.ExitCode == 0, $"{program} {string.Join(' ', args)} exited {process.ExitCode}: {stderr.Result}");
-        return stdout.Result;
-    }
+    static Dictionary<string, ulong> CompileAndRunProbe() =>
+        KernelHeaderValues.Evaluate(["sys/syscall.h", "sys/ioctl.h", "linux/userfaultfd.h"], OurValues().Select(row => (string)row[0]));
 }
