@@ -21,19 +21,10 @@ public sealed class UserfaultKvmGuestTests(ITestOutputHelper output)
     [Fact]
     public void Guest_read_and_write_faults_are_resolved_by_UFFDIO_COPY_from_another_thread()
     {
-        using var kvm = KvmSystem.Open();
-        using var vm = kvm.CreateVm();
-        using var memory = new AnonymousMapping(0x10000);
         // mov al, [0x2000]; out 0x10, al; mov [0x3000], al; mov al, [0x3001]; out 0x10, al; hlt
-        byte[] code = [0xA0, 0x00, 0x20, 0xE6, 0x10, 0xA2, 0x00, 0x30, 0xA0, 0x01, 0x30, 0xE6, 0x10, 0xF4];
-        code.CopyTo(memory.Span(0x1000, code.Length));
-        vm.SetUserMemoryRegion(0, 0, memory.Length, memory.Address);
-        using var vcpu = vm.CreateVcpu(0);
-        var sregs = vcpu.GetSregs();
-        sregs.Cs.Base = 0;
-        sregs.Cs.Selector = 0;
-        vcpu.SetSregs(sregs);
-        vcpu.SetRegs(new KvmRegs { Rip = 0x1000, Rflags = 0x2 });
+        using var guest = new RealModeGuest([0xA0, 0x00, 0x20, 0xE6, 0x10, 0xA2, 0x00, 0x30, 0xA0, 0x01, 0x30, 0xE6, 0x10, 0xF4]);
+        var memory = guest.Memory;
+        var vcpu = guest.Vcpu;
 
         using var source = new AnonymousMapping(Page);
         using var uffd = UserfaultFd.Open(UserfaultFeatures.PageFaultFlagWp | UserfaultFeatures.ThreadId);
@@ -93,19 +84,10 @@ public sealed class UserfaultKvmGuestTests(ITestOutputHelper output)
     [Fact]
     public void A_guest_write_to_a_write_protected_page_waits_until_protection_is_cleared()
     {
-        using var kvm = KvmSystem.Open();
-        using var vm = kvm.CreateVm();
-        using var memory = new AnonymousMapping(0x10000);
         // mov al, [0x2000]; out 0x10, al; mov byte [0x2001], 0x33; hlt
-        byte[] code = [0xA0, 0x00, 0x20, 0xE6, 0x10, 0xC6, 0x06, 0x01, 0x20, 0x33, 0xF4];
-        code.CopyTo(memory.Span(0x1000, code.Length));
-        vm.SetUserMemoryRegion(0, 0, memory.Length, memory.Address);
-        using var vcpu = vm.CreateVcpu(0);
-        var sregs = vcpu.GetSregs();
-        sregs.Cs.Base = 0;
-        sregs.Cs.Selector = 0;
-        vcpu.SetSregs(sregs);
-        vcpu.SetRegs(new KvmRegs { Rip = 0x1000, Rflags = 0x2 });
+        using var guest = new RealModeGuest([0xA0, 0x00, 0x20, 0xE6, 0x10, 0xC6, 0x06, 0x01, 0x20, 0x33, 0xF4]);
+        var memory = guest.Memory;
+        var vcpu = guest.Vcpu;
 
         using var source = new AnonymousMapping(Page);
         source.Span(0, Page).Fill(0x21);
@@ -155,19 +137,10 @@ public sealed class UserfaultKvmGuestTests(ITestOutputHelper output)
     [Fact]
     public void A_user_mode_only_descriptor_does_not_see_the_faults_KVM_takes_for_the_guest()
     {
-        using var kvm = KvmSystem.Open();
-        using var vm = kvm.CreateVm();
-        using var memory = new AnonymousMapping(0x10000);
         // mov al, [0x2000]; out 0x10, al; hlt
-        byte[] code = [0xA0, 0x00, 0x20, 0xE6, 0x10, 0xF4];
-        code.CopyTo(memory.Span(0x1000, code.Length));
-        vm.SetUserMemoryRegion(0, 0, memory.Length, memory.Address);
-        using var vcpu = vm.CreateVcpu(0);
-        var sregs = vcpu.GetSregs();
-        sregs.Cs.Base = 0;
-        sregs.Cs.Selector = 0;
-        vcpu.SetSregs(sregs);
-        vcpu.SetRegs(new KvmRegs { Rip = 0x1000, Rflags = 0x2 });
+        using var guest = new RealModeGuest([0xA0, 0x00, 0x20, 0xE6, 0x10, 0xF4]);
+        var memory = guest.Memory;
+        var vcpu = guest.Vcpu;
 
         using var uffd = UserfaultFd.Open(UserfaultFeatures.ThreadId, userModeOnly: true);
         uffd.Register(memory.Address + 0x2000, Page, UserfaultRegisterMode.Missing);
