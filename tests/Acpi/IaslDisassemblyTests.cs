@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using SsiHv.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -66,22 +66,7 @@ public static class Iasl
     /// Runs iasl with `arguments` in `file`'s directory; returns its exit code and everything it printed.
     public static (int ExitCode, string Log) Run(string file, params string[] arguments)
     {
-        var start = new ProcessStartInfo("iasl")
-        {
-            WorkingDirectory = Path.GetDirectoryName(file)!,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (var argument in arguments)
-            start.ArgumentList.Add(argument);
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("cannot start iasl (apt-get install acpica-tools)");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromSeconds(30)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"iasl {string.Join(' ', arguments)} did not finish in 30 s");
-        }
-        return (process.ExitCode, stdout.Result + stderr.Result);
+        var result = ExternalProcess.Run("iasl", arguments, TimeSpan.FromSeconds(30), Path.GetDirectoryName(file));
+        return (result.ExitCode, result.Stdout + result.Stderr);
     }
 }

@@ -1,5 +1,5 @@
+using SsiHv.Tests.Support;
 using System.Buffers.Binary;
-using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
@@ -174,7 +174,7 @@ public sealed class KernelBootTests
     /// `readelf -nW` prints each note's description bytes after its type (on the same line with -W).
     static uint Phys32EntryFromReadelf()
     {
-        var output = Run("readelf", "-nW", Guest.KernelPath);
+        var output = ExternalProcess.Output("readelf", "-nW", Guest.KernelPath);
         var match = Regex.Match(output, @"Xen\s+0x0*([48])\s+Unknown note type: \(0x00000012\)\s+description data: ((?:[0-9a-f]{2} ?)+)");
         Assert.True(match.Success, $"readelf -n shows no XEN_ELFNOTE_PHYS32_ENTRY note in {Guest.KernelPath}:\n{output}");
         var bytes = match.Groups[2].Value.Split(' ', StringSplitOptions.RemoveEmptyEntries)
@@ -186,24 +186,13 @@ public sealed class KernelBootTests
     /// PT_LOAD lines of `readelf -lW`: offset, paddr, filesz, memsz.
     static (ulong Offset, ulong Paddr, ulong FileSize, ulong MemorySize)[] LoadSegmentsFromReadelf()
     {
-        var output = Run("readelf", "-lW", Guest.KernelPath);
+        var output = ExternalProcess.Output("readelf", "-lW", Guest.KernelPath);
         return Regex.Matches(output, @"^\s*LOAD\s+0x([0-9a-f]+)\s+0x[0-9a-f]+\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)", RegexOptions.Multiline)
             .Select(m => (Hex(m.Groups[1].Value), Hex(m.Groups[2].Value), Hex(m.Groups[3].Value), Hex(m.Groups[4].Value)))
             .ToArray();
     }
 
     static ulong Hex(string s) => ulong.Parse(s, NumberStyles.HexNumber);
-
-    static string Run(string program, params string[] args)
-    {
-        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        Assert.True(process.ExitCode == 0, $"{program} {string.Join(' ', args)} failed: {process.StandardError.ReadToEnd()}");
-        return output;
-    }
 
     [Fact]
     public void Pvh_entry_and_segments_of_vmlinux_match_readelf()

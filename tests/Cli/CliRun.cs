@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using SsiHv.Shell.Cli;
+using SsiHv.Tests.Support;
 
 namespace SsiHv.Tests.Cli;
 
@@ -25,24 +25,7 @@ public static class CliRun
 
     public static CliResult AsProcess(TimeSpan timeout, params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-        };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "ssihv.dll"));
-        foreach (var arg in args)
-            start.ArgumentList.Add(arg);
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start dotnet ssihv.dll");
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(timeout))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"ssihv {string.Join(' ', args)} did not finish within {timeout.TotalSeconds} s");
-        }
-        return new CliResult(process.ExitCode, stdout.Result, stderr.Result);
+        var result = ExternalProcess.Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "ssihv.dll"), .. args], timeout);
+        return new CliResult(result.ExitCode, result.Stdout, result.Stderr);
     }
 }

@@ -1,5 +1,4 @@
-using System.Diagnostics;
-using Xunit;
+using SsiHv.Tests.Support;
 
 namespace SsiHv.Tests.Interop;
 
@@ -10,8 +9,6 @@ namespace SsiHv.Tests.Interop;
 /// </summary>
 public static class KernelHeaderValues
 {
-    static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(60);
-
     public static Dictionary<string, ulong> Evaluate(IEnumerable<string> headers, IEnumerable<string> expressions)
     {
         var directory = Directory.CreateTempSubdirectory("ssihv-abi-").FullName;
@@ -24,8 +21,8 @@ public static class KernelHeaderValues
                 + string.Concat(expressions.Select(e => $"  printf(\"%s=%llu\\n\", \"{e}\", (unsigned long long)({e}));\n"))
                 + "  return 0;\n}\n");
             var binary = Path.Combine(directory, "abi");
-            Run("gcc", "-o", binary, source);
-            return Run(binary).Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            ExternalProcess.Output("gcc", "-o", binary, source);
+            return ExternalProcess.Output(binary).Split('\n', StringSplitOptions.RemoveEmptyEntries)
                 .Select(line => line.Split('=', 2))
                 .ToDictionary(parts => parts[0], parts => ulong.Parse(parts[1]));
         }
@@ -33,22 +30,5 @@ public static class KernelHeaderValues
         {
             Directory.Delete(directory, recursive: true);
         }
-    }
-
-    static string Run(string program, params string[] args)
-    {
-        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in args)
-            start.ArgumentList.Add(arg);
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(StepTimeout))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{program} did not finish in {StepTimeout.TotalSeconds} s");
-        }
-        Assert.True(process.ExitCode == 0, $"{program} {string.Join(' ', args)} exited {process.ExitCode}: {stderr.Result}");
-        return stdout.Result;
     }
 }

@@ -1,5 +1,4 @@
-using System.Diagnostics;
-using Xunit;
+using SsiHv.Tests.Support;
 
 namespace SsiHv.Tests.Vmm;
 
@@ -26,13 +25,7 @@ public static class TinyPvhGuest
             {{body}}
             """);
         var elf = Path.Combine(directory, name + ".elf");
-        var start = new ProcessStartInfo("gcc") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var arg in new[] { "-nostdlib", "-static", "-no-pie", "-Wl,-Ttext=0x200000", "-Wl,--build-id=none", "-o", elf, source })
-            start.ArgumentList.Add(arg);
-        using var gcc = Process.Start(start)!;
-        var errors = gcc.StandardError.ReadToEndAsync();
-        Assert.True(gcc.WaitForExit(TimeSpan.FromSeconds(60)), "gcc did not finish in 60 s");
-        Assert.True(gcc.ExitCode == 0, $"gcc failed: {errors.Result}");
+        ExternalProcess.Output("gcc", "-nostdlib", "-static", "-no-pie", "-Wl,-Ttext=0x200000", "-Wl,--build-id=none", "-o", elf, source);
         return elf;
     }
 }
