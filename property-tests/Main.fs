@@ -20,6 +20,9 @@ let all =
         Vcpu.CpuidPolicyProperties.tests
         Devices.DeviceProperties.tests
         Paging.PagingTests.tests
+        Transport.FrameProperties.tests
+        Transport.HelloProperties.tests
+        Cluster.MembershipProperties.tests
     ]
 
 [<EntryPoint>]

@@ -1,0 +1,246 @@
+/// The boot node's view of the cluster as a pure state machine (DESIGN.md §3, "Control"; §4.5):
+/// `step : Cluster -> MembershipEvent -> Cluster * MembershipAction list`. The HTTP control plane and the
+/// transport feed it events; the shell performs the actions in order. A refused event changes nothing and
+/// returns the single action `Reject error`, whose text says what to do instead.
+///
+/// Nodes go Joining → Active → (Draining →) Left, or Lost from anywhere. A VM is started on the Active nodes;
+/// its topology is fixed while it runs (the guest cannot lose CPUs or NUMA nodes), except that a memory-only
+/// node may be drained: its pages move to another node homing the VM's memory before it leaves. Losing a
+/// node that runs the VM's vCPUs or homes its memory stops the VM, because its pages are gone (DESIGN.md §9's
+/// replicas will change this).
+module SsiHv.Core.Cluster.Membership
+
+open SsiHv.Core.Paging
+
+/// What a node brings, from its join request.
+type NodeInfo = { Id: NodeId; Cpus: int; MemoryMiB: int64; Address: string }
+
+type MemberState =
+    /// Asked to join; the boot node's authenticated hello with it has not succeeded yet.
+    | Joining
+    | Active
+    /// Its pages are moving to another node of the running VM.
+    | Draining
+    | Left
+    /// Its connection died without a leave.
+    | Lost
+
+type Member = { Info: NodeInfo; State: MemberState }
+
+/// The nodes a VM was started on, and which of them still home its memory.
+type VmTopology = { Nodes: NodeInfo list; MemoryHomes: Set<NodeId> }
+
+type VmState =
+    | NotStarted
+    | Starting of VmTopology
+    | Running of VmTopology
+    | Stopped of reason: string
+
+type Cluster = { BootNode: NodeId; Members: Map<NodeId, Member>; Vm: VmState }
+
+type MembershipEvent =
+    | Join of NodeInfo
+    /// The boot node's authenticated hello with a joining node succeeded.
+    | Connected of NodeId
+    | Drain of NodeId
+    /// Every page of the draining node is at its new home.
+    | DrainComplete of NodeId
+    /// The node says goodbye.
+    | Leave of NodeId
+    | PeerLost of NodeId
+    | StartVm
+    /// Every node host runs its part of the VM.
+    | VmStarted
+    | VmStopped of reason: string
+
+type MembershipError =
+    | InvalidNode of NodeId * problem: string
+    | AlreadyMember of NodeId * MemberState
+    | UnknownNode of NodeId
+    | WrongState of NodeId * MemberState * needed: string
+    | IsBootNode of NodeId * refused: string
+    | RunsVcpus of NodeId * cpus: int
+    | NoOtherMemoryHome of NodeId
+    | InUseByVm of NodeId
+    | VmStarting
+    | VmAlreadyStarted
+    | StillJoining of NodeId list
+    | NoCpus
+    | NoMemory
+    | NoVmStarting
+    | NoVmStarted
+
+module MembershipError =
+    let text (error: MembershipError) =
+        match error with
+        | InvalidNode(id, problem) -> sprintf "node %d cannot join: %s" id problem
+        | AlreadyMember(id, state) -> sprintf "node %d has already joined (it is %A); it must leave or be drained before it joins again" id state
+        | UnknownNode id -> sprintf "node %d is not a member of this cluster" id
+        | WrongState(id, state, needed) -> sprintf "node %d is %A; %s" id state needed
+        | IsBootNode(id, refused) ->
+            sprintf "node %d is the boot node: it runs the membership and cannot %s; stop the VM and the cluster instead" id refused
+        | RunsVcpus(id, cpus) ->
+            sprintf "node %d runs %d of the running VM's vCPUs, which the guest cannot lose; stop the VM first" id cpus
+        | NoOtherMemoryHome id ->
+            sprintf "node %d homes the only guest memory left that is not draining: there is nowhere to move its pages" id
+        | InUseByVm id -> sprintf "node %d runs vCPUs or homes memory of the VM; drain it (memory-only nodes) or stop the VM first" id
+        | VmStarting -> "the VM is starting; retry once it runs"
+        | VmAlreadyStarted -> "the VM is already starting or running; stop it first"
+        | StillJoining ids ->
+            sprintf "node(s) %s are still joining (no authenticated hello yet); wait for them or drain them" (ids |> List.map string |> String.concat ", ")
+        | NoCpus -> "no active node contributes CPUs: join a node with cpus > 0"
+        | NoMemory -> "no active node contributes memory: join a node with memoryMiB > 0"
+        | NoVmStarting -> "no VM is starting"
+        | NoVmStarted -> "no VM has been started"
+
+[<RequireQualifiedAccess>]
+type MembershipAction =
+    /// Dial the node's transport address and run the hello; answer with Connected (or PeerLost).
+    | Connect of NodeInfo
+    | Disconnect of NodeId
+    /// Build the topology, memory layout and ACPI tables of the VM from these nodes (in id order).
+    | AssembleTopology of NodeInfo list
+    /// Start the VM on the topology just assembled; answer with VmStarted.
+    | StartVm
+    /// Move every page homed on `source` to `target`; answer with DrainComplete source.
+    | MovePages of source: NodeId * target: NodeId
+    | StopVm of reason: string
+    | Reject of MembershipError
+
+let private validate (info: NodeInfo) =
+    let problem =
+        if info.Id < 0 then Some "the node id must be 0 or more"
+        elif info.Cpus < 0 then Some(sprintf "cpus must be 0 or more, found %d" info.Cpus)
+        elif info.MemoryMiB < 0L then Some(sprintf "memoryMiB must be 0 or more, found %d" info.MemoryMiB)
+        elif info.Cpus = 0 && info.MemoryMiB = 0L then Some "it contributes neither CPUs nor memory"
+        elif System.String.IsNullOrWhiteSpace info.Address then Some "its transport address is empty"
+        else None
+    match problem with
+    | Some problem -> Error(InvalidNode(info.Id, problem))
+    | None -> Ok info
+
+/// A cluster of the boot node alone, Active, with no VM.
+let create (boot: NodeInfo) =
+    validate boot
+    |> Result.map (fun boot ->
+        { BootNode = boot.Id; Members = Map.ofList [ boot.Id, { Info = boot; State = Active } ]; Vm = NotStarted })
+
+let stateOf (id: NodeId) (cluster: Cluster) = cluster.Members |> Map.tryFind id |> Option.map (fun m -> m.State)
+
+let nodesIn (state: MemberState) (cluster: Cluster) =
+    cluster.Members |> Map.toList |> List.filter (fun (_, m) -> m.State = state) |> List.map fst
+
+/// The VM whose topology is fixed now, if any.
+let private vmTopology (vm: VmState) =
+    match vm with
+    | Starting topology | Running topology -> Some topology
+    | NotStarted | Stopped _ -> None
+
+let private usesNode (topology: VmTopology) (info: NodeInfo) =
+    info.Cpus > 0 && topology.Nodes |> List.exists (fun n -> n.Id = info.Id) || topology.MemoryHomes.Contains info.Id
+
+let private withState id state cluster =
+    { cluster with Members = cluster.Members |> Map.change id (Option.map (fun m -> { m with State = state })) }
+
+let private reject cluster error = cluster, [ MembershipAction.Reject error ]
+
+/// The VM is gone, so pages being drained have nowhere left to matter: draining nodes leave.
+let private stopVm reason cluster =
+    let draining = nodesIn Draining cluster
+    let cluster = draining |> List.fold (fun c id -> withState id Left c) { cluster with Vm = Stopped reason }
+    cluster, draining |> List.map MembershipAction.Disconnect
+
+/// Applies `f` to an existing member, refusing unknown ids and the boot node when `bootRefusal` names what
+/// the event would do to it.
+let private withMember id (bootRefusal: string option) cluster f =
+    match Map.tryFind id cluster.Members, bootRefusal with
+    | None, _ -> reject cluster (UnknownNode id)
+    | Some _, Some refused when id = cluster.BootNode -> reject cluster (IsBootNode(id, refused))
+    | Some m, _ -> f m
+
+let private join (info: NodeInfo) cluster =
+    match validate info, stateOf info.Id cluster with
+    | Error e, _ -> reject cluster e
+    | Ok _, Some((Joining | Active | Draining) as state) -> reject cluster (AlreadyMember(info.Id, state))
+    | Ok info, (None | Some Left | Some Lost) ->
+        { cluster with Members = cluster.Members |> Map.add info.Id { Info = info; State = Joining } },
+        [ MembershipAction.Connect info ]
+
+let private drain (m: Member) cluster =
+    let id = m.Info.Id
+    match m.State, cluster.Vm with
+    | state, _ when state <> Active -> reject cluster (WrongState(id, state, "only an Active node can be drained"))
+    | _, Starting topology when usesNode topology m.Info -> reject cluster VmStarting
+    | _, Running topology when usesNode topology m.Info ->
+        if m.Info.Cpus > 0 then reject cluster (RunsVcpus(id, m.Info.Cpus))
+        else
+            let draining = set (nodesIn Draining cluster)
+            match topology.MemoryHomes |> Set.filter (fun n -> n <> id && not (draining.Contains n)) |> Set.toList with
+            | [] -> reject cluster (NoOtherMemoryHome id)
+            | target :: _ -> withState id Draining cluster, [ MembershipAction.MovePages(id, target) ]
+    // Nothing of the VM lives there: the node can go at once.
+    | _ -> withState id Left cluster, [ MembershipAction.Disconnect id ]
+
+let private drainComplete (m: Member) cluster =
+    match m.State, cluster.Vm with
+    | Draining, Running topology ->
+        let topology = { topology with MemoryHomes = topology.MemoryHomes.Remove m.Info.Id }
+        withState m.Info.Id Left { cluster with Vm = Running topology }, [ MembershipAction.Disconnect m.Info.Id ]
+    | state, _ -> reject cluster (WrongState(m.Info.Id, state, "DrainComplete needs a Draining node"))
+
+let private leave (m: Member) cluster =
+    match m.State, vmTopology cluster.Vm with
+    | (Left | Lost | Draining) as state, _ ->
+        reject cluster (WrongState(m.Info.Id, state, "only a Joining or Active node can leave (a draining one leaves when its drain completes)"))
+    | _, Some topology when usesNode topology m.Info -> reject cluster (InUseByVm m.Info.Id)
+    | _ -> withState m.Info.Id Left cluster, [ MembershipAction.Disconnect m.Info.Id ]
+
+let private lost (m: Member) cluster =
+    let id = m.Info.Id
+    match m.State, vmTopology cluster.Vm with
+    | (Left | Lost) as state, _ -> reject cluster (WrongState(id, state, "only a connected node can be lost"))
+    | _, Some topology when usesNode topology m.Info ->
+        let roles =
+            [ if m.Info.Cpus > 0 && topology.Nodes |> List.exists (fun n -> n.Id = id) then sprintf "ran %d vCPUs" m.Info.Cpus
+              if topology.MemoryHomes.Contains id then "homed guest memory" ]
+        let reason = sprintf "node %d was lost; it %s of the VM" id (String.concat " and " roles)
+        let cluster, disconnects = stopVm reason (withState id Lost cluster)
+        cluster, MembershipAction.StopVm reason :: disconnects
+    | _ -> withState id Lost cluster, []
+
+let private startVm cluster =
+    match cluster.Vm, nodesIn Joining cluster with
+    | (Starting _ | Running _), _ -> reject cluster VmAlreadyStarted
+    | _, (_ :: _ as joining) -> reject cluster (StillJoining joining)
+    | _, [] ->
+        let nodes = nodesIn Active cluster |> List.map (fun id -> cluster.Members.[id].Info)
+        if nodes |> List.sumBy (fun n -> n.Cpus) = 0 then reject cluster NoCpus
+        elif nodes |> List.sumBy (fun n -> n.MemoryMiB) = 0L then reject cluster NoMemory
+        else
+            let homes = nodes |> List.filter (fun n -> n.MemoryMiB > 0L) |> List.map (fun n -> n.Id) |> set
+            { cluster with Vm = Starting { Nodes = nodes; MemoryHomes = homes } },
+            [ MembershipAction.AssembleTopology nodes; MembershipAction.StartVm ]
+
+let step (cluster: Cluster) (event: MembershipEvent) : Cluster * MembershipAction list =
+    match event with
+    | Join info -> join info cluster
+    | Connected id ->
+        withMember id None cluster (fun m ->
+            match m.State with
+            | Joining -> withState id Active cluster, []
+            | state -> reject cluster (WrongState(id, state, "Connected needs a Joining node")))
+    | Drain id -> withMember id (Some "be drained") cluster (fun m -> drain m cluster)
+    | DrainComplete id -> withMember id None cluster (fun m -> drainComplete m cluster)
+    | Leave id -> withMember id (Some "leave") cluster (fun m -> leave m cluster)
+    | PeerLost id -> withMember id (Some "be lost by itself") cluster (fun m -> lost m cluster)
+    | StartVm -> startVm cluster
+    | VmStarted ->
+        match cluster.Vm with
+        | Starting topology -> { cluster with Vm = Running topology }, []
+        | _ -> reject cluster NoVmStarting
+    | VmStopped reason ->
+        match cluster.Vm with
+        | Starting _ | Running _ -> stopVm reason cluster
+        // We asked for it with StopVm: the first reason stays.
+        | Stopped _ -> cluster, []
+        | NotStarted -> reject cluster NoVmStarted

@@ -1,0 +1,114 @@
+/// What node hosts say to each other (DESIGN.md §4.6): the authenticated hello, the pager's page transfers
+/// and invalidations (docs/pager.md), errors and keep-alives. Values whose size the wire fixes (nonces,
+/// proofs, pages, error texts) can only be built at that size, so every Message can be encoded.
+namespace SsiHv.Core.Transport
+
+open System
+open System.Text
+open SsiHv.Core.Paging
+
+/// A hello nonce: fresh random bytes from the shell for every connection, so no proof is valid twice.
+type Nonce = internal Nonce of byte[]
+
+module Nonce =
+    let length = 32
+
+    /// Copies the bytes, so the caller's array can be reused without changing the nonce.
+    let tryCreate (bytes: byte[]) =
+        if bytes.Length = length then Ok(Nonce(Array.copy bytes))
+        else Error(sprintf "a nonce is %d bytes, found %d" length bytes.Length)
+
+    let toArray (Nonce bytes) = Array.copy bytes
+
+/// HMAC-SHA256 of a hello (Hello.fs says over what).
+type Proof = internal Proof of byte[]
+
+module Proof =
+    let length = 32
+
+    let tryCreate (bytes: byte[]) =
+        if bytes.Length = length then Ok(Proof(Array.copy bytes))
+        else Error(sprintf "a proof is %d bytes, found %d" length bytes.Length)
+
+    let toArray (Proof bytes) = Array.copy bytes
+
+/// The 4 KiB of one guest page.
+type PageBytes = internal PageBytes of byte[]
+
+module PageBytes =
+    let length = int Page.size
+
+    let tryCreate (bytes: byte[]) =
+        if bytes.Length = length then Ok(PageBytes(Array.copy bytes))
+        else Error(sprintf "a page is %d bytes, found %d" length bytes.Length)
+
+    let toArray (PageBytes bytes) = Array.copy bytes
+
+/// What went wrong, for a program: the text is for a person.
+type ErrorCode = uint16
+
+module ErrorCode =
+    /// The hello failed: wrong secret, replayed proof, or a message out of order.
+    let helloRejected: ErrorCode = 1us
+    /// The request is not one this node serves (e.g. FetchPage for a page it does not home).
+    let unsupportedRequest: ErrorCode = 2us
+    /// The peer sent bytes that are not a frame; the connection is closed after this error.
+    let malformedFrame: ErrorCode = 3us
+
+/// UTF-8 text of at most `maxBytes` bytes, so an error message cannot make a frame unbounded.
+type ErrorText = internal ErrorText of string
+
+module ErrorText =
+    let maxBytes = 256
+
+    /// Total: unpaired surrogates become U+FFFD (as UTF-8 encoding does) and the text is cut at the last whole
+    /// character that fits, so any string gives a text that survives the wire unchanged.
+    let ofString (text: string | null) =
+        let bytes =
+            match text with
+            | null -> [||]
+            | text -> Encoding.UTF8.GetBytes text
+        let isContinuation (b: byte) = b &&& 0xC0uy = 0x80uy
+        let rec cut at = if at < bytes.Length && isContinuation bytes.[at] then cut (at - 1) else at
+        let length = if bytes.Length <= maxBytes then bytes.Length else cut maxBytes
+        ErrorText(Encoding.UTF8.GetString(bytes, 0, length))
+
+    let value (ErrorText text) = text
+
+type Message =
+    /// Opens a connection: who I am and the nonce you must prove knowledge of the secret over.
+    | Hello of node: NodeId * nonce: Nonce
+    | HelloProof of Proof
+    /// The pager's `Fetch(page, node)`, sent to the page's home.
+    | FetchPage of PageNumber
+    | PageData of PageNumber * PageBytes
+    /// The pager's `CopyOut(page, node)`: keep these bytes as the page's newest copy.
+    | StorePage of PageNumber * PageBytes
+    /// The home holds the bytes of StorePage: the pager's `WriteBackDone`.
+    | Stored of PageNumber
+    /// Another node is about to write the page: the pager's `RemoteInvalidate(page, requester)`.
+    | Invalidate of PageNumber * requester: NodeId
+    /// The pager's `AcknowledgeInvalidate`: no copy of the page is left here.
+    | InvalidateAck of PageNumber
+    | ErrorReply of ErrorCode * ErrorText
+    | Ping
+    | Pong
+
+/// One message and the id that pairs a reply with its request (replies carry the request's id).
+type Envelope = { RequestId: uint64; Message: Message }
+
+module Message =
+    /// A short name for logs and decode errors.
+    let name (message: Message) =
+        match message with
+        | Hello _ -> "Hello"
+        | HelloProof _ -> "HelloProof"
+        | FetchPage _ -> "FetchPage"
+        | PageData _ -> "PageData"
+        | StorePage _ -> "StorePage"
+        | Stored _ -> "Stored"
+        | Invalidate _ -> "Invalidate"
+        | InvalidateAck _ -> "InvalidateAck"
+        | ErrorReply _ -> "ErrorReply"
+        | Ping -> "Ping"
+        | Pong -> "Pong"

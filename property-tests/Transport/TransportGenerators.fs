@@ -1,0 +1,45 @@
+/// Generators of every transport message, shared by the frame and hello properties.
+module SsiHv.PropertyTests.Transport.TransportGenerators
+
+open FsCheck.FSharp
+open SsiHv.Core.Transport
+
+let private unwrap result =
+    match result with
+    | Ok value -> value
+    | Error message -> failwith message
+
+let bytes length = ArbMap.defaults |> ArbMap.generate<byte> |> Gen.arrayOfLength length
+
+let nonce = bytes Nonce.length |> Gen.map (Nonce.tryCreate >> unwrap)
+let proof = bytes Proof.length |> Gen.map (Proof.tryCreate >> unwrap)
+
+/// Pages are mostly zeroes or one repeated byte in practice; random bytes cover the codec just as well.
+let page = bytes PageBytes.length |> Gen.map (PageBytes.tryCreate >> unwrap)
+
+let private uint64s = ArbMap.defaults |> ArbMap.generate<uint64>
+let private nodeIds = ArbMap.defaults |> ArbMap.generate<int>
+
+/// Any string, including unpaired surrogates and texts far over the bound, plus long multi-byte texts that
+/// must be cut on a character boundary.
+let errorText =
+    Gen.oneof
+        [ ArbMap.defaults |> ArbMap.generate<string>
+          Gen.elements [ "é"; "€"; "😀"; "\ud800" ] |> Gen.listOf |> Gen.map (String.concat "") ]
+    |> Gen.map ErrorText.ofString
+
+let message =
+    Gen.oneof
+        [ Gen.map2 (fun node n -> Hello(node, n)) nodeIds nonce
+          Gen.map HelloProof proof
+          Gen.map FetchPage uint64s
+          Gen.map2 (fun p bytes -> PageData(p, bytes)) uint64s page
+          Gen.map2 (fun p bytes -> StorePage(p, bytes)) uint64s page
+          Gen.map Stored uint64s
+          Gen.map2 (fun p requester -> Invalidate(p, requester)) uint64s nodeIds
+          Gen.map InvalidateAck uint64s
+          Gen.map2 (fun code text -> ErrorReply(code, text)) (ArbMap.defaults |> ArbMap.generate<uint16>) errorText
+          Gen.constant Ping
+          Gen.constant Pong ]
+
+let envelope = Gen.map2 (fun id m -> { RequestId = id; Message = m }) uint64s message
