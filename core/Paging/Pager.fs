@@ -88,9 +88,12 @@ type PagerConfig =
     private
         { LocalNode: NodeId
           BudgetPages: int
-          Placement: Placement }
+          Placement: Placement
+          ReadAheadPages: int }
 
     member config.Budget = config.BudgetPages
+    /// Pages per aligned read-ahead block; 0 when read-ahead is off (the default).
+    member config.ReadAhead = config.ReadAheadPages
 
 type PagerConfigError = BudgetBelowOnePage of int
 
@@ -98,7 +101,11 @@ module PagerConfig =
     /// A budget of at least one page is what lets every fault make progress.
     let create (localNode: NodeId) (budgetPages: int) (placement: Placement) : Result<PagerConfig, PagerConfigError> =
         if budgetPages < 1 then Error(BudgetBelowOnePage budgetPages)
-        else Ok { LocalNode = localNode; BudgetPages = budgetPages; Placement = placement }
+        else Ok { LocalNode = localNode; BudgetPages = budgetPages; Placement = placement; ReadAheadPages = 0 }
+
+    /// Read-ahead of aligned blocks of `blockPages` pages (docs/pager.md, "Read-ahead"); below 2 turns it off.
+    let withReadAhead (blockPages: int) (config: PagerConfig) =
+        { config with ReadAheadPages = if blockPages < 2 then 0 else blockPages }
 
 /// Pages waiting for a frame, oldest first: a banker's queue, O(1) amortized.
 type FrameQueue =
@@ -163,7 +170,7 @@ let private makeResident (page: PageNumber) (record: PageRecord) (source: CopySo
     |> setState page record resident
     |> mapState (fun s -> { s with Clock = Clock.insert page s.Clock })
     |> emit (mapPage protection)
-    |> emit (Wake(page, faultsOf waiters))
+    |> fun progress -> if List.isEmpty waiters then progress else emit (Wake(page, faultsOf waiters)) progress
 
 let private awaitFrame (page: PageNumber) (record: PageRecord) (newest: CopySource) (waiters: Waiter list) (progress: Progress) =
     progress
@@ -191,17 +198,21 @@ let private evict (page: PageNumber) (progress: Progress) : Progress =
     | Some({ State = ResidentDirty } as record) -> startWriteBack page record [] progress
     | _ -> progress
 
-/// Gives the oldest page awaiting a frame its frame.
-let private admit (page: PageNumber) (progress: Progress) : Progress =
-    let state, _ = progress
+/// Gives a page and its waiters a free frame: zero-filled at once, or fetched.
+let private admitWith (page: PageNumber) (record: PageRecord) (newest: CopySource) (waiters: Waiter list) (progress: Progress) =
     let progress = progress |> mapState (fun s -> { s with FramesInUse = s.FramesInUse + 1 })
-    match Map.tryFind page state.Pages with
-    | Some({ State = AwaitingFrame(Zeroes, waiters) } as record) ->
-        makeResident page record Zeroes waiters (fun protection -> ZeroFill(page, protection)) progress
-    | Some({ State = AwaitingFrame(HeldBy source, waiters) } as record) ->
+    match newest with
+    | Zeroes -> makeResident page record Zeroes waiters (fun protection -> ZeroFill(page, protection)) progress
+    | HeldBy source ->
         progress
         |> setState page record (Fetching { Source = source; Waiters = waiters; Stale = false })
         |> emit (Fetch(page, source))
+
+/// Gives the oldest page awaiting a frame its frame.
+let private admit (page: PageNumber) (progress: Progress) : Progress =
+    let state, _ = progress
+    match Map.tryFind page state.Pages with
+    | Some({ State = AwaitingFrame(newest, waiters) } as record) -> admitWith page record newest waiters progress
     | _ -> progress
 
 /// Runs after every event: admits waiting pages while frames are free, and when they are not, evicts CLOCK
@@ -224,6 +235,11 @@ let private onFault (fault: FaultId) (page: PageNumber) (access: Access) (progre
     let waiter = { Fault = fault; Access = access }
     let wakeNow = emit (Wake(page, [ fault ]))
     let referenced = mapState (fun s -> { s with Clock = Clock.reference page s.Clock })
+    // Fast path, same outcome as queueing and `settle` admitting at once: nothing waits and a frame is free.
+    let frameFree = FrameQueue.length state.AwaitingFrames = 0 && state.FramesInUse < state.Config.BudgetPages
+    let awaitOrAdmit record newest progress =
+        if frameFree then admitWith page record newest [ waiter ] progress
+        else awaitFrame page record newest [ waiter ] progress
     match Map.tryFind page state.Pages with
     | None ->
         match Placement.home state.Config.Placement state.HomedPages page state.Config.LocalNode with
@@ -231,10 +247,10 @@ let private onFault (fault: FaultId) (page: PageNumber) (access: Access) (progre
         | Ok home ->
             progress
             |> mapState (fun s -> { s with HomedPages = Map.add home (homedOn s.HomedPages home + 1UL) s.HomedPages })
-            |> awaitFrame page { Home = home; State = Absent Zeroes } Zeroes [ waiter ]
+            |> awaitOrAdmit { Home = home; State = Absent Zeroes } Zeroes
     | Some record ->
         match record.State, access with
-        | Absent newest, _ -> awaitFrame page record newest [ waiter ] progress
+        | Absent newest, _ -> awaitOrAdmit record newest progress
         | AwaitingFrame(newest, waiters), _ -> setState page record (AwaitingFrame(newest, waiter :: waiters)) progress
         | Fetching fetch, _ -> setState page record (Fetching { fetch with Waiters = waiter :: fetch.Waiters }) progress
         // The message was queued before the page was mapped (or unprotected); the retry will succeed.
@@ -323,6 +339,66 @@ let private onRemoteInvalidate (page: PageNumber) (requester: NodeId) (progress:
         | WritingBack writeBack ->
             setState page record (WritingBack { writeBack with InvalidatedBy = writeBack.InvalidatedBy @ [ requester ] }) progress
 
+/// Read-ahead after a fault that admitted `page` from "untouched" or `Absent source`: when every other page of
+/// its aligned block is in the same condition (untouched, or Absent with the same source) and free frames
+/// hold them all without evicting anything (no page awaits a frame), map them too, after the faulting page's
+/// wake. Zero pages get the faulting access's protection (a sequential writer writes them next; a writable
+/// page is dirty, so nothing is lost); fetched pages arrive clean, write-protected. No page is woken: no
+/// thread waits on them, and a thread that faults on one meanwhile waits (Fetching) or is woken at once.
+let private readAhead (page: PageNumber) (access: Access) (before: PageState option) (progress: Progress) : Progress =
+    let state, _ = progress
+    let blockPages = state.Config.ReadAheadPages
+    let source =
+        match before with
+        | None -> Some Zeroes
+        | Some(Absent source) -> Some source
+        | _ -> None
+    let admitted =
+        match stateOf page state with
+        | Some(ResidentClean _ | ResidentDirty | Fetching _) -> true
+        | _ -> false
+    match source with
+    | Some source when blockPages > 1 && admitted && FrameQueue.length state.AwaitingFrames = 0
+                       && state.FramesInUse + blockPages - 1 <= state.Config.BudgetPages ->
+        let first = page - page % uint64 blockPages
+        let others = [ for q in first .. first + uint64 blockPages - 1UL do if q <> page then q ]
+        let sameCondition q =
+            match Map.tryFind q state.Pages, source with
+            | None, Zeroes -> Placement.home state.Config.Placement state.HomedPages q state.Config.LocalNode |> Result.isOk
+            | Some { State = Absent s }, _ -> s = source
+            | _ -> false
+        if not (List.forall sameCondition others) then progress
+        else
+            let readOne (progress: Progress) (q: PageNumber) =
+                let state, _ = progress
+                let progress, record =
+                    match Map.tryFind q state.Pages with
+                    | Some record -> progress, record
+                    | None ->
+                        // Checked above: placement has room (homing pages in order may fill a node; then stop).
+                        match Placement.home state.Config.Placement state.HomedPages q state.Config.LocalNode with
+                        | Ok home ->
+                            progress |> mapState (fun s -> { s with HomedPages = Map.add home (homedOn s.HomedPages home + 1UL) s.HomedPages }),
+                            { Home = home; State = Absent Zeroes }
+                        | Error _ -> progress, { Home = -1; State = Absent Zeroes }
+                if record.Home < 0 then progress
+                else
+                    let progress = progress |> mapState (fun s -> { s with FramesInUse = s.FramesInUse + 1 })
+                    match source with
+                    | Zeroes ->
+                        let waiters = if access = Write then [ { Fault = 0UL; Access = Write } ] else []
+                        let state, actions = makeResident q record Zeroes waiters (fun protection -> ZeroFill(q, protection)) progress
+                        // The pseudo-waiter only chose the protection: drop its Wake.
+                        match actions with
+                        | Wake(p, _) :: rest when p = q && not (List.isEmpty waiters) -> state, rest
+                        | _ -> state, actions
+                    | HeldBy node ->
+                        progress
+                        |> setState q record (Fetching { Source = node; Waiters = []; Stale = false })
+                        |> emit (Fetch(q, node))
+            others |> List.fold readOne progress
+    | _ -> progress
+
 /// The pager's transition function: pure, so every decision can be replayed from the event log.
 let step (state: PagerState) (event: PagerEvent) : PagerState * PagerAction list =
     let start: Progress = state, []
@@ -333,5 +409,9 @@ let step (state: PagerState) (event: PagerEvent) : PagerState * PagerAction list
         | WriteBackDone page -> onWriteBackDone page start
         | EvictRequested page -> onEvictRequested page start
         | RemoteInvalidate(page, requester) -> onRemoteInvalidate page requester start
-    let final, actions = settle handled
+    let settled = settle handled
+    let final, actions =
+        match event with
+        | Fault(_, page, access) when state.Config.ReadAheadPages > 1 -> readAhead page access (stateOf page state) settled
+        | _ -> settled
     final, List.rev actions

@@ -39,6 +39,8 @@ public enum UserfaultReadStatus
     TimedOut,
     /// <see cref="UserfaultFd.RequestStop"/> was called (sticky: every later read returns this at once).
     Stopped,
+    /// <see cref="UserfaultFd.Interrupt"/> was called since the last read (consumed by this read).
+    Interrupted,
 }
 
 /// <summary>
@@ -52,6 +54,8 @@ public sealed unsafe class UserfaultFd : IDisposable
 {
     readonly FileDescriptor fd;
     readonly FileDescriptor stop;
+    /// Non-sticky wake-up for a reader that also serves work queued by other threads.
+    readonly FileDescriptor interrupt;
 
     /// The features this descriptor was opened with (UFFDIO_API enables exactly the requested ones).
     public UserfaultFeatures Features { get; }
@@ -71,6 +75,10 @@ public sealed unsafe class UserfaultFd : IDisposable
     {
         this.fd = fd;
         this.stop = stop;
+        var interruptFd = NativeLibc.eventfd(0, NativeLibc.EFD_CLOEXEC | NativeLibc.EFD_NONBLOCK);
+        if (interruptFd < 0)
+            throw LinuxError.Last("eventfd for the userfaultfd reader interrupt signal");
+        interrupt = new FileDescriptor(interruptFd);
         Features = features;
         AvailableFeatures = api.Features;
         Ioctls = api.Ioctls;
@@ -244,15 +252,23 @@ public sealed unsafe class UserfaultFd : IDisposable
         if (messages.IsEmpty)
             throw new ArgumentException("room for at least one message is needed", nameof(messages));
         var deadline = timeoutMilliseconds < 0 ? long.MaxValue : Environment.TickCount64 + timeoutMilliseconds;
-        var fds = stackalloc NativeLibc.PollFd[2];
+        var fds = stackalloc NativeLibc.PollFd[3];
         fixed (UserfaultMessage* buffer = messages)
         {
+            // A busy reader finds messages waiting: one non-blocking read, no poll.
+            var pending = NativeLibc.read(fd.Fd, buffer, (nuint)(messages.Length * sizeof(UserfaultMessage)));
+            if (pending > 0)
+            {
+                count = (int)(pending / sizeof(UserfaultMessage));
+                return UserfaultReadStatus.Messages;
+            }
             while (true)
             {
                 var remaining = timeoutMilliseconds < 0 ? -1 : (int)Math.Max(0, deadline - Environment.TickCount64);
                 fds[0] = new NativeLibc.PollFd { Fd = fd.Fd, Events = NativeLibc.POLLIN };
                 fds[1] = new NativeLibc.PollFd { Fd = stop.Fd, Events = NativeLibc.POLLIN };
-                var ready = NativeLibc.poll(fds, 2, remaining);
+                fds[2] = new NativeLibc.PollFd { Fd = interrupt.Fd, Events = NativeLibc.POLLIN };
+                var ready = NativeLibc.poll(fds, 3, remaining);
                 if (ready < 0)
                 {
                     if (System.Runtime.InteropServices.Marshal.GetLastPInvokeError() == NativeLibc.EINTR)
@@ -261,6 +277,12 @@ public sealed unsafe class UserfaultFd : IDisposable
                 }
                 if ((fds[1].ReturnedEvents & NativeLibc.POLLIN) != 0)
                     return UserfaultReadStatus.Stopped;
+                if ((fds[2].ReturnedEvents & NativeLibc.POLLIN) != 0)
+                {
+                    ulong signals;
+                    NativeLibc.read(interrupt.Fd, &signals, sizeof(ulong));
+                    return UserfaultReadStatus.Interrupted;
+                }
                 if ((fds[0].ReturnedEvents & (NativeLibc.POLLERR | NativeLibc.POLLNVAL)) != 0)
                     throw new LinuxError("poll of the userfaultfd (POLLERR/POLLNVAL: closed or not initialised)", NativeLibc.EINVAL);
                 if ((fds[0].ReturnedEvents & NativeLibc.POLLIN) != 0)
@@ -298,10 +320,20 @@ public sealed unsafe class UserfaultFd : IDisposable
             throw LinuxError.Last("write of the userfaultfd reader stop eventfd");
     }
 
+    /// <summary>Makes the current or next <see cref="Read"/> return <see cref="UserfaultReadStatus.Interrupted"/> once.</summary>
+    public void Interrupt()
+    {
+        ulong one = 1;
+        if (NativeLibc.write(interrupt.Fd, &one, sizeof(ulong)) < 0
+            && System.Runtime.InteropServices.Marshal.GetLastPInvokeError() != NativeLibc.EAGAIN)
+            throw LinuxError.Last("write of the userfaultfd reader interrupt eventfd");
+    }
+
     /// Stop readers (RequestStop) and let them return before disposing.
     public void Dispose()
     {
         fd.Dispose();
         stop.Dispose();
+        interrupt.Dispose();
     }
 }

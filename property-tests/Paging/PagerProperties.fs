@@ -32,7 +32,8 @@ type Command =
     | Evict of page: int
     | RemoteWrite of page: int
 
-type Scenario = { Budget: int; Policy: PlacementPolicy; Commands: Command list }
+/// `ReadAhead`: pages per aligned read-ahead block (0: off).
+type Scenario = { Budget: int; Policy: PlacementPolicy; ReadAhead: int; Commands: Command list }
 
 /// An access a thread performs; `Write` carries the value, unique per write so that a stale read shows.
 type ThreadAccess = { Page: PageNumber; Write: int option }
@@ -262,6 +263,7 @@ let private newWorld (scenario: Scenario) =
     let config =
         PagerConfig.create localNode scenario.Budget (placementFor scenario.Policy)
         |> Result.defaultWith (fun e -> failwithf "%A" e)
+        |> PagerConfig.withReadAhead scenario.ReadAhead
     { Pager = create config; Memory = Map.empty; Stores = Map.empty; Fetches = []; Arrived = Map.empty; WriteBacks = []
       Messages = []; Threads = Map.ofList [ for t in 0 .. threadCount - 1 -> t, Idle ]; Delivered = Set.empty
       Woken = Set.empty; RemoteWrites = Map.empty; Model = Map.empty; NextFault = 1UL; NextValue = 1
@@ -296,9 +298,10 @@ let private scenarioGen allowRemote =
     gen {
         let! budget = Gen.frequency [ 3, Gen.constant 1; 3, Gen.constant 2; 2, Gen.choose (3, 9) ]
         let! policy = Gen.elements [ FirstTouch; Bind; Interleave ]
+        let! readAhead = Gen.elements [ 0; 0; 2; 4 ]
         let! length = Gen.choose (0, 120)
         let! commands = Gen.listOfLength length (commandGen allowRemote)
-        return { Budget = budget; Policy = policy; Commands = commands }
+        return { Budget = budget; Policy = policy; ReadAhead = readAhead; Commands = commands }
     }
 
 let private shrinkScenario (scenario: Scenario) =
@@ -349,6 +352,26 @@ let tests =
             let s4, a4 = step s3 (WriteBackDone 0UL)
             Expect.equal a4 [ Unprotect 0UL; Wake(0UL, [ 2UL ]) ] "cancelled"
             Expect.equal (stateOf 0UL s4) (Some ResidentDirty) "dirty again"
+
+        testCase "read-ahead maps the rest of an untouched aligned block after the faulting page's wake" <| fun () ->
+            let config =
+                PagerConfig.create 0 8 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A") |> PagerConfig.withReadAhead 4
+            let s1, a1 = step (create config) (Fault(1UL, 1UL, Write))
+            Expect.equal a1 [ ZeroFill(1UL, Writable); Wake(1UL, [ 1UL ]); ZeroFill(0UL, Writable); ZeroFill(2UL, Writable); ZeroFill(3UL, Writable) ]
+                "a writer's block is zero-filled writable"
+            Expect.equal s1.FramesInUse 4 "four frames"
+            let _, a2 = step s1 (Fault(2UL, 5UL, Read))
+            Expect.equal a2 [ ZeroFill(5UL, WriteProtected); Wake(5UL, [ 2UL ]); ZeroFill(4UL, WriteProtected); ZeroFill(6UL, WriteProtected); ZeroFill(7UL, WriteProtected) ]
+                "a reader's block is zero-filled write-protected"
+            let s3, a3 = step s1 (Fault(2UL, 5UL, Read)) |> fst |> fun s -> step s (Fault(3UL, 0UL, Write))
+            Expect.equal a3 [ Wake(0UL, [ 3UL ]) ] "a fault on a read-ahead page is stale: woken at once"
+            Expect.equal s3.FramesInUse 8 "budget full"
+
+        testCase "read-ahead never evicts: with too few free frames only the faulting page is mapped" <| fun () ->
+            let config =
+                PagerConfig.create 0 3 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A") |> PagerConfig.withReadAhead 4
+            let _, a1 = step (create config) (Fault(1UL, 1UL, Write))
+            Expect.equal a1 [ ZeroFill(1UL, Writable); Wake(1UL, [ 1UL ]) ] "no read-ahead"
 
         testCase "completions for pages not in flight are reported, not thrown" <| fun () ->
             let config = PagerConfig.create 0 1 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A")

@@ -10,7 +10,7 @@ namespace SsiHv.Shell.Bench;
 
 /// <summary>
 /// Our side of <c>ssihv bench fault</c>: the fault guest in a KVM VM of this process whose paged region is served by
-/// <see cref="UserfaultPager"/> (reader thread → channel → core Pager.step → UFFDIO_COPY / WRITEPROTECT / WAKE,
+/// <see cref="UserfaultPager"/> (pager thread: uffd read → core Pager.step → UFFDIO_COPY / WRITEPROTECT / WAKE,
 /// MADV_DONTNEED, <see cref="LocalPageStore"/>) exactly as <c>ssihv run --memory-budget</c> serves guest RAM.
 /// </summary>
 public static class FaultOurPager

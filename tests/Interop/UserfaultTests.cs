@@ -237,6 +237,22 @@ public sealed class UserfaultTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void An_interrupt_wakes_a_waiting_reader_once()
+    {
+        using var memory = new AnonymousMapping(Page);
+        using var uffd = UserfaultFd.Open(PagerFeatures);
+        uffd.Register(memory.Address, memory.Length, UserfaultRegisterMode.Missing);
+
+        var status = UserfaultReadStatus.Messages;
+        var reader = UserfaultTestThread.Start("reader", () => status = uffd.ReadOne(out _, -1));
+        Assert.False(reader.Join(100), "with nothing to read the reader keeps waiting");
+        uffd.Interrupt();
+        reader.AssertFinished("after Interrupt");
+        Assert.Equal(UserfaultReadStatus.Interrupted, status);
+        Assert.Equal(UserfaultReadStatus.TimedOut, uffd.ReadOne(out _, 50)); // consumed: not sticky
+    }
+
+    [Fact]
     public void Many_faults_are_read_in_batches_and_each_page_is_resolved()
     {
         const int Pages = 8;
