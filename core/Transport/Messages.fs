@@ -7,16 +7,19 @@ open System
 open System.Text
 open SsiHv.Core.Paging
 
+module internal FixedBytes =
+    /// Fixed-size byte fields copy what they are given, so the caller's array can be reused without changing them.
+    let copyExactly (length: int) (what: string) (wrap: byte[] -> 'field) (bytes: byte[]) =
+        if bytes.Length = length then Ok(wrap (Array.copy bytes))
+        else Error(sprintf "%s is %d bytes, found %d" what length bytes.Length)
+
 /// A hello nonce: fresh random bytes from the shell for every connection, so no proof is valid twice.
 type Nonce = internal Nonce of byte[]
 
 module Nonce =
     let length = 32
 
-    /// Copies the bytes, so the caller's array can be reused without changing the nonce.
-    let tryCreate (bytes: byte[]) =
-        if bytes.Length = length then Ok(Nonce(Array.copy bytes))
-        else Error(sprintf "a nonce is %d bytes, found %d" length bytes.Length)
+    let tryCreate (bytes: byte[]) = FixedBytes.copyExactly length "a nonce" Nonce bytes
 
     let toArray (Nonce bytes) = Array.copy bytes
 
@@ -26,9 +29,7 @@ type Proof = internal Proof of byte[]
 module Proof =
     let length = 32
 
-    let tryCreate (bytes: byte[]) =
-        if bytes.Length = length then Ok(Proof(Array.copy bytes))
-        else Error(sprintf "a proof is %d bytes, found %d" length bytes.Length)
+    let tryCreate (bytes: byte[]) = FixedBytes.copyExactly length "a proof" Proof bytes
 
     let toArray (Proof bytes) = Array.copy bytes
 
@@ -38,9 +39,7 @@ type PageBytes = internal PageBytes of byte[]
 module PageBytes =
     let length = int Page.size
 
-    let tryCreate (bytes: byte[]) =
-        if bytes.Length = length then Ok(PageBytes(Array.copy bytes))
-        else Error(sprintf "a page is %d bytes, found %d" length bytes.Length)
+    let tryCreate (bytes: byte[]) = FixedBytes.copyExactly length "a page" PageBytes bytes
 
     let toArray (PageBytes bytes) = Array.copy bytes
 
