@@ -1,11 +1,18 @@
 namespace SsiHv.Shell.Pager;
 
 /// <summary>
-/// Where a page's bytes live while no node has it resident: its home node's page store. This store is
-/// local; the node-to-node transport puts the same interface in front of other machines.
+/// Where a page's bytes live while no node has it resident: its home node's page store, on this host
+/// (<see cref="LocalPageStore"/>) or on another node host over the transport. A local store completes
+/// synchronously (a completed ValueTask, nothing allocated); a remote one completes later on a transport thread,
+/// and the pager feeds the completion back through its event channel. A failed task (e.g.
+/// PeerUnavailableException) means the home is gone: the pager stops the VM with that reason, it never guesses
+/// the bytes.
 /// </summary>
 public interface IPageStore
 {
-    void Read(int home, ulong page, Span<byte> destination);
-    void Write(int home, ulong page, ReadOnlySpan<byte> source);
+    /// Reads `page` from node `home` into `destination` (4096 bytes the caller keeps alive until completion).
+    ValueTask ReadAsync(int home, ulong page, Memory<byte> destination);
+
+    /// Writes the 4096 bytes of `source` as the newest copy of `page` at node `home`.
+    ValueTask WriteAsync(int home, ulong page, ReadOnlyMemory<byte> source);
 }

@@ -20,9 +20,17 @@ public sealed class LocalPageStore : IPageStore, IDisposable
 
     const ulong PageSize = 4096;
 
-    public void Read(int home, ulong page, Span<byte> destination) => Slot(page).CopyTo(destination);
+    public ValueTask ReadAsync(int home, ulong page, Memory<byte> destination)
+    {
+        Slot(page).CopyTo(destination.Span);
+        return ValueTask.CompletedTask;
+    }
 
-    public void Write(int home, ulong page, ReadOnlySpan<byte> source) => source.CopyTo(Slot(page));
+    public ValueTask WriteAsync(int home, ulong page, ReadOnlyMemory<byte> source)
+    {
+        source.Span.CopyTo(Slot(page));
+        return ValueTask.CompletedTask;
+    }
 
     Span<byte> Slot(ulong page)
     {

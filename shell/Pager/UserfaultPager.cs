@@ -193,7 +193,7 @@ public sealed unsafe class UserfaultPager : IDisposable
             case CorePager.PagerAction.Fetch fetch:
                 if (!fetched.TryGetValue(fetch.Item1, out var buffer))
                     fetched[fetch.Item1] = buffer = pageBuffers.Count > 0 ? pageBuffers.Pop() : GC.AllocateArray<byte>((int)PageSize, pinned: true);
-                store.Read(fetch.from, fetch.Item1, buffer);
+                store.ReadAsync(fetch.from, fetch.Item1, buffer).GetAwaiter().GetResult();
                 refetched = true;
                 Metrics.CountFetch();
                 // The local store answers at once: complete the transfer in this consumer iteration.
@@ -212,7 +212,10 @@ public sealed unsafe class UserfaultPager : IDisposable
                 uffd.WriteProtect(HostAddressOf(unprotect.Item), PageSize, protect: false, dontWake: true);
                 break;
             case CorePager.PagerAction.CopyOut copyOut:
-                store.Write(copyOut.toNode, copyOut.Item1, new ReadOnlySpan<byte>((void*)HostAddressOf(copyOut.Item1), (int)PageSize));
+                var outgoing = pageBuffers.Count > 0 ? pageBuffers.Pop() : GC.AllocateArray<byte>((int)PageSize, pinned: true);
+                new ReadOnlySpan<byte>((void*)HostAddressOf(copyOut.Item1), (int)PageSize).CopyTo(outgoing);
+                store.WriteAsync(copyOut.toNode, copyOut.Item1, outgoing).GetAwaiter().GetResult();
+                pageBuffers.Push(outgoing);
                 Metrics.CountWriteBack();
                 completions.Enqueue(CorePager.PagerEvent.NewWriteBackDone(copyOut.Item1));
                 break;
