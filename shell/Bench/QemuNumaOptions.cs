@@ -48,7 +48,7 @@ public static class QemuNumaOptions
         return arguments;
     }
 
-    static List<string> HmatArguments(CoreTopology topology, List<Node> nodes)
+    static List<string> HmatArguments(CoreTopology topology, List<Core.Topology.Node> nodes)
     {
         var arguments = new List<string>();
         foreach (var initiator in nodes.Where(n => n.Cpus > 0))

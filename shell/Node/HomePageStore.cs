@@ -1,0 +1,79 @@
+using SsiHv.Interop.Memory;
+using SsiHv.Shell.Transport;
+
+namespace SsiHv.Shell.Node;
+
+/// <summary>
+/// The guest pages this node homes (its <c>memoryMiB</c>): what peers fetch and write back over the transport.
+/// Bytes live in one MAP_NORESERVE anonymous mapping of exactly memoryMiB, so a stored page costs host memory
+/// only once written and a node can never hold more than it offered; a page gets a slot on its first store.
+/// A page never stored reads as zeroes (its newest copy is the zero page). Served from several transport
+/// threads at once, hence the lock (a slot lookup and a 4 KiB copy: short).
+/// </summary>
+public sealed class HomePageStore : IPageService, IDisposable
+{
+    const int PageSize = 4096;
+    readonly AnonymousMapping backing;
+    readonly Dictionary<ulong, long> slots = [];
+    readonly long capacity;
+    readonly int node;
+    readonly Lock gate = new();
+
+    public HomePageStore(int node, long memoryMiB)
+    {
+        this.node = node;
+        capacity = memoryMiB * 1024 * 1024 / PageSize;
+        backing = new AnonymousMapping((ulong)Math.Max(1, capacity) * PageSize);
+    }
+
+    /// Pages that have been stored here at least once.
+    public long PagesStored
+    {
+        get { lock (gate) return slots.Count; }
+    }
+
+    public long Capacity => capacity;
+
+    public void ReadPage(ulong page, Span<byte> destination)
+    {
+        lock (gate)
+        {
+            if (slots.TryGetValue(page, out var slot))
+                backing.Span((ulong)slot * PageSize, PageSize).CopyTo(destination);
+            else
+                destination[..PageSize].Clear();
+        }
+    }
+
+    public bool TryWritePage(ulong page, ReadOnlySpan<byte> source, out string? refusal)
+    {
+        if (source.Length != PageSize)
+        {
+            refusal = $"node {node}: a page is {PageSize} bytes, received {source.Length}";
+            return false;
+        }
+        lock (gate)
+        {
+            if (!slots.TryGetValue(page, out var slot))
+            {
+                if (slots.Count >= capacity)
+                {
+                    refusal = $"node {node} homes at most {capacity} pages (memoryMiB) and all are in use; page 0x{page:X} was not stored";
+                    return false;
+                }
+                slots[page] = slot = slots.Count;
+            }
+            source.CopyTo(backing.Span((ulong)slot * PageSize, PageSize));
+        }
+        refusal = null;
+        return true;
+    }
+
+    /// The pages stored here, for drain and inspection.
+    public ulong[] StoredPages()
+    {
+        lock (gate) return [.. slots.Keys];
+    }
+
+    public void Dispose() => backing.Dispose();
+}
