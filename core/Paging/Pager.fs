@@ -16,8 +16,9 @@ type InFlightFetch =
     { Source: NodeId
       Waiters: Waiter list
       /// A remote invalidation arrived after the request left, so the bytes that come back may predate the
-      /// remote write: they are discarded and fetched again.
-      Stale: bool }
+      /// remote write: they are discarded and fetched again from the node named here, the page's home when
+      /// the invalidation was acknowledged (where the remote writer stores, even if the home moves later).
+      Stale: NodeId option }
 
 type InFlightWriteBack =
     { Target: NodeId
@@ -25,6 +26,19 @@ type InFlightWriteBack =
       Writers: FaultId list
       /// Nodes that asked for this page to be invalidated, in arrival order; each is acknowledged once the
       /// page is home and dropped.
+      InvalidatedBy: NodeId list
+      /// True for an eviction (the page is dropped once home). False for a copy to a new home during a
+      /// MoveHome: the page stays mapped, clean, and its frame is not counted as being freed.
+      Evicting: bool }
+
+/// A page's bytes being moved from a leaving home to its new one (MoveHome): not mapped here, no frame.
+type InFlightMove =
+    { From: NodeId
+      To: NodeId
+      /// Faults that wait for the bytes to reach `To` before the page is fetched from there.
+      Waiters: Waiter list
+      /// Invalidations that arrived meanwhile, acknowledged once the bytes are at the page's home, so that
+      /// the remote writer's bytes are not overwritten by the older ones being moved.
       InvalidatedBy: NodeId list }
 
 /// The local state of one page. A page this node host has never touched has no state (it is zeroes, homed
@@ -40,8 +54,11 @@ type PageState =
     | ResidentClean of alsoAt: CopySource
     /// Mapped writable; this is the only current copy.
     | ResidentDirty
-    /// Write-protected and being copied to its home; dropped once the home has stored it.
+    /// Write-protected and being copied to its home; dropped once the home has stored it (unless the copy
+    /// only moves a clean page to a new home, see `Evicting`).
     | WritingBack of InFlightWriteBack
+    /// Not mapped here; the newest bytes are being copied from a leaving home to the new one.
+    | MovingHome of InFlightMove
 
 type PageRecord = { Home: NodeId; State: PageState }
 
@@ -56,11 +73,20 @@ type PagerEvent =
     | EvictRequested of PageNumber
     /// Another node is about to write this page: give up any copy, then acknowledge.
     | RemoteInvalidate of PageNumber * requester: NodeId
+    /// The memory node `source` leaves: from now on nothing is written to it and no page is homed there; every
+    /// page whose newest bytes it holds is moved to `target` (resolved through earlier moves). Answered by
+    /// `HomeMoved source` once nothing is held by it and no transfer involving it is in flight.
+    | MoveHome of source: NodeId * target: NodeId
+    /// The transfer started by `MovePage` has stored the page at its new home.
+    | MovePageDone of PageNumber
 
 type PagerError =
     | PlacementFailed of PageNumber * PlacementError
     | UnexpectedFetchDone of PageNumber * PageState option
     | UnexpectedWriteBackDone of PageNumber * PageState option
+    | UnexpectedMovePageDone of PageNumber * PageState option
+    /// A home cannot move to itself (or to a node that itself moved to it).
+    | InvalidHomeMove of source: NodeId * target: NodeId
 
 /// What the shell must do, in list order.
 type PagerAction =
@@ -82,6 +108,11 @@ type PagerAction =
     | Wake of PageNumber * FaultId list
     /// Tell the requester of a RemoteInvalidate that this node holds no copy any more.
     | AcknowledgeInvalidate of PageNumber * requester: NodeId
+    /// Read the page from node `from`'s store and write those bytes to node `toNode`'s store (guest memory is
+    /// not involved); answer with MovePageDone.
+    | MovePage of PageNumber * from: NodeId * toNode: NodeId
+    /// Every page the node held has been moved: it is no longer read or written by this pager.
+    | HomeMoved of NodeId
     | Report of PagerError
 
 type PagerConfig =
@@ -135,14 +166,20 @@ type PagerState =
       /// Pages that hold or are about to hold a frame: Fetching, resident or WritingBack. Never above the
       /// budget.
       FramesInUse: int
-      /// WritingBack pages: frames that will be released without choosing another victim.
+      /// Evicting WritingBack pages: frames that will be released without choosing another victim.
       WriteBacksInFlight: int
       /// How many pages each node homes, for placement.
-      HomedPages: Map<NodeId, uint64> }
+      HomedPages: Map<NodeId, uint64>
+      /// Every home that left (or is leaving), to the node that took its pages over. Never a chain: a move
+      /// to a node that left is resolved first, and earlier moves to a leaving node are redirected.
+      HomeMoves: Map<NodeId, NodeId>
+      /// Homes still leaving, each with the pages that still involve it (held by it, or in a transfer from
+      /// or to it). Empty sets are removed together with emitting HomeMoved.
+      Draining: Map<NodeId, Set<PageNumber>> }
 
 let create (config: PagerConfig) =
     { Config = config; Pages = Map.empty; Clock = Clock.empty; AwaitingFrames = FrameQueue.empty
-      FramesInUse = 0; WriteBacksInFlight = 0; HomedPages = Map.empty }
+      FramesInUse = 0; WriteBacksInFlight = 0; HomedPages = Map.empty; HomeMoves = Map.empty; Draining = Map.empty }
 
 let stateOf (page: PageNumber) (state: PagerState) = Map.tryFind page state.Pages |> Option.map (fun r -> r.State)
 
@@ -157,6 +194,13 @@ let private setState (page: PageNumber) (record: PageRecord) (pageState: PageSta
 let private mapState (change: PagerState -> PagerState) ((state, actions): Progress) : Progress = change state, actions
 
 let private releaseFrame (state: PagerState) = { state with FramesInUse = state.FramesInUse - 1 }
+
+/// Where a page homed on `node` is homed now.
+let private currentHome (state: PagerState) (node: NodeId) = Map.tryFind node state.HomeMoves |> Option.defaultValue node
+
+/// The placement policy's home for a new page, redirected away from homes that left.
+let private placeNew (state: PagerState) (page: PageNumber) (touchingNode: NodeId) =
+    Placement.home state.Config.Placement state.HomedPages page touchingNode |> Result.map (currentHome state)
 
 let private faultsOf (waiters: Waiter list) = waiters |> List.map (fun w -> w.Fault) |> List.rev
 
@@ -180,7 +224,7 @@ let private awaitFrame (page: PageNumber) (record: PageRecord) (newest: CopySour
 /// Write-protect first, so that no write can land between the copy and the drop unseen.
 let private startWriteBack (page: PageNumber) (record: PageRecord) (invalidatedBy: NodeId list) (progress: Progress) =
     progress
-    |> setState page record (WritingBack { Target = record.Home; Writers = []; InvalidatedBy = invalidatedBy })
+    |> setState page record (WritingBack { Target = record.Home; Writers = []; InvalidatedBy = invalidatedBy; Evicting = true })
     |> mapState (fun s -> { s with Clock = Clock.remove page s.Clock; WriteBacksInFlight = s.WriteBacksInFlight + 1 })
     |> emit (WriteProtect page)
     |> emit (CopyOut(page, record.Home))
@@ -205,7 +249,7 @@ let private admitWith (page: PageNumber) (record: PageRecord) (newest: CopySourc
     | Zeroes -> makeResident page record Zeroes waiters (fun protection -> ZeroFill(page, protection)) progress
     | HeldBy source ->
         progress
-        |> setState page record (Fetching { Source = source; Waiters = waiters; Stale = false })
+        |> setState page record (Fetching { Source = source; Waiters = waiters; Stale = None })
         |> emit (Fetch(page, source))
 
 /// Gives the oldest page awaiting a frame its frame.
@@ -242,7 +286,7 @@ let private onFault (fault: FaultId) (page: PageNumber) (access: Access) (progre
         else awaitFrame page record newest [ waiter ] progress
     match Map.tryFind page state.Pages with
     | None ->
-        match Placement.home state.Config.Placement state.HomedPages page state.Config.LocalNode with
+        match placeNew state page state.Config.LocalNode with
         | Error error -> progress |> emit (Report(PlacementFailed(page, error)))
         | Ok home ->
             progress
@@ -253,6 +297,7 @@ let private onFault (fault: FaultId) (page: PageNumber) (access: Access) (progre
         | Absent newest, _ -> awaitOrAdmit record newest progress
         | AwaitingFrame(newest, waiters), _ -> setState page record (AwaitingFrame(newest, waiter :: waiters)) progress
         | Fetching fetch, _ -> setState page record (Fetching { fetch with Waiters = waiter :: fetch.Waiters }) progress
+        | MovingHome move, _ -> setState page record (MovingHome { move with Waiters = waiter :: move.Waiters }) progress
         // The message was queued before the page was mapped (or unprotected); the retry will succeed.
         | ResidentClean _, Read
         | ResidentDirty, _
@@ -265,10 +310,10 @@ let private onFault (fault: FaultId) (page: PageNumber) (access: Access) (progre
 let private onFetchDone (page: PageNumber) (progress: Progress) : Progress =
     let state, _ = progress
     match Map.tryFind page state.Pages with
-    | Some({ State = Fetching fetch } as record) when fetch.Stale ->
+    | Some({ State = Fetching({ Stale = Some freshAt } as fetch) } as record) ->
         progress
-        |> setState page record (Fetching { fetch with Source = record.Home; Stale = false })
-        |> emit (Fetch(page, record.Home))
+        |> setState page record (Fetching { fetch with Source = freshAt; Stale = None })
+        |> emit (Fetch(page, freshAt))
     | Some({ State = Fetching fetch } as record) ->
         makeResident page record (HeldBy fetch.Source) fetch.Waiters (fun protection -> Install(page, protection)) progress
     | other -> progress |> emit (Report(UnexpectedFetchDone(page, other |> Option.map (fun r -> r.State))))
@@ -277,8 +322,15 @@ let private onWriteBackDone (page: PageNumber) (progress: Progress) : Progress =
     let state, _ = progress
     match Map.tryFind page state.Pages with
     | Some({ State = WritingBack writeBack } as record) ->
-        let progress = progress |> mapState (fun s -> { s with WriteBacksInFlight = s.WriteBacksInFlight - 1 })
+        let progress =
+            if writeBack.Evicting then progress |> mapState (fun s -> { s with WriteBacksInFlight = s.WriteBacksInFlight - 1 })
+            else progress
         match writeBack.InvalidatedBy, writeBack.Writers with
+        // A clean page copied to its new home stays mapped, write-protected, equal to that copy.
+        | [], [] when not writeBack.Evicting ->
+            progress
+            |> setState page record (ResidentClean(HeldBy writeBack.Target))
+            |> mapState (fun s -> { s with Clock = Clock.insert page s.Clock })
         | [], [] ->
             progress |> setState page record (Absent(HeldBy writeBack.Target)) |> mapState releaseFrame |> emit (Drop page)
         // Cancel the eviction: the writers prove the page is in use, and its bytes are unchanged since the
@@ -314,7 +366,7 @@ let private onRemoteInvalidate (page: PageNumber) (requester: NodeId) (progress:
     let acknowledge = emit (AcknowledgeInvalidate(page, requester))
     match Map.tryFind page state.Pages with
     | None ->
-        match Placement.home state.Config.Placement state.HomedPages page requester with
+        match placeNew state page requester with
         | Error error -> progress |> emit (Report(PlacementFailed(page, error))) |> acknowledge
         | Ok home ->
             progress
@@ -328,7 +380,7 @@ let private onRemoteInvalidate (page: PageNumber) (requester: NodeId) (progress:
         match record.State with
         | Absent _ -> progress |> setState page record (Absent fromHome) |> acknowledge
         | AwaitingFrame(_, waiters) -> progress |> setState page record (AwaitingFrame(fromHome, waiters)) |> acknowledge
-        | Fetching fetch -> progress |> setState page record (Fetching { fetch with Stale = true }) |> acknowledge
+        | Fetching fetch -> progress |> setState page record (Fetching { fetch with Stale = Some record.Home }) |> acknowledge
         | ResidentClean _ ->
             progress
             |> setState page record (Absent fromHome)
@@ -338,6 +390,7 @@ let private onRemoteInvalidate (page: PageNumber) (requester: NodeId) (progress:
         | ResidentDirty -> startWriteBack page record [ requester ] progress
         | WritingBack writeBack ->
             setState page record (WritingBack { writeBack with InvalidatedBy = writeBack.InvalidatedBy @ [ requester ] }) progress
+        | MovingHome move -> setState page record (MovingHome { move with InvalidatedBy = move.InvalidatedBy @ [ requester ] }) progress
 
 /// Read-ahead after a fault that admitted `page` from "untouched" or `Absent source`: when every other page of
 /// its aligned block is in the same condition (untouched, or Absent with the same source) and free frames
@@ -376,7 +429,7 @@ let private readAhead (page: PageNumber) (access: Access) (before: PageState opt
                     | Some record -> progress, record
                     | None ->
                         // Checked above: placement has room (homing pages in order may fill a node; then stop).
-                        match Placement.home state.Config.Placement state.HomedPages q state.Config.LocalNode with
+                        match placeNew state q state.Config.LocalNode with
                         | Ok home ->
                             progress |> mapState (fun s -> { s with HomedPages = Map.add home (homedOn s.HomedPages home + 1UL) s.HomedPages }),
                             { Home = home; State = Absent Zeroes }
@@ -394,10 +447,117 @@ let private readAhead (page: PageNumber) (access: Access) (before: PageState opt
                         | _ -> state, actions
                     | HeldBy node ->
                         progress
-                        |> setState q record (Fetching { Source = node; Waiters = []; Stale = false })
+                        |> setState q record (Fetching { Source = node; Waiters = []; Stale = None })
                         |> emit (Fetch(q, node))
             others |> List.fold readOne progress
     | _ -> progress
+
+/// Whether a page's state still needs the leaving home `node`: its newest bytes are there, or a transfer
+/// from or to it is in flight.
+let private involves (node: NodeId) (pageState: PageState) =
+    match pageState with
+    | Absent(HeldBy n)
+    | AwaitingFrame(HeldBy n, _)
+    | ResidentClean(HeldBy n) -> n = node
+    | Fetching fetch -> fetch.Source = node || fetch.Stale = Some node
+    | WritingBack writeBack -> writeBack.Target = node
+    | MovingHome move -> move.From = node || move.To = node
+    | Absent Zeroes | AwaitingFrame(Zeroes, _) | ResidentClean Zeroes | ResidentDirty -> false
+
+let private startMove (page: PageNumber) (record: PageRecord) (source: NodeId) (waiters: Waiter list) (invalidatedBy: NodeId list)
+                      (progress: Progress) : Progress =
+    let state, _ = progress
+    let target = currentHome state source
+    progress
+    |> setState page record (MovingHome { From = source; To = target; Waiters = waiters; InvalidatedBy = invalidatedBy })
+    |> emit (MovePage(page, source, target))
+
+/// Starts what a page held by the leaving `source` needs, if nothing is in flight for it yet: an unmapped
+/// page's bytes are moved store to store; a resident clean page (equal to the copy at `source`) is copied out
+/// to the new home and stays mapped. Pages being fetched from or written to `source` are left to finish; they
+/// come back here as resident-clean or absent. Pages awaiting a frame are fetched from `source` when admitted
+/// (reading a leaving home is allowed until HomeMoved).
+let private moveAway (source: NodeId) (page: PageNumber) (progress: Progress) : Progress =
+    let state, _ = progress
+    match Map.tryFind page state.Pages with
+    | Some({ State = Absent(HeldBy n) } as record) when n = source -> startMove page record source [] [] progress
+    | Some({ State = ResidentClean(HeldBy n) } as record) when n = source ->
+        let target = currentHome state source
+        progress
+        |> setState page record (WritingBack { Target = target; Writers = []; InvalidatedBy = []; Evicting = false })
+        |> mapState (fun s -> { s with Clock = Clock.remove page s.Clock })
+        |> emit (CopyOut(page, target))
+    | _ -> progress
+
+/// The bytes reached `move.To`. If that home left meanwhile, they move on; otherwise invalidations that
+/// waited are acknowledged (the remote writer now starts from our newest bytes) and waiting faults queue for
+/// a frame to fetch the page from its new home.
+let private onMovePageDone (page: PageNumber) (progress: Progress) : Progress =
+    let state, _ = progress
+    match Map.tryFind page state.Pages with
+    | Some({ State = MovingHome move } as record) when currentHome state move.To <> move.To ->
+        startMove page record move.To move.Waiters move.InvalidatedBy progress
+    | Some({ State = MovingHome move } as record) ->
+        let acknowledged =
+            move.InvalidatedBy |> List.fold (fun p requester -> emit (AcknowledgeInvalidate(page, requester)) p) progress
+        match move.Waiters with
+        | [] -> setState page record (Absent(HeldBy move.To)) acknowledged
+        | waiters -> awaitFrame page record (HeldBy move.To) waiters acknowledged
+    | other -> progress |> emit (Report(UnexpectedMovePageDone(page, other |> Option.map (fun r -> r.State))))
+
+/// Records the move, rehomes every page homed on `source` (so no write-back goes there any more) and starts
+/// moving what it holds. A move of a home that is already leaving changes nothing: its HomeMoved will come.
+let private onMoveHome (source: NodeId) (requestedTarget: NodeId) (progress: Progress) : Progress =
+    let state, _ = progress
+    let target = currentHome state requestedTarget
+    if target = source then progress |> emit (Report(InvalidHomeMove(source, requestedTarget)))
+    elif Map.containsKey source state.Draining then progress
+    else
+        let pages = state.Pages |> Map.map (fun _ record -> if record.Home = source then { record with Home = target } else record)
+        let pending = pages |> Seq.choose (fun entry -> if involves source entry.Value.State then Some entry.Key else None) |> Set.ofSeq
+        let homed = homedOn state.HomedPages source + homedOn state.HomedPages target
+        let moved =
+            { state with
+                Pages = pages
+                HomedPages = state.HomedPages |> Map.remove source |> Map.add target homed
+                HomeMoves = state.HomeMoves |> Map.map (fun _ t -> if t = source then target else t) |> Map.add source target
+                Draining = Map.add source pending state.Draining }
+        pending |> Set.fold (fun p page -> moveAway source page p) (moved, snd progress)
+
+let private pageOf (action: PagerAction) =
+    match action with
+    | ZeroFill(page, _) | Fetch(page, _) | Install(page, _) | WriteProtect page | Unprotect page | CopyOut(page, _)
+    | Drop page | Wake(page, _) | AcknowledgeInvalidate(page, _) | MovePage(page, _, _) -> ValueSome page
+    | HomeMoved _ | Report _ -> ValueNone
+
+/// After a step while homes are leaving: every page the step touched (the event's page and every page an
+/// action names: each state change emits one) that still involves a leaving home gets what it needs next;
+/// pages that no longer involve it leave its set; an emptied set emits HomeMoved, once.
+let private continueMoves (eventPage: PageNumber voption) (progress: Progress) : Progress =
+    let state, actions = progress
+    let touched =
+        actions |> List.fold (fun pages action -> match pageOf action with ValueSome p -> Set.add p pages | ValueNone -> pages)
+            (match eventPage with ValueSome p -> Set.singleton p | ValueNone -> Set.empty)
+    state.Draining |> Map.fold (fun (progress: Progress) source pending ->
+        let stillPending (progress: Progress) page =
+            let progress = moveAway source page progress
+            let state, actions = progress
+            match Map.tryFind page state.Pages with
+            | Some record when involves source record.State -> progress
+            | _ ->
+                let remaining = Set.remove page (Map.find source state.Draining)
+                { state with Draining = Map.add source remaining state.Draining }, actions
+        let progress = Set.intersect touched pending |> Set.fold stillPending progress
+        let state, actions = progress
+        if Set.isEmpty (Map.find source state.Draining) then
+            { state with Draining = Map.remove source state.Draining }, HomeMoved source :: actions
+        else progress) progress
+
+let private eventPage (event: PagerEvent) =
+    match event with
+    | Fault(_, page, _) | FetchDone page | WriteBackDone page | EvictRequested page | RemoteInvalidate(page, _)
+    | MovePageDone page -> ValueSome page
+    | MoveHome _ -> ValueNone
 
 /// The pager's transition function: pure, so every decision can be replayed from the event log.
 let step (state: PagerState) (event: PagerEvent) : PagerState * PagerAction list =
@@ -409,9 +569,14 @@ let step (state: PagerState) (event: PagerEvent) : PagerState * PagerAction list
         | WriteBackDone page -> onWriteBackDone page start
         | EvictRequested page -> onEvictRequested page start
         | RemoteInvalidate(page, requester) -> onRemoteInvalidate page requester start
+        | MoveHome(source, target) -> onMoveHome source target start
+        | MovePageDone page -> onMovePageDone page start
     let settled = settle handled
-    let final, actions =
+    let readAheadDone =
         match event with
         | Fault(_, page, access) when state.Config.ReadAheadPages > 1 -> readAhead page access (stateOf page state) settled
         | _ -> settled
+    let final, actions =
+        if Map.isEmpty (fst readAheadDone).Draining then readAheadDone
+        else continueMoves (eventPage event) readAheadDone
     final, List.rev actions

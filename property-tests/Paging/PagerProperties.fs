@@ -31,6 +31,9 @@ type Command =
     | Resume of int
     | Evict of page: int
     | RemoteWrite of page: int
+    /// A memory node leaves; skipped when it already left or would move to itself.
+    | MoveHomeOf of source: NodeId * target: NodeId
+    | CompleteMove of int
 
 /// `ReadAhead`: pages per aligned read-ahead block (0: off).
 type Scenario = { Budget: int; Policy: PlacementPolicy; ReadAhead: int; Commands: Command list }
@@ -54,6 +57,13 @@ type World =
       /// Bytes handed over with FetchDone, waiting for Install.
       Arrived: Map<PageNumber, int>
       WriteBacks: (PageNumber * NodeId * int) list
+      /// Store-to-store transfers in flight (page, from, to); the bytes are read when it completes.
+      Transfers: (PageNumber * NodeId * NodeId) list
+      /// Homes a MoveHome was fed for, to where (resolved, as the model sees it).
+      Leaving: Map<NodeId, NodeId>
+      /// Homes whose HomeMoved was performed: never read or written again.
+      Departed: Set<NodeId>
+      HomeMovedCount: Map<NodeId, int>
       /// Fault messages raised and not yet read by the pager, oldest first.
       Messages: (FaultId * PageNumber * Access) list
       Threads: Map<int, ThreadState>
@@ -96,6 +106,21 @@ let private attempt (thread: int) (access: ThreadAccess) (world: World) =
 
 let private homeOf page (world: World) = (Map.find page world.Pager.Pages).Home
 
+/// The model's own statement of "this page still needs node n" (newest bytes there, or a transfer with it).
+let private needs (node: NodeId) (state: PageState) =
+    match state with
+    | Absent(HeldBy n) | AwaitingFrame(HeldBy n, _) | ResidentClean(HeldBy n) -> n = node
+    | Fetching fetch -> fetch.Source = node || fetch.Stale = Some node
+    | WritingBack writeBack -> writeBack.Target = node
+    | MovingHome move -> move.From = node || move.To = node
+    | _ -> false
+
+let private readFrom node what (world: World) =
+    if Set.contains node world.Departed then violation (sprintf "%s reads node %d after its HomeMoved" what node) world else world
+
+let private writeTo node what (world: World) =
+    if Map.containsKey node world.Leaving then violation (sprintf "%s writes node %d after its MoveHome" what node) world else world
+
 let private install page protection value (world: World) =
     if Map.containsKey page world.Memory then violation (sprintf "page %d mapped twice (EEXIST)" page) world
     else { world with Memory = Map.add page { Value = value; Writable = (protection = Writable) } world.Memory }
@@ -118,7 +143,7 @@ let private perform (world: World) (action: PagerAction) : World =
             violation (sprintf "fetch of page %d that is mapped or already in flight" page) world
         else
             let bytes = Map.tryFind (source, page) world.Stores |> Option.defaultValue 0
-            { world with Fetches = world.Fetches @ [ page, bytes ] }
+            { world with Fetches = world.Fetches @ [ page, bytes ] } |> readFrom source "fetch"
     | WriteProtect page ->
         world |> whenMapped page "write-protect" (fun frame -> { world with Memory = Map.add page { frame with Writable = false } world.Memory })
     | Unprotect page ->
@@ -126,7 +151,7 @@ let private perform (world: World) (action: PagerAction) : World =
     | CopyOut(page, target) ->
         world |> whenMapped page "copy-out" (fun frame ->
             if frame.Writable then violation (sprintf "copy-out of writable page %d" page) world
-            else { world with WriteBacks = world.WriteBacks @ [ page, target, frame.Value ] })
+            else { world with WriteBacks = world.WriteBacks @ [ page, target, frame.Value ] } |> writeTo target "copy-out")
     | Drop page ->
         world |> whenMapped page "drop" (fun _ ->
             if world.WriteBacks |> List.exists (fun (p, _, _) -> p = page) then
@@ -154,7 +179,19 @@ let private perform (world: World) (action: PagerAction) : World =
                     RemoteWrites = Map.add page rest world.RemoteWrites
                     Stores = Map.add (homeOf page world, page) value world.Stores
                     Model = Map.add page value world.Model }
+                |> writeTo (homeOf page world) "the acknowledged remote writer"
             | _ -> violation (sprintf "unrequested acknowledgement for page %d" page) world
+    | MovePage(page, source, target) ->
+        if Map.containsKey page world.Memory || world.Transfers |> List.exists (fun (p, _, _) -> p = page) then
+            violation (sprintf "move of page %d that is mapped or already moving" page) world
+        else { world with Transfers = world.Transfers @ [ page, source, target ] } |> readFrom source "move" |> writeTo target "move"
+    | HomeMoved node ->
+        let count = (Map.tryFind node world.HomeMovedCount |> Option.defaultValue 0) + 1
+        let world = { world with HomeMovedCount = Map.add node count world.HomeMovedCount; Departed = Set.add node world.Departed }
+        let stillNeeded = world.Pager.Pages |> Map.filter (fun _ r -> needs node r.State) |> Map.keys |> List.ofSeq
+        if not (Map.containsKey node world.Leaving) then violation (sprintf "HomeMoved %d without MoveHome" node) world
+        elif not (List.isEmpty stillNeeded) then violation (sprintf "HomeMoved %d while pages %A still need it" node stillNeeded) world
+        else world
     | Report error -> violation (sprintf "pager reported %A" error) world
 
 let private countStates (predicate: PageState -> bool) (pager: PagerState) =
@@ -176,6 +213,9 @@ let private checkConsistency (world: World) =
                 | ResidentClean _ -> (mapped |> Option.map (fun f -> not f.Writable)) = Some true && not (writingBack page)
                 | ResidentDirty -> (mapped |> Option.map (fun f -> f.Writable)) = Some true && not (writingBack page)
                 | WritingBack _ -> (mapped |> Option.map (fun f -> not f.Writable)) = Some true && writingBack page
+                | MovingHome move ->
+                    mapped.IsNone && not (fetching page) && not (writingBack page)
+                    && world.Transfers |> List.contains (page, move.From, move.To)
             if ok then None else Some(sprintf "page %d is %A but mapped=%A" page record.State mapped))
     let isResident = function ResidentClean _ | ResidentDirty -> true | _ -> false
     let holdsFrame = function Fetching _ | ResidentClean _ | ResidentDirty | WritingBack _ -> true | _ -> false
@@ -185,7 +225,7 @@ let private checkConsistency (world: World) =
       if world.Memory.Count > budget then sprintf "%d pages mapped, budget %d" world.Memory.Count budget
       if pager.FramesInUse <> countStates holdsFrame pager || pager.FramesInUse > budget then
           sprintf "frames in use %d, counted %d, budget %d" pager.FramesInUse (countStates holdsFrame pager) budget
-      if pager.WriteBacksInFlight <> countStates (function WritingBack _ -> true | _ -> false) pager then "write-back count drifted"
+      if pager.WriteBacksInFlight <> countStates (function WritingBack w -> w.Evicting | _ -> false) pager then "write-back count drifted"
       if FrameQueue.toList pager.AwaitingFrames |> List.sort <> pagesWhere (function AwaitingFrame _ -> true | _ -> false) then
           "frame queue and AwaitingFrame pages differ"
       if Clock.pages pager.Clock |> List.sort <> pagesWhere isResident then "clock ring and resident pages differ" ]
@@ -220,6 +260,15 @@ let private completeWriteBack index (world: World) =
         { world with WriteBacks = removeNth index world.WriteBacks; Stores = Map.add (target, page) bytes world.Stores }
         |> feed (WriteBackDone page)
 
+let private completeMove index (world: World) =
+    match nth index world.Transfers with
+    | None -> world
+    | Some(page, source, target) ->
+        let bytes = Map.tryFind (source, page) world.Stores |> Option.defaultValue 0
+        { world with Transfers = removeNth index world.Transfers; Stores = Map.add (target, page) bytes world.Stores }
+        |> readFrom source "move completion"
+        |> feed (MovePageDone page)
+
 let private runnable (world: World) =
     world.Threads |> Map.toList |> List.choose (fun (thread, state) -> match state with Runnable a -> Some(thread, a) | _ -> None)
 
@@ -244,6 +293,13 @@ let private run (world: World) (command: Command) =
         let pending = Map.tryFind page world.RemoteWrites |> Option.defaultValue []
         { world with RemoteWrites = Map.add page (pending @ [ world.NextValue ]) world.RemoteWrites; NextValue = world.NextValue + 1 }
         |> feed (RemoteInvalidate(page, remoteNode))
+    | MoveHomeOf(source, target) ->
+        let resolved = Map.tryFind target world.Leaving |> Option.defaultValue target
+        if Map.containsKey source world.Leaving || resolved = source then world
+        else
+            let leaving = world.Leaving |> Map.map (fun _ t -> if t = source then resolved else t) |> Map.add source resolved
+            feed (MoveHome(source, target)) { world with Leaving = leaving }
+    | CompleteMove index -> completeMove index world
 
 /// Lets everything pending finish: threads run as soon as they are woken, messages and completions are
 /// delivered oldest first. A fault that never gets woken, or a pager that never quiesces, is a violation.
@@ -251,12 +307,13 @@ let private drain (world: World) =
     let rec loop fuel (world: World) =
         if fuel = 0 then violation "did not quiesce" world
         else
-            match runnable world, world.Messages, world.Fetches, world.WriteBacks with
-            | (thread, access) :: _, _, _, _ -> loop (fuel - 1) (attempt thread access world)
-            | [], _ :: _, _, _ -> loop (fuel - 1) (deliverFault 0 world)
-            | [], [], _ :: _, _ -> loop (fuel - 1) (completeFetch 0 world)
-            | [], [], [], _ :: _ -> loop (fuel - 1) (completeWriteBack 0 world)
-            | [], [], [], [] -> world
+            match runnable world, world.Messages, world.Fetches, world.WriteBacks, world.Transfers with
+            | (thread, access) :: _, _, _, _, _ -> loop (fuel - 1) (attempt thread access world)
+            | [], _ :: _, _, _, _ -> loop (fuel - 1) (deliverFault 0 world)
+            | [], [], _ :: _, _, _ -> loop (fuel - 1) (completeFetch 0 world)
+            | [], [], [], _ :: _, _ -> loop (fuel - 1) (completeWriteBack 0 world)
+            | [], [], [], [], _ :: _ -> loop (fuel - 1) (completeMove 0 world)
+            | [], [], [], [], [] -> world
     loop 10000 { world with RunWhenWoken = true }
 
 let private newWorld (scenario: Scenario) =
@@ -265,6 +322,7 @@ let private newWorld (scenario: Scenario) =
         |> Result.defaultWith (fun e -> failwithf "%A" e)
         |> PagerConfig.withReadAhead scenario.ReadAhead
     { Pager = create config; Memory = Map.empty; Stores = Map.empty; Fetches = []; Arrived = Map.empty; WriteBacks = []
+      Transfers = []; Leaving = Map.empty; Departed = Set.empty; HomeMovedCount = Map.empty
       Messages = []; Threads = Map.ofList [ for t in 0 .. threadCount - 1 -> t, Idle ]; Delivered = Set.empty
       Woken = Set.empty; RemoteWrites = Map.empty; Model = Map.empty; NextFault = 1UL; NextValue = 1
       RunWhenWoken = false; Violations = [] }
@@ -279,13 +337,23 @@ let private simulate (scenario: Scenario) =
         [ if afterReads.Threads |> Map.exists (fun _ s -> s <> Idle) then "a thread is still blocked after the drain"
           if afterReads.Woken <> afterReads.Delivered then
               sprintf "faults delivered but never woken: %A" (Set.difference afterReads.Delivered afterReads.Woken)
-          if afterReads.RemoteWrites |> Map.exists (fun _ pending -> not (List.isEmpty pending)) then "an invalidation was never acknowledged" ]
+          if afterReads.RemoteWrites |> Map.exists (fun _ pending -> not (List.isEmpty pending)) then "an invalidation was never acknowledged"
+          for source in Map.keys afterReads.Leaving do
+              match Map.tryFind source afterReads.HomeMovedCount with
+              | Some 1 -> ()
+              | count -> sprintf "HomeMoved %d emitted %A times, expected once" source count
+              if afterReads.Pager.Pages |> Map.exists (fun _ r -> needs source r.State) then
+                  sprintf "pages still need node %d after its move" source
+          for KeyValue(node, _) in afterReads.HomeMovedCount do
+              if not (Map.containsKey node afterReads.Leaving) then sprintf "HomeMoved %d never asked for" node ]
     afterReads, List.rev afterReads.Violations @ finalProblems
 
-let private commandGen (allowRemote: bool) =
+let private commandGen (allowRemote: bool) (allowMoves: bool) =
     let page = Gen.choose (0, guestPageCount - 1)
     let index = Gen.choose (0, 15)
     Gen.frequency [
+        (if allowMoves then 1 else 0), Gen.map2 (fun s t -> MoveHomeOf(s, t)) (Gen.choose (0, 1)) (Gen.choose (0, 2))
+        (if allowMoves then 3 else 0), Gen.map CompleteMove index
         6, Gen.map3 (fun t p w -> Touch(t, p, w)) (Gen.choose (0, threadCount - 1)) page (Gen.elements [ false; true ])
         5, Gen.map DeliverFault index
         3, Gen.map CompleteFetch index
@@ -294,13 +362,13 @@ let private commandGen (allowRemote: bool) =
         2, Gen.map Evict page
         (if allowRemote then 2 else 0), Gen.map RemoteWrite page ]
 
-let private scenarioGen allowRemote =
+let private scenarioGen allowRemote allowMoves =
     gen {
         let! budget = Gen.frequency [ 3, Gen.constant 1; 3, Gen.constant 2; 2, Gen.choose (3, 9) ]
         let! policy = Gen.elements [ FirstTouch; Bind; Interleave ]
         let! readAhead = Gen.elements [ 0; 0; 2; 4 ]
         let! length = Gen.choose (0, 120)
-        let! commands = Gen.listOfLength length (commandGen allowRemote)
+        let! commands = Gen.listOfLength length (commandGen allowRemote allowMoves)
         return { Budget = budget; Policy = policy; ReadAhead = readAhead; Commands = commands }
     }
 
@@ -309,7 +377,8 @@ let private shrinkScenario (scenario: Scenario) =
         for i in 0 .. scenario.Commands.Length - 1 -> { scenario with Commands = List.removeAt i scenario.Commands }
     }
 
-let private scenarios allowRemote = Arb.fromGenShrink (scenarioGen allowRemote, shrinkScenario)
+let private scenarios allowRemote = Arb.fromGenShrink (scenarioGen allowRemote false, shrinkScenario)
+let private scenariosWithMoves allowRemote = Arb.fromGenShrink (scenarioGen allowRemote true, shrinkScenario)
 
 let private config = { FsCheckConfig.defaultConfig with maxTest = 1000 }
 
@@ -326,6 +395,10 @@ let tests =
                 Prop.forAll (scenarios false) (holds noProblems)
             testPropertyWithConfig config "with remote writes invalidating local copies: the same" <|
                 Prop.forAll (scenarios true) (holds noProblems)
+            testPropertyWithConfig config "homes leaving (MoveHome) amid faults, evictions and completions: reads see the last write, leaving homes are not written, HomeMoved exactly once and only when nothing needs the home" <|
+                Prop.forAll (scenariosWithMoves false) (holds noProblems)
+            testPropertyWithConfig config "homes leaving with remote writes invalidating local copies: the same" <|
+                Prop.forAll (scenariosWithMoves true) (holds noProblems)
             testPropertyWithConfig config "after draining, at most budget pages are mapped" <|
                 Prop.forAll (scenarios true) (holds (fun (world, _) -> world.Memory.Count <= world.Pager.Config.Budget))
         ]

@@ -9,7 +9,9 @@ public sealed record FaultResults(int Pages, int BudgetPages, int Passes, double
 /// <c>ssihv bench fault</c>: the fault guest (tests/bench/fault_guest.S) touches `pages` pages — four times the
 /// budget — in two passes, once under our pager (in this process) and once under the C reference (a child
 /// process), alternating per run so that host noise falls on both alike. Pass 0 is first touch (evicting once
-/// the budget is full), pass 1 re-faults every page from the store (evicting another each time).
+/// the budget is full), pass 1 re-faults every page from the store (evicting another each time). One unmeasured
+/// warm-up run of each comes first, so that neither is measured cold: ours would otherwise run part of its first
+/// run as tier-0 (unoptimized) JIT code, the C side with cold caches and page tables.
 /// </summary>
 public static class FaultBenchmark
 {
@@ -25,6 +27,9 @@ public static class FaultBenchmark
         var ours = new List<FaultRun>();
         var reference = new List<FaultRun>();
         var tscRates = new List<double>();
+        Checked("ours (warm-up)", FaultOurPager.Run(tools.GuestCode, pages, budgetPages, Passes));
+        Checked("C reference (warm-up)", FaultReference.Run(tools, pages, budgetPages, Passes).Run);
+        progress("warm-up run of both pagers done (not counted)");
         for (var run = 1; run <= runs; run++)
         {
             var our = Checked("ours", FaultOurPager.Run(tools.GuestCode, pages, budgetPages, Passes));

@@ -75,6 +75,8 @@ public sealed class RunCommand : ICommand
                     return ExitCodes.Success;
                 case VmStop.TimedOut t:
                     throw CliException.Failure($"ssihv run: the guest was still running after {t.Limit.TotalSeconds} s (--timeout); stopped it");
+                case VmStop.Stopped stopped:
+                    throw CliException.Failure($"ssihv run: the VM was stopped: {stopped.Reason}");
                 case VmStop.Failure f:
                     throw CliException.Failure(["ssihv run: the guest failed:", .. f.Report.Split('\n')]);
                 default:

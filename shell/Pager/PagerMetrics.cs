@@ -12,6 +12,7 @@ public sealed class PagerMetrics
     public const int LatencyBuckets = 24; // 1 µs .. 8 s
 
     long readFaults, writeFaults, writeProtectFaults, zeroFills, fetches, installs, writeBacks, drops, wakes, residentPages, errors;
+    long pagesMoved;
     readonly long[] latency = new long[LatencyBuckets];
 
     public long ReadFaults => Interlocked.Read(ref readFaults);
@@ -26,6 +27,8 @@ public sealed class PagerMetrics
     public long Wakes => Interlocked.Read(ref wakes);
     public long ResidentPages => Interlocked.Read(ref residentPages);
     public long Errors => Interlocked.Read(ref errors);
+    /// Pages moved store to store from a leaving home (MoveHome).
+    public long PagesMoved => Interlocked.Read(ref pagesMoved);
 
     internal void CountFault(bool write, bool writeProtect) =>
         Interlocked.Increment(ref writeProtect ? ref writeProtectFaults : ref write ? ref writeFaults : ref readFaults);
@@ -34,6 +37,7 @@ public sealed class PagerMetrics
     internal void CountInstall() { Interlocked.Increment(ref installs); Interlocked.Increment(ref residentPages); }
     internal void CountWriteBack() => Interlocked.Increment(ref writeBacks);
     internal void CountDrop() { Interlocked.Increment(ref drops); Interlocked.Decrement(ref residentPages); }
+    internal void CountMove() => Interlocked.Increment(ref pagesMoved);
     internal void CountError() => Interlocked.Increment(ref errors);
 
     internal void CountWake(long microseconds)

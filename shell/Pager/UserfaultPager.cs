@@ -1,7 +1,9 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Threading.Channels;
 using SsiHv.Core.Paging;
 using CorePager = SsiHv.Core.Paging.Pager;
+using SsiHv.Interop.Memory;
 using SsiHv.Interop.Userfault;
 using SsiHv.Shell.Vmm.Memory;
 
@@ -11,12 +13,15 @@ namespace SsiHv.Shell.Pager;
 /// The page-fault pipeline of DESIGN.md §3 for one node host. One pager thread polls the userfaultfd (and an
 /// eventfd for events queued by other threads), turns each fault message into a <see cref="CorePager.PagerEvent"/>,
 /// asks the core's <see cref="CorePager.step"/> what to do and performs the actions (UFFDIO_COPY,
-/// UFFDIO_WRITEPROTECT, UFFDIO_WAKE, MADV_DONTNEED, the page store) in order. The local page store answers at
-/// once, so Fetch and CopyOut are completed (FetchDone / WriteBackDone fed to `step`) before the next message
-/// is read; an install or unprotect directly followed by the wake of its page is one waking ioctl.
-/// docs/pager.md says why each action is safe; this class only performs them.
+/// UFFDIO_WRITEPROTECT, UFFDIO_WAKE, MADV_DONTNEED, the page store) in order. When the page store answers at
+/// once (a local store), Fetch, CopyOut and MovePage are completed (FetchDone / WriteBackDone / MovePageDone fed
+/// to `step`) before the next message is read; when it answers later (a home on another node), the completion
+/// comes back through the event channel and the transfer's buffer stays owned until then. A failed transfer is
+/// fatal: the pager reports <see cref="Failed"/> and stops serving (it never guesses a page's bytes). An install
+/// or unprotect directly followed by the wake of its page is one waking ioctl. docs/pager.md says why each
+/// action is safe; this class only performs them.
 /// </summary>
-public sealed unsafe class UserfaultPager : IDisposable
+public sealed class UserfaultPager : IDisposable
 {
     const ulong PageSize = 4096;
     const int ReadBatch = 64;
@@ -30,11 +35,21 @@ public sealed unsafe class UserfaultPager : IDisposable
     readonly record struct PagedRegion(nint Host, ulong Guest, ulong Length);
     readonly IPageStore store;
     readonly UserfaultFd uffd;
-    /// Events from other threads (eviction requests; transport completions later): the channel stage of the
-    /// pipeline, drained by the pager thread, which the producer wakes through the userfaultfd reader's interrupt.
+    /// Events from other threads (eviction and home-move requests, asynchronous store completions): the channel
+    /// stage of the pipeline, drained by the pager thread, which the producer wakes through the userfaultfd
+    /// reader's interrupt.
     readonly Channel<CorePager.PagerEvent> requests =
         Channel.CreateUnbounded<CorePager.PagerEvent>(new UnboundedChannelOptions { SingleReader = true });
+    /// Buffers of fetches in flight or arrived (until Install), of write-backs and of home moves in flight, by
+    /// page (the core has at most one transfer per page in flight). Touched by the pager thread only.
     readonly Dictionary<ulong, byte[]> fetched = [];
+    readonly Dictionary<ulong, byte[]> outgoing = [];
+    readonly Dictionary<ulong, byte[]> moving = [];
+    /// Callers of MoveHomeAsync, by leaving node, completed at HomeMoved.
+    readonly ConcurrentDictionary<int, TaskCompletionSource> homeMoves = new();
+    /// Why the pager stopped serving (a page store failed); set once, by whichever thread saw the failure.
+    string? failure;
+    bool failureReported;
     /// Fault-read timestamps for the latency metric, indexed by fault id modulo the ring (a fault still waiting
     /// after 16,384 newer ones would be timed from the wrong start; only the metric would be off).
     readonly long[] faultStarted = new long[FaultClockSlots];
@@ -50,6 +65,14 @@ public sealed unsafe class UserfaultPager : IDisposable
     bool refetched;
 
     public PagerMetrics Metrics { get; } = new();
+
+    /// Raised once (on the pager thread) when a page's home failed a transfer: the pager has stopped serving
+    /// faults, because it cannot know the page's bytes; the VM must stop. The argument names the home node, the
+    /// page and the store's error.
+    public event Action<string>? Failed;
+
+    /// The reason the pager stopped serving, or null while it serves.
+    public string? FailureReason => Volatile.Read(ref failure);
 
     public UserfaultPager(GuestMemory memory, CorePager.PagerConfig config, IPageStore store, Action<string> log)
     {
@@ -85,6 +108,26 @@ public sealed unsafe class UserfaultPager : IDisposable
         uffd.Interrupt();
     }
 
+    /// <summary>
+    /// Moves every page whose newest copy the memory node <paramref name="source"/> holds to
+    /// <paramref name="target"/>; from now on nothing is written to <paramref name="source"/> and no page is
+    /// homed there. Completes when no page needs <paramref name="source"/> any more (HomeMoved): after that the
+    /// pager never reads or writes its store. Faults if the pager failed or the move is impossible (a node
+    /// cannot move to itself).
+    /// </summary>
+    public Task MoveHomeAsync(int source, int target)
+    {
+        var completion = homeMoves.GetOrAdd(source, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        if (FailureReason is { } reason)
+            completion.TrySetException(new PagerFailedException(reason));
+        else
+        {
+            requests.Writer.TryWrite(CorePager.PagerEvent.NewMoveHome(source, target));
+            uffd.Interrupt();
+        }
+        return completion.Task;
+    }
+
     public void Stop()
     {
         requests.Writer.TryComplete();
@@ -98,17 +141,88 @@ public sealed unsafe class UserfaultPager : IDisposable
     void Run()
     {
         var messages = new UserfaultMessage[ReadBatch];
-        while (true)
+        while (FailureReason is null)
         {
-            while (requests.Reader.TryRead(out var request))
+            while (FailureReason is null && requests.Reader.TryRead(out var request))
                 Handle(request);
+            if (FailureReason is not null)
+                break;
             // One batch at a time, so queued requests are not starved by a stream of faults.
             var status = uffd.Read(messages, Timeout.Infinite, out var count);
             if (status == UserfaultReadStatus.Stopped)
                 return;
-            for (var i = 0; i < count; i++)
+            for (var i = 0; i < count && FailureReason is null; i++)
                 OnMessage(ref messages[i]);
         }
+        ReportFailure();
+    }
+
+    /// Stops serving for good: faults already read are never woken with made-up bytes, and the owner is told
+    /// so that it stops the VM (whose vCPUs blocked in faults are then interrupted).
+    void ReportFailure()
+    {
+        if (failureReported)
+            return;
+        failureReported = true;
+        var reason = FailureReason!;
+        Metrics.CountError();
+        log($"pager: {reason}");
+        foreach (var move in homeMoves.Values)
+            move.TrySetException(new PagerFailedException(reason));
+        Failed?.Invoke(reason);
+    }
+
+    void Fail(string reason)
+    {
+        Interlocked.CompareExchange(ref failure, reason, null);
+        try
+        {
+            uffd.Interrupt();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The pager was disposed meanwhile: nobody is left to tell.
+        }
+    }
+
+    static string FailureOf(string what, int node, ulong page, Exception error) =>
+        $"the page store of home node {node} failed to {what} page 0x{page:X}: {error.Message} (the VM cannot continue without that page's bytes)";
+
+    /// Feeds the completion of a store transfer that did not finish at once back through the channel, or
+    /// fails the pager if it failed. The transfer's buffer stays owned by the pager until the completion is stepped.
+    async Task CompleteLater(ValueTask transfer, CorePager.PagerEvent done, string what, int node, ulong page)
+    {
+        try
+        {
+            await transfer.ConfigureAwait(false);
+        }
+        catch (Exception error)
+        {
+            Fail(FailureOf(what, node, page, error));
+            return;
+        }
+        requests.Writer.TryWrite(done);
+        try
+        {
+            uffd.Interrupt();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Stopped and disposed while the transfer was in flight: nothing waits for it.
+        }
+    }
+
+    /// Completes a started store transfer inline (no allocation) when the store answered at once, else when
+    /// it completes.
+    void Complete(ValueTask transfer, CorePager.PagerEvent done, string what, int node, ulong page)
+    {
+        if (transfer.IsCompletedSuccessfully)
+        {
+            transfer.GetAwaiter().GetResult(); // a pooled IValueTaskSource must be consumed once
+            completions.Enqueue(done);
+        }
+        else
+            _ = CompleteLater(transfer, done, what, node, page);
     }
 
     void OnMessage(ref UserfaultMessage message)
@@ -128,7 +242,7 @@ public sealed unsafe class UserfaultPager : IDisposable
     void Handle(CorePager.PagerEvent pagerEvent)
     {
         Step(pagerEvent);
-        while (completions.TryDequeue(out var completion))
+        while (FailureReason is null && completions.TryDequeue(out var completion))
             Step(completion);
     }
 
@@ -148,9 +262,21 @@ public sealed unsafe class UserfaultPager : IDisposable
             }
             Perform(action);
         }
-        if (pagerEvent is CorePager.PagerEvent.FetchDone done && !refetched && fetched.Remove(done.Item, out var unused))
-            pageBuffers.Push(unused); // the fetch went stale; its bytes were never installed
+        switch (pagerEvent)
+        {
+            case CorePager.PagerEvent.FetchDone done when !refetched && fetched.Remove(done.Item, out var unused):
+                pageBuffers.Push(unused); // the fetch went stale; its bytes were never installed
+                break;
+            case CorePager.PagerEvent.WriteBackDone done when outgoing.Remove(done.Item, out var sent):
+                pageBuffers.Push(sent);
+                break;
+            case CorePager.PagerEvent.MovePageDone done when moving.Remove(done.Item, out var moved):
+                pageBuffers.Push(moved);
+                break;
+        }
     }
+
+    byte[] RentBuffer() => pageBuffers.Count > 0 ? pageBuffers.Pop() : GC.AllocateArray<byte>((int)PageSize, pinned: true);
 
     /// Performs a ZeroFill / Install / Unprotect immediately followed by a Wake of the same page as one waking
     /// ioctl (docs/pager.md allows it). False when the pair cannot be fused.
@@ -178,6 +304,14 @@ public sealed unsafe class UserfaultPager : IDisposable
         return true;
     }
 
+    /// A home move reads the leaving home's copy and writes the same bytes to the new home (an exception
+    /// thrown by either store call faults the returned task).
+    async ValueTask MoveAsync(ulong page, int source, int target, byte[] buffer)
+    {
+        await store.ReadAsync(source, page, buffer).ConfigureAwait(false);
+        await store.WriteAsync(target, page, buffer).ConfigureAwait(false);
+    }
+
     byte[] TakeFetched(ulong page) => fetched.Remove(page, out var bytes)
         ? bytes
         : throw new InvalidOperationException($"pager: Install of page 0x{page:X} without fetched bytes");
@@ -192,12 +326,19 @@ public sealed unsafe class UserfaultPager : IDisposable
                 break;
             case CorePager.PagerAction.Fetch fetch:
                 if (!fetched.TryGetValue(fetch.Item1, out var buffer))
-                    fetched[fetch.Item1] = buffer = pageBuffers.Count > 0 ? pageBuffers.Pop() : GC.AllocateArray<byte>((int)PageSize, pinned: true);
-                store.ReadAsync(fetch.from, fetch.Item1, buffer).GetAwaiter().GetResult();
+                    fetched[fetch.Item1] = buffer = RentBuffer();
                 refetched = true;
                 Metrics.CountFetch();
-                // The local store answers at once: complete the transfer in this consumer iteration.
-                completions.Enqueue(CorePager.PagerEvent.NewFetchDone(fetch.Item1));
+                ValueTask read;
+                try
+                {
+                    read = store.ReadAsync(fetch.from, fetch.Item1, buffer);
+                }
+                catch (Exception error) // a store that throws instead of returning a faulted task failed too
+                {
+                    read = ValueTask.FromException(error);
+                }
+                Complete(read, CorePager.PagerEvent.NewFetchDone(fetch.Item1), "read", fetch.from, fetch.Item1);
                 break;
             case CorePager.PagerAction.Install install:
                 var bytes = TakeFetched(install.Item1);
@@ -212,12 +353,33 @@ public sealed unsafe class UserfaultPager : IDisposable
                 uffd.WriteProtect(HostAddressOf(unprotect.Item), PageSize, protect: false, dontWake: true);
                 break;
             case CorePager.PagerAction.CopyOut copyOut:
-                var outgoing = pageBuffers.Count > 0 ? pageBuffers.Pop() : GC.AllocateArray<byte>((int)PageSize, pinned: true);
-                new ReadOnlySpan<byte>((void*)HostAddressOf(copyOut.Item1), (int)PageSize).CopyTo(outgoing);
-                store.WriteAsync(copyOut.toNode, copyOut.Item1, outgoing).GetAwaiter().GetResult();
-                pageBuffers.Push(outgoing);
+                // Through memmove, never a managed copy: guest RAM is uffd-registered (see NativeCopy).
+                var bytesOut = RentBuffer();
+                NativeCopy.FromMemory(bytesOut, HostAddressOf(copyOut.Item1));
+                outgoing[copyOut.Item1] = bytesOut;
                 Metrics.CountWriteBack();
-                completions.Enqueue(CorePager.PagerEvent.NewWriteBackDone(copyOut.Item1));
+                ValueTask write;
+                try
+                {
+                    write = store.WriteAsync(copyOut.toNode, copyOut.Item1, bytesOut);
+                }
+                catch (Exception error)
+                {
+                    write = ValueTask.FromException(error);
+                }
+                Complete(write, CorePager.PagerEvent.NewWriteBackDone(copyOut.Item1), "write", copyOut.toNode, copyOut.Item1);
+                break;
+            case CorePager.PagerAction.MovePage move:
+                var bytesMoved = RentBuffer();
+                moving[move.Item1] = bytesMoved;
+                Metrics.CountMove();
+                Complete(MoveAsync(move.Item1, move.from, move.toNode, bytesMoved), CorePager.PagerEvent.NewMovePageDone(move.Item1),
+                    $"move (to home node {move.toNode})", move.from, move.Item1);
+                break;
+            case CorePager.PagerAction.HomeMoved moved:
+                if (homeMoves.TryRemove(moved.Item, out var waiting))
+                    waiting.TrySetResult();
+                log($"pager: every page of home node {moved.Item} has moved; its store is no longer used");
                 break;
             case CorePager.PagerAction.Drop drop:
                 PageDiscard.DontNeed(HostAddressOf(drop.Item), PageSize);
@@ -230,6 +392,11 @@ public sealed unsafe class UserfaultPager : IDisposable
             case CorePager.PagerAction.AcknowledgeInvalidate acknowledge:
                 log($"pager: invalidation of page 0x{acknowledge.Item1:X} acknowledged to node {acknowledge.requester} (no transport yet)");
                 break;
+            case CorePager.PagerAction.Report { Item: CorePager.PagerError.InvalidHomeMove invalid }:
+                if (homeMoves.TryRemove(invalid.source, out var refused))
+                    refused.TrySetException(new ArgumentException($"home node {invalid.source} cannot move to node {invalid.target}: that is itself (or moved to it)"));
+                log($"pager: {invalid}");
+                break;
             case CorePager.PagerAction.Report report:
                 Metrics.CountError();
                 log($"pager: {report.Item}");
@@ -240,7 +407,7 @@ public sealed unsafe class UserfaultPager : IDisposable
     /// UFFDIO_COPY, with WP when the page must stay write-protected, and with DONTWAKE unless the Wake that
     /// follows was fused into it. A page that is already there (EEXIST) was installed by an earlier action for
     /// the same page: nothing lost, but the kernel woke nobody, so a fused wake is done explicitly.
-    void Fill(ulong page, Protection protection, byte[] source, bool wake)
+    unsafe void Fill(ulong page, Protection protection, byte[] source, bool wake)
     {
         var mode = (wake ? UserfaultCopyMode.None : UserfaultCopyMode.DontWake)
             | (protection.IsWriteProtected ? UserfaultCopyMode.WriteProtect : UserfaultCopyMode.None);
@@ -287,3 +454,6 @@ public sealed unsafe class UserfaultPager : IDisposable
         uffd.Dispose();
     }
 }
+
+/// <summary>The pager stopped serving because a page store failed; the message says which home, page and why.</summary>
+public sealed class PagerFailedException(string reason) : Exception(reason);

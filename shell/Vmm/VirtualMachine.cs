@@ -19,15 +19,18 @@ namespace SsiHv.Shell.Vmm;
 /// <summary>
 /// What to boot: the topology, a kernel (bzImage or PVH ELF), optional initrd and command line, and optionally a
 /// residency budget: then guest RAM is demand-paged by the userfaultfd pager and at most that many bytes of it
-/// are resident at once.
+/// are resident at once. <paramref name="PageStoreFactory"/> says where paged-out pages live (null: a
+/// <see cref="LocalPageStore"/> on this host, owned by the VM; otherwise the store belongs to the caller, e.g.
+/// one over the node transport).
 /// </summary>
 public sealed record VmConfig(CoreTopology Topology, string KernelPath, byte[] Kernel, byte[]? Initrd, string CommandLine,
-    ulong? MemoryBudgetBytes = null);
+    ulong? MemoryBudgetBytes = null, Func<GuestMemory, IPageStore>? PageStoreFactory = null);
 
 /// <summary>
 /// One KVM virtual machine for a topology (the boot pipeline of DESIGN.md §3): tables and boot plan from the
 /// core → guest memory, devices and vCPUs → vCPU threads until the guest powers off or resets, something
-/// fails, or the time limit passes. Console bytes flow through a channel to one writer.
+/// fails, is stopped (<see cref="Stop"/>: the control plane, a lost node, a failed pager), or the time limit
+/// passes. Console bytes flow through a channel to one writer.
 /// </summary>
 public sealed class VirtualMachine : IDisposable
 {
@@ -49,7 +52,8 @@ public sealed class VirtualMachine : IDisposable
 
     /// The demand pager, when the VM runs with a memory budget.
     public UserfaultPager? Pager { get; }
-    readonly LocalPageStore? pageStore;
+    /// The page store the VM created (and disposes); null when the config's factory supplied one.
+    readonly LocalPageStore? ownPageStore;
 
     VirtualMachine(VmConfig config)
     {
@@ -76,8 +80,10 @@ public sealed class VirtualMachine : IDisposable
 
         if (config.MemoryBudgetBytes is { } budget)
         {
-            pageStore = new LocalPageStore(memory);
-            Pager = new UserfaultPager(memory, PagerConfigFor(config.Topology, budget), pageStore, line => Console.Error.WriteLine(line));
+            IPageStore store = config.PageStoreFactory is { } factory ? factory(memory) : ownPageStore = new LocalPageStore(memory);
+            Pager = new UserfaultPager(memory, PagerConfigFor(config.Topology, budget), store, line => Console.Error.WriteLine(line));
+            // Without a page's bytes the guest cannot go on: stop rather than let it run on made-up memory.
+            Pager.Failed += reason => Stop($"pager: {reason}");
         }
 
         Serial = new SerialPort(console.Writer, level => vm.SetIrqLine(SerialIrq, level));
@@ -158,12 +164,16 @@ public sealed class VirtualMachine : IDisposable
         console.Writer.TryComplete();
         await writer;
         BootTimeline.ReportGuestStopped(memory.Regions);
-        if (stuck.Count > 0 && stop is not VmStop.Failure)
+        if (stuck.Count > 0 && stop is not (VmStop.Failure or VmStop.Stopped))
             stop = new VmStop.Failure($"vCPUs {string.Join(", ", stuck)} did not leave KVM_RUN within {VcpuStopTimeout.TotalSeconds} s");
         return stop;
     }
 
     void RequestStop(VmStop stop) => stops.Writer.TryWrite(stop);
+
+    /// <summary>Stops the running VM from outside the guest (the control plane, a lost node, a failed pager);
+    /// <see cref="RunAsync"/> returns <see cref="VmStop.Stopped"/> with this reason (the first stop wins).</summary>
+    public void Stop(string reason) => RequestStop(new VmStop.Stopped(reason));
 
     async Task PumpConsole(Stream output)
     {
@@ -200,7 +210,7 @@ public sealed class VirtualMachine : IDisposable
             vcpu.Dispose();
         vm?.Dispose();
         Pager?.Dispose();
-        pageStore?.Dispose();
+        ownPageStore?.Dispose();
         memory?.Dispose();
         kvm?.Dispose();
     }
