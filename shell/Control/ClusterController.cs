@@ -49,6 +49,9 @@ public sealed class ClusterController : IAsyncDisposable
     VmRequest? pendingVm;
     int vmGeneration;
     int? vmExitCode;
+    /// Why the VM was asked to stop through the API: the reason its end reports.
+    string? stopRequested;
+    bool disposed;
     Core.Topology.Topology? topology;
     IReadOnlyDictionary<string, byte[]> tables = new Dictionary<string, byte[]>();
     // Written by the loop, read by anyone.
@@ -146,7 +149,7 @@ public sealed class ClusterController : IAsyncDisposable
                 break;
             case VmEnded ended when ended.Generation == vmGeneration:
                 vmExitCode ??= ended.End.Failed ? 1 : 0;
-                Apply(MembershipEvent.NewVmStopped(ended.End.Reason));
+                Apply(MembershipEvent.NewVmStopped(stopRequested ?? ended.End.Reason));
                 break;
             case VmRunning or VmEnded:
                 break; // a VM that was replaced since
@@ -213,6 +216,7 @@ public sealed class ClusterController : IAsyncDisposable
     {
         vmGeneration++;
         vmExitCode = null;
+        stopRequested = null;
         topology = null;
         tables = new Dictionary<string, byte[]>();
         var assembled = ClusterTopology.assemble(nodes, template is null ? null : Microsoft.FSharp.Core.FSharpOption<Core.Topology.Topology>.Some(template));
@@ -273,6 +277,7 @@ public sealed class ClusterController : IAsyncDisposable
         {
             case VmState.Starting or VmState.Running:
                 log($"stop the VM: {reason}");
+                stopRequested ??= reason;
                 effects.StopVm(reason);
                 WatchStop(reason);
                 return null;
@@ -340,6 +345,9 @@ public sealed class ClusterController : IAsyncDisposable
     /// Stops the pipeline, waits (bounded) for effects in flight to notice, and disposes the effects.
     public async ValueTask DisposeAsync()
     {
+        if (disposed)
+            return;
+        disposed = true;
         effects.PeerLost -= OnPeerLost;
         requests.Writer.TryComplete();
         await stopping.CancelAsync();

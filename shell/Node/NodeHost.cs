@@ -25,6 +25,7 @@ public sealed class NodeHost : IAsyncDisposable
     readonly NodeHostTimeouts timeouts;
     readonly ClusterController? controller;
     ControlServer? server;
+    bool disposed;
 
     public NodeHost(
         NodeConfig.NodeConfig config, Core.Topology.Topology? template, IClusterEffects effects, INodeStatus status,
@@ -73,6 +74,9 @@ public sealed class NodeHost : IAsyncDisposable
     /// Stops the HTTP API first (no new requests), then the membership pipeline, then the effects.
     public async ValueTask DisposeAsync()
     {
+        if (disposed)
+            return;
+        disposed = true;
         if (server is not null)
             await server.DisposeAsync();
         if (controller is not null)
