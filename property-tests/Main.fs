@@ -23,6 +23,8 @@ let all =
         Transport.FrameProperties.tests
         Transport.HelloProperties.tests
         Cluster.MembershipProperties.tests
+        Cluster.NodeConfigProperties.tests
+        Cluster.ClusterTopologyProperties.tests
     ]
 
 [<EntryPoint>]

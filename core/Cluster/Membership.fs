@@ -12,8 +12,9 @@ module SsiHv.Core.Cluster.Membership
 
 open SsiHv.Core.Paging
 
-/// What a node brings, from its join request.
-type NodeInfo = { Id: NodeId; Cpus: int; MemoryMiB: int64; Address: string }
+/// What a node brings, from its join request. `Initiator` names, for a memory-only node, the node whose CPUs
+/// are closest to its memory (the topology file's `initiator`); the assembled topology's SRAT/HMAT use it.
+type NodeInfo = { Id: NodeId; Cpus: int; MemoryMiB: int64; Address: string; Initiator: NodeId option }
 
 type MemberState =
     /// Asked to join; the boot node's authenticated hello with it has not succeeded yet.

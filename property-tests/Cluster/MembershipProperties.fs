@@ -7,7 +7,7 @@ open SsiHv.Core.Cluster.Membership
 
 let private config = { FsCheckConfig.defaultConfig with maxTest = 500; endSize = 120 }
 
-let private boot = { Id = 0; Cpus = 2; MemoryMiB = 1024L; Address = "10.0.0.1:7100" }
+let private boot = { Id = 0; Cpus = 2; MemoryMiB = 1024L; Address = "10.0.0.1:7100"; Initiator = None }
 
 let private cluster =
     match create boot with
@@ -22,7 +22,7 @@ let private nodeInfos =
         let! cpus = Gen.frequency [ 3, Gen.constant 0; 2, Gen.choose (1, 4); 1, Gen.constant -1 ]
         let! memory = Gen.frequency [ 3, Gen.elements [ 512L; 1024L ]; 2, Gen.constant 0L ]
         let! address = Gen.frequency [ 9, Gen.constant (sprintf "10.0.0.%d:7100" (id + 1)); 1, Gen.constant " " ]
-        return { Id = id; Cpus = cpus; MemoryMiB = memory; Address = address }
+        return { Id = id; Cpus = cpus; MemoryMiB = memory; Address = address; Initiator = None }
     }
 
 /// Steps a shell would usually take together come as one chunk (a join and its hello, a start and its
@@ -142,7 +142,7 @@ let tests =
         }
 
         test "a memory-only node drains into the boot node and leaves; the VM keeps running" {
-            let node1 = { Id = 1; Cpus = 0; MemoryMiB = 512L; Address = "10.0.0.2:7100" }
+            let node1 = { Id = 1; Cpus = 0; MemoryMiB = 512L; Address = "10.0.0.2:7100"; Initiator = Some 0 }
             let running = apply [ Join node1; Connected 1; StartVm; VmStarted ]
             Expect.equal (homesOf running.Vm) (Some(set [ 0; 1 ])) "both home memory"
             let draining, actions = step running (Drain 1)
@@ -153,7 +153,7 @@ let tests =
         }
 
         test "losing a node that homes memory stops the VM and says which node" {
-            let node1 = { Id = 1; Cpus = 0; MemoryMiB = 512L; Address = "10.0.0.2:7100" }
+            let node1 = { Id = 1; Cpus = 0; MemoryMiB = 512L; Address = "10.0.0.2:7100"; Initiator = Some 0 }
             let running = apply [ Join node1; Connected 1; StartVm; VmStarted ]
             let after, actions = step running (PeerLost 1)
             Expect.equal actions [ MembershipAction.StopVm "node 1 was lost; it homed guest memory of the VM" ] "stop naming it"
@@ -161,7 +161,7 @@ let tests =
         }
 
         test "refusals are values with a message a person can act on" {
-            let node1 = { Id = 1; Cpus = 0; MemoryMiB = 512L; Address = "10.0.0.2:7100" }
+            let node1 = { Id = 1; Cpus = 0; MemoryMiB = 512L; Address = "10.0.0.2:7100"; Initiator = Some 0 }
             let joined = apply [ Join node1 ]
             expectReject (Join node1) joined (AlreadyMember(1, Joining))
             expectReject (Drain 5) joined (UnknownNode 5)

@@ -1,0 +1,99 @@
+/// The VM topology of a cluster (docs/node-host.md): one NUMA node per Active member, in id order, CPUs on
+/// the nodes that contribute them, each node's memory homed on that node (placement Bind: that is the point of
+/// a cluster). The boot node's optional topology file adds what only a person can know: the distances, the
+/// HMAT latencies and bandwidths, memory-side caches and the name. The result passes Validation.validate like
+/// any topology file, so the ACPI tables and the memory layout treat it no differently.
+module SsiHv.Core.Cluster.ClusterTopology
+
+open SsiHv.Core.Cluster.Membership
+open SsiHv.Core.Topology
+
+let private associativityName = function
+    | NoneIndexed -> "none"
+    | DirectMapped -> "direct"
+    | ComplexIndexed -> "complex"
+
+let private writePolicyName = function
+    | NoWritePolicy -> "none"
+    | WriteBack -> "write-back"
+    | WriteThrough -> "write-through"
+
+let private placementName (placement: PagePlacement) =
+    Validation.placementNames |> List.find (fun (_, p) -> p = placement) |> fst
+
+let private mib = 1024UL * 1024UL
+
+/// A validated topology written back as a topology file would say it (the reply of GET /v1/topology, and the
+/// input of validation for an assembled one). Only memory-only nodes carry `initiator`, as in a file.
+let specOf (t: Topology) : TopologySpec =
+    { Name = Some t.Name
+      Nodes =
+        t.Nodes
+        |> List.map (fun n ->
+            { NodeSpec.Id = Some n.Id; Cpus = Some n.Cpus; MemoryMiB = Some n.MemoryMiB; Address = n.Address
+              Initiator = if n.Cpus = 0 then n.Initiator else None })
+        |> Some
+      Distances = Some(t.Distances |> List.map (List.map int64))
+      LatencyNs = t.LatencyNs
+      BandwidthMBps = t.BandwidthMBps
+      Caches =
+        match t.Caches with
+        | [] -> None
+        | caches ->
+            caches
+            |> List.map (fun c ->
+                { CacheSpec.Node = Some c.Node; SizeMiB = Some(int64 (c.SizeBytes / mib)); Level = Some c.Level
+                  Associativity = Some(associativityName c.Associativity); WritePolicy = Some(writePolicyName c.WritePolicy)
+                  LineBytes = Some c.LineBytes })
+            |> Some
+      Placement = Some(placementName t.Placement) }
+
+let private describe (cpus: int) (memory: int64) = sprintf "cpus %d and memoryMiB %d" cpus memory
+
+/// Why the template's nodes are not the joined ones, if they are not: the first difference by id.
+let private templateMismatch (nodes: NodeInfo list) (template: Topology) =
+    let joined = nodes |> List.map (fun n -> n.Id, n) |> Map.ofList
+    let inFile = template.Nodes |> List.map (fun n -> n.Id, n) |> Map.ofList
+    let ids = Set.union (Map.keys joined |> Set.ofSeq) (Map.keys inFile |> Set.ofSeq) |> Set.toList
+    ids
+    |> List.tryPick (fun id ->
+        match Map.tryFind id joined, Map.tryFind id inFile with
+        | Some j, Some f when j.Cpus <> f.Cpus || j.MemoryMiB <> f.MemoryMiB ->
+            Some(sprintf "node %d joined with %s but the topology file gives it %s" id (describe j.Cpus j.MemoryMiB) (describe f.Cpus f.MemoryMiB))
+        | Some j, None ->
+            Some(sprintf "node %d joined (%s) but the topology file has no node %d" id (describe j.Cpus j.MemoryMiB) id)
+        | None, Some _ -> Some(sprintf "the topology file has node %d but no node %d is active in the cluster" id id)
+        | _ -> None)
+
+/// The topology of a VM on these nodes (Membership's AssembleTopology action), or why there cannot be one.
+let assemble (nodes: NodeInfo list) (template: Topology option) : Result<Topology, string> =
+    let nodes = nodes |> List.sortBy (fun n -> n.Id)
+    let ids = nodes |> List.map (fun n -> n.Id)
+    let expected = [ 0 .. List.length nodes - 1 ]
+    match template |> Option.bind (templateMismatch nodes) with
+    | Some mismatch -> Error(sprintf "the boot node's topology file does not describe the joined nodes: %s" mismatch)
+    | None when ids <> expected ->
+        let missing = expected |> List.filter (fun id -> not (List.contains id ids))
+        Error(
+            sprintf "the active nodes have ids %s, but NUMA node ids must be 0..%d with none missing%s"
+                (ids |> List.map string |> String.concat ", ") (List.length nodes - 1)
+                (match missing with
+                 | [] -> ""
+                 | m -> sprintf "; join node(s) %s or renumber the nodes" (m |> List.map string |> String.concat ", ")))
+    | None ->
+        let templateInitiator id =
+            template |> Option.bind (fun t -> t.Nodes |> List.tryFind (fun n -> n.Id = id)) |> Option.bind (fun n -> n.Initiator)
+        let nodeSpecs =
+            nodes
+            |> List.map (fun n ->
+                { NodeSpec.Id = Some n.Id; Cpus = Some n.Cpus; MemoryMiB = Some n.MemoryMiB; Address = Some n.Address
+                  Initiator = if n.Cpus > 0 then None else n.Initiator |> Option.orElse (templateInitiator n.Id) })
+        let spec =
+            match template with
+            | Some t -> { specOf t with Nodes = Some nodeSpecs; Placement = Some(placementName PagePlacement.Bind) }
+            | None ->
+                { Name = Some "ssihv-cluster"; Nodes = Some nodeSpecs; Distances = None; LatencyNs = None; BandwidthMBps = None
+                  Caches = None; Placement = Some(placementName PagePlacement.Bind) }
+        Validation.validate spec
+        |> Result.mapError (fun errors ->
+            sprintf "the joined nodes do not form a valid topology: %s" (errors |> List.map Topology.errorText |> String.concat "; "))

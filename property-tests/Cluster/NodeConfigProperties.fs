@@ -1,0 +1,121 @@
+module SsiHv.PropertyTests.Cluster.NodeConfigProperties
+
+open Expecto
+open FsCheck
+open FsCheck.FSharp
+open SsiHv.Core.Cluster.NodeConfig
+
+let private config = { FsCheckConfig.defaultConfig with maxTest = 400 }
+
+let private hexDigits = "0123456789abcdefABCDEF".ToCharArray()
+let private tokenChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.".ToCharArray()
+
+let private stringOf (chars: char[]) (length: int) =
+    Gen.arrayOfLength length (Gen.elements chars) |> Gen.map System.String
+
+let private port = Gen.choose (0, 65535)
+
+let private validRaw: Gen<RawNodeConfig> =
+    gen {
+        let! id = Gen.choose (0, 8)
+        let! transportPort = port
+        let! httpPort = port
+        let! secretBytes = Gen.choose (16, 32)
+        let! secret = stringOf hexDigits (secretBytes * 2)
+        let! tokenLength = Gen.choose (minimumApiTokenLength, 40)
+        let! token = stringOf tokenChars tokenLength
+        let! boot = Gen.elements [ true; false ]
+        let! cpus = Gen.choose (1, 4)
+        let! memory = Gen.choose (1, 4096) |> Gen.map int64
+        let! bootMemory = Gen.elements [ 0L; memory ]
+        let! topology = Gen.optionOf (Gen.constant "lab.json")
+        let! budget = Gen.optionOf (Gen.choose (1, 1024) |> Gen.map int64)
+        let! initiator = Gen.optionOf (Gen.constant (id + 1))
+        let! bootFlagOnMemoryNode = Gen.elements [ None; Some false ]
+        let common =
+            { Id = Some id; Transport = Some(sprintf "127.0.0.1:%d" transportPort); Http = Some(sprintf "10.1.2.3:%d" httpPort)
+              Secret = Some secret; ApiToken = Some token; Cpus = None; MemoryMiB = None; Initiator = None; Boot = None
+              Join = None; Topology = None; MemoryBudgetMiB = None }
+        return
+            if boot then
+                { common with Cpus = Some cpus; MemoryMiB = Some bootMemory; Boot = Some true; Topology = topology; MemoryBudgetMiB = budget }
+            else
+                { common with Cpus = Some 0; MemoryMiB = Some memory; Initiator = initiator; Boot = bootFlagOnMemoryNode
+                              Join = Some "http://127.0.0.1:8100" }
+    }
+
+/// One rule broken in a valid config, and the field the error must name.
+let private broken: Gen<RawNodeConfig * string> =
+    gen {
+        let! raw = validRaw
+        let isBoot = raw.Boot = Some true
+        let! breakage =
+            Gen.elements
+                [ (fun (r: RawNodeConfig) -> { r with Id = Some -1 }), "id"
+                  (fun (r: RawNodeConfig) -> { r with Id = None }), "id"
+                  (fun (r: RawNodeConfig) -> { r with Transport = Some "localhost:7101" }), "transport"
+                  (fun (r: RawNodeConfig) -> { r with Transport = Some "127.0.0.1" }), "transport"
+                  (fun (r: RawNodeConfig) -> { r with Transport = Some "127.0.0.256:7101" }), "transport"
+                  (fun (r: RawNodeConfig) -> { r with Http = Some "127.0.0.1:65536" }), "http"
+                  (fun (r: RawNodeConfig) -> { r with Http = None }), "http"
+                  (fun (r: RawNodeConfig) -> { r with Secret = Some "00112233" }), "secret"
+                  (fun (r: RawNodeConfig) -> { r with Secret = Some(String.replicate 32 "g") }), "secret"
+                  (fun (r: RawNodeConfig) -> { r with Secret = Some(String.replicate 33 "a") }), "secret"
+                  (fun (r: RawNodeConfig) -> { r with ApiToken = Some "short" }), "apiToken"
+                  (fun (r: RawNodeConfig) -> { r with ApiToken = Some "a token with spaces in it" }), "apiToken"
+                  (fun (r: RawNodeConfig) -> { r with Cpus = Some -1 }), "cpus"
+                  (fun (r: RawNodeConfig) -> { r with MemoryMiB = Some -5L }), "memoryMiB"
+                  (fun (r: RawNodeConfig) -> { r with MemoryMiB = None }), "memoryMiB"
+                  (fun (r: RawNodeConfig) -> { r with Initiator = Some -1; Cpus = Some 0; MemoryMiB = Some 64L }), "initiator"
+                  (fun (r: RawNodeConfig) -> { r with Initiator = r.Id; Cpus = Some 0; MemoryMiB = Some 64L }), "initiator"
+                  (fun (r: RawNodeConfig) -> { r with Boot = Some true; Join = Some "http://127.0.0.1:8100" }), "join"
+                  (fun (r: RawNodeConfig) -> { r with Boot = None; Join = None }), "boot"
+                  (if isBoot then (fun (r: RawNodeConfig) -> { r with Initiator = Some 7; Cpus = Some 2 }), "initiator"
+                   else (fun (r: RawNodeConfig) -> { r with Join = Some "https://boot.example:8100" }), "join")
+                  (if isBoot then (fun (r: RawNodeConfig) -> { r with MemoryBudgetMiB = Some 0L }), "memoryBudgetMiB"
+                   else (fun (r: RawNodeConfig) -> { r with Topology = Some "lab.json" }), "topology")
+                  (if isBoot then (fun (r: RawNodeConfig) -> { r with Topology = Some " " }), "topology"
+                   else (fun (r: RawNodeConfig) -> { r with Cpus = Some 2; Initiator = None }), "cpus")
+                  (if isBoot then (fun (r: RawNodeConfig) -> { r with Cpus = None }), "cpus"
+                   else (fun (r: RawNodeConfig) -> { r with MemoryBudgetMiB = Some 64L }), "memoryBudgetMiB") ]
+        let change, field = breakage
+        return change raw, field
+    }
+
+let tests =
+    testList "node config" [
+        testPropertyWithConfig config "a valid config keeps every value it was given" <|
+            Prop.forAll (Arb.fromGen validRaw) (fun raw ->
+                match validate raw with
+                | Error errors -> failwithf "%A refused: %A" raw errors
+                | Ok c ->
+                    Some c.Id = raw.Id && Some(string c.Transport) = raw.Transport && Some(string c.Http) = raw.Http
+                    && Some c.ApiToken = raw.ApiToken && Some c.Cpus = raw.Cpus && Some c.MemoryMiB = raw.MemoryMiB
+                    && c.Initiator = raw.Initiator
+                    && (match c.Role with
+                        | BootNode(topology, budget) -> raw.Boot = Some true && topology = raw.Topology && budget = raw.MemoryBudgetMiB
+                        | MemoryNode url -> Some url = raw.Join)
+                    && (nodeInfo c).Address = raw.Transport.Value)
+
+        testPropertyWithConfig config "one broken rule gives errors that name its field and no other" <|
+            Prop.forAll (Arb.fromGen broken) (fun (raw, field) ->
+                match validate raw with
+                | Ok _ -> failwithf "%A with %s broken was accepted" raw field
+                | Error errors ->
+                    if errors |> List.forall (fun e -> e.Field = field) then true
+                    else failwithf "expected errors about %s only, found %A" field errors)
+
+        test "every broken rule is reported at once, each with its rule" {
+            let raw =
+                { Id = Some -1; Transport = Some "127.0.0.1:7101"; Http = Some "nowhere"; Secret = Some "00112233"
+                  ApiToken = Some "a-long-random-token"; Cpus = Some 0; MemoryMiB = Some 1024L; Initiator = None; Boot = None
+                  Join = Some "http://127.0.0.1:8100"; Topology = None; MemoryBudgetMiB = None }
+            match validate raw with
+            | Ok _ -> failtest "accepted"
+            | Error errors ->
+                Expect.equal (errors |> List.map errorText)
+                    [ "id: expected 0 or more, found -1"
+                      "http: expected IPv4:port such as 127.0.0.1:7101, found \"nowhere\""
+                      "secret: expected at least 32 hex digits, found 8" ] "all three, in field order"
+        }
+    ]

@@ -1,0 +1,229 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Prometheus;
+using SsiHv.Core.Cluster;
+using SsiHv.Shell.Topology;
+using static SsiHv.Core.Cluster.Membership;
+
+namespace SsiHv.Shell.Control;
+
+/// <summary>What the control API says about the node it runs on (GET /v1/node) and where its boot node is.</summary>
+public sealed record ControlIdentity(int Id, int Cpus, long MemoryMiB, string Transport, bool Boot, string? BootUrl, string ApiToken)
+{
+    /// The resolved http address, known once Kestrel listens.
+    public string Http { get; set; } = "";
+}
+
+/// <summary>
+/// The HTTP control API of docs/node-host.md as ASP.NET Core minimal API endpoints. POST endpoints need the
+/// bearer token; bodies are read with the source-generated <see cref="ControlJsonContext"/> and checked field by
+/// field; cluster and VM endpoints go to the <see cref="ClusterController"/> on the boot node and answer 404
+/// naming the boot node on a memory node.
+/// </summary>
+public static class ControlApi
+{
+    const int MaximumBodyBytes = 64 * 1024;
+    const double DefaultVmTimeoutSeconds = 300;
+    const double MaximumVmTimeoutSeconds = 86400;
+
+    public static void Map(IEndpointRouteBuilder app, ControlIdentity node, ClusterController? controller, INodeStatus status, NodeMetrics metrics)
+    {
+        var token = new BearerToken(node.ApiToken);
+
+        app.MapGet("/v1/health", () => Results.Json(new HealthReply("ok", node.Id), ControlJsonContext.Default.HealthReply));
+
+        app.MapGet("/v1/node", () => Results.Json(
+            new NodeReply(node.Id, node.Cpus, node.MemoryMiB, node.Transport, node.Http, node.Boot, status.PagesStored),
+            ControlJsonContext.Default.NodeReply));
+
+        app.MapGet("/v1/cluster", () => controller is null
+            ? NotBoot(node, "the cluster")
+            : Results.Json(ClusterOf(controller.View), ControlJsonContext.Default.ClusterReply));
+
+        app.MapPost("/v1/cluster/join", async (HttpContext context) =>
+        {
+            if (token.Refusal(context) is { } refused) return refused;
+            if (controller is null) return NotBoot(node, "joins");
+            var (body, problem) = await ReadBody(context, ControlJsonContext.Default.JoinRequest);
+            if (problem is not null) return problem;
+            if (JoinProblem(body!) is { } invalid) return Problems.BadRequest(invalid);
+            var info = new NodeInfo(body!.Id!.Value, body.Cpus!.Value, body.MemoryMiB!.Value, body.Address!,
+                body.Initiator is { } i ? Microsoft.FSharp.Core.FSharpOption<int>.Some(i) : null);
+            return MemberResult(await controller.JoinAsync(info), info.Id);
+        });
+
+        app.MapPost("/v1/cluster/nodes/{id}/drain", async (HttpContext context, string id) =>
+        {
+            if (token.Refusal(context) is { } refused) return refused;
+            if (controller is null) return NotBoot(node, "drains");
+            if (!int.TryParse(id, NumberStyles.None, CultureInfo.InvariantCulture, out var nodeId))
+                return Problems.BadRequest($"id: expected a node id (an integer, 0 or more) in the path, found '{id}'");
+            return MemberResult(await controller.DrainAsync(nodeId), nodeId);
+        });
+
+        app.MapGet("/v1/topology", () =>
+        {
+            if (controller is null) return NotBoot(node, "the VM's topology");
+            return controller.View.Topology is { } topology
+                ? Results.Json(TopologyReply(topology), TopologyReplyJsonContext.Default.TopologyDocument)
+                : Problems.NotFound("no VM has been started on this cluster yet: POST /v1/vm first");
+        });
+
+        app.MapGet("/v1/acpi/{signature}", (string signature) =>
+        {
+            if (controller is null) return NotBoot(node, "the VM's ACPI tables");
+            var view = controller.View;
+            if (view.Topology is null)
+                return Problems.NotFound("no VM has been started on this cluster yet: POST /v1/vm first");
+            return view.AcpiTables.TryGetValue(signature, out var bytes)
+                ? Results.Bytes(bytes, "application/octet-stream")
+                : Problems.NotFound($"the VM has no table '{signature}'; it has {string.Join(", ", view.AcpiTables.Keys.Order(StringComparer.Ordinal))}");
+        });
+
+        app.MapPost("/v1/vm", async (HttpContext context) =>
+        {
+            if (token.Refusal(context) is { } refused) return refused;
+            if (controller is null) return NotBoot(node, "the VM");
+            var (body, problem) = await ReadBody(context, ControlJsonContext.Default.VmStartRequest);
+            if (problem is not null) return problem;
+            var (request, invalid) = VmRequestOf(body!);
+            if (invalid is not null) return Problems.BadRequest(invalid);
+            return VmResult(await controller.StartVmAsync(request!));
+        });
+
+        app.MapGet("/v1/vm", () => controller is null
+            ? NotBoot(node, "the VM")
+            : Results.Json(VmOf(controller.View), ControlJsonContext.Default.VmReply));
+
+        app.MapPost("/v1/vm/stop", async (HttpContext context) =>
+        {
+            if (token.Refusal(context) is { } refused) return refused;
+            if (controller is null) return NotBoot(node, "the VM");
+            return VmResult(await controller.StopVmAsync("stopped through POST /v1/vm/stop"));
+        });
+
+        app.MapGet("/v1/pages", () => Results.Json(NodeMetrics.Pages(status), ControlJsonContext.Default.PagesReply));
+
+        app.MapMetrics("/metrics", metrics.Registry);
+    }
+
+    static IResult NotBoot(ControlIdentity node, string what) =>
+        Problems.NotFound($"node {node.Id} is a memory node; {what} is on the boot node at {node.BootUrl}");
+
+    /// The body as T, or the 400 problem naming what is wrong with it.
+    static async Task<(T? Body, IResult? Problem)> ReadBody<T>(HttpContext context, JsonTypeInfo<T> type) where T : class
+    {
+        if (context.Request.ContentLength > MaximumBodyBytes)
+            return (null, Problems.BadRequest($"the body is larger than {MaximumBodyBytes} bytes"));
+        using var buffer = new MemoryStream();
+        var chunk = new byte[8192];
+        int read;
+        while ((read = await context.Request.Body.ReadAsync(chunk, context.RequestAborted)) > 0)
+        {
+            if (buffer.Length + read > MaximumBodyBytes)
+                return (null, Problems.BadRequest($"the body is larger than {MaximumBodyBytes} bytes"));
+            buffer.Write(chunk, 0, read);
+        }
+        var bytes = buffer.ToArray();
+        if (bytes.Length == 0)
+            return (null, Problems.BadRequest("expected a JSON object in the body, found an empty body"));
+        try
+        {
+            return JsonSerializer.Deserialize(bytes, type) is { } body
+                ? (body, null)
+                : (null, Problems.BadRequest("(top level): expected a JSON object, found null"));
+        }
+        catch (JsonException e)
+        {
+            return (null, Problems.BadRequest(JsonErrorDescription.Describe(e, bytes, type)));
+        }
+    }
+
+    static string? JoinProblem(JoinRequest body) =>
+        body.Id is not { } id ? "id: required"
+        : id < 0 ? $"id: expected 0 or more, found {id}"
+        : body.Cpus is not { } cpus ? "cpus: required"
+        : cpus < 0 ? $"cpus: expected 0 or more, found {cpus}"
+        : body.MemoryMiB is not { } memory ? "memoryMiB: required"
+        : memory < 0 ? $"memoryMiB: expected 0 or more, found {memory}"
+        : body.Address is not { } address ? "address: required (the node's transport address, IPv4:port)"
+        : NodeConfig.parseEndpoint(address) is { IsError: true } bad ? $"address: {bad.ErrorValue}"
+        : body.Initiator is < 0 ? $"initiator: expected a node id (0 or more), found {body.Initiator}"
+        : null;
+
+    static (VmRequest? Request, string? Problem) VmRequestOf(VmStartRequest body)
+    {
+        if ((body.Guest is null) == (body.Kernel is null))
+            return (null, "guest: give exactly one of \"guest\": \"probe\" and \"kernel\": \"FILE\" (a path on the boot node)");
+        if (body.Guest is { } guest && guest != "probe")
+            return (null, $"guest: unknown guest \"{guest}\"; expected \"probe\"");
+        if (body.Kernel is { } kernel && string.IsNullOrWhiteSpace(kernel))
+            return (null, "kernel: expected a file path on the boot node, found an empty string");
+        if (body.Initrd is not null && body.Kernel is null)
+            return (null, "initrd: only with \"kernel\"; the probe guest takes none");
+        var seconds = body.TimeoutSeconds ?? DefaultVmTimeoutSeconds;
+        if (!(seconds > 0 && seconds <= MaximumVmTimeoutSeconds))
+            return (null, $"timeoutSeconds: expected a number of seconds above 0 and at most {MaximumVmTimeoutSeconds}, found {seconds.ToString(CultureInfo.InvariantCulture)}");
+        return (new VmRequest(body.Guest, body.Kernel, body.Initrd, body.Append ?? "", TimeSpan.FromSeconds(seconds)), null);
+    }
+
+    static IResult MemberResult(StepOutcome outcome, int id)
+    {
+        if (outcome.Refusal is { } refusal)
+            return Problems.Conflict(MembershipErrorModule.text(refusal));
+        var member = outcome.View.Cluster.Members[id];
+        return Results.Json(MemberOf(member), ControlJsonContext.Default.MemberReply, statusCode: StatusCodes.Status202Accepted);
+    }
+
+    static IResult VmResult(StepOutcome outcome) =>
+        outcome.Refusal is { } refusal
+            ? Problems.Conflict(MembershipErrorModule.text(refusal))
+            : Results.Json(VmOf(outcome.View), ControlJsonContext.Default.VmReply, statusCode: StatusCodes.Status202Accepted);
+
+    public static MemberReply MemberOf(Member member) =>
+        new(member.Info.Id, member.Info.Cpus, member.Info.MemoryMiB, member.Info.Address,
+            member.Info.Initiator is { } i ? i.Value : null, StateName(member.State));
+
+    static string StateName(MemberState state) =>
+        state.IsJoining ? "joining" : state.IsActive ? "active" : state.IsDraining ? "draining" : state.IsLeft ? "left" : "lost";
+
+    public static ClusterReply ClusterOf(ClusterView view) =>
+        new(view.Cluster.BootNode, view.Cluster.Members.Values.Select(MemberOf).ToList(), VmOf(view));
+
+    public static VmReply VmOf(ClusterView view) => view.Cluster.Vm switch
+    {
+        VmState.Stopped stopped => new VmReply("stopped", stopped.reason, view.VmExitCode ?? 1),
+        { IsStarting: true } => new VmReply("starting", null, null),
+        { IsRunning: true } => new VmReply("running", null, null),
+        _ => new VmReply("notStarted", null, null),
+    };
+
+    static TopologyDocument TopologyReply(Core.Topology.Topology topology)
+    {
+        var spec = ClusterTopology.specOf(topology);
+        static List<List<long>?>? Matrix(Microsoft.FSharp.Core.FSharpOption<Microsoft.FSharp.Collections.FSharpList<Microsoft.FSharp.Collections.FSharpList<long>>>? m) =>
+            m?.Value.Select(row => (List<long>?)row.ToList()).ToList();
+        return new TopologyDocument
+        {
+            Name = spec.Name?.Value,
+            Nodes = spec.Nodes?.Value.Select(n => (NodeDocument?)new NodeDocument
+            {
+                Id = n.Id?.Value, Cpus = n.Cpus?.Value, MemoryMiB = n.MemoryMiB?.Value, Address = n.Address?.Value,
+                Initiator = n.Initiator?.Value,
+            }).ToList(),
+            Distances = Matrix(spec.Distances),
+            LatencyNs = Matrix(spec.LatencyNs),
+            BandwidthMBps = Matrix(spec.BandwidthMBps),
+            Caches = spec.Caches?.Value.Select(c => (CacheDocument?)new CacheDocument
+            {
+                Node = c.Node?.Value, SizeMiB = c.SizeMiB?.Value, Level = c.Level?.Value, Associativity = c.Associativity?.Value,
+                WritePolicy = c.WritePolicy?.Value, LineBytes = c.LineBytes?.Value,
+            }).ToList(),
+            Placement = spec.Placement?.Value,
+        };
+    }
+}

@@ -1,0 +1,257 @@
+using System.Text.Json;
+using Xunit;
+
+namespace SsiHv.Tests.Control;
+
+/// <summary>The HTTP control API of docs/node-host.md on real node hosts over real sockets.</summary>
+public sealed class ControlApiTests
+{
+    const string JoinBody = """{"id":1,"cpus":0,"memoryMiB":512,"address":"127.0.0.1:7201","initiator":0}""";
+
+    static string[] Names(JsonElement body) => body.EnumerateObject().Select(p => p.Name).ToArray();
+
+    static void AssertProblem((int Status, string ContentType, JsonElement Body) reply, int status, string detailContains)
+    {
+        Assert.Equal(status, reply.Status);
+        Assert.Equal("application/problem+json", reply.ContentType);
+        Assert.Equal(["type", "title", "status", "detail"], Names(reply.Body));
+        Assert.Equal(status, reply.Body.GetProperty("status").GetInt32());
+        Assert.Contains(detailContains, reply.Body.GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public async Task Health_node_cluster_vm_and_pages_answer_in_the_documented_shapes()
+    {
+        await using var cluster = new ControlCluster();
+        var (boot, _) = await cluster.StartBootAsync();
+
+        var health = await cluster.GetAsync(boot, "/v1/health");
+        Assert.Equal(200, health.Status);
+        Assert.Equal("ok", health.Body.GetProperty("status").GetString());
+        Assert.Equal(0, health.Body.GetProperty("node").GetInt32());
+
+        var node = await cluster.GetAsync(boot, "/v1/node");
+        Assert.Equal(["id", "cpus", "memoryMiB", "transport", "http", "boot", "pagesStored"], Names(node.Body));
+        Assert.Equal(2, node.Body.GetProperty("cpus").GetInt32());
+        Assert.Equal("127.0.0.1:7200", node.Body.GetProperty("transport").GetString());
+        Assert.Equal(boot.HttpEndpoint.ToString(), node.Body.GetProperty("http").GetString());
+        Assert.True(node.Body.GetProperty("boot").GetBoolean());
+        Assert.Equal(123, node.Body.GetProperty("pagesStored").GetInt64());
+
+        var state = await cluster.GetAsync(boot, "/v1/cluster");
+        Assert.Equal(["bootNode", "members", "vm"], Names(state.Body));
+        var member = Assert.Single(state.Body.GetProperty("members").EnumerateArray().ToArray());
+        Assert.Equal(["id", "cpus", "memoryMiB", "address", "initiator", "state"], Names(member));
+        Assert.Equal("active", member.GetProperty("state").GetString());
+        Assert.Equal("notStarted", state.Body.GetProperty("vm").GetProperty("state").GetString());
+
+        var vm = await cluster.GetAsync(boot, "/v1/vm");
+        Assert.Equal(["state", "reason", "exitCode"], Names(vm.Body));
+        Assert.Equal(JsonValueKind.Null, vm.Body.GetProperty("exitCode").ValueKind);
+
+        var pages = await cluster.GetAsync(boot, "/v1/pages");
+        Assert.Equal(["nodes", "faults", "remoteFaultLatencyMicroseconds", "peers"], Names(pages.Body));
+        var home = pages.Body.GetProperty("nodes")[1];
+        Assert.Equal(["id", "pagesHomed", "pagesStored", "pagesResident", "pagesRemote"], Names(home));
+        Assert.Equal(700, home.GetProperty("pagesStored").GetInt64());
+        Assert.Equal(11, pages.Body.GetProperty("faults").GetProperty("read").GetInt64());
+        // 6 faults in the 32 µs bucket and 4 in the 64 µs one: the median is in the first, p99 in the second.
+        Assert.Equal(32, pages.Body.GetProperty("remoteFaultLatencyMicroseconds").GetProperty("p50").GetDouble(), 6);
+        Assert.Equal(64, pages.Body.GetProperty("remoteFaultLatencyMicroseconds").GetProperty("p99").GetDouble(), 6);
+        var peer = Assert.Single(pages.Body.GetProperty("peers").EnumerateArray().ToArray());
+        Assert.Equal(4096 * 3, peer.GetProperty("bytesSent").GetInt64());
+
+        AssertProblem(await cluster.GetAsync(boot, "/v1/topology"), 404, "POST /v1/vm");
+        AssertProblem(await cluster.GetAsync(boot, "/v1/acpi/SRAT"), 404, "POST /v1/vm");
+    }
+
+    [Theory]
+    [InlineData("/v1/cluster/join", JoinBody)]
+    [InlineData("/v1/cluster/nodes/1/drain", "")]
+    [InlineData("/v1/vm", """{"guest":"probe"}""")]
+    [InlineData("/v1/vm/stop", "")]
+    public async Task Every_POST_without_the_right_bearer_token_is_401(string path, string body)
+    {
+        await using var cluster = new ControlCluster();
+        var (boot, effects) = await cluster.StartBootAsync();
+        AssertProblem(await cluster.PostAsync(boot, path, body, token: null), 401, "Authorization: Bearer");
+        AssertProblem(await cluster.PostAsync(boot, path, body, token: "not-the-token-at-all"), 401, "not this cluster's apiToken");
+        AssertProblem(await cluster.PostAsync(boot, path, body, token: ControlCluster.Token + "x"), 401, "not this cluster's apiToken");
+        Assert.Empty(effects.Calls);
+        Assert.Equal("notStarted", (await cluster.GetAsync(boot, "/v1/vm")).Body.GetProperty("state").GetString());
+        Assert.Single((await cluster.GetAsync(boot, "/v1/cluster")).Body.GetProperty("members").EnumerateArray());
+    }
+
+    [Theory]
+    [InlineData("/v1/cluster/join", """{"id":1,""", "not valid JSON")]
+    [InlineData("/v1/cluster/join", "", "empty body")]
+    [InlineData("/v1/cluster/join", """{"id":"one","cpus":0}""", "id: expected an integer")]
+    [InlineData("/v1/cluster/join", """{"id":1,"cpus":0,"address":"127.0.0.1:7201"}""", "memoryMiB: required")]
+    [InlineData("/v1/cluster/join", """{"id":1,"cpus":0,"memoryMiB":5,"address":"node1"}""", "address: expected IPv4:port")]
+    [InlineData("/v1/cluster/join", """{"id":-1,"cpus":0,"memoryMiB":5,"address":"127.0.0.1:7201"}""", "id: expected 0 or more")]
+    [InlineData("/v1/cluster/nodes/one/drain", "", "id: expected a node id")]
+    [InlineData("/v1/vm", """{"guest":"probe","kernel":"/boot/vmlinuz"}""", "guest: give exactly one")]
+    [InlineData("/v1/vm", """{"guest":"doom"}""", "guest: unknown guest")]
+    [InlineData("/v1/vm", """{"guest":"probe","timeoutSeconds":0}""", "timeoutSeconds: expected")]
+    public async Task A_malformed_or_invalid_body_is_400_naming_the_problem(string path, string body, string detail)
+    {
+        await using var cluster = new ControlCluster();
+        var (boot, effects) = await cluster.StartBootAsync();
+        AssertProblem(await cluster.PostAsync(boot, path, body), 400, detail);
+        Assert.Empty(effects.Calls);
+    }
+
+    [Fact]
+    public async Task A_memory_node_joins_through_its_join_client_and_becomes_active()
+    {
+        await using var cluster = new ControlCluster();
+        var (boot, effects) = await cluster.StartBootAsync();
+        var member = await cluster.StartAsync(ControlCluster.Config(1, 0, 512, boot.HttpUrl.ToString().TrimEnd('/'), initiator: 0), new RecordingEffects());
+
+        await ControlCluster.Eventually("node 1 active in GET /v1/cluster", async () =>
+        {
+            var members = (await cluster.GetAsync(boot, "/v1/cluster")).Body.GetProperty("members").EnumerateArray().ToList();
+            return members.Any(m => m.GetProperty("id").GetInt32() == 1 && m.GetProperty("state").GetString() == "active");
+        });
+        Assert.Contains("connect 1 127.0.0.1:7201", effects.Calls);
+
+        // A memory node points at its boot node for cluster state, and refuses to take joins itself.
+        AssertProblem(await cluster.GetAsync(member, "/v1/cluster"), 404, $"boot node at {boot.HttpUrl.ToString().TrimEnd('/')}");
+        AssertProblem(await cluster.PostAsync(member, "/v1/cluster/join", JoinBody), 404, "memory node");
+        // Joining again while a member is refused by the membership, with its text.
+        AssertProblem(await cluster.PostAsync(boot, "/v1/cluster/join", JoinBody), 409, "node 1 has already joined");
+    }
+
+    [Fact]
+    public async Task A_join_that_cannot_reach_its_boot_node_fails_naming_the_boot_url()
+    {
+        await using var cluster = new ControlCluster();
+        var (boot, _) = await cluster.StartBootAsync();
+        var url = boot.HttpUrl.ToString().TrimEnd('/');
+        var config = ControlCluster.Config(1, 0, 512, url);
+        await cluster.DisposeAsync(); // nobody listens at the boot URL any more
+        await using var lonely = new ControlCluster();
+        var failure = await Assert.ThrowsAsync<Shell.Control.JoinFailedException>(() => lonely.StartAsync(config, new RecordingEffects(),
+            new Shell.Control.JoinClient.Retry(TimeSpan.FromSeconds(2), TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(400), TimeSpan.FromSeconds(1))));
+        Assert.Contains(url, failure.Message);
+        Assert.Contains(lonely.Log, line => line.Contains("attempt 2"));
+    }
+
+    [Fact]
+    public async Task A_VM_starts_on_the_active_nodes_serves_its_topology_and_tables_and_stops()
+    {
+        await using var cluster = new ControlCluster();
+        var (boot, effects) = await cluster.StartBootAsync();
+        Assert.Equal(202, (await cluster.PostAsync(boot, "/v1/cluster/join", JoinBody)).Status);
+        await ControlCluster.Eventually("node 1 active", async () =>
+            (await cluster.GetAsync(boot, "/v1/cluster")).Body.GetProperty("members")[1].GetProperty("state").GetString() == "active");
+
+        var started = await cluster.PostAsync(boot, "/v1/vm", """{"guest":"probe","timeoutSeconds":60}""");
+        Assert.Equal(202, started.Status);
+        Assert.Equal(["state", "reason", "exitCode"], Names(started.Body));
+        await ControlCluster.Eventually("the VM running", async () =>
+            (await cluster.GetAsync(boot, "/v1/vm")).Body.GetProperty("state").GetString() == "running");
+        Assert.Equal(2, effects.StartedTopology!.Nodes.Length);
+        AssertProblem(await cluster.PostAsync(boot, "/v1/vm", """{"guest":"probe"}"""), 409, "already starting or running");
+
+        var topology = await cluster.GetAsync(boot, "/v1/topology");
+        Assert.Equal(200, topology.Status);
+        var nodes = topology.Body.GetProperty("nodes").EnumerateArray().ToList();
+        Assert.Equal([(0, 2, 1024L), (1, 0, 512L)], nodes.Select(n => (n.GetProperty("id").GetInt32(), n.GetProperty("cpus").GetInt32(), n.GetProperty("memoryMiB").GetInt64())));
+        Assert.Equal(0, nodes[1].GetProperty("initiator").GetInt32());
+        Assert.Equal("bind", topology.Body.GetProperty("placement").GetString());
+
+        using (var srat = await cluster.Http.GetAsync(new Uri(boot.HttpUrl, "/v1/acpi/SRAT")))
+        {
+            Assert.Equal("application/octet-stream", srat.Content.Headers.ContentType?.MediaType);
+            var bytes = await srat.Content.ReadAsByteArrayAsync();
+            Assert.Equal("SRAT"u8.ToArray(), bytes[..4]);
+            Assert.Equal(BitConverter.ToUInt32(bytes, 4), (uint)bytes.Length);
+        }
+        AssertProblem(await cluster.GetAsync(boot, "/v1/acpi/NOPE"), 404, "SRAT");
+
+        Assert.Equal(202, (await cluster.PostAsync(boot, "/v1/vm/stop", "")).Status);
+        await ControlCluster.Eventually("the VM stopped", async () =>
+            (await cluster.GetAsync(boot, "/v1/vm")).Body.GetProperty("state").GetString() == "stopped");
+        var stopped = (await cluster.GetAsync(boot, "/v1/vm")).Body;
+        Assert.Equal(0, stopped.GetProperty("exitCode").GetInt32());
+        Assert.Equal("stopped through POST /v1/vm/stop", stopped.GetProperty("reason").GetString());
+    }
+
+    [Fact]
+    public async Task Draining_a_memory_node_of_a_running_VM_moves_its_pages_then_it_leaves()
+    {
+        await using var cluster = new ControlCluster();
+        var (boot, effects) = await cluster.StartBootAsync();
+        Assert.Equal(202, (await cluster.PostAsync(boot, "/v1/cluster/join", JoinBody)).Status);
+        await ControlCluster.Eventually("node 1 active", async () =>
+            (await cluster.GetAsync(boot, "/v1/cluster")).Body.GetProperty("members")[1].GetProperty("state").GetString() == "active");
+        Assert.Equal(202, (await cluster.PostAsync(boot, "/v1/vm", """{"guest":"probe"}""")).Status);
+        await ControlCluster.Eventually("the VM running", async () =>
+            (await cluster.GetAsync(boot, "/v1/vm")).Body.GetProperty("state").GetString() == "running");
+
+        AssertProblem(await cluster.PostAsync(boot, "/v1/cluster/nodes/0/drain", ""), 409, "node 0 is the boot node");
+        var drained = await cluster.PostAsync(boot, "/v1/cluster/nodes/1/drain", "");
+        Assert.Equal(202, drained.Status);
+        Assert.Equal(1, drained.Body.GetProperty("id").GetInt32());
+        Assert.Contains(drained.Body.GetProperty("state").GetString(), new[] { "draining", "left" });
+
+        await ControlCluster.Eventually("node 1 left", async () =>
+            (await cluster.GetAsync(boot, "/v1/cluster")).Body.GetProperty("members")[1].GetProperty("state").GetString() == "left");
+        var calls = effects.Calls.ToList();
+        Assert.True(calls.IndexOf("move pages 1 -> 0") >= 0 && calls.IndexOf("move pages 1 -> 0") < calls.IndexOf("disconnect 1"), string.Join("\n", calls));
+        Assert.Equal("running", (await cluster.GetAsync(boot, "/v1/vm")).Body.GetProperty("state").GetString());
+    }
+
+    [Fact]
+    public async Task Losing_a_memory_home_stops_the_VM_naming_the_node()
+    {
+        await using var cluster = new ControlCluster();
+        var (boot, effects) = await cluster.StartBootAsync();
+        Assert.Equal(202, (await cluster.PostAsync(boot, "/v1/cluster/join", JoinBody)).Status);
+        await ControlCluster.Eventually("node 1 active", async () =>
+            (await cluster.GetAsync(boot, "/v1/cluster")).Body.GetProperty("members")[1].GetProperty("state").GetString() == "active");
+        Assert.Equal(202, (await cluster.PostAsync(boot, "/v1/vm", """{"guest":"probe"}""")).Status);
+        await ControlCluster.Eventually("the VM running", async () =>
+            (await cluster.GetAsync(boot, "/v1/vm")).Body.GetProperty("state").GetString() == "running");
+
+        effects.LosePeer(1);
+        await ControlCluster.Eventually("the VM stopped", async () =>
+            (await cluster.GetAsync(boot, "/v1/vm")).Body.GetProperty("state").GetString() == "stopped");
+        var vm = (await cluster.GetAsync(boot, "/v1/vm")).Body;
+        Assert.Equal("node 1 was lost; it homed guest memory of the VM", vm.GetProperty("reason").GetString());
+        Assert.Equal(1, vm.GetProperty("exitCode").GetInt32());
+        Assert.Contains(effects.Calls, c => c.StartsWith("stop vm: node 1 was lost"));
+    }
+
+    [Fact]
+    public async Task Metrics_are_Prometheus_text_with_the_node_figures()
+    {
+        await using var cluster = new ControlCluster();
+        var (boot, _) = await cluster.StartBootAsync();
+        var text = await cluster.Http.GetStringAsync(new Uri(boot.HttpUrl, "/metrics"));
+        Assert.Contains("# TYPE ssihv_remote_fault_latency_seconds histogram", text);
+        Assert.Contains("ssihv_remote_fault_latency_seconds_count{ssihv_node=\"0\"} 10", text);
+        Assert.Contains("ssihv_pages_resident{node=\"1\",ssihv_node=\"0\"} 40", text);
+        Assert.Contains("ssihv_pages_remote{node=\"1\",ssihv_node=\"0\"} 660", text);
+        Assert.Contains("ssihv_pages_stored{ssihv_node=\"0\"} 123", text);
+        Assert.Contains("ssihv_peer_bytes_total{peer=\"1\",direction=\"sent\",ssihv_node=\"0\"} 12288", text);
+        Assert.Contains("ssihv_peer_bytes_total{peer=\"1\",direction=\"received\",ssihv_node=\"0\"} 20480", text);
+        Assert.Contains("ssihv_page_faults_total{kind=\"write_protect\",ssihv_node=\"0\"} 2", text);
+        // A second scrape reports the same histogram, not twice the faults.
+        var again = await cluster.Http.GetStringAsync(new Uri(boot.HttpUrl, "/metrics"));
+        Assert.Contains("ssihv_remote_fault_latency_seconds_count{ssihv_node=\"0\"} 10", again);
+    }
+
+    [Fact]
+    public async Task Disposing_a_node_host_stops_its_HTTP_API_and_disposes_its_effects()
+    {
+        var cluster = new ControlCluster();
+        var (boot, effects) = await cluster.StartBootAsync();
+        var url = boot.HttpUrl;
+        await cluster.DisposeAsync();
+        Assert.True(effects.Disposed);
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        await Assert.ThrowsAsync<HttpRequestException>(() => client.GetAsync(new Uri(url, "/v1/health")));
+    }
+}

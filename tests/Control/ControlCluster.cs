@@ -1,0 +1,99 @@
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Microsoft.FSharp.Core;
+using SsiHv.Core.Cluster;
+using SsiHv.Shell.Control;
+using SsiHv.Shell.Nodes;
+using Xunit;
+
+namespace SsiHv.Tests.Control;
+
+/// <summary>Real node hosts on 127.0.0.1 (ports chosen by the kernel) with recording effects, and an HTTP client for them.</summary>
+public sealed class ControlCluster : IAsyncDisposable
+{
+    public const string Token = "test-token-0123456789";
+    public static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
+    static readonly NodeHostTimeouts Timeouts = new(
+        new ControlTimeouts(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10)),
+        new JoinClient.Retry(TimeSpan.FromSeconds(15), TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5)));
+
+    readonly List<NodeHost> hosts = [];
+    public readonly List<string> Log = [];
+    public HttpClient Http { get; } = new() { Timeout = Patience };
+
+    public static NodeConfig.NodeConfig Config(int id, int cpus, long memoryMiB, string? join, int? initiator = null)
+    {
+        var raw = new NodeConfig.RawNodeConfig(
+            Some(id), Some($"127.0.0.1:{7200 + id}"), Some("127.0.0.1:0"), Some("00112233445566778899aabbccddeeff"), Some(Token),
+            Some(cpus), Some(memoryMiB), initiator is { } i ? Some(i) : null, join is null ? Some(true) : null,
+            join is null ? null : Some(join), null, null);
+        var validated = NodeConfig.validate(raw);
+        Assert.True(validated.IsOk, validated.IsError ? string.Join("; ", validated.ErrorValue.Select(NodeConfig.errorText)) : "");
+        return validated.ResultValue;
+    }
+
+    static FSharpOption<T> Some<T>(T value) => FSharpOption<T>.Some(value);
+
+    public async Task<NodeHost> StartAsync(NodeConfig.NodeConfig config, IClusterEffects effects, JoinClient.Retry? join = null)
+    {
+        var timeouts = join is null ? Timeouts : Timeouts with { Join = join };
+        var host = new NodeHost(config, null, effects, new FixedNodeStatus(), line => { lock (Log) Log.Add($"node {config.Id}: {line}"); }, timeouts);
+        hosts.Add(host);
+        using var timeout = new CancellationTokenSource(Patience);
+        await host.StartAsync(timeout.Token);
+        return host;
+    }
+
+    public async Task<(NodeHost Boot, RecordingEffects Effects)> StartBootAsync(int cpus = 2, long memoryMiB = 1024)
+    {
+        var effects = new RecordingEffects();
+        return (await StartAsync(Config(0, cpus, memoryMiB, null), effects), effects);
+    }
+
+    public async Task<(int Status, string ContentType, JsonElement Body)> GetAsync(NodeHost host, string path)
+    {
+        using var response = await Http.GetAsync(new Uri(host.HttpUrl, path));
+        return await Read(response);
+    }
+
+    public async Task<(int Status, string ContentType, JsonElement Body)> PostAsync(NodeHost host, string path, string? body, string? token = Token)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(host.HttpUrl, path))
+        {
+            Content = new StringContent(body ?? "", Encoding.UTF8, "application/json"),
+        };
+        if (token is not null)
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        using var response = await Http.SendAsync(request);
+        return await Read(response);
+    }
+
+    static async Task<(int, string, JsonElement)> Read(HttpResponseMessage response)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        var type = response.Content.Headers.ContentType?.MediaType ?? "";
+        var body = type.Contains("json") ? JsonDocument.Parse(text).RootElement.Clone() : default;
+        return ((int)response.StatusCode, type, body);
+    }
+
+    /// Polls until the condition holds; fails naming what was awaited after <see cref="Patience"/>.
+    public static async Task Eventually(string what, Func<Task<bool>> condition)
+    {
+        var deadline = DateTime.UtcNow + Patience;
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline)
+                Assert.Fail($"{what} did not happen within {Patience.TotalSeconds} s");
+            await Task.Delay(50);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var host in Enumerable.Reverse(hosts))
+            await host.DisposeAsync();
+        hosts.Clear();
+        Http.Dispose();
+    }
+}

@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using SsiHv.Tests.Cli;
+using SsiHv.Tests.Support;
+using Xunit;
+
+namespace SsiHv.Tests.Control;
+
+/// <summary><c>ssihv node</c> as a real process: configuration errors and a clean stop on SIGTERM.</summary>
+public sealed class NodeCommandProcessTests
+{
+    const string Valid = """
+        { "id": 0, "transport": "127.0.0.1:7300", "http": "127.0.0.1:0", "secret": "00112233445566778899aabbccddeeff",
+          "apiToken": "a-long-random-token", "cpus": 2, "memoryMiB": 1024, "boot": true }
+        """;
+
+    static string Write(string text)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"ssihv-node-{Guid.NewGuid():N}.json");
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    [Fact]
+    public void A_bad_config_exits_2_naming_the_file_and_each_broken_field()
+    {
+        var path = Write(Valid.Replace("00112233445566778899aabbccddeeff", "00112233").Replace("\"boot\": true", "\"boot\": false"));
+        try
+        {
+            var result = CliRun.AsProcess("node", "--config", path);
+            Assert.True(result.ExitCode == 2, result.ToString());
+            Assert.Contains($"{path}: secret: expected at least 32 hex digits, found 8", result.Stderr);
+            Assert.Contains($"{path}: boot: give exactly one of", result.Stderr);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void A_config_that_is_not_JSON_exits_2_naming_the_line()
+    {
+        var path = Write("{ \"id\": 0, \"cpus\": \"two\" }");
+        try
+        {
+            var result = CliRun.AsProcess("node", "--config", path);
+            Assert.True(result.ExitCode == 2, result.ToString());
+            Assert.Contains($"{path}: line 1: cpus: expected an integer", result.Stderr);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public async Task SIGTERM_stops_a_running_node_host_cleanly_with_exit_0()
+    {
+        var path = Write(Valid);
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, RedirectStandardInput = true };
+        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "ssihv.dll"), "node", "--config", path })
+            start.ArgumentList.Add(argument);
+        using var process = Process.Start(start)!;
+        try
+        {
+            process.StandardInput.Close();
+            var lines = new List<string>();
+            var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            process.ErrorDataReceived += (_, e) =>
+            {
+                if (e.Data is null) return;
+                lock (lines) lines.Add(e.Data);
+                if (e.Data.Contains("control API on http://127.0.0.1:")) listening.TrySetResult();
+            };
+            process.BeginErrorReadLine();
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            await listening.Task.WaitAsync(TimeSpan.FromSeconds(60));
+
+            ExternalProcess.Output("kill", "-TERM", process.Id.ToString());
+            Assert.True(process.WaitForExit(TimeSpan.FromSeconds(15)), $"still running 15 s after SIGTERM: {string.Join('\n', lines)}");
+            process.WaitForExit(); // drains the stderr reader
+            Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}: {string.Join('\n', lines)} {await stdout}");
+            lock (lines)
+            {
+                Assert.Contains("ssihv node 0: SIGTERM: stopping", lines);
+                Assert.Equal("ssihv node 0: stopped", lines[^1]);
+            }
+        }
+        finally
+        {
+            if (!process.HasExited) process.Kill(entireProcessTree: true);
+            File.Delete(path);
+        }
+    }
+}
