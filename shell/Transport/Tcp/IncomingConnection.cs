@@ -25,6 +25,7 @@ public sealed class IncomingConnection(TcpNodeTransport owner, FrameSocket socke
             var counters = owner.CountersOf(peer);
             socket.Attribute(counters);
             who = $"node {peer} at {socket.Remote}";
+            owner.Log($"transport: node {owner.Self}: accepted a connection from {who}");
             await ServeRequestsAsync(counters);
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException or TimeoutException)
