@@ -9,7 +9,8 @@ namespace SsiHv.Shell.Cli;
 /// <summary>
 /// <c>ssihv bench boot</c>: boot time and VMM overhead of <c>ssihv run --guest probe</c> against QEMU on the same
 /// KVM; <c>ssihv bench fault</c>: guest page-fault latency and throughput through our pager against a minimal C
-/// userfaultfd pager. Each runs its reference in the same invocation. Exit 0 when every run completed (whatever the
+/// userfaultfd pager; <c>ssihv bench transport</c>: node-to-node page requests over loopback against a minimal C
+/// TCP client/server. Each runs its reference in the same invocation. Exit 0 when every run completed (whatever the
 /// numbers), 1 when a run failed, 2 for bad input.
 /// </summary>
 public sealed class BenchCommand : ICommand
@@ -31,7 +32,10 @@ public sealed class BenchCommand : ICommand
 
     static readonly OptionSpec Budget = new("budget", "SIZE",
         $"bench fault: the pager's residency budget, e.g. 8M (default {DefaultBudgetBytes / (1024 * 1024)}M; the guest touches 4x as much)", Required: false);
-    static readonly PositionalSpec Kind = new("KIND", "boot | fault");
+    static readonly PositionalSpec Kind = new("KIND", "boot | fault | transport");
+
+    /// bench transport: requests per run with one outstanding, then with TransportDepth in flight.
+    const int TransportSequential = 20_000, TransportPipelined = 100_000, TransportDepth = 64;
 
     /// The fault guest's working set is 4× the budget and its timings must fit in 124 KiB below 1 MiB.
     const ulong DefaultBudgetBytes = 8UL * 1024 * 1024;
@@ -39,7 +43,7 @@ public sealed class BenchCommand : ICommand
     /// One command for every benchmark kind, because the command list (CliRunner) names one bench command.
     public CommandSyntax Syntax { get; } = new(
         "bench",
-        "benchmarks against a reference run in the same invocation (boot: QEMU; fault: a C userfaultfd pager)",
+        "benchmarks against a reference run in the same invocation (boot: QEMU; fault: a C userfaultfd pager; transport: a C TCP client/server)",
         "bench boot: boots the probe guest (DESIGN.md §6) N times with 'ssihv run' in a child process and N times with\n"
         + "qemu-system-x86_64 -accel kvm (pc machine, qboot firmware, PVH boot of the same ELF, same CPUs, memory,\n"
         + "NUMA nodes and command line), alternating. Prints, per run and as median and min, the time from process\n"
@@ -54,8 +58,12 @@ public sealed class BenchCommand : ICommand
         + $"per pass and the ratios ours/C against the goal (median first touch <= {FaultReport.GoalRatio}x C). Needs root (userfaultfd).\n"
         + "Then, once, the probe guest under 'ssihv run --topology FILE --memory-budget SIZE' touches as many pages\n"
         + "(our whole VMM, CPL3 guest; no C counterpart, compare with DESIGN.md §7's guest-first-touch floor).\n"
-        + "--append applies to 'bench boot' only; --budget to 'bench fault' only.\n"
-        + "Not yet built: 'bench transport' (node-to-node requests).",
+        + "\n"
+        + "bench transport: two of our TCP transports in this process on 127.0.0.1 exchange FetchPage -> PageData (a 4 KiB\n"
+        + $"page), {TransportSequential} times with 1 request outstanding and {TransportPipelined} times with {TransportDepth} in flight on one connection;\n"
+        + "alternating, a minimal C client/server (tests/bench/tcp_reference.c, built with gcc now) does the same with\n"
+        + "16 B requests and 4096 B replies. Prints round-trip median and p99, requests/s, and the ratios ours/C.\n"
+        + "--append applies to 'bench boot' only; --budget to 'bench fault' only; --topology to boot and fault.",
         [Kind],
         [Topology, Runs, Append, Budget]);
 
@@ -64,7 +72,8 @@ public sealed class BenchCommand : ICommand
         {
             "boot" => RunBoot(arguments, output),
             "fault" => RunFault(arguments, output),
-            var other => throw CliException.BadInput($"ssihv bench: unknown benchmark '{other}'; expected boot or fault"),
+            "transport" => RunTransport(arguments, output),
+            var other => throw CliException.BadInput($"ssihv bench: unknown benchmark '{other}'; expected boot, fault or transport"),
         };
 
     int RunBoot(ParsedArguments arguments, TextWriter output)
@@ -170,6 +179,40 @@ public sealed class BenchCommand : ICommand
         catch (BenchRunException e)
         {
             throw CliException.Failure([$"ssihv bench fault: {e.Message}", .. e.Details]);
+        }
+        return ExitCodes.Success;
+    }
+
+    int RunTransport(ParsedArguments arguments, TextWriter output)
+    {
+        foreach (var option in new[] { Append, Budget, Topology })
+            if (arguments.Option(option.Name) is not null)
+                throw CliException.BadInput($"ssihv bench transport: --{option.Name} does not apply to 'bench transport'");
+        var runs = RunsOf(arguments, "transport");
+        output.WriteLine(FormattableString.Invariant(
+            $"ssihv bench transport: runs per side: {runs}, {TransportSequential} requests with 1 outstanding, {TransportPipelined} with {TransportDepth} in flight"));
+        try
+        {
+            var sources = Path.GetFullPath(Path.Combine(ProbeGuest.SourceDirectory(), "..", "bench"));
+            var reference = TransportReference.Build(sources);
+            try
+            {
+                var results = TransportBenchmark.Run(reference, TransportSequential, TransportPipelined, TransportDepth, runs, output.WriteLine);
+                foreach (var line in TransportReport.Lines(results))
+                    output.WriteLine(line);
+            }
+            finally
+            {
+                Directory.Delete(reference.Directory, recursive: true);
+            }
+        }
+        catch (BootInputException e)
+        {
+            throw CliException.BadInput($"ssihv bench transport: {e.Message}");
+        }
+        catch (BenchRunException e)
+        {
+            throw CliException.Failure([$"ssihv bench transport: {e.Message}", .. e.Details]);
         }
         return ExitCodes.Success;
     }

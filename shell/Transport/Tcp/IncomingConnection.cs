@@ -1,0 +1,159 @@
+using System.Net.Sockets;
+using SsiHv.Core.Transport;
+
+namespace SsiHv.Shell.Transport.Tcp;
+
+/// <summary>
+/// A connection a peer dialled to us: the hello (as responder), then its requests served one after another
+/// from the page service, each reply written into one reused buffer. Whatever the peer sends, only this
+/// connection ends: a malformed frame gets ErrorReply(malformedFrame) and a close, a failed hello a close, and
+/// each is logged with the peer's address.
+/// </summary>
+public sealed class IncomingConnection(TcpNodeTransport owner, FrameSocket socket)
+{
+    readonly byte[] reply = new byte[WireFrame.PageFrameLength];
+    string who = socket.Remote.ToString();
+
+    public void Close() => socket.Close();
+
+    public async Task ServeAsync()
+    {
+        try
+        {
+            if (await HelloAsync() is not { } peer)
+                return;
+            var counters = owner.CountersOf(peer);
+            socket.Attribute(counters);
+            who = $"node {peer} at {socket.Remote}";
+            owner.Log($"transport: node {owner.Self}: accepted a connection from {who}");
+            await ServeRequestsAsync(counters);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException or TimeoutException)
+        {
+            // The peer went away or we are stopping: nothing of the node is affected, the connection just ends.
+        }
+        finally
+        {
+            socket.Dispose();
+        }
+    }
+
+    async Task<int?> HelloAsync()
+    {
+        var options = owner.Options;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(owner.Stopping);
+        timeout.CancelAfter(options.ConnectTimeout);
+        try
+        {
+            return await HelloExchange.RunAsync(socket, HelloRole.Responder, owner.Self, options.Secret, options.ConnectTimeout, timeout.Token);
+        }
+        catch (HelloFailedException e)
+        {
+            owner.Log($"transport: node {owner.Self}: closed the connection from {who}: {e.Message}");
+        }
+        catch (OperationCanceledException) when (!owner.Stopping.IsCancellationRequested)
+        {
+            owner.Log($"transport: node {owner.Self}: closed the connection from {who}: no hello within {options.ConnectTimeout.TotalSeconds:0.###} s");
+        }
+        return null;
+    }
+
+    async Task ServeRequestsAsync(PeerCounters counters)
+    {
+        var timeout = owner.Options.RequestTimeout;
+        while (true)
+        {
+            var frame = await socket.ReceiveAsync(owner.Stopping);
+            if (frame.IsClosed)
+                return;
+            if (frame.Malformed is { } error)
+            {
+                owner.Log($"transport: node {owner.Self}: closed the connection from {who}: malformed frame: {error}");
+                await HelloExchange.TrySendAsync(socket, WireFrame.EncodeError(0, ErrorCodeModule.malformedFrame, error), timeout);
+                return;
+            }
+            var length = Serve(frame, out var close);
+            socket.Consume(frame);
+            if (length > 0)
+            {
+                await socket.SendAsync(reply.AsMemory(0, length), timeout, owner.Stopping);
+                Interlocked.Increment(ref counters.RequestsServed);
+            }
+            if (close)
+                return;
+        }
+    }
+
+    /// Writes the answer to `frame` into `reply`; returns its length (0: nothing to send).
+    int Serve(ReceivedFrame frame, out bool close)
+    {
+        close = false;
+        var bytes = socket.Buffer.AsSpan(frame.Offset, frame.Length);
+        var id = frame.RequestId;
+        switch (frame.Type)
+        {
+            case WireFrame.FetchPage:
+            {
+                var page = WireFrame.ReadPageNumber(bytes);
+                var destination = WireFrame.WritePageFrameHeader(reply, WireFrame.PageData, id, page);
+                try
+                {
+                    owner.Options.Pages.ReadPage(page, destination);
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    return ServiceFailed(id, page, "FetchPage", e);
+                }
+                return WireFrame.PageFrameLength;
+            }
+            case WireFrame.StorePage:
+            {
+                var page = WireFrame.ReadPageNumber(bytes);
+                bool stored;
+                string? refusal;
+                try
+                {
+                    stored = owner.Options.Pages.TryWritePage(page, bytes.Slice(WireFrame.PageOffset, WireFrame.PageLength), out refusal);
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    return ServiceFailed(id, page, "StorePage", e);
+                }
+                return stored
+                    ? WireFrame.WritePageNumberFrame(reply, WireFrame.Stored, id, page)
+                    : WriteError(id, ErrorCodeModule.unsupportedRequest, refusal ?? $"node {owner.Self} did not store page {page} and gave no reason");
+            }
+            case WireFrame.Ping:
+                WireFrame.WriteHeader(reply, WireFrame.Pong, id, 0);
+                return WireFrame.HeaderLength;
+            case WireFrame.Pong:
+                return 0;
+            default:
+                var decoded = socket.Decode(frame);
+                if (decoded is Frame.DecodeResult.Malformed malformed)
+                {
+                    var text = Frame.DecodeErrorModule.text(malformed.Item);
+                    owner.Log($"transport: node {owner.Self}: closed the connection from {who}: malformed frame: {text}");
+                    close = true;
+                    return WriteError(0, ErrorCodeModule.malformedFrame, text);
+                }
+                var name = MessageModule.name(((Frame.DecodeResult.Decoded)decoded).Item1.Message);
+                return WriteError(id, ErrorCodeModule.unsupportedRequest, $"node {owner.Self} does not serve {name} requests");
+        }
+    }
+
+    /// The page service is the node's own code, but a fault in it must not end the node host: the requester
+    /// gets the exception's text as ErrorReply.
+    int ServiceFailed(ulong id, ulong page, string what, Exception e)
+    {
+        owner.Log($"transport: node {owner.Self}: the page service failed {what} of page {page} for {who}: {e.Message}");
+        return WriteError(id, ErrorCodeModule.unsupportedRequest, $"node {owner.Self} could not serve {what} of page {page}: {e.Message}");
+    }
+
+    int WriteError(ulong id, ushort code, string text)
+    {
+        var frame = WireFrame.EncodeError(id, code, text);
+        frame.CopyTo(reply, 0);
+        return frame.Length;
+    }
+}

@@ -1,0 +1,60 @@
+using System.Threading.Tasks.Sources;
+
+namespace SsiHv.Shell.Transport.Tcp;
+
+/// <summary>
+/// One in-flight request to a peer, reused for the peer's next request once answered (no allocation per request).
+/// The reply, the timeout sweep, the caller's cancellation and the loss of the connection race to finish it;
+/// <see cref="TryClaim"/> lets exactly one of them win, and only for the request id it saw, so a late reply to
+/// a timed-out request can never complete the slot's next request.
+/// </summary>
+public sealed class PendingRequest(int slot) : IValueTaskSource
+{
+    ManualResetValueTaskSourceCore<bool> completion = new() { RunContinuationsAsynchronously = true };
+    /// The id of the request waiting here, 0 when none waits (ids are never 0).
+    long pendingId;
+
+    public readonly int Slot = slot;
+    public byte ExpectedReply;
+    public ulong Page;
+    public Memory<byte> Destination;
+    public long DeadlineTicks;
+    public TcpPeerConnection? Connection;
+
+    public ulong PendingId => (ulong)Volatile.Read(ref pendingId);
+    public short Version => completion.Version;
+
+    public void Arm(ulong requestId, byte expectedReply, ulong page, Memory<byte> destination, long deadlineTicks, TcpPeerConnection connection)
+    {
+        completion.Reset();
+        ExpectedReply = expectedReply;
+        Page = page;
+        Destination = destination;
+        DeadlineTicks = deadlineTicks;
+        Connection = connection;
+        Interlocked.Exchange(ref pendingId, (long)requestId);
+    }
+
+    /// True for the one caller that may now finish request `requestId` with Succeed or Fail.
+    public bool TryClaim(ulong requestId) =>
+        requestId != 0 && Interlocked.CompareExchange(ref pendingId, 0, (long)requestId) == (long)requestId;
+
+    public void Succeed()
+    {
+        Destination = default;
+        Connection = null;
+        completion.SetResult(true);
+    }
+
+    public void Fail(Exception error)
+    {
+        Destination = default;
+        Connection = null;
+        completion.SetException(error);
+    }
+
+    public void GetResult(short token) => completion.GetResult(token);
+    public ValueTaskSourceStatus GetStatus(short token) => completion.GetStatus(token);
+    public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        completion.OnCompleted(continuation, state, token, flags);
+}

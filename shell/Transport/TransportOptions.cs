@@ -1,0 +1,56 @@
+using System.Net;
+using SsiHv.Core.Transport;
+
+namespace SsiHv.Shell.Transport;
+
+/// <summary>
+/// How a node's transport listens, authenticates and gives up (docs/transport.md, "TCP transport"). Only the
+/// first four are per node; the rest have defaults meant for a LAN and are changed by tests to keep them short.
+/// </summary>
+public sealed record TransportOptions(int Self, IPEndPoint Listen, ClusterSecret Secret, IPageService Pages)
+{
+    /// A request not answered within this fails with PeerUnavailableException (waiting for a free in-flight
+    /// place counts against it too).
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// Dialling plus the hello, for outgoing and incoming connections alike.
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// How long a broken connection to a peer is re-dialled before the peer is reported lost.
+    public TimeSpan ReconnectWindow { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// Requests in flight to one peer; further callers wait (back-pressure).
+    public int MaxInFlightPerPeer { get; init; } = 256;
+
+    /// A connection silent for this long is sent a Ping...
+    public TimeSpan PingInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// ...and one still silent this much later is closed and its peer reported lost.
+    public TimeSpan PingTimeout { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// One line per event worth a person's attention (connections, refusals, losses); never per request.
+    public Action<string> Log { get; init; } = static _ => { };
+
+    /// The largest in-flight limit: the request id keeps the slot in its low 16 bits.
+    public const int MaxInFlightLimit = 1 << 16;
+
+    /// Throws ArgumentException naming the option when a value cannot work.
+    public void Validate()
+    {
+        if (Listen.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
+            throw new ArgumentException($"transport options: Listen: expected an IPv4 address, found {Listen}");
+        if (MaxInFlightPerPeer is < 1 or > MaxInFlightLimit)
+            throw new ArgumentException($"transport options: MaxInFlightPerPeer: expected 1..{MaxInFlightLimit}, found {MaxInFlightPerPeer}");
+        Positive(RequestTimeout, nameof(RequestTimeout));
+        Positive(ConnectTimeout, nameof(ConnectTimeout));
+        Positive(ReconnectWindow, nameof(ReconnectWindow));
+        Positive(PingInterval, nameof(PingInterval));
+        Positive(PingTimeout, nameof(PingTimeout));
+    }
+
+    static void Positive(TimeSpan value, string name)
+    {
+        if (value <= TimeSpan.Zero || value.TotalMilliseconds > int.MaxValue)
+            throw new ArgumentException($"transport options: {name}: expected a positive duration below 24 days, found {value}");
+    }
+}

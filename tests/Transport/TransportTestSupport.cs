@@ -1,0 +1,95 @@
+using System.Collections.Concurrent;
+using System.Net;
+using SsiHv.Core.Transport;
+using SsiHv.Shell.Transport;
+using SsiHv.Shell.Transport.Tcp;
+using Xunit.Abstractions;
+
+namespace SsiHv.Tests.Transport;
+
+/// <summary>A node's pages in a dictionary; refuses stores when told to, as a node over its memoryMiB would.</summary>
+public sealed class MemoryPageService : IPageService
+{
+    readonly ConcurrentDictionary<ulong, byte[]> pages = new();
+
+    public string? Refusal { get; set; }
+
+    public void Put(ulong page, byte[] bytes) => pages[page] = bytes;
+
+    public byte[]? Get(ulong page) => pages.TryGetValue(page, out var bytes) ? bytes : null;
+
+    public void ReadPage(ulong page, Span<byte> destination)
+    {
+        if (pages.TryGetValue(page, out var bytes))
+            bytes.CopyTo(destination);
+        else
+            destination.Clear();
+    }
+
+    public bool TryWritePage(ulong page, ReadOnlySpan<byte> source, out string? refusal)
+    {
+        refusal = Refusal;
+        if (refusal is not null)
+            return false;
+        pages[page] = source.ToArray();
+        return true;
+    }
+}
+
+/// <summary>Log lines of one transport, kept for assertions and echoed to the test output.</summary>
+public sealed class TransportLog(ITestOutputHelper output)
+{
+    readonly ConcurrentQueue<string> lines = new();
+
+    public IReadOnlyCollection<string> Lines => lines;
+
+    public void Write(string line)
+    {
+        lines.Enqueue(line);
+        try
+        {
+            output.WriteLine(line);
+        }
+        catch (InvalidOperationException)
+        {
+            // The test already finished: a late line from a background loop has no reader any more.
+        }
+    }
+
+    public bool Contains(params string[] fragments) => lines.Any(line => fragments.All(line.Contains));
+
+    /// Log lines come from transport threads: wait (bounded) until one with all fragments arrives.
+    public async Task<bool> WaitForAsync(TimeSpan timeout, params string[] fragments)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!Contains(fragments))
+        {
+            if (DateTime.UtcNow > deadline)
+                return false;
+            await Task.Delay(10);
+        }
+        return true;
+    }
+}
+
+public static class TransportTestSupport
+{
+    public static readonly ClusterSecret ClusterSecret = SecretOf("0123456789abcdef0123456789abcdef");
+
+    public static ClusterSecret SecretOf(string text) =>
+        ClusterSecretModule.tryCreate(System.Text.Encoding.ASCII.GetBytes(text)).ResultValue;
+
+    public static TransportOptions Options(int self, IPageService pages, TransportLog log, ClusterSecret? secret = null, int port = 0) =>
+        new(self, new IPEndPoint(IPAddress.Loopback, port), secret ?? ClusterSecret, pages) { Log = log.Write };
+
+    /// A recognisable page: every byte derived from the page number and a salt.
+    public static byte[] Pattern(ulong page, int salt = 0)
+    {
+        var bytes = new byte[WireFrame.PageLength];
+        for (var i = 0; i < bytes.Length; i++)
+            bytes[i] = (byte)((int)page * 31 + i * 7 + salt);
+        return bytes;
+    }
+
+    public static string Address(INodeTransport transport) => transport.ListenEndpoint.ToString();
+}
