@@ -23,6 +23,7 @@ let all =
         Transport.FrameProperties.tests
         Transport.HelloProperties.tests
         Cluster.MembershipProperties.tests
+        Cluster.ClusterPlanProperties.tests
     ]
 
 [<EntryPoint>]
