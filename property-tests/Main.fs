@@ -25,6 +25,7 @@ let all =
         Cluster.MembershipProperties.tests
         Cluster.NodeConfigProperties.tests
         Cluster.ClusterTopologyProperties.tests
+        Cluster.ClusterPlanProperties.tests
     ]
 
 [<EntryPoint>]

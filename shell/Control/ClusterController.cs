@@ -14,7 +14,7 @@ public sealed record ControlTimeouts(TimeSpan Connect, TimeSpan StartVm, TimeSpa
 
 /// <summary>What the boot node knows of its cluster at one instant; immutable, published after every step.</summary>
 public sealed record ClusterView(
-    Cluster Cluster, int? VmExitCode, Core.Topology.Topology? Topology, IReadOnlyDictionary<string, byte[]> AcpiTables);
+    Membership.Cluster Cluster, int? VmExitCode, Core.Topology.Topology? Topology, IReadOnlyDictionary<string, byte[]> AcpiTables);
 
 /// <summary>The reply to a request: the view right after its step, and the membership's refusal if it refused.</summary>
 public sealed record StepOutcome(ClusterView View, MembershipError? Refusal);
@@ -44,7 +44,7 @@ public sealed class ClusterController : IAsyncDisposable
     readonly CancellationTokenSource stopping = new();
     readonly Task loop;
     // Owned by the loop task only.
-    Cluster cluster;
+    Membership.Cluster cluster;
     readonly List<Task> running = [];
     VmRequest? pendingVm;
     int vmGeneration;

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using SsiHv.Shell.Metrics;
 using SsiHv.Shell.Pager;
 using SsiHv.Shell.Transport;
 

@@ -25,7 +25,15 @@ public static class TopologyFile
             problems = [$"{path}: cannot read: {e.Message}"];
             return false;
         }
+        return TryParse(path, bytes, out topology, out problems);
+    }
 
+    /// As <see cref="TryLoad"/> for a file already read; `path` names it in the problems.
+    public static bool TryParse(
+        string path, byte[] bytes, out Core.Topology.Topology topology, out IReadOnlyList<string> problems)
+    {
+        topology = null!;
+        problems = [];
         TopologyDocument? document;
         try
         {

@@ -1,4 +1,4 @@
-namespace SsiHv.Shell.Metrics;
+namespace SsiHv.Shell.Pager;
 
 /// <summary>
 /// Latencies in power-of-two microsecond buckets (1 µs .. 8 s): recorded by hot-path threads with one

@@ -1,0 +1,172 @@
+/// What `ssihv up` starts: one node configuration (docs/node-host.md) per topology node, decided from the
+/// validated topology, the cluster secret and token, and how the node hosts are addressed. Pure: the shell
+/// generates the secret, writes the files and starts the processes.
+module SsiHv.Core.Cluster.ClusterPlan
+
+open SsiHv.Core.Topology
+
+/// How the node hosts of one machine reach each other.
+type Addressing =
+    /// Every node host on 127.0.0.0/8 at its topology `address`.
+    | Loopback
+    /// Node i in its own network namespace at 10.213.0.(i+1), the port of its topology `address`.
+    | NetworkNamespaces
+
+/// The control port is the transport port plus this.
+let httpPortOffset = 1000
+
+type Endpoint =
+    { Host: string
+      Port: int }
+    override this.ToString() = sprintf "%s:%d" this.Host this.Port
+
+/// One node host's configuration file, field for field as docs/node-host.md defines it.
+type NodeConfig =
+    { Id: int
+      Transport: Endpoint
+      Http: Endpoint
+      Secret: string
+      ApiToken: string
+      Cpus: int
+      MemoryMiB: int64
+      Initiator: int option
+      Boot: bool
+      /// The boot node's control URL; None on the boot node.
+      Join: string option
+      /// Boot node only.
+      Topology: string option
+      /// Boot node only.
+      MemoryBudgetMiB: int64 option }
+
+type PlanInput =
+    { Topology: Topology
+      /// Where the shell puts the copy of the topology file that the boot node reads.
+      TopologyPath: string
+      Secret: string
+      ApiToken: string
+      Addressing: Addressing
+      /// None: half of the boot node's memory (so that remote nodes' pages are really paged).
+      MemoryBudgetMiB: int64 option }
+
+type ClusterPlan =
+    { /// In node id order.
+      Nodes: NodeConfig list
+      BootNode: int
+      /// `http://host:port` of the boot node's control API.
+      BootUrl: string }
+
+/// A plan error: the input field (a topology path such as `nodes[1].address`, or an option) and the rule.
+type PlanError = { Field: string; Message: string }
+
+let minSecretHexDigits = 32
+let minTokenLength = 16
+
+let private err field message = { Field = field; Message = message }
+
+let private isHexDigit (c: char) = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+
+/// `a.b.c.d` with four decimal octets 0..255.
+let private parseIPv4 (text: string) =
+    let parts = text.Split '.'
+    let octet (p: string) =
+        if p.Length >= 1 && p.Length <= 3 && p |> Seq.forall System.Char.IsAsciiDigit then Some(int p) else None
+    if parts.Length <> 4 then None
+    else
+        let octets = parts |> Array.map octet
+        if octets |> Array.forall (fun o -> o.IsSome && o.Value <= 255) then Some(octets |> Array.map Option.get)
+        else None
+
+/// `IPv4:port` of a topology node, checked for `up`: the port must leave room for the control port.
+let private parseAddress (addressing: Addressing) (path: string) (text: string option) : Result<Endpoint, PlanError> =
+    match text with
+    | None -> Error(err path "required by ssihv up: IPv4:port of the node's transport, e.g. 127.0.0.1:7100")
+    | Some text ->
+        let colon = text.LastIndexOf ':'
+        let host, portText = if colon < 0 then text, "" else text.Substring(0, colon), text.Substring(colon + 1)
+        let port =
+            if portText.Length >= 1 && portText.Length <= 5 && portText |> Seq.forall System.Char.IsAsciiDigit then int portText
+            else -1
+        let maxPort = 65535 - httpPortOffset
+        match parseIPv4 host with
+        | None -> Error(err path (sprintf "expected IPv4:port, found \"%s\"" text))
+        | Some octets when addressing = Loopback && octets.[0] <> 127 ->
+            Error(err path (sprintf "%s is not a loopback address; ssihv up runs every node on this machine: use 127.x.x.x, or --netns" host))
+        | Some _ when port < 1 || port > maxPort ->
+            Error(err path (sprintf "port must be 1..%d (the control API listens on port + %d), found \"%s\"" maxPort httpPortOffset portText))
+        | Some _ -> Ok { Host = host; Port = port }
+
+let private checkCredentials (input: PlanInput) =
+    [ if input.Secret.Length < minSecretHexDigits || not (input.Secret |> Seq.forall isHexDigit) then
+          err "secret" (sprintf "expected at least %d hex digits" minSecretHexDigits)
+      if input.ApiToken.Length < minTokenLength then
+          err "apiToken" (sprintf "expected at least %d characters, found %d" minTokenLength input.ApiToken.Length)
+      match input.MemoryBudgetMiB with
+      | Some budget when budget < 1L -> err "--memory-budget" (sprintf "expected at least 1 MiB, found %d MiB" budget)
+      | _ -> () ]
+
+/// Every port a node host opens, with the field that asked for it: two equal ones on one address would not both bind.
+let private portClashes (addressing: Addressing) (endpoints: (int * Endpoint) list) =
+    let opened =
+        endpoints
+        |> List.collect (fun (index, transport) ->
+            [ transport, sprintf "nodes[%d].address" index
+              { transport with Port = transport.Port + httpPortOffset }, sprintf "nodes[%d].address (+%d for HTTP)" index httpPortOffset ])
+    // In namespaces every node has its own address; on loopback 127.0.0.1 and 127.0.0.2 still share nothing,
+    // but a wildcard bind by a future node host would, so loopback ports must be distinct whatever the host.
+    let key (e: Endpoint) = if addressing = Loopback then string e.Port else string e
+    opened
+    |> List.groupBy (fst >> key)
+    |> List.filter (fun (_, uses) -> uses.Length > 1)
+    |> List.map (fun (_, uses) ->
+        let port = (fst uses.Head).Port
+        err (snd uses.[1]) (sprintf "port %d is also used by %s; every transport port and transport port + %d must be distinct" port (snd uses.[0]) httpPortOffset))
+
+let plan (input: PlanInput) : Result<ClusterPlan, PlanError list> =
+    let nodes = input.Topology.Nodes |> List.sortBy (fun n -> n.Id)
+    // Report paths by the node's position in the file, as the topology validator does.
+    let fileIndex (node: Node) = input.Topology.Nodes |> List.findIndex (fun n -> n.Id = node.Id)
+    let parsed =
+        nodes |> List.map (fun n -> let i = fileIndex n in i, parseAddress input.Addressing (sprintf "nodes[%d].address" i) n.Address)
+    let addressErrors = parsed |> List.choose (fun (_, r) -> match r with Error e -> Some e | Ok _ -> None)
+    let bootNode = nodes |> List.tryFind (fun n -> n.Cpus > 0)
+    let bootErrors = if bootNode.IsNone then [ err "nodes" "no node has cpus > 0: the boot node runs the vCPUs" ] else []
+    let errors = checkCredentials input @ bootErrors @ addressErrors
+    if not errors.IsEmpty then Error errors
+    else
+        let transports =
+            parsed
+            |> List.mapi (fun position (index, r) ->
+                match r with
+                | Ok e when input.Addressing = NetworkNamespaces -> index, { e with Host = NamespaceLayout.nodeAddress position }
+                | Ok e -> index, e
+                | Error _ -> failwith "unreachable: errors were returned above")
+        match portClashes input.Addressing transports with
+        | _ :: _ as clashes -> Error clashes
+        | [] ->
+            let boot = bootNode.Value
+            let endpoints = List.zip nodes (transports |> List.map snd)
+            let bootTransport = endpoints |> List.find (fun (n, _) -> n.Id = boot.Id) |> snd
+            let bootHttp = { bootTransport with Port = bootTransport.Port + httpPortOffset }
+            let bootUrl = sprintf "http://%O" bootHttp
+            let budget =
+                match input.MemoryBudgetMiB with
+                | Some b -> Some b
+                | None when boot.MemoryMiB >= 2L -> Some(boot.MemoryMiB / 2L)
+                | None -> None
+            let config (node: Node, transport: Endpoint) =
+                let isBoot = node.Id = boot.Id
+                { Id = node.Id
+                  Transport = transport
+                  Http = { transport with Port = transport.Port + httpPortOffset }
+                  Secret = input.Secret
+                  ApiToken = input.ApiToken
+                  Cpus = node.Cpus
+                  MemoryMiB = node.MemoryMiB
+                  Initiator = if node.Cpus = 0 then node.Initiator else None
+                  Boot = isBoot
+                  Join = if isBoot then None else Some bootUrl
+                  Topology = if isBoot then Some input.TopologyPath else None
+                  MemoryBudgetMiB = if isBoot then budget else None }
+            Ok { Nodes = endpoints |> List.map config; BootNode = boot.Id; BootUrl = bootUrl }
+
+let errorText (e: PlanError) = sprintf "%s: %s" e.Field e.Message

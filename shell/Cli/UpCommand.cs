@@ -1,0 +1,142 @@
+using System.Globalization;
+using System.Text;
+using SsiHv.Core.Cluster;
+using SsiHv.Shell.Cluster;
+using SsiHv.Shell.Topology;
+
+namespace SsiHv.Shell.Cli;
+
+/// <summary>
+/// <c>ssihv up</c>: a whole cluster on this machine (docs/node-host.md): one node host process per topology node,
+/// on loopback or in network namespaces, the guest booted on it and run to its end, then a page summary.
+/// Exit 0 when the guest powered off, 1 when a node host or the guest failed, 2 for bad input.
+/// </summary>
+public sealed class UpCommand : ICommand
+{
+    static readonly OptionSpec Topology = new("topology", "FILE",
+        "the topology file (DESIGN.md §4.2); each node's `address` gives its transport port, the control API listens on port + 1000 (default: the built-in copy of examples/two-node.json)",
+        Required: false);
+    static readonly OptionSpec Netns = OptionSpec.Flag("netns",
+        "run each node host in its own network namespace (10.213.0.N on a bridge at 10.213.0.254) instead of on 127.0.0.1; removed at the end");
+    static readonly OptionSpec Guest = new("guest", "NAME", "the built-in guest: 'probe' (DESIGN.md §6; the default when no --kernel)", Required: false);
+    static readonly OptionSpec Kernel = new("kernel", "FILE", "a Linux bzImage, or an ELF kernel with a PVH note", Required: false);
+    static readonly OptionSpec Initrd = new("initrd", "FILE", "an initial ramdisk for --kernel", Required: false);
+    static readonly OptionSpec Append = new("append", "STR", "the guest's command line", Required: false);
+    static readonly OptionSpec MemoryBudget = new("memory-budget", "SIZE",
+        "guest RAM kept resident on the boot node, whole MiB (e.g. 256M); the rest is paged to the nodes that home it (default: half the boot node's memory)",
+        Required: false);
+    static readonly OptionSpec Timeout = new("timeout", "SECONDS", "fail when the guest has not stopped after this long (default 300)", Required: false);
+    static readonly OptionSpec StartTimeout = new("start-timeout", "SECONDS",
+        "fail when a node host does not answer, or the cluster does not form, within this long (default 60)", Required: false);
+    const double DefaultTimeoutSeconds = 300;
+    const double DefaultStartTimeoutSeconds = 60;
+
+    public CommandSyntax Syntax { get; } = new(
+        "up",
+        "run a whole cluster on this machine: node hosts, the guest, a page summary",
+        "Starts one `ssihv node` process per topology node (the boot node runs the vCPUs, the others home guest\n"
+        + "memory), waits until each answers and the cluster is formed, boots the guest on it, relays the guest\n"
+        + "console to stdout and the node hosts' logs to stderr ([node N] ...), and when the guest has stopped\n"
+        + "prints pages per node, remote fault latency and bytes moved per peer. Then it stops every node host.\n"
+        + "Exit 0 when the guest powered off, 1 when the guest or a node host failed (named), 2 for bad input.",
+        [],
+        [Topology, Netns, Guest, Kernel, Initrd, Append, MemoryBudget, Timeout, StartTimeout]);
+
+    public int Run(ParsedArguments arguments, TextWriter output)
+    {
+        var (name, bytes) = TopologySource(arguments);
+        if (!TopologyFile.TryParse(name, bytes, out var topology, out var problems))
+            throw CliException.BadInput(problems);
+        var options = new LocalClusterOptions(
+            topology, name, bytes,
+            arguments.Flag(Netns.Name) ? ClusterPlan.Addressing.NetworkNamespaces : ClusterPlan.Addressing.Loopback,
+            GuestOf(arguments, Seconds(arguments, Timeout, DefaultTimeoutSeconds)),
+            MemoryBudgetOf(arguments),
+            TimeSpan.FromSeconds(Seconds(arguments, Timeout, DefaultTimeoutSeconds)),
+            TimeSpan.FromSeconds(Seconds(arguments, StartTimeout, DefaultStartTimeoutSeconds)));
+
+        LocalClusterResult result;
+        using (var console = System.Console.OpenStandardOutput())
+        {
+            try
+            {
+                result = LocalCluster.Run(options, LocalCluster.SsihvNode, System.Console.Error, console);
+            }
+            catch (ClusterInputException e)
+            {
+                throw CliException.BadInput(e.Lines);
+            }
+            catch (ClusterRunException e)
+            {
+                throw CliException.Failure(e.Lines);
+            }
+        }
+        foreach (var line in ClusterSummary.Lines(result.Vm, result.Pages))
+            output.WriteLine($"ssihv up: {line}");
+        return result.Vm.ExitCode == 0
+            ? ExitCodes.Success
+            : throw CliException.Failure($"ssihv up: {ClusterSummary.GuestEnd(result.Vm)}");
+    }
+
+    static (string Name, byte[] Bytes) TopologySource(ParsedArguments arguments)
+    {
+        if (arguments.Option(Topology.Name) is not { } path)
+            return (DefaultTopology.Name, Encoding.UTF8.GetBytes(DefaultTopology.Json));
+        try
+        {
+            return (path, File.ReadAllBytes(path));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw CliException.BadInput($"{path}: cannot read: {e.Message}");
+        }
+    }
+
+    /// The POST /v1/vm body. Paths are made absolute and checked here, because the node host resolves them
+    /// from its own working directory and a missing file is the user's input error, not a cluster failure.
+    static VmRequest GuestOf(ParsedArguments arguments, double timeoutSeconds)
+    {
+        var kernel = arguments.Option(Kernel.Name);
+        var guest = arguments.Option(Guest.Name);
+        var initrd = arguments.Option(Initrd.Name);
+        var append = arguments.Option(Append.Name) ?? "";
+        var timeout = (int)Math.Ceiling(timeoutSeconds);
+        if (kernel is not null && guest is not null)
+            throw CliException.BadInput("ssihv up: give --kernel FILE or --guest probe, not both");
+        if (kernel is null)
+        {
+            if (guest is not null and not "probe")
+                throw CliException.BadInput($"ssihv up: --guest {guest}: unknown guest; expected 'probe'");
+            if (initrd is not null)
+                throw CliException.BadInput("ssihv up: --initrd is for --kernel; the probe guest takes none");
+            return new VmRequest("probe", null, null, append, timeout);
+        }
+        return new VmRequest(null, ExistingFile(kernel, "--kernel"), initrd is null ? null : ExistingFile(initrd, "--initrd"), append, timeout);
+    }
+
+    static string ExistingFile(string path, string option) =>
+        File.Exists(path) ? Path.GetFullPath(path) : throw CliException.BadInput($"ssihv up: {option} {path}: no such file");
+
+    static long? MemoryBudgetOf(ParsedArguments arguments)
+    {
+        if (arguments.Option(MemoryBudget.Name) is not { } text)
+            return null;
+        var parsed = Core.Units.ByteSize.parse(text);
+        if (parsed.IsError)
+            throw CliException.BadInput($"ssihv up: --memory-budget: {parsed.ErrorValue}");
+        const ulong MiB = 1 << 20;
+        return parsed.ResultValue % MiB == 0
+            ? (long)(parsed.ResultValue / MiB)
+            : throw CliException.BadInput($"ssihv up: --memory-budget {text}: expected a whole number of MiB (e.g. 256M)");
+    }
+
+    static double Seconds(ParsedArguments arguments, OptionSpec option, double fallback)
+    {
+        var text = arguments.Option(option.Name);
+        if (text is null)
+            return fallback;
+        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && seconds > 0 && seconds <= 86400
+            ? seconds
+            : throw CliException.BadInput($"ssihv up: --{option.Name} {text}: expected a number of seconds between 0 and 86400");
+    }
+}

@@ -1,0 +1,44 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace SsiHv.Shell.Cluster;
+
+// The HTTP control API's bodies as docs/node-host.md defines them (camelCase JSON). Only the fields `ssihv up`
+// reads are declared; unknown ones are skipped so that a node host may add fields.
+
+public sealed record HealthReply(string Status, int Node);
+
+public sealed record MemberReply(int Id, int Cpus, long MemoryMiB, string? Address, string State);
+
+public sealed record ClusterVmReply(string State, string? Reason);
+
+public sealed record ClusterReply(int BootNode, IReadOnlyList<MemberReply> Members, ClusterVmReply? Vm);
+
+public sealed record VmRequest(string? Guest, string? Kernel, string? Initrd, string Append, int TimeoutSeconds);
+
+public sealed record VmReply(string State, string? Reason, int? ExitCode);
+
+public sealed record NodePagesReply(int Id, long PagesHomed, long PagesStored, long PagesResident);
+
+public sealed record LatencyReply(double? P50, double? P99);
+
+public sealed record PeerTrafficReply(int Node, long BytesSent, long BytesReceived);
+
+public sealed record PagesReply(
+    IReadOnlyList<NodePagesReply> Nodes, JsonElement? Faults, LatencyReply? RemoteFaultLatencyMicroseconds,
+    IReadOnlyList<PeerTrafficReply>? Peers);
+
+/// application/problem+json.
+public sealed record ProblemReply(string? Title, int? Status, string? Detail);
+
+/// <summary>Source-generated (reflection-free) serializer for the control API bodies.</summary>
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip)]
+[JsonSerializable(typeof(HealthReply))]
+[JsonSerializable(typeof(ClusterReply))]
+[JsonSerializable(typeof(VmRequest))]
+[JsonSerializable(typeof(VmReply))]
+[JsonSerializable(typeof(PagesReply))]
+[JsonSerializable(typeof(ProblemReply))]
+public sealed partial class ClusterApiJsonContext : JsonSerializerContext;

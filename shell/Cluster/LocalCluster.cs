@@ -1,0 +1,253 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using SsiHv.Core.Cluster;
+
+namespace SsiHv.Shell.Cluster;
+
+/// <summary>What `ssihv up` runs: the topology, how nodes are addressed, the guest and the time limits.</summary>
+public sealed record LocalClusterOptions(
+    Core.Topology.Topology Topology,
+    /// The topology file as given, for error messages.
+    string TopologyName,
+    /// Its bytes: copied for the boot node, which reads distances, HMAT and caches from it.
+    byte[] TopologyBytes,
+    ClusterPlan.Addressing Addressing,
+    VmRequest Guest,
+    long? MemoryBudgetMiB,
+    /// Limit for the guest's run, from POST /v1/vm to "stopped".
+    TimeSpan VmTimeout,
+    /// Limit for each node host to answer /v1/health and for the cluster to become active.
+    TimeSpan StartTimeout);
+
+/// <summary>A program and its arguments.</summary>
+public sealed record CommandLine(string Program, IReadOnlyList<string> Arguments);
+
+/// <summary>How to start the node host of `node` whose configuration file is `configPath`.</summary>
+public delegate CommandLine NodeCommand(ClusterPlan.NodeConfig node, string configPath);
+
+/// <summary>How the run ended: the VM's final state and the page statistics of the boot node.</summary>
+public sealed record LocalClusterResult(VmReply Vm, PagesReply Pages);
+
+/// <summary>
+/// A whole cluster on this machine (docs/node-host.md, `ssihv up`): plans one node configuration per topology
+/// node, writes the files to a private temporary directory, optionally builds network namespaces, starts one
+/// node host process per node (the boot node first), waits for their health checks and for every node to be an
+/// active member, starts the guest, waits until it stops and collects the page statistics. Whatever happens,
+/// the node hosts are stopped (SIGTERM, then SIGKILL), the namespaces and the directory removed. A node host
+/// that exits while the cluster runs, SIGINT or SIGTERM ends the run at once with a message that says so.
+/// </summary>
+public sealed class LocalCluster
+{
+    static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(10);
+    static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(10);
+    /// The boot node enforces the guest's timeout itself; this is how long after it we still wait for its word.
+    static readonly TimeSpan VmReportGrace = TimeSpan.FromSeconds(30);
+    const int SecretBytes = 32;
+    const int TokenBytes = 24;
+
+    readonly LocalClusterOptions options;
+    readonly NodeCommand nodeCommand;
+    readonly TextWriter log;
+    readonly Stream console;
+    readonly CancellationTokenSource abort = new();
+    readonly List<NodeProcess> nodes = [];
+    IReadOnlyList<string>? abortReason;
+    volatile bool stopping;
+
+    LocalCluster(LocalClusterOptions options, NodeCommand nodeCommand, TextWriter log, Stream console)
+    {
+        this.options = options;
+        this.nodeCommand = nodeCommand;
+        this.log = TextWriter.Synchronized(log);
+        this.console = console;
+    }
+
+    /// `dotnet ssihv.dll node --config FILE` with the assembly that is running now.
+    public static CommandLine SsihvNode(ClusterPlan.NodeConfig node, string configPath)
+    {
+        var host = Environment.ProcessPath is { } path && Path.GetFileNameWithoutExtension(path) == "dotnet" ? path : "dotnet";
+        return new CommandLine(host, [typeof(LocalCluster).Assembly.Location, "node", "--config", configPath]);
+    }
+
+    /// Runs the cluster to the guest's end. Throws <see cref="ClusterInputException"/> when the topology cannot
+    /// be planned (exit 2) and <see cref="ClusterRunException"/> when the cluster or the guest failed (exit 1).
+    /// `log` gets progress and the node hosts' stderr; `console` the boot node's stdout (the guest console).
+    public static LocalClusterResult Run(LocalClusterOptions options, NodeCommand nodeCommand, TextWriter log, Stream console) =>
+        new LocalCluster(options, nodeCommand, log, console).Run();
+
+    LocalClusterResult Run()
+    {
+        var directory = Directory.CreateTempSubdirectory("ssihv-up-");
+        NetworkNamespaces? network = null;
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        try
+        {
+            var plan = Plan(directory.FullName);
+            if (options.Addressing.IsNetworkNamespaces)
+            {
+                network = NetworkNamespaces.Create(Environment.ProcessId, plan.Nodes.Length);
+                Progress($"network namespaces {string.Join(", ", network.Names.Namespaces)} on bridge {network.Names.Bridge} ({NamespaceLayout.bridgeAddress})");
+            }
+            return RunNodes(plan, directory.FullName, network).GetAwaiter().GetResult();
+        }
+        catch (NetworkSetupException e)
+        {
+            throw new ClusterRunException([$"ssihv up: --netns: {e.Message}"]);
+        }
+        catch (OperationCanceledException) when (abortReason is { } reason)
+        {
+            throw new ClusterRunException(reason);
+        }
+        catch (ClusterApiException e) when (abortReason is null)
+        {
+            throw new ClusterRunException([$"ssihv up: {e.Message}"]);
+        }
+        catch (ClusterApiException) when (abortReason is { } reason)
+        {
+            // A wait that failed because a node host had just died: the death is the reason.
+            throw new ClusterRunException(reason);
+        }
+        finally
+        {
+            StopNodes();
+            network?.Dispose();
+            foreach (var problem in network?.TeardownProblems ?? [])
+                log.WriteLine($"ssihv up: teardown: {problem}");
+            directory.Delete(recursive: true);
+        }
+    }
+
+    ClusterPlan.ClusterPlan Plan(string directory)
+    {
+        var topologyCopy = Path.Combine(directory, "topology.json");
+        File.WriteAllBytes(topologyCopy, options.TopologyBytes);
+        var planned = ClusterPlan.plan(new ClusterPlan.PlanInput(
+            options.Topology, topologyCopy,
+            RandomNumberGenerator.GetHexString(2 * SecretBytes, lowercase: true),
+            Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(TokenBytes)),
+            options.Addressing,
+            options.MemoryBudgetMiB is { } budget ? budget : null));
+        if (planned.IsError)
+            throw new ClusterInputException(planned.ErrorValue.Select(e => $"{options.TopologyName}: {ClusterPlan.errorText(e)}").ToList());
+        return planned.ResultValue;
+    }
+
+    async Task<LocalClusterResult> RunNodes(ClusterPlan.ClusterPlan plan, string directory, NetworkNamespaces? network)
+    {
+        var cancellation = abort.Token;
+        var token = plan.Nodes.Head.ApiToken;
+        using var client = new ClusterClient(token, RequestTimeout, Progress);
+        var boot = plan.Nodes.Single(n => n.Boot);
+        var bootUrl = new Uri(plan.BootUrl);
+        // The boot node first: the others join it as they start.
+        foreach (var node in plan.Nodes.OrderBy(n => n.Boot ? 0 : 1))
+        {
+            var index = plan.Nodes.ToList().IndexOf(node);
+            var configPath = Path.Combine(directory, $"node{node.Id}.json");
+            NodeConfigFile.Write(configPath, node);
+            StartNode(node, configPath, network is null ? null : (network, index));
+            await client.WaitHealthyAsync(new Uri($"http://{node.Http}"), node.Id, options.StartTimeout, cancellation);
+            Progress($"node {node.Id} is up: transport {node.Transport}, control http://{node.Http}");
+        }
+
+        var ids = plan.Nodes.Select(n => n.Id).ToList();
+        await client.WaitAllActiveAsync(bootUrl, ids, options.StartTimeout, cancellation);
+        Progress($"cluster formed: {ids.Count} nodes active, boot node {boot.Id}; starting the guest");
+
+        await client.StartVmAsync(bootUrl, options.Guest, cancellation);
+        VmReply vm;
+        try
+        {
+            vm = await client.WaitVmStoppedAsync(bootUrl, options.VmTimeout + VmReportGrace, cancellation);
+        }
+        catch (ClusterApiException e) when (abortReason is null)
+        {
+            await TryStopVm(client, bootUrl);
+            throw new ClusterRunException([$"ssihv up: the guest did not stop within --timeout {options.VmTimeout.TotalSeconds:0.#} s; stopped it", $"ssihv up: {e.Message}"]);
+        }
+        var pages = await client.PagesAsync(bootUrl, cancellation);
+        return new LocalClusterResult(vm, pages);
+    }
+
+    void StartNode(ClusterPlan.NodeConfig node, string configPath, (NetworkNamespaces Network, int Index)? place)
+    {
+        var command = nodeCommand(node, configPath);
+        var start = place is var (network, index)
+            ? network.InNamespace(index, command.Program, command.Arguments)
+            : Start(command);
+        var process = NodeProcess.Start(node.Id, start, log, node.Boot ? console : null);
+        lock (nodes)
+            nodes.Add(process);
+        Progress($"started node {node.Id} (pid {process.Pid}): {start.FileName} {string.Join(' ', start.ArgumentList)}");
+        _ = process.Exited.ContinueWith(exited => OnNodeExit(process, exited.Result), TaskScheduler.Default);
+    }
+
+    static ProcessStartInfo Start(CommandLine command)
+    {
+        var start = new ProcessStartInfo(command.Program);
+        foreach (var argument in command.Arguments)
+            start.ArgumentList.Add(argument);
+        return start;
+    }
+
+    void OnNodeExit(NodeProcess node, int exitCode)
+    {
+        if (stopping)
+            return;
+        var lines = new List<string> { $"ssihv up: node {node.NodeId} (pid {node.Pid}) exited with code {exitCode} while the cluster was running" };
+        var last = node.LastErrorLines;
+        lines.Add(last.Count == 0 ? $"ssihv up: node {node.NodeId} printed nothing on stderr" : $"ssihv up: node {node.NodeId}'s last stderr lines:");
+        lines.AddRange(last.Select(l => $"  {l}"));
+        // Said at once, not only when the run unwinds (which may take a few seconds of stopping the others).
+        log.WriteLine($"{lines[0]}; stopping the cluster");
+        Abort(lines);
+    }
+
+    void OnSignal(PosixSignalContext context)
+    {
+        // Handled here: the run unwinds through its finally, which stops the nodes and removes the namespaces.
+        context.Cancel = true;
+        Abort([$"ssihv up: interrupted by {context.Signal}; the cluster was stopped"]);
+    }
+
+    void Abort(IReadOnlyList<string> reason)
+    {
+        if (Interlocked.CompareExchange(ref abortReason, reason, null) is null)
+            abort.Cancel();
+    }
+
+    static async Task TryStopVm(ClusterClient client, Uri bootUrl)
+    {
+        try
+        {
+            using var limit = new CancellationTokenSource(RequestTimeout);
+            await client.StopVmAsync(bootUrl, limit.Token);
+        }
+        catch (Exception e) when (e is ClusterApiException or HttpRequestException or OperationCanceledException)
+        {
+            // The node hosts are stopped next anyway; the timeout is the message.
+        }
+    }
+
+    void StopNodes()
+    {
+        stopping = true;
+        List<NodeProcess> started;
+        lock (nodes)
+            started = [.. nodes];
+        if (started.Count == 0)
+            return;
+        Progress($"stopping {started.Count} node host(s)");
+        Task.WaitAll(started.Select(n => n.StopAsync(StopGrace)));
+        foreach (var node in started)
+        {
+            if (!node.Exited.IsCompleted)
+                log.WriteLine($"ssihv up: node {node.NodeId} (pid {node.Pid}) did not end after SIGKILL");
+            node.Dispose();
+        }
+    }
+
+    void Progress(string line) => log.WriteLine($"ssihv up: {line}");
+}

@@ -1,0 +1,130 @@
+using System.Net;
+using System.Net.Sockets;
+using SsiHv.Interop.Linux;
+using SsiHv.Shell.Cluster;
+using SsiHv.Tests.Support;
+using Xunit;
+
+namespace SsiHv.Tests.Cluster;
+
+/// <summary>
+/// The --netns network of `ssihv up` on the real kernel: two namespaces on a bridge reach each other (ping, TCP)
+/// and are reached from the root namespace, and teardown leaves nothing named after this process behind, also
+/// after a setup that failed half way. All in one class: the names carry this test process's pid, so these
+/// tests must not overlap.
+/// </summary>
+public sealed class NetworkNamespacesTests
+{
+    static readonly TimeSpan Limit = TimeSpan.FromSeconds(20);
+    static int Pid => Environment.ProcessId;
+
+    [Fact]
+    public async Task NodesPingAndConnectToEachOtherThroughTheBridge()
+    {
+        using (var network = NetworkNamespaces.Create(Pid, 2))
+        {
+            var (n0, n1) = (network.Names.Namespaces[0], network.Names.Namespaces[1]);
+            var ping = ExternalProcess.Run("ip", ["netns", "exec", n0, "ping", "-c1", "-W1", "10.213.0.2"], Limit);
+            Assert.True(ping.ExitCode == 0, ping.ToString());
+
+            using var listener = ListenInNamespace(n1, IPAddress.Parse("10.213.0.2"));
+            var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+            var accepted = listener.AcceptTcpClientAsync().WaitAsync(Limit);
+            var client = ExternalProcess.Run("ip",
+                ["netns", "exec", n0, "bash", "-c", $"exec 3<>/dev/tcp/10.213.0.2/{port} && echo from-node-0 >&3"], Limit);
+            Assert.True(client.ExitCode == 0, client.ToString());
+            using var connection = await accepted;
+            using var reader = new StreamReader(connection.GetStream());
+            Assert.Equal("from-node-0", reader.ReadLine());
+            var peer = (IPEndPoint)connection.Client.RemoteEndPoint!;
+            Assert.Equal(IPAddress.Parse("10.213.0.1"), peer.Address);
+
+            // `up` itself, in the root namespace, reaches the nodes' control APIs through the bridge.
+            using var fromRoot = new TcpClient();
+            var rootAccepted = listener.AcceptTcpClientAsync().WaitAsync(Limit);
+            await fromRoot.ConnectAsync(IPAddress.Parse("10.213.0.2"), port).WaitAsync(Limit);
+            using var rootConnection = await rootAccepted;
+            Assert.Equal(IPAddress.Parse("10.213.0.254"), ((IPEndPoint)rootConnection.Client.RemoteEndPoint!).Address);
+        }
+        AssertNothingLeft();
+    }
+
+    [Fact]
+    public void SetupThatFailsHalfWayRemovesWhatItMade()
+    {
+        // A link already holding node 1's host-side name makes the second veth fail after the bridge,
+        // both namespaces' predecessors and node 0's veth exist.
+        var names = Core.Cluster.NamespaceLayout.names(Pid, 3).ResultValue;
+        var squatter = names.HostInterfaces[1];
+        ExternalProcess.Output("ip", "link", "add", squatter, "type", "bridge");
+        try
+        {
+            var failure = Assert.Throws<NetworkSetupException>(() => NetworkNamespaces.Create(Pid, 3));
+            Assert.Contains(squatter, failure.Message);
+            Assert.Contains("ip link add", failure.Message);
+            // The squatter was not ours to remove.
+            Assert.Equal([squatter], LinksWithPrefix(names.Prefix));
+            Assert.Empty(NamespacesWithPrefix(names.Prefix));
+        }
+        finally
+        {
+            ExternalProcess.Output("ip", "link", "delete", squatter);
+        }
+        AssertNothingLeft();
+    }
+
+    [Fact]
+    public void TeardownIsIdempotentAndAlsoRemovesAThreeNodeNetwork()
+    {
+        var network = NetworkNamespaces.Create(Pid, 3);
+        Assert.Equal(3, NamespacesWithPrefix(network.Names.Prefix).Count);
+        Assert.Equal(4, LinksWithPrefix(network.Names.Prefix).Count); // bridge + 3 host-side veth ends
+        network.Dispose();
+        network.Dispose();
+        Assert.Empty(network.TeardownProblems);
+        AssertNothingLeft();
+    }
+
+    static void AssertNothingLeft()
+    {
+        var prefix = $"ssihv{Pid}";
+        Assert.Empty(NamespacesWithPrefix(prefix));
+        Assert.Empty(LinksWithPrefix(prefix));
+    }
+
+    static List<string> NamespacesWithPrefix(string prefix) =>
+        ExternalProcess.Output("ip", "netns", "list").Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(line => line.Split(' ')[0])
+            .Where(name => name.StartsWith(prefix + "n", StringComparison.Ordinal))
+            .ToList();
+
+    /// `ip -o link` lines look like "12: ssihv123br: <...>" or "13: ssihv123v0@if2: <...>".
+    static List<string> LinksWithPrefix(string prefix) =>
+        ExternalProcess.Output("ip", "-o", "link").Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(line => line.Split(": ")[1].Split('@')[0])
+            .Where(name => name.StartsWith(prefix, StringComparison.Ordinal))
+            .ToList();
+
+    /// A listening socket created inside the namespace by a thread that entered it (and then ends).
+    static TcpListener ListenInNamespace(string ns, IPAddress address)
+    {
+        TcpListener? listener = null;
+        Exception? failure = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                NetworkNamespace.EnterOnCurrentThread(ns);
+                listener = new TcpListener(address, 0);
+                listener.Start();
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+        });
+        thread.Start();
+        Assert.True(thread.Join(Limit), "the namespace thread did not finish");
+        return listener ?? throw new InvalidOperationException($"cannot listen in {ns}", failure);
+    }
+}
