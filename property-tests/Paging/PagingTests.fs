@@ -2,4 +2,4 @@ module SsiHv.PropertyTests.Paging.PagingTests
 
 open Expecto
 
-let tests = testList "paging" [ PlacementProperties.tests; ClockProperties.tests; PagerProperties.tests ]
+let tests = testList "paging" [ PlacementProperties.tests; ClockProperties.tests; PagerProperties.tests; CensusProperties.tests ]

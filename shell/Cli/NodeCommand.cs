@@ -1,8 +1,10 @@
+using System.Net;
 using System.Runtime.InteropServices;
 using SsiHv.Core.Cluster;
 using SsiHv.Shell.Control;
 using SsiHv.Shell.Nodes;
 using SsiHv.Shell.Topology;
+using SsiHv.Shell.Transport;
 
 namespace SsiHv.Shell.Cli;
 
@@ -47,7 +49,20 @@ public sealed class NodeCommand : ICommand
 
     static async Task<int> RunAsync(NodeConfig.NodeConfig config, Core.Topology.Topology? template, Action<string> log, CancellationToken stop)
     {
-        await using var host = new NodeHost(config, template, new UnwiredClusterEffects(), new UnwiredNodeStatus(), log);
+        using var home = new HomePageStore(config.Id, config.MemoryMiB);
+        INodeTransport transport;
+        try
+        {
+            var listen = new IPEndPoint(IPAddress.Parse(config.Transport.Address), config.Transport.Port);
+            transport = NodeTransport.Create(new TransportOptions(config.Id, listen, config.Secret, home) { Log = log });
+        }
+        catch (TransportException e)
+        {
+            throw CliException.Failure($"ssihv node {config.Id}: transport {config.Transport}: {e.Message}");
+        }
+        var budget = config.Role is NodeConfig.NodeRole.BootNode boot ? boot.memoryBudgetMiB : null;
+        var effects = new NodeEffects(config.Id, budget?.Value, home, transport, log);
+        await using var host = new NodeHost(config, template, effects, new NodeStatus(home, transport, effects), log);
         try
         {
             using var starting = CancellationTokenSource.CreateLinkedTokenSource(stop);

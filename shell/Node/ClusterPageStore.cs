@@ -2,7 +2,7 @@ using System.Diagnostics;
 using SsiHv.Shell.Pager;
 using SsiHv.Shell.Transport;
 
-namespace SsiHv.Shell.Node;
+namespace SsiHv.Shell.Nodes;
 
 /// <summary>
 /// The boot node pager's page store in a cluster: pages homed on this node go to its own

@@ -1,7 +1,7 @@
 using SsiHv.Interop.Memory;
 using SsiHv.Shell.Transport;
 
-namespace SsiHv.Shell.Node;
+namespace SsiHv.Shell.Nodes;
 
 /// <summary>
 /// The guest pages this node homes (its <c>memoryMiB</c>): what peers fetch and write back over the transport.

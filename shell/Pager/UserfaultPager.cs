@@ -71,6 +71,10 @@ public sealed class UserfaultPager : IDisposable
     /// page and the store's error.
     public event Action<string>? Failed;
 
+    /// The pager's latest state (immutable, replaced after every step): other threads count it (Census) without
+    /// stopping the pager.
+    public CorePager.PagerState State => Volatile.Read(ref state);
+
     /// The reason the pager stopped serving, or null while it serves.
     public string? FailureReason => Volatile.Read(ref failure);
 

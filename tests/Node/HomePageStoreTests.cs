@@ -1,7 +1,7 @@
-using SsiHv.Shell.Node;
+using SsiHv.Shell.Nodes;
 using Xunit;
 
-namespace SsiHv.Tests.Node;
+namespace SsiHv.Tests.Nodes;
 
 /// <summary>The page store a node host serves to its peers, on a real anonymous mapping.</summary>
 public sealed class HomePageStoreTests

@@ -1,0 +1,141 @@
+using SsiHv.Core.Cluster;
+using SsiHv.Shell.Control;
+using SsiHv.Shell.Pager;
+using SsiHv.Shell.Transport;
+using SsiHv.Shell.Vmm;
+using SsiHv.Shell.Vmm.Boot;
+using SsiHv.Shell.Vmm.Devices;
+
+namespace SsiHv.Shell.Nodes;
+
+/// <summary>
+/// The real effects of a node host (docs/node-host.md): peers are dialled over the node transport, the VM runs
+/// in this process with every vCPU here and its pager's page store forwarding each page to its home
+/// (<see cref="ClusterPageStore"/>), drains move homes through the pager. Only the boot node's controller calls
+/// these; on a memory node the object just owns the transport and the page store it serves.
+/// </summary>
+public sealed class NodeEffects : IClusterEffects
+{
+    readonly int self;
+    readonly long? memoryBudgetMiB;
+    readonly INodeTransport transport;
+    readonly Action<string> log;
+    readonly Lock gate = new();
+    VirtualMachine? vm;
+
+    public NodeEffects(int self, long? memoryBudgetMiB, HomePageStore home, INodeTransport transport, Action<string> log)
+    {
+        this.self = self;
+        this.memoryBudgetMiB = memoryBudgetMiB;
+        this.transport = transport;
+        this.log = log;
+        PageStore = new ClusterPageStore(self, home, transport);
+        transport.PeerLost += OnPeerLost;
+    }
+
+    /// The boot pager's store: its counters back /v1/pages and /metrics.
+    public ClusterPageStore PageStore { get; }
+
+    /// The pager of the running VM, or of the last one after it ended (its counters are the run's summary).
+    public UserfaultPager? LastPager { get; private set; }
+
+    /// The running VM, or null.
+    public VirtualMachine? Vm
+    {
+        get { lock (gate) return vm; }
+    }
+
+    public event Action<int, string>? PeerLost;
+
+    void OnPeerLost(int node, string reason) => PeerLost?.Invoke(node, reason);
+
+    public Task ConnectAsync(Membership.NodeInfo node, CancellationToken cancellation)
+    {
+        transport.SetPeer(node.Id, node.Address);
+        return transport.ConnectAsync(node.Id, cancellation);
+    }
+
+    public void Disconnect(int node) => transport.RemovePeer(node);
+
+    public async Task<RunningVm> StartVmAsync(Core.Topology.Topology topology, VmRequest request, CancellationToken cancellation)
+    {
+        var config = await Task.Run(() => VmConfigFor(topology, request), cancellation);
+        // Creating the VM maps guest memory and loads the kernel: seconds for large guests, so off the caller.
+        var created = await Task.Run(() => VirtualMachine.Create(config), cancellation);
+        lock (gate)
+        {
+            if (vm is not null)
+            {
+                created.Dispose();
+                throw new InvalidOperationException("a VM is already running on this node host");
+            }
+            vm = created;
+            LastPager = created.Pager;
+        }
+        if (created.Pager is { } pager)
+            pager.Failed += reason => created.Stop($"the pager stopped: {reason}");
+        log($"VM started: {Core.Topology.TopologyModule.totalCpus(topology)} vCPUs here, {topology.Nodes.Length} NUMA nodes, memory budget {config.MemoryBudgetBytes / (1024 * 1024)} MiB");
+        return new RunningVm(RunAsync(created, request.Timeout));
+    }
+
+    async Task<VmEnd> RunAsync(VirtualMachine running, TimeSpan timeout)
+    {
+        try
+        {
+            await using var console = Console.OpenStandardOutput();
+            var stop = await Task.Run(() => running.RunAsync(console, timeout));
+            if (running.Pager is { } pager)
+                log($"pager: {pager.Metrics.Summary()}");
+            return stop switch
+            {
+                VmStop.PowerOff => new VmEnd("the guest powered off", Failed: false),
+                VmStop.Reset => new VmEnd("the guest reset", Failed: false),
+                VmStop.TimedOut t => new VmEnd($"the guest was still running after {t.Limit.TotalSeconds} s; stopped it", Failed: true),
+                VmStop.Failure f => new VmEnd($"the guest failed: {f.Report}", Failed: true),
+                VmStop.Stopped s => new VmEnd(s.Reason, Failed: true),
+                _ => new VmEnd($"the VM stopped: {stop}", Failed: true),
+            };
+        }
+        finally
+        {
+            lock (gate)
+                vm = null;
+            running.Dispose();
+        }
+    }
+
+    VmConfig VmConfigFor(Core.Topology.Topology topology, VmRequest request)
+    {
+        var (path, kernel) = request.Guest switch
+        {
+            "probe" => ReadGuest(ProbeGuest.Build()),
+            null when request.Kernel is { } file => ReadGuest(file),
+            _ => throw new BootInputException($"guest: expected \"probe\" or a kernel file, found guest {request.Guest ?? "null"} and kernel {request.Kernel ?? "null"}"),
+        };
+        var initrd = request.Initrd is { } initrdPath ? File.ReadAllBytes(initrdPath) : null;
+        // Without a budget every page stays resident here, but the pager still homes each page on its node.
+        var guestBytes = (ulong)Core.Topology.TopologyModule.totalMemoryMiB(topology) * 1024 * 1024;
+        var budget = memoryBudgetMiB is { } mib ? (ulong)mib * 1024 * 1024 : guestBytes;
+        return new VmConfig(topology, path, kernel, initrd, request.Append, budget, _ => PageStore);
+    }
+
+    static (string, byte[]) ReadGuest(string path) => (path, File.ReadAllBytes(path));
+
+    public Task MovePagesAsync(int source, int target, CancellationToken cancellation)
+    {
+        var pager = Vm?.Pager;
+        if (pager is null)
+            return Task.CompletedTask; // no VM, so no page lives anywhere
+        log($"moving the pages homed on node {source} to node {target}");
+        return pager.MoveHomeAsync(source, target).WaitAsync(cancellation);
+    }
+
+    public void StopVm(string reason) => Vm?.Stop(reason);
+
+    public async ValueTask DisposeAsync()
+    {
+        transport.PeerLost -= OnPeerLost;
+        Vm?.Stop("the node host is shutting down");
+        await transport.DisposeAsync();
+    }
+}
