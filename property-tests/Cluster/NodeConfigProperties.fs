@@ -105,6 +105,19 @@ let tests =
                     if errors |> List.forall (fun e -> e.Field = field) then true
                     else failwithf "expected errors about %s only, found %A" field errors)
 
+        testPropertyWithConfig config "any record at all is accepted or refused with errors naming documented fields, never an exception" <|
+            fun (raw: RawNodeConfig) ->
+                let fields = set [ "id"; "transport"; "http"; "secret"; "apiToken"; "cpus"; "memoryMiB"; "initiator"; "boot"; "join"; "topology"; "memoryBudgetMiB" ]
+                match validate raw with
+                | Ok _ -> true
+                | Error errors -> not errors.IsEmpty && errors |> List.forall (fun e -> fields.Contains e.Field && e.Rule <> "")
+
+        testPropertyWithConfig config "endpoints round-trip through their text" <|
+            Prop.forAll (Arb.fromGen (Gen.zip (Gen.arrayOfLength 4 (Gen.choose (0, 255))) port)) (fun (octets, port) ->
+                let text = sprintf "%d.%d.%d.%d:%d" octets.[0] octets.[1] octets.[2] octets.[3] port
+                parseEndpoint text = Ok { Address = text.Substring(0, text.LastIndexOf ':'); Port = port }
+                && parseJoinUrl (sprintf "http://%s/" text) = (if port = 0 then Error(sprintf "expected the boot node's control URL, http://IPv4:port, found \"http://%s/\"" text) else Ok("http://" + text)))
+
         test "every broken rule is reported at once, each with its rule" {
             let raw =
                 { Id = Some -1; Transport = Some "127.0.0.1:7101"; Http = Some "nowhere"; Secret = Some "00112233"

@@ -81,6 +81,10 @@ public sealed class NodeCommand : ICommand
         {
             return ExitCodes.Success;
         }
+        catch (OperationCanceledException)
+        {
+            throw CliException.Failure($"ssihv node {config.Id}: did not start within {StartTimeout.TotalSeconds} s");
+        }
         await Task.Delay(Timeout.Infinite, stop).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         return ExitCodes.Success;
     }

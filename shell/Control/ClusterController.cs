@@ -249,7 +249,7 @@ public sealed class ClusterController : IAsyncDisposable
             RunningVm started;
             try
             {
-                started = await effects.StartVmAsync(vmTopology, vm, cancellation).WaitAsync(timeouts.StartVm, cancellation);
+                started = await WithTimeout(token => effects.StartVmAsync(vmTopology, vm, token), timeouts.StartVm, cancellation);
             }
             catch (Exception e) when (!cancellation.IsCancellationRequested)
             {
@@ -309,7 +309,7 @@ public sealed class ClusterController : IAsyncDisposable
         {
             try
             {
-                await effect(cancellation).WaitAsync(timeout, cancellation);
+                await WithTimeout(async token => { await effect(token); return true; }, timeout, cancellation);
             }
             catch (Exception e) when (!cancellation.IsCancellationRequested)
             {
@@ -323,6 +323,22 @@ public sealed class ClusterController : IAsyncDisposable
             }
             Post(succeeded());
         }, CancellationToken.None));
+    }
+
+    /// The effect gets a token cancelled at the timeout, so it stops working when we stop waiting; an effect
+    /// that ignores its token is still abandoned at the timeout.
+    static async Task<T> WithTimeout<T>(Func<CancellationToken, Task<T>> effect, TimeSpan timeout, CancellationToken cancellation)
+    {
+        using var limited = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        limited.CancelAfter(timeout);
+        try
+        {
+            return await effect(limited.Token).WaitAsync(timeout, cancellation);
+        }
+        catch (OperationCanceledException) when (limited.IsCancellationRequested && !cancellation.IsCancellationRequested)
+        {
+            throw new TimeoutException();
+        }
     }
 
     static string Reason(Exception e, TimeSpan timeout) =>

@@ -138,6 +138,57 @@ public sealed class ControlApiTests
     }
 
     [Fact]
+    public async Task A_join_with_the_wrong_token_ends_at_once_with_the_boot_nodes_answer()
+    {
+        await using var cluster = new ControlCluster();
+        var (boot, effects) = await cluster.StartBootAsync();
+        var url = boot.HttpUrl.ToString().TrimEnd('/');
+        var failure = await Assert.ThrowsAsync<Shell.Control.JoinFailedException>(() =>
+            cluster.StartAsync(ControlCluster.Config(1, 0, 512, url, token: "some-other-clusters-token"), new RecordingEffects()));
+        Assert.Contains($"the boot node at {url} refused the join: 401", failure.Message);
+        Assert.Empty(effects.Calls);
+    }
+
+    [Fact]
+    public async Task The_boot_nodes_topology_file_describes_the_VM_when_it_matches_the_joined_nodes()
+    {
+        var template = Shell.Topology.TopologyFile.TryLoad(Cli.TestFiles.ExampleTopologyPath, out var t, out var problems)
+            ? t : throw new InvalidOperationException(string.Join("\n", problems));
+        await using var cluster = new ControlCluster();
+        var effects = new RecordingEffects();
+        var boot = await cluster.StartAsync(ControlCluster.Config(0, 2, 1024, null), effects, template: template);
+        Assert.Equal(202, (await cluster.PostAsync(boot, "/v1/cluster/join", JoinBody.Replace("512", "1024"))).Status);
+        await ControlCluster.Eventually("node 1 active", async () =>
+            (await cluster.GetAsync(boot, "/v1/cluster")).Body.GetProperty("members")[1].GetProperty("state").GetString() == "active");
+        Assert.Equal(202, (await cluster.PostAsync(boot, "/v1/vm", """{"guest":"probe"}""")).Status);
+        await ControlCluster.Eventually("the VM running", async () =>
+            (await cluster.GetAsync(boot, "/v1/vm")).Body.GetProperty("state").GetString() == "running");
+        Assert.Equal(template.Distances, effects.StartedTopology!.Distances);
+        Assert.Equal(template.LatencyNs, effects.StartedTopology.LatencyNs);
+        Assert.Equal(template.Name, (await cluster.GetAsync(boot, "/v1/topology")).Body.GetProperty("name").GetString());
+    }
+
+    [Fact]
+    public async Task A_topology_file_that_differs_from_the_joined_nodes_stops_the_VM_naming_the_node()
+    {
+        var template = Shell.Topology.TopologyFile.TryLoad(Cli.TestFiles.ExampleTopologyPath, out var t, out var problems)
+            ? t : throw new InvalidOperationException(string.Join("\n", problems));
+        await using var cluster = new ControlCluster();
+        var effects = new RecordingEffects();
+        var boot = await cluster.StartAsync(ControlCluster.Config(0, 2, 1024, null), effects, template: template);
+        Assert.Equal(202, (await cluster.PostAsync(boot, "/v1/cluster/join", JoinBody)).Status);
+        await ControlCluster.Eventually("node 1 active", async () =>
+            (await cluster.GetAsync(boot, "/v1/cluster")).Body.GetProperty("members")[1].GetProperty("state").GetString() == "active");
+        Assert.Equal(202, (await cluster.PostAsync(boot, "/v1/vm", """{"guest":"probe"}""")).Status);
+        await ControlCluster.Eventually("the VM stopped", async () =>
+            (await cluster.GetAsync(boot, "/v1/vm")).Body.GetProperty("state").GetString() == "stopped");
+        var vm = (await cluster.GetAsync(boot, "/v1/vm")).Body;
+        Assert.Contains("node 1 joined with cpus 0 and memoryMiB 512 but the topology file gives it cpus 0 and memoryMiB 1024", vm.GetProperty("reason").GetString());
+        Assert.Equal(1, vm.GetProperty("exitCode").GetInt32());
+        Assert.DoesNotContain(effects.Calls, c => c.StartsWith("start vm"));
+    }
+
+    [Fact]
     public async Task A_VM_starts_on_the_active_nodes_serves_its_topology_and_tables_and_stops()
     {
         await using var cluster = new ControlCluster();

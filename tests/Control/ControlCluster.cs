@@ -22,10 +22,10 @@ public sealed class ControlCluster : IAsyncDisposable
     public readonly List<string> Log = [];
     public HttpClient Http { get; } = new() { Timeout = Patience };
 
-    public static NodeConfig.NodeConfig Config(int id, int cpus, long memoryMiB, string? join, int? initiator = null)
+    public static NodeConfig.NodeConfig Config(int id, int cpus, long memoryMiB, string? join, int? initiator = null, string token = Token)
     {
         var raw = new NodeConfig.RawNodeConfig(
-            Some(id), Some($"127.0.0.1:{7200 + id}"), Some("127.0.0.1:0"), Some("00112233445566778899aabbccddeeff"), Some(Token),
+            Some(id), Some($"127.0.0.1:{7200 + id}"), Some("127.0.0.1:0"), Some("00112233445566778899aabbccddeeff"), Some(token),
             Some(cpus), Some(memoryMiB), initiator is { } i ? Some(i) : null, join is null ? Some(true) : null,
             join is null ? null : Some(join), null, null);
         var validated = NodeConfig.validate(raw);
@@ -35,10 +35,11 @@ public sealed class ControlCluster : IAsyncDisposable
 
     static FSharpOption<T> Some<T>(T value) => FSharpOption<T>.Some(value);
 
-    public async Task<NodeHost> StartAsync(NodeConfig.NodeConfig config, IClusterEffects effects, JoinClient.Retry? join = null)
+    public async Task<NodeHost> StartAsync(
+        NodeConfig.NodeConfig config, IClusterEffects effects, JoinClient.Retry? join = null, Core.Topology.Topology? template = null)
     {
         var timeouts = join is null ? Timeouts : Timeouts with { Join = join };
-        var host = new NodeHost(config, null, effects, new FixedNodeStatus(), line => { lock (Log) Log.Add($"node {config.Id}: {line}"); }, timeouts);
+        var host = new NodeHost(config, template, effects, new FixedNodeStatus(), line => { lock (Log) Log.Add($"node {config.Id}: {line}"); }, timeouts);
         hosts.Add(host);
         using var timeout = new CancellationTokenSource(Patience);
         await host.StartAsync(timeout.Token);

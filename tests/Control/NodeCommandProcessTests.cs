@@ -38,6 +38,23 @@ public sealed class NodeCommandProcessTests
     }
 
     [Fact]
+    public void A_boot_node_whose_topology_file_is_missing_exits_2_naming_the_config_and_the_file()
+    {
+        var path = Write(Valid.Replace("\"boot\": true", "\"boot\": true, \"topology\": \"no-such-topology.json\""));
+        try
+        {
+            var result = CliRun.InProcess("node", "--config", path);
+            Assert.True(result.ExitCode == 2, result.ToString());
+            Assert.Contains($"{path}: topology: the file no-such-topology.json is not a valid topology:", result.Stderr);
+            Assert.Contains("no-such-topology.json: cannot read", result.Stderr);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public void A_config_that_is_not_JSON_exits_2_naming_the_line()
     {
         var path = Write("{ \"id\": 0, \"cpus\": \"two\" }");
