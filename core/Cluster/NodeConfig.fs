@@ -21,7 +21,8 @@ type RawNodeConfig =
       Boot: bool option
       Join: string option
       Topology: string option
-      MemoryBudgetMiB: int64 option }
+      MemoryBudgetMiB: int64 option
+      StoreMiB: int64 option }
 
 /// An IPv4 address and a TCP port; port 0 lets the kernel pick a free one (tests, `ssihv up`).
 type Endpoint =
@@ -44,6 +45,8 @@ type NodeConfig =
       ApiToken: string
       Cpus: int
       MemoryMiB: int64
+      /// Host memory the page store may fill: the node's own memoryMiB plus room for pages of drained nodes.
+      StoreMiB: int64
       Initiator: NodeId option
       Role: NodeRole }
 
@@ -160,15 +163,21 @@ let validate (raw: RawNodeConfig) : Result<NodeConfig, ConfigError list> =
         | Some i, _ when i < 0 -> Error [ error "initiator" (sprintf "expected a node id (0 or more), found %d" i) ]
         | Some i, _ when Some i = raw.Id -> Error [ error "initiator" (sprintf "expected the id of a node with CPUs, found this node's own id %d" i) ]
         | Some i, _ -> Ok(Some i)
+    let store =
+        match raw.StoreMiB, memory with
+        | Some s, Ok m when s < m -> Error [ error "storeMiB" (sprintf "expected at least memoryMiB (%d): the store holds the node's own memory first, found %d" m s) ]
+        | Some s, _ -> Ok s
+        | None, Ok m -> Ok m
+        | None, Error _ -> Ok 0L // memoryMiB's own error is reported
     let role = role raw (match cpus with Ok c -> Some c | Error _ -> None)
-    match id, transport, http, secret, token, cpus, memory, initiator, role with
-    | Ok id, Ok transport, Ok http, Ok secret, Ok token, Ok cpus, Ok memory, Ok initiator, Ok role ->
+    match id, transport, http, secret, token, cpus, memory, store, initiator, role with
+    | Ok id, Ok transport, Ok http, Ok secret, Ok token, Ok cpus, Ok memory, Ok store, Ok initiator, Ok role ->
         Ok { Id = id; Transport = transport; Http = http; Secret = secret; ApiToken = token; Cpus = cpus
-             MemoryMiB = memory; Initiator = initiator; Role = role }
+             MemoryMiB = memory; StoreMiB = store; Initiator = initiator; Role = role }
     | _ ->
         Error(
             resultErrors id @ resultErrors transport @ resultErrors http @ resultErrors secret @ resultErrors token
-            @ resultErrors cpus @ resultErrors memory @ resultErrors initiator @ resultErrors role)
+            @ resultErrors cpus @ resultErrors memory @ resultErrors store @ resultErrors initiator @ resultErrors role)
 
 let isBoot (config: NodeConfig) = match config.Role with BootNode _ -> true | MemoryNode _ -> false
 

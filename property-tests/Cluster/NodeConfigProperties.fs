@@ -32,16 +32,18 @@ let private validRaw: Gen<RawNodeConfig> =
         let! budget = Gen.optionOf (Gen.choose (1, 1024) |> Gen.map int64)
         let! initiator = Gen.optionOf (Gen.constant (id + 1))
         let! bootFlagOnMemoryNode = Gen.elements [ None; Some false ]
+        let! spareStore = Gen.optionOf (Gen.choose (0, 4096) |> Gen.map int64)
         let common =
             { Id = Some id; Transport = Some(sprintf "127.0.0.1:%d" transportPort); Http = Some(sprintf "10.1.2.3:%d" httpPort)
               Secret = Some secret; ApiToken = Some token; Cpus = None; MemoryMiB = None; Initiator = None; Boot = None
-              Join = None; Topology = None; MemoryBudgetMiB = None }
+              Join = None; Topology = None; MemoryBudgetMiB = None; StoreMiB = None }
         return
             if boot then
-                { common with Cpus = Some cpus; MemoryMiB = Some bootMemory; Boot = Some true; Topology = topology; MemoryBudgetMiB = budget }
+                { common with Cpus = Some cpus; MemoryMiB = Some bootMemory; Boot = Some true; Topology = topology; MemoryBudgetMiB = budget
+                              StoreMiB = spareStore |> Option.map ((+) bootMemory) }
             else
                 { common with Cpus = Some 0; MemoryMiB = Some memory; Initiator = initiator; Boot = bootFlagOnMemoryNode
-                              Join = Some "http://127.0.0.1:8100" }
+                              Join = Some "http://127.0.0.1:8100"; StoreMiB = spareStore |> Option.map ((+) memory) }
     }
 
 /// One rule broken in a valid config, and the field the error must name.
@@ -66,6 +68,7 @@ let private broken: Gen<RawNodeConfig * string> =
                   (fun (r: RawNodeConfig) -> { r with Cpus = Some -1 }), "cpus"
                   (fun (r: RawNodeConfig) -> { r with MemoryMiB = Some -5L }), "memoryMiB"
                   (fun (r: RawNodeConfig) -> { r with MemoryMiB = None }), "memoryMiB"
+                  (fun (r: RawNodeConfig) -> { r with MemoryMiB = Some 64L; StoreMiB = Some 63L }), "storeMiB"
                   (fun (r: RawNodeConfig) -> { r with Initiator = Some -1; Cpus = Some 0; MemoryMiB = Some 64L }), "initiator"
                   (fun (r: RawNodeConfig) -> { r with Initiator = r.Id; Cpus = Some 0; MemoryMiB = Some 64L }), "initiator"
                   (fun (r: RawNodeConfig) -> { r with Boot = Some true; Join = Some "http://127.0.0.1:8100" }), "join"

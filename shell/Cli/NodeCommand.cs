@@ -49,7 +49,7 @@ public sealed class NodeCommand : ICommand
 
     static async Task<int> RunAsync(NodeConfig.NodeConfig config, Core.Topology.Topology? template, Action<string> log, CancellationToken stop)
     {
-        using var home = new HomePageStore(config.Id, config.MemoryMiB);
+        using var home = new HomePageStore(config.Id, config.StoreMiB);
         INodeTransport transport;
         try
         {

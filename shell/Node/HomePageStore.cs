@@ -4,9 +4,10 @@ using SsiHv.Shell.Transport;
 namespace SsiHv.Shell.Nodes;
 
 /// <summary>
-/// The guest pages this node homes (its <c>memoryMiB</c>): what peers fetch and write back over the transport.
-/// Bytes live in one MAP_NORESERVE anonymous mapping of exactly memoryMiB, so a stored page costs host memory
-/// only once written and a node can never hold more than it offered; a page gets a slot on its first store.
+/// The guest pages this node homes: what peers fetch and write back over the transport. Bytes live in one
+/// MAP_NORESERVE anonymous mapping of the config's <c>storeMiB</c> (its memoryMiB, plus room for the pages of
+/// drained nodes), so a stored page costs host memory only once written and a node never holds more than it
+/// offered; a page gets a slot on its first store.
 /// A page never stored reads as zeroes (its newest copy is the zero page). Served from several transport
 /// threads at once, hence the lock (a slot lookup and a 4 KiB copy: short).
 /// </summary>
@@ -19,10 +20,10 @@ public sealed class HomePageStore : IPageService, IDisposable
     readonly int node;
     readonly Lock gate = new();
 
-    public HomePageStore(int node, long memoryMiB)
+    public HomePageStore(int node, long storeMiB)
     {
         this.node = node;
-        capacity = memoryMiB * 1024 * 1024 / PageSize;
+        capacity = storeMiB * 1024 * 1024 / PageSize;
         backing = new AnonymousMapping((ulong)Math.Max(1, capacity) * PageSize);
     }
 
@@ -58,7 +59,7 @@ public sealed class HomePageStore : IPageService, IDisposable
             {
                 if (slots.Count >= capacity)
                 {
-                    refusal = $"node {node} homes at most {capacity} pages (memoryMiB) and all are in use; page 0x{page:X} was not stored";
+                    refusal = $"node {node} stores at most {capacity} pages (storeMiB) and all are in use; page 0x{page:X} was not stored";
                     return false;
                 }
                 slots[page] = slot = slots.Count;

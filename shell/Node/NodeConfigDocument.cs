@@ -21,6 +21,7 @@ public sealed class NodeConfigDocument
     public string? Join { get; set; }
     public string? Topology { get; set; }
     public long? MemoryBudgetMiB { get; set; }
+    public long? StoreMiB { get; set; }
 }
 
 /// <summary>Source-generated reader; comments and trailing commas accepted (people edit these files by hand).</summary>

@@ -17,7 +17,7 @@ public sealed class HomePageStoreTests
     [Fact]
     public void A_page_never_stored_reads_as_zeroes()
     {
-        using var store = new HomePageStore(node: 1, memoryMiB: 1);
+        using var store = new HomePageStore(node: 1, storeMiB: 1);
         var read = PageOf(0xAB);
         store.ReadPage(0x40000, read);
         Assert.All(read, b => Assert.Equal(0, b));
@@ -27,7 +27,7 @@ public sealed class HomePageStoreTests
     [Fact]
     public void Each_page_reads_back_its_newest_bytes()
     {
-        using var store = new HomePageStore(node: 1, memoryMiB: 1);
+        using var store = new HomePageStore(node: 1, storeMiB: 1);
         for (ulong page = 0; page < 256; page++)
             Assert.True(store.TryWritePage(0x40000 + page, PageOf((byte)page), out _));
         Assert.True(store.TryWritePage(0x40007, PageOf(0xEE), out _)); // overwrite keeps its slot
@@ -43,11 +43,11 @@ public sealed class HomePageStoreTests
     [Fact]
     public void A_node_refuses_more_pages_than_its_memory_and_says_why()
     {
-        using var store = new HomePageStore(node: 2, memoryMiB: 1); // 256 pages
+        using var store = new HomePageStore(node: 2, storeMiB: 1); // 256 pages
         for (ulong page = 0; page < 256; page++)
             Assert.True(store.TryWritePage(page, PageOf(1), out _));
         Assert.False(store.TryWritePage(256, PageOf(2), out var refusal));
-        Assert.Contains("node 2 homes at most 256 pages", refusal);
+        Assert.Contains("node 2 stores at most 256 pages", refusal);
         Assert.Contains("0x100", refusal);
         Assert.False(store.TryWritePage(5, new byte[100], out var wrongSize));
         Assert.Contains("received 100", wrongSize);
