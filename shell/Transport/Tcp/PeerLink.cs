@@ -89,6 +89,9 @@ public sealed class PeerLink
                 throw Unavailable("the peer was removed from this transport");
             if (current is { IsClosed: false } connection)
                 return connection;
+            // A finished dial whose callers all gave up before it ended is stale: dial again.
+            if (dialing is { IsCompleted: true })
+                dialing = null;
             dial = dialing ??= DialAsync();
         }
         try

@@ -19,6 +19,9 @@ public sealed class TcpNodeTransport : INodeTransport
     readonly Thread acceptLoop;
     readonly Timer sweep;
     readonly long requestTimeoutMs;
+    /// Each incoming connection has a thread; a flood of unauthenticated connections must not exhaust them.
+    /// Far above any cluster's size (one connection per peer), far below what a host can hold.
+    const int MaxIncomingConnections = 256;
     int sweeping;
     int disposed;
 
@@ -273,6 +276,12 @@ public sealed class TcpNodeTransport : INodeTransport
             {
                 socket.Dispose();
                 return;
+            }
+            if (incoming.Count >= MaxIncomingConnections)
+            {
+                Log($"transport: node {Self}: refused a connection from {socket.RemoteEndPoint}: {MaxIncomingConnections} incoming connections are open already");
+                socket.Dispose();
+                continue;
             }
             var connection = new IncomingConnection(this, new FrameSocket(socket));
             var thread = new Thread(() =>
