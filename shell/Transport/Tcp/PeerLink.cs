@@ -45,7 +45,6 @@ public sealed class PeerLink
     public PeerCounters Counters { get; }
     /// Callers hold one place per request in flight; at most MaxInFlightPerPeer places exist.
     public SemaphoreSlim InFlight { get; }
-    public TimeSpan SendTimeout => owner.Options.RequestTimeout;
     public TcpPeerConnection? Current => Volatile.Read(ref current);
     public IReadOnlyList<PendingRequest> Slots => slots;
 
