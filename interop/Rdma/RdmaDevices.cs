@@ -2,8 +2,11 @@ using System.Runtime.InteropServices;
 
 namespace SsiHv.Interop.Rdma;
 
-/// <summary>What <c>ibv_get_device_list</c> found: the device names, or why the library could not be asked.</summary>
-public sealed record RdmaDeviceList(IReadOnlyList<string> Names, string? Problem)
+/// <summary>
+/// What <c>ibv_get_device_list</c> found: the device names and, when there are none, why (<see cref="Summary"/>);
+/// <see cref="Problem"/> only when the library could not be asked or failed for another reason.
+/// </summary>
+public sealed record RdmaDeviceList(IReadOnlyList<string> Names, string Summary, string? Problem)
 {
     public bool Any => Names.Count > 0;
 }
@@ -11,6 +14,9 @@ public sealed record RdmaDeviceList(IReadOnlyList<string> Names, string? Problem
 /// <summary>RDMA device enumeration through libibverbs.</summary>
 public static class RdmaDevices
 {
+    /// errno from ibv_get_device_list when the kernel has no RDMA support: the same as no device.
+    const int NoKernelSupport = 38; // ENOSYS
+
     public static RdmaDeviceList List()
     {
         nint list;
@@ -21,10 +27,16 @@ public static class RdmaDevices
         }
         catch (DllNotFoundException e)
         {
-            return new RdmaDeviceList([], $"libibverbs.so.1 cannot be loaded (Debian package libibverbs1): {e.Message}");
+            var problem = $"libibverbs.so.1 cannot be loaded (Debian package libibverbs1): {e.Message}";
+            return new RdmaDeviceList([], problem, problem);
         }
         if (list == 0)
-            return new RdmaDeviceList([], $"ibv_get_device_list failed: errno {Marshal.GetLastPInvokeError()}");
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            return errno == NoKernelSupport
+                ? new RdmaDeviceList([], "ibv_get_device_list returned 0 devices (ENOSYS: no RDMA support in this kernel)", null)
+                : new RdmaDeviceList([], $"ibv_get_device_list failed: errno {errno}", $"ibv_get_device_list failed: errno {errno}");
+        }
         try
         {
             var names = new List<string>(count);
@@ -33,7 +45,7 @@ public static class RdmaDevices
                 var device = Marshal.ReadIntPtr(list, i * IntPtr.Size);
                 names.Add(Marshal.PtrToStringUTF8(Ibverbs.GetDeviceName(device)) ?? $"device {i}");
             }
-            return new RdmaDeviceList(names, null);
+            return new RdmaDeviceList(names, $"ibv_get_device_list returned {count} device(s)", null);
         }
         finally
         {

@@ -125,7 +125,7 @@ let tests =
             let raw =
                 { Id = Some -1; Transport = Some "127.0.0.1:7101"; Http = Some "nowhere"; Secret = Some "00112233"
                   ApiToken = Some "a-long-random-token"; Cpus = Some 0; MemoryMiB = Some 1024L; Initiator = None; Boot = None
-                  Join = Some "http://127.0.0.1:8100"; Topology = None; MemoryBudgetMiB = None }
+                  Join = Some "http://127.0.0.1:8100"; Topology = None; MemoryBudgetMiB = None; StoreMiB = None }
             match validate raw with
             | Ok _ -> failtest "accepted"
             | Error errors ->

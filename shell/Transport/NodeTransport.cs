@@ -14,7 +14,7 @@ public static class NodeTransport
             options.Log($"transport: node {options.Self}: RDMA device(s) {string.Join(", ", devices.Names)} found; the RDMA verbs transport is not built yet (docs/transport.md, \"RDMA\"), using TCP");
             return new TcpNodeTransport(options);
         }
-        options.Log($"transport: node {options.Self}: using TCP: {devices.Problem ?? "ibv_get_device_list found no RDMA device"}");
+        options.Log($"transport: node {options.Self}: using TCP: {devices.Summary}");
         return new TcpNodeTransport(options);
     }
 }

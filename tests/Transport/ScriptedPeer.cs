@@ -14,41 +14,52 @@ public sealed class ScriptedPeer : IAsyncDisposable
 {
     readonly Socket listener = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
     readonly CancellationTokenSource stop = new();
+
     readonly Task serving;
 
-    public ScriptedPeer(int node, Func<FrameSocket, CancellationToken, Task> afterHello, bool hello = true)
+    FrameSocket? connection;
+
+    /// `afterHello` runs on its own thread with the blocking FrameSocket the transport itself uses.
+    public ScriptedPeer(int node, Action<FrameSocket> afterHello, bool hello = true)
     {
         listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         listener.Listen(8);
         Address = listener.LocalEndPoint!.ToString()!;
-        serving = Task.Run(async () =>
+        serving = Task.Factory.StartNew(() =>
         {
-            using var socket = await listener.AcceptAsync(stop.Token);
+            using var socket = listener.Accept();
             using var frames = new FrameSocket(socket);
+            Volatile.Write(ref connection, frames);
+            if (stop.IsCancellationRequested)
+                return;
             if (hello)
-                await HelloExchange.RunAsync(frames, HelloRole.Responder, node, TransportTestSupport.ClusterSecret, TimeSpan.FromSeconds(5), stop.Token);
-            await afterHello(frames, stop.Token);
-        });
+                HelloExchange.Run(frames, HelloRole.Responder, node, TransportTestSupport.ClusterSecret, TimeSpan.FromSeconds(5));
+            afterHello(frames);
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
 
     public string Address { get; }
 
-    /// Waits until the script is done (or fails) for at most `timeout`.
-    public Task Completion(TimeSpan timeout) => serving.WaitAsync(timeout);
-
     public async ValueTask DisposeAsync()
     {
         stop.Cancel();
+        // Wakes the script's blocking calls: an accept by a connection, a receive by closing the socket.
+        if (Volatile.Read(ref connection) is null)
+        {
+            using var wake = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            wake.Connect(listener.LocalEndPoint!);
+        }
+        Volatile.Read(ref connection)?.Close();
         listener.Dispose();
         await serving.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
     /// Keeps reading (and dropping) whatever comes, so the requester's sends never block, and never answers.
-    public static async Task NeverAnswer(FrameSocket frames, CancellationToken stop)
+    public static void NeverAnswer(FrameSocket frames)
     {
         while (true)
         {
-            var frame = await frames.ReceiveAsync(stop);
+            var frame = frames.Receive();
             if (frame.IsClosed || frame.Malformed is not null)
                 return;
             frames.Consume(frame);

@@ -103,6 +103,26 @@ public sealed class TcpTransportTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_cancelled_request_ends_at_once_and_gives_its_in_flight_place_back()
+    {
+        await using var silent = new ScriptedPeer(B, ScriptedPeer.NeverAnswer);
+        var (_, a) = Start(A, new MemoryPageService(), o => o with { MaxInFlightPerPeer = 1, RequestTimeout = TimeSpan.FromMilliseconds(400), PingInterval = TimeSpan.FromSeconds(30) });
+        await using var _a = a;
+        a.SetPeer(B, silent.Address);
+        await a.ConnectAsync(B, CancellationToken.None);
+
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
+        var clock = Stopwatch.StartNew();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => a.FetchPageAsync(B, 1, new byte[4096], cancel.Token).AsTask());
+        Assert.True(clock.Elapsed < TimeSpan.FromMilliseconds(350), $"the cancelled request ended after {clock.Elapsed.TotalMilliseconds} ms, its timeout is 400 ms");
+
+        // The only in-flight place is free again: the next request is sent and times out waiting for its answer.
+        var error = await Assert.ThrowsAsync<PeerUnavailableException>(() => a.FetchPageAsync(B, 2, new byte[4096]).AsTask());
+        Assert.Contains("no answer to FetchPage of page 2", error.Message);
+        Assert.Equal(2, Assert.Single(a.Traffic()).RequestsSent);
+    }
+
+    [Fact]
     public async Task A_peer_that_accepts_but_never_says_hello_fails_the_connect_within_the_connect_timeout()
     {
         await using var mute = new ScriptedPeer(B, ScriptedPeer.NeverAnswer, hello: false);
@@ -277,37 +297,37 @@ public sealed class TcpTransportTests(ITestOutputHelper output)
     public async Task Back_pressure_never_lets_more_than_the_limit_be_in_flight()
     {
         const int limit = 8, requests = 64;
-        var held = 0;
         var maxHeld = 0;
-        await using var holder = new ScriptedPeer(B, async (frames, stop) =>
+        await using var holder = new ScriptedPeer(B, frames =>
         {
             // Hold requests until the requester stops sending more (50 ms of quiet), then answer them all.
             var pending = new List<(ulong Id, ulong Page)>();
             var answer = new byte[WireFrame.PageFrameLength];
-            Task<ReceivedFrame>? receiving = null;
             var answered = 0;
+            frames.ReceiveTimeout = TimeSpan.FromMilliseconds(50);
             while (answered < requests)
             {
-                receiving ??= frames.ReceiveAsync(stop).AsTask();
-                if (await Task.WhenAny(receiving, Task.Delay(50, stop)) == receiving)
+                try
                 {
-                    var frame = await receiving;
-                    receiving = null;
+                    var frame = frames.Receive();
                     if (frame.IsClosed || frame.Malformed is not null)
                         return;
                     if (frame.Type == WireFrame.FetchPage)
                     {
                         pending.Add((frame.RequestId, WireFrame.ReadPageNumber(frames.Buffer.AsSpan(frame.Offset, frame.Length))));
-                        held = pending.Count;
-                        maxHeld = Math.Max(maxHeld, held);
+                        maxHeld = Math.Max(maxHeld, pending.Count);
                     }
                     frames.Consume(frame);
                     continue;
                 }
+                catch (SocketException e) when (e.SocketErrorCode == SocketError.TimedOut || e.SocketErrorCode == SocketError.WouldBlock)
+                {
+                    // Quiet: the requester waits for answers.
+                }
                 foreach (var (id, page) in pending)
                 {
                     Pattern(page).CopyTo(WireFrame.WritePageFrameHeader(answer, WireFrame.PageData, id, page));
-                    await frames.SendAsync(answer, TimeSpan.FromSeconds(5), stop);
+                    frames.Send(answer);
                     answered++;
                 }
                 pending.Clear();

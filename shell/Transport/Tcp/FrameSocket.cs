@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using SsiHv.Core.Transport;
@@ -12,9 +13,12 @@ public readonly record struct ReceivedFrame(int Offset, int Length, byte Type, u
 }
 
 /// <summary>
-/// One TCP connection as frames: a pooled receive buffer read with Frame.decode as bytes arrive (each header field
-/// is judged by the core as soon as it is there, so a peer can make us hold at most one frame's bytes), and
-/// whole-frame sends serialised by a lock. Counts bytes into the peer's counters once the hello named the peer.
+/// One TCP connection as frames, with blocking socket calls only: each connection has its own receive thread, so
+/// a reply wakes the thread that reads it directly, as in the C reference (an async socket adds a hop through
+/// the epoll thread and the thread pool: measured 2.4x C's round trip against 1.x; docs/performance.md). The
+/// receive buffer is pooled and read with Frame.decode as bytes arrive (each header field is judged by the core
+/// as soon as it is there, so a peer makes us hold at most one frame's bytes); whole-frame sends are serialised
+/// by a lock and bounded by the socket's send timeout. Counts bytes into the peer's counters once it is known.
 /// </summary>
 public sealed class FrameSocket : IDisposable
 {
@@ -22,28 +26,41 @@ public sealed class FrameSocket : IDisposable
     const int ReceiveBufferLength = 64 * 1024;
 
     readonly Socket socket;
-    readonly SemaphoreSlim sendLock = new(1, 1);
-    readonly CancellationTokenSource closing = new();
+    readonly object sendLock = new();
     byte[] buffer = ArrayPool<byte>.Shared.Rent(ReceiveBufferLength);
     int start, end;
     int closed;
     PeerCounters? counters;
     long unattributedSent, unattributedReceived;
+    long lastReceivedTicks;
 
     public FrameSocket(Socket socket)
     {
         this.socket = socket;
         socket.NoDelay = true;
         Remote = socket.RemoteEndPoint as IPEndPoint ?? new IPEndPoint(IPAddress.None, 0);
-        LastReceivedTicks = Environment.TickCount64;
+        lastReceivedTicks = Environment.TickCount64;
     }
 
     public IPEndPoint Remote { get; }
     public byte[] Buffer => buffer;
     public bool IsClosed => Volatile.Read(ref closed) != 0;
     /// Environment.TickCount64 when bytes last arrived: the keep-alive's measure of silence.
-    public long LastReceivedTicks { get; private set; }
-    public CancellationToken Closing => closing.Token;
+    public long LastReceivedTicks => Volatile.Read(ref lastReceivedTicks);
+
+    /// Bounds every later receive (zero: wait as long as it takes); a receive past it throws SocketException TimedOut.
+    public TimeSpan ReceiveTimeout
+    {
+        set => socket.ReceiveTimeout = Milliseconds(value);
+    }
+
+    /// Bounds every later send: a peer that stops reading cannot hold a sender longer.
+    public TimeSpan SendTimeout
+    {
+        set => socket.SendTimeout = Milliseconds(value);
+    }
+
+    static int Milliseconds(TimeSpan value) => value <= TimeSpan.Zero ? 0 : (int)Math.Max(1, Math.Min(value.TotalMilliseconds, int.MaxValue));
 
     /// From now on bytes count for this peer (the hello's bytes too).
     public void Attribute(PeerCounters peer)
@@ -53,9 +70,9 @@ public sealed class FrameSocket : IDisposable
         Interlocked.Add(ref peer.BytesReceived, Interlocked.Exchange(ref unattributedReceived, 0));
     }
 
-    /// The next frame's header is checked by Frame.decode as its bytes come in; the payload length it allows is
-    /// then awaited in full. The frame stays in the buffer until <see cref="Consume"/>.
-    public async ValueTask<ReceivedFrame> ReceiveAsync(CancellationToken cancellation)
+    /// Blocks until the next whole frame is buffered, the peer closes (IsClosed), or the header is refused by
+    /// Frame.decode (Malformed). The frame stays in the buffer until <see cref="Consume"/>.
+    public ReceivedFrame Receive()
     {
         while (true)
         {
@@ -63,16 +80,15 @@ public sealed class FrameSocket : IDisposable
             var header = Frame.decode(new ReadOnlySpan<byte>(buffer, start, Math.Min(available, WireFrame.HeaderLength)));
             if (header is Frame.DecodeResult.Malformed malformed)
                 return new ReceivedFrame(start, 0, 0, 0, Frame.DecodeErrorModule.text(malformed.Item));
+            var length = WireFrame.HeaderLength;
             if (available >= WireFrame.HeaderLength)
             {
-                var length = WireFrame.HeaderLength + (header is Frame.DecodeResult.NeedMore more ? more.Item : 0);
+                length += header is Frame.DecodeResult.NeedMore more ? more.Item : 0;
                 if (available >= length)
                     return new ReceivedFrame(start, length, buffer[start + WireFrame.TypeOffset],
-                        System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(buffer.AsSpan(start + WireFrame.RequestIdOffset)), null);
-                if (!await FillAsync(length, cancellation))
-                    return default;
+                        BinaryPrimitives.ReadUInt64LittleEndian(buffer.AsSpan(start + WireFrame.RequestIdOffset)), null);
             }
-            else if (!await FillAsync(WireFrame.HeaderLength, cancellation))
+            if (!Fill(length))
                 return default;
         }
     }
@@ -82,8 +98,8 @@ public sealed class FrameSocket : IDisposable
     /// Decodes a whole received frame with the core codec (the rare messages: hello, errors, invalidations).
     public Frame.DecodeResult Decode(ReceivedFrame frame) => Frame.decode(new ReadOnlySpan<byte>(buffer, frame.Offset, frame.Length));
 
-    /// Receives until `frameLength` bytes from `start` are buffered; false when the peer closed.
-    async ValueTask<bool> FillAsync(int frameLength, CancellationToken cancellation)
+    /// Receives at least once, making room for `frameLength` bytes from `start`; false when the peer closed.
+    bool Fill(int frameLength)
     {
         if (start == end)
             start = end = 0;
@@ -93,39 +109,27 @@ public sealed class FrameSocket : IDisposable
             end -= start;
             start = 0;
         }
-        while (end - start < frameLength)
-        {
-            var received = await socket.ReceiveAsync(buffer.AsMemory(end), SocketFlags.None, cancellation);
-            if (received == 0)
-                return false;
-            end += received;
-            LastReceivedTicks = Environment.TickCount64;
-            if (counters is { } peer)
-                Interlocked.Add(ref peer.BytesReceived, received);
-            else
-                Interlocked.Add(ref unattributedReceived, received);
-        }
+        var received = socket.Receive(buffer.AsSpan(end), SocketFlags.None);
+        if (received == 0)
+            return false;
+        end += received;
+        Volatile.Write(ref lastReceivedTicks, Environment.TickCount64);
+        if (counters is { } peer)
+            Interlocked.Add(ref peer.BytesReceived, received);
+        else
+            Interlocked.Add(ref unattributedReceived, received);
         return true;
     }
 
-    /// Sends one or more whole frames; frames of concurrent callers never interleave. Waiting for the lock is
-    /// bounded by `timeout`; a send stuck on a peer that stopped reading ends when the connection is closed.
-    public async ValueTask SendAsync(ReadOnlyMemory<byte> frames, TimeSpan timeout, CancellationToken cancellation)
+    /// Sends whole frames; frames of concurrent callers never interleave. Throws SocketException (e.g. TimedOut
+    /// when the peer stopped reading for the send timeout) or ObjectDisposedException once closed.
+    public void Send(ReadOnlySpan<byte> frames)
     {
-        if (!sendLock.Wait(0) && !await sendLock.WaitAsync(timeout, cancellation))
-            throw new TimeoutException($"the connection to {Remote} did not take a frame within {timeout.TotalSeconds:0.###} s (sends blocked)");
-        try
+        lock (sendLock)
         {
             var remaining = frames;
             while (!remaining.IsEmpty)
-            {
-                var sent = await socket.SendAsync(remaining, SocketFlags.None, closing.Token);
-                remaining = remaining[sent..];
-            }
-        }
-        finally
-        {
-            sendLock.Release();
+                remaining = remaining[socket.Send(remaining, SocketFlags.None)..];
         }
         if (counters is { } peer)
             Interlocked.Add(ref peer.BytesSent, frames.Length);
@@ -133,30 +137,41 @@ public sealed class FrameSocket : IDisposable
             Interlocked.Add(ref unattributedSent, frames.Length);
     }
 
-    /// Idempotent; true for the call that closed it.
+    /// A parting message to a peer we are closing on: it may already be gone, which changes nothing.
+    public void TrySend(ReadOnlySpan<byte> frame)
+    {
+        try
+        {
+            Send(frame);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+        }
+    }
+
+    /// Idempotent; true for the call that closed it. Wakes a thread blocked in Receive (it sees the close).
     public bool Close()
     {
         if (Interlocked.Exchange(ref closed, 1) != 0)
             return false;
         try
         {
-            closing.Cancel();
+            socket.Shutdown(SocketShutdown.Both);
         }
-        catch (AggregateException)
+        catch (SocketException)
         {
-            // A callback registered on Closing failed; the socket must be closed regardless.
+            // Not connected any more: nothing to shut down.
         }
         socket.Dispose();
         return true;
     }
 
-    /// Returns the receive buffer; only after the receive loop has ended.
+    /// Returns the receive buffer; only from the thread that receives, after its last Receive.
     public void Dispose()
     {
         Close();
         var rented = Interlocked.Exchange(ref buffer, []);
         if (rented.Length > 0)
             ArrayPool<byte>.Shared.Return(rented);
-        // `closing` and `sendLock` stay undisposed: late senders may still touch them, and neither holds a handle.
     }
 }

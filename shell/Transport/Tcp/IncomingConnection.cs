@@ -16,21 +16,24 @@ public sealed class IncomingConnection(TcpNodeTransport owner, FrameSocket socke
 
     public void Close() => socket.Close();
 
-    public async Task ServeAsync()
+    /// Runs on the connection's own thread (FrameSocket says why) until the peer or the transport closes it.
+    public void Serve()
     {
         try
         {
-            if (await HelloAsync() is not { } peer)
+            if (Hello() is not { } peer)
                 return;
             var counters = owner.CountersOf(peer);
             socket.Attribute(counters);
             who = $"node {peer} at {socket.Remote}";
             owner.Log($"transport: node {owner.Self}: accepted a connection from {who}");
-            await ServeRequestsAsync(counters);
+            socket.ReceiveTimeout = TimeSpan.Zero;
+            socket.SendTimeout = owner.Options.RequestTimeout;
+            ServeRequests(counters);
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException or TimeoutException)
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
-            // The peer went away or we are stopping: nothing of the node is affected, the connection just ends.
+            // The peer went away, stopped reading, or we are stopping: only this connection ends.
         }
         finally
         {
@@ -38,45 +41,38 @@ public sealed class IncomingConnection(TcpNodeTransport owner, FrameSocket socke
         }
     }
 
-    async Task<int?> HelloAsync()
+    int? Hello()
     {
-        var options = owner.Options;
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(owner.Stopping);
-        timeout.CancelAfter(options.ConnectTimeout);
         try
         {
-            return await HelloExchange.RunAsync(socket, HelloRole.Responder, owner.Self, options.Secret, options.ConnectTimeout, timeout.Token);
+            return HelloExchange.Run(socket, HelloRole.Responder, owner.Self, owner.Options.Secret, owner.Options.ConnectTimeout);
         }
         catch (HelloFailedException e)
         {
-            owner.Log($"transport: node {owner.Self}: closed the connection from {who}: {e.Message}");
+            if (!owner.Stopping.IsCancellationRequested)
+                owner.Log($"transport: node {owner.Self}: closed the connection from {who}: {e.Message}");
+            return null;
         }
-        catch (OperationCanceledException) when (!owner.Stopping.IsCancellationRequested)
-        {
-            owner.Log($"transport: node {owner.Self}: closed the connection from {who}: no hello within {options.ConnectTimeout.TotalSeconds:0.###} s");
-        }
-        return null;
     }
 
-    async Task ServeRequestsAsync(PeerCounters counters)
+    void ServeRequests(PeerCounters counters)
     {
-        var timeout = owner.Options.RequestTimeout;
         while (true)
         {
-            var frame = await socket.ReceiveAsync(owner.Stopping);
+            var frame = socket.Receive();
             if (frame.IsClosed)
                 return;
             if (frame.Malformed is { } error)
             {
                 owner.Log($"transport: node {owner.Self}: closed the connection from {who}: malformed frame: {error}");
-                await HelloExchange.TrySendAsync(socket, WireFrame.EncodeError(0, ErrorCodeModule.malformedFrame, error), timeout);
+                socket.TrySend(WireFrame.EncodeError(0, ErrorCodeModule.malformedFrame, error));
                 return;
             }
             var length = Serve(frame, out var close);
             socket.Consume(frame);
             if (length > 0)
             {
-                await socket.SendAsync(reply.AsMemory(0, length), timeout, owner.Stopping);
+                socket.Send(reply.AsSpan(0, length));
                 Interlocked.Increment(ref counters.RequestsServed);
             }
             if (close)

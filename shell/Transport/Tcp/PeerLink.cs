@@ -45,7 +45,6 @@ public sealed class PeerLink
     public PeerCounters Counters { get; }
     /// Callers hold one place per request in flight; at most MaxInFlightPerPeer places exist.
     public SemaphoreSlim InFlight { get; }
-    public TimeSpan SendTimeout => owner.Options.RequestTimeout;
     public TcpPeerConnection? Current => Volatile.Read(ref current);
     public IReadOnlyList<PendingRequest> Slots => slots;
 
@@ -89,6 +88,9 @@ public sealed class PeerLink
                 throw Unavailable("the peer was removed from this transport");
             if (current is { IsClosed: false } connection)
                 return connection;
+            // A finished dial whose callers all gave up before it ended is stale: dial again.
+            if (dialing is { IsCompleted: true })
+                dialing = null;
             dial = dialing ??= DialAsync();
         }
         try
@@ -104,39 +106,37 @@ public sealed class PeerLink
         }
     }
 
-    async Task<TcpPeerConnection> DialAsync()
+    /// The dial blocks (connect and hello on a blocking socket, FrameSocket says why), so it gets its own thread.
+    Task<TcpPeerConnection> DialAsync() =>
+        Task.Factory.StartNew(Dial, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    TcpPeerConnection Dial()
     {
-        await Task.Yield(); // leave the caller's lock before any work
         var options = owner.Options;
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(owner.Stopping);
-        timeout.CancelAfter(options.ConnectTimeout);
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        // Linux bounds a blocking connect by the send timeout (SO_SNDTIMEO).
+        socket.SendTimeout = (int)options.ConnectTimeout.TotalMilliseconds;
         try
         {
-            await socket.ConnectAsync(Address, timeout.Token);
+            socket.Connect(Address);
         }
-        catch (Exception e) when (e is SocketException or OperationCanceledException)
+        catch (SocketException e)
         {
             socket.Dispose();
-            throw Unavailable(e is SocketException error
-                ? $"cannot connect: {error.Message}"
-                : $"no connection within the connect timeout ({options.ConnectTimeout.TotalSeconds:0.###} s)", e);
+            throw Unavailable(e.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock or SocketError.InProgress
+                ? $"no connection within the connect timeout ({options.ConnectTimeout.TotalSeconds:0.###} s)"
+                : $"cannot connect: {e.Message}", e);
         }
         var frames = new FrameSocket(socket);
         int peer;
         try
         {
-            peer = await HelloExchange.RunAsync(frames, HelloRole.Initiator, owner.Self, options.Secret, options.ConnectTimeout, timeout.Token);
+            peer = HelloExchange.Run(frames, HelloRole.Initiator, owner.Self, options.Secret, options.ConnectTimeout);
         }
-        catch (Exception e) when (e is HelloFailedException or SocketException or OperationCanceledException or ObjectDisposedException or TimeoutException)
+        catch (Exception e) when (e is HelloFailedException or SocketException or ObjectDisposedException)
         {
             frames.Dispose();
-            throw Unavailable(e switch
-            {
-                HelloFailedException => $"hello failed: {e.Message}",
-                OperationCanceledException => $"the hello did not finish within the connect timeout ({options.ConnectTimeout.TotalSeconds:0.###} s)",
-                _ => $"the connection broke during the hello: {e.Message}",
-            }, e);
+            throw Unavailable(e is HelloFailedException ? $"hello failed: {e.Message}" : $"the connection broke during the hello: {e.Message}", e);
         }
         if (peer != Node)
         {
@@ -144,10 +144,12 @@ public sealed class PeerLink
             throw Unavailable($"the peer there authenticated as node {peer}, not node {Node}");
         }
         frames.Attribute(Counters);
+        frames.ReceiveTimeout = TimeSpan.Zero; // silence is the keep-alive's business
+        frames.SendTimeout = options.RequestTimeout;
         var connection = new TcpPeerConnection(this, frames);
         lock (gate)
         {
-            if (removed)
+            if (removed || owner.Stopping.IsCancellationRequested)
             {
                 frames.Dispose();
                 throw Unavailable("the peer was removed from this transport");
@@ -155,7 +157,7 @@ public sealed class PeerLink
             current = connection;
             lostRaised = false;
         }
-        connection.Start();
+        connection.Start($"transport {owner.Self}->{Node}");
         return connection;
     }
 

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
@@ -16,10 +15,13 @@ public sealed class TcpNodeTransport : INodeTransport
     readonly CancellationTokenSource stopping = new();
     readonly ConcurrentDictionary<int, PeerLink> links = new();
     readonly ConcurrentDictionary<int, PeerCounters> counters = new();
-    readonly ConcurrentDictionary<IncomingConnection, Task> incoming = new();
-    readonly Task acceptLoop;
+    readonly ConcurrentDictionary<IncomingConnection, Thread> incoming = new();
+    readonly Thread acceptLoop;
     readonly Timer sweep;
     readonly long requestTimeoutMs;
+    /// Each incoming connection has a thread; a flood of unauthenticated connections must not exhaust them.
+    /// Far above any cluster's size (one connection per peer), far below what a host can hold.
+    const int MaxIncomingConnections = 256;
     int sweeping;
     int disposed;
 
@@ -42,7 +44,8 @@ public sealed class TcpNodeTransport : INodeTransport
             throw new TransportException($"transport: cannot listen on {options.Listen}: {e.Message}", e);
         }
         ListenEndpoint = (IPEndPoint)listener.LocalEndPoint!;
-        acceptLoop = Task.Run(AcceptLoopAsync);
+        acceptLoop = new Thread(AcceptLoop) { IsBackground = true, Name = $"transport {options.Self} accept" };
+        acceptLoop.Start();
         var tick = TimeSpan.FromMilliseconds(Math.Clamp(
             Math.Min(options.RequestTimeout.TotalMilliseconds, options.PingInterval.TotalMilliseconds) / 10, 5, 100));
         sweep = new Timer(static state => ((TcpNodeTransport)state!).Sweep(), this, tick, tick);
@@ -107,63 +110,62 @@ public sealed class TcpNodeTransport : INodeTransport
             ? link
             : throw new PeerUnavailableException(node, $"node {node}: no transport address (SetPeer was not called, or RemovePeer removed it)");
 
+    /// Pooled state machines: a request that waits for its reply would otherwise allocate one per call.
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
     async ValueTask RequestAsync(PeerLink link, byte type, ulong page, Memory<byte> destination, ReadOnlyMemory<byte> source, CancellationToken cancellation)
     {
         var deadline = Environment.TickCount64 + requestTimeoutMs;
         if (!link.InFlight.Wait(0) && !await link.InFlight.WaitAsync(Options.RequestTimeout, cancellation))
             throw link.Unavailable($"{Options.MaxInFlightPerPeer} requests stayed in flight for the whole request timeout ({Options.RequestTimeout.TotalSeconds:0.###} s)");
         PendingRequest? slot = null;
-        byte[]? frame = null;
         CancellationTokenRegistration cancelled = default;
         try
         {
             var connection = await link.GetConnectionAsync(cancellation);
             slot = link.RentSlot();
             var id = link.NextRequestId(slot);
-            int length;
-            byte reply;
-            if (type == WireFrame.FetchPage)
-            {
-                frame = ArrayPool<byte>.Shared.Rent(WireFrame.PageNumberFrameLength);
-                length = WireFrame.WritePageNumberFrame(frame, WireFrame.FetchPage, id, page);
-                reply = WireFrame.PageData;
-            }
-            else
-            {
-                frame = ArrayPool<byte>.Shared.Rent(WireFrame.PageFrameLength);
-                source.Span.CopyTo(WireFrame.WritePageFrameHeader(frame, WireFrame.StorePage, id, page));
-                length = WireFrame.PageFrameLength;
-                reply = WireFrame.Stored;
-            }
-            slot.Arm(id, reply, page, destination, deadline, connection);
+            slot.Arm(id, type == WireFrame.FetchPage ? WireFrame.PageData : WireFrame.Stored, page, destination, deadline, connection);
             if (connection.IsClosed && slot.TryClaim(id))
                 slot.Fail(link.Unavailable($"the connection was lost ({connection.LossReason})"));
             if (cancellation.CanBeCanceled)
                 cancelled = cancellation.UnsafeRegister(static state => Cancel((PendingRequest)state!), slot);
             try
             {
-                await connection.Socket.SendAsync(frame.AsMemory(0, length), Options.RequestTimeout, cancellation);
+                Send(connection, type, id, page, source.Span);
                 Interlocked.Increment(ref link.Counters.RequestsSent);
             }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException or TimeoutException)
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {
-                if (e is SocketException or TimeoutException)
+                if (e is SocketException)
                     connection.Close($"sending failed: {e.Message}");
                 if (slot.TryClaim(id))
-                    slot.Fail(e is OperationCanceledException && cancellation.IsCancellationRequested
-                        ? new OperationCanceledException(cancellation)
-                        : link.Unavailable($"sending {TcpPeerConnection.TypeName(type)} of page {page} failed: {e.Message}", e));
+                    slot.Fail(link.Unavailable($"sending {TcpPeerConnection.TypeName(type)} of page {page} failed: {e.Message}", e));
             }
             await new ValueTask(slot, slot.Version);
         }
         finally
         {
             cancelled.Dispose();
-            if (frame is not null)
-                ArrayPool<byte>.Shared.Return(frame);
             if (slot is not null)
                 link.ReturnSlot(slot);
             link.InFlight.Release();
+        }
+    }
+
+    /// The frame is built on the stack and sent from the caller's thread: a blocking send into the socket
+    /// buffer, which waits only when the peer stopped reading (bounded by the send timeout).
+    static void Send(TcpPeerConnection connection, byte type, ulong id, ulong page, ReadOnlySpan<byte> source)
+    {
+        if (type == WireFrame.FetchPage)
+        {
+            Span<byte> frame = stackalloc byte[WireFrame.PageNumberFrameLength];
+            connection.Socket.Send(frame[..WireFrame.WritePageNumberFrame(frame, WireFrame.FetchPage, id, page)]);
+        }
+        else
+        {
+            Span<byte> frame = stackalloc byte[WireFrame.PageFrameLength];
+            source.CopyTo(WireFrame.WritePageFrameHeader(frame, WireFrame.StorePage, id, page));
+            connection.Socket.Send(frame);
         }
     }
 
@@ -211,17 +213,18 @@ public sealed class TcpNodeTransport : INodeTransport
         else if (silentMs >= intervalMs && now - connection.LastPingTicks >= intervalMs)
         {
             connection.LastPingTicks = now;
-            _ = PingAsync(connection);
+            // Off the sweep: a ping to a peer that stopped reading blocks up to the send timeout.
+            ThreadPool.UnsafeQueueUserWorkItem(static connection => Ping(connection), connection, preferLocal: false);
         }
     }
 
-    async Task PingAsync(TcpPeerConnection connection)
+    static void Ping(TcpPeerConnection connection)
     {
         try
         {
-            await connection.Socket.SendAsync(TcpPeerConnection.PingFrame, Options.PingTimeout, connection.Socket.Closing);
+            connection.Socket.Send(TcpPeerConnection.PingFrame);
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException or TimeoutException)
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
             // The keep-alive notices the silence; a failed send needs no second report.
         }
@@ -251,34 +254,57 @@ public sealed class TcpNodeTransport : INodeTransport
         }
     }
 
-    async Task AcceptLoopAsync()
+    void AcceptLoop()
     {
-        while (!stopping.IsCancellationRequested)
+        while (true)
         {
             Socket socket;
             try
             {
-                socket = await listener.AcceptAsync(stopping.Token);
+                socket = listener.Accept();
             }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {
-                return;
-            }
-            catch (SocketException e)
-            {
+                if (stopping.IsCancellationRequested)
+                    return;
                 // e.g. EMFILE or a connection reset before accept: this one is lost, the listener goes on.
                 Log($"transport: node {Self}: accept failed: {e.Message}");
-                await Task.Delay(10);
+                Thread.Sleep(10);
+                continue;
+            }
+            if (stopping.IsCancellationRequested)
+            {
+                socket.Dispose();
+                return;
+            }
+            if (incoming.Count >= MaxIncomingConnections)
+            {
+                Log($"transport: node {Self}: refused a connection from {socket.RemoteEndPoint}: {MaxIncomingConnections} incoming connections are open already");
+                socket.Dispose();
                 continue;
             }
             var connection = new IncomingConnection(this, new FrameSocket(socket));
-            var serving = Task.Run(connection.ServeAsync);
-            incoming[connection] = serving;
-            _ = serving.ContinueWith(static (_, state) =>
+            var thread = new Thread(() =>
             {
-                var (map, key) = ((ConcurrentDictionary<IncomingConnection, Task>, IncomingConnection))state!;
-                map.TryRemove(key, out var _);
-            }, (incoming, connection), TaskScheduler.Default);
+                connection.Serve();
+                incoming.TryRemove(connection, out _);
+            }) { IsBackground = true, Name = $"transport {Self} serve" };
+            incoming[connection] = thread;
+            thread.Start();
+        }
+    }
+
+    /// A blocking accept is woken by a connection: the accept loop sees `stopping` and ends.
+    void WakeAcceptLoop()
+    {
+        try
+        {
+            using var wake = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            wake.Connect(ListenEndpoint.Address.Equals(IPAddress.Any) ? new IPEndPoint(IPAddress.Loopback, ListenEndpoint.Port) : ListenEndpoint);
+        }
+        catch (SocketException)
+        {
+            // The listener is gone already: the loop saw it.
         }
     }
 
@@ -288,13 +314,16 @@ public sealed class TcpNodeTransport : INodeTransport
             return;
         stopping.Cancel();
         await sweep.DisposeAsync();
+        WakeAcceptLoop();
+        acceptLoop.Join(Options.ConnectTimeout);
         listener.Dispose();
         foreach (var (node, _) in links)
             RemovePeer(node);
         foreach (var (connection, _) in incoming)
             connection.Close();
-        var stopped = Task.WhenAll([acceptLoop, .. incoming.Values]);
-        await stopped.WaitAsync(Options.ConnectTimeout + Options.RequestTimeout).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        var deadline = Environment.TickCount64 + (long)Options.ConnectTimeout.TotalMilliseconds;
+        foreach (var (_, thread) in incoming)
+            thread.Join(TimeSpan.FromMilliseconds(Math.Max(0, deadline - Environment.TickCount64)));
         Log($"transport: node {Self}: stopped");
     }
 }

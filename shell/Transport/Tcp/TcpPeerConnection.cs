@@ -22,7 +22,8 @@ public sealed class TcpPeerConnection(PeerLink link, FrameSocket socket)
     /// Why this connection ended, for the requests that were waiting on it.
     public string LossReason => Volatile.Read(ref lossReason);
 
-    public void Start() => _ = Task.Run(ReceiveLoopAsync);
+    /// The receive loop gets its own thread: a reply wakes it directly from recv (FrameSocket says why).
+    public void Start(string name) => new Thread(ReceiveLoop) { IsBackground = true, Name = name }.Start();
 
     /// Ends the connection; pending requests fail with `reason`. Idempotent: the first reason stands.
     public void Close(string reason)
@@ -32,23 +33,23 @@ public sealed class TcpPeerConnection(PeerLink link, FrameSocket socket)
             link.OnConnectionClosed(this, LossReason);
     }
 
-    async Task ReceiveLoopAsync()
+    void ReceiveLoop()
     {
         var reason = "the peer closed the connection";
         try
         {
             while (true)
             {
-                var frame = await Socket.ReceiveAsync(Socket.Closing);
+                var frame = Socket.Receive();
                 if (frame.IsClosed)
                     break;
                 if (frame.Malformed is { } error)
                 {
                     reason = $"malformed frame from the peer: {error}";
-                    await HelloExchange.TrySendAsync(Socket, WireFrame.EncodeError(0, ErrorCodeModule.malformedFrame, error), link.SendTimeout);
+                    Socket.TrySend(WireFrame.EncodeError(0, ErrorCodeModule.malformedFrame, error));
                     break;
                 }
-                if (!await DispatchAsync(frame))
+                if (!Dispatch(frame))
                 {
                     reason = LossReason.Length > 0 ? LossReason : "the peer sent an error for the connection";
                     break;
@@ -56,16 +57,16 @@ public sealed class TcpPeerConnection(PeerLink link, FrameSocket socket)
                 Socket.Consume(frame);
             }
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException or TimeoutException)
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
-            reason = e is SocketException socketError ? socketError.Message : LossReason.Length > 0 ? LossReason : "closed";
+            reason = e is SocketException socketError ? socketError.Message : "closed";
         }
         Close(reason);
         Socket.Dispose();
     }
 
     /// False when the connection must end.
-    async ValueTask<bool> DispatchAsync(ReceivedFrame frame)
+    bool Dispatch(ReceivedFrame frame)
     {
         var buffer = Socket.Buffer.AsSpan(frame.Offset, frame.Length);
         switch (frame.Type)
@@ -77,7 +78,7 @@ public sealed class TcpPeerConnection(PeerLink link, FrameSocket socket)
             case WireFrame.Pong:
                 return true;
             case WireFrame.Ping:
-                await Socket.SendAsync(PongFrame, link.SendTimeout, Socket.Closing);
+                Socket.Send(PongFrame);
                 return true;
             default:
                 return HandleRare(frame);
