@@ -1,0 +1,58 @@
+using System.Net;
+using System.Net.Http.Headers;
+using SsiHv.Shell.Cluster;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace SsiHv.Tests.Cluster;
+
+/// <summary>
+/// Draining a memory node while the guest runs its memtest: the boot node's pager moves every page the node
+/// holds to another home, the node leaves, and the memtest still verifies every page of every node. Three real
+/// node host processes; the boot node keeps 32 MiB resident, so nodes 1 and 2 hold most of their pages.
+/// </summary>
+public sealed class DrainTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task Draining_a_memory_node_mid_run_moves_its_pages_and_loses_none()
+    {
+        using var cluster = new NodeHostProcesses();
+        try
+        {
+            // Node 0 is the drain's target (the first remaining home): room for its own 64 MiB and node 1's 128.
+            var boot = cluster.Start(0, cpus: 2, memoryMiB: 64, transportPort: 24110, httpPort: 24210, join: null, memoryBudgetMiB: 32, storeMiB: 256);
+            cluster.Start(1, cpus: 0, memoryMiB: 128, transportPort: 24111, httpPort: 24211, join: boot);
+            cluster.Start(2, cpus: 0, memoryMiB: 128, transportPort: 24112, httpPort: 24212, join: boot);
+            await cluster.Client.WaitAllActiveAsync(boot, [0, 1, 2], TimeSpan.FromSeconds(60), CancellationToken.None);
+            await cluster.Client.StartVmAsync(boot, new VmRequest("probe", null, null, "", 300), CancellationToken.None);
+
+            // Mid-way through node 1's memtest: many of its pages are only at node 1 now.
+            Assert.True(NodeHostProcesses.WaitUntil(() => Stored(cluster, boot, 1) >= 8000, TimeSpan.FromSeconds(180)),
+                "node 1 never held 8000 pages");
+            using var http = new HttpClient();
+            using var drain = new HttpRequestMessage(HttpMethod.Post, new Uri(boot, "/v1/cluster/nodes/1/drain"));
+            drain.Headers.Authorization = new AuthenticationHeaderValue("Bearer", NodeHostProcesses.Token);
+            var reply = http.Send(drain);
+            Assert.Equal(HttpStatusCode.Accepted, reply.StatusCode);
+
+            Assert.True(NodeHostProcesses.WaitUntil(() => StateOf(cluster, boot, 1) == "left", TimeSpan.FromSeconds(120)),
+                $"node 1 is {StateOf(cluster, boot, 1)}, expected left");
+            Assert.Equal(0, Stored(cluster, boot, 1)); // the pager holds nothing of node 1 any more
+
+            var vm = await cluster.Client.WaitVmStoppedAsync(boot, TimeSpan.FromSeconds(300), CancellationToken.None);
+            Assert.True(vm.ExitCode == 0, $"the guest did not power off: {vm.Reason}");
+            MemtestVerdict.AssertEveryNodeVerified(cluster.Stdout(0), nodeCount: 3);
+            Assert.Contains("moving the pages homed on node 1 to node 0", cluster.Stderr(0));
+        }
+        finally
+        {
+            output.WriteLine(cluster.ToString());
+        }
+    }
+
+    static string StateOf(NodeHostProcesses cluster, Uri boot, int node) =>
+        cluster.Client.ClusterAsync(boot, CancellationToken.None).GetAwaiter().GetResult().Members.Single(m => m.Id == node).State;
+
+    static long Stored(NodeHostProcesses cluster, Uri boot, int node) =>
+        cluster.Client.PagesAsync(boot, CancellationToken.None).GetAwaiter().GetResult().Nodes.SingleOrDefault(n => n.Id == node)?.PagesStored ?? 0;
+}

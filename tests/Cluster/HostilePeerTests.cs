@@ -1,0 +1,120 @@
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using SsiHv.Core.Transport;
+using SsiHv.Shell.Cluster;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace SsiHv.Tests.Cluster;
+
+/// <summary>
+/// While a two-node cluster runs the probe guest, strangers connect to the memory node's transport port: one
+/// sends garbage, one says hello with a proof made from the wrong secret. Each is disconnected and logged by
+/// the node host, and the guest's memtest, which pages through that same node, passes untouched.
+/// </summary>
+public sealed class HostilePeerTests(ITestOutputHelper output)
+{
+    const int MemoryNodeTransport = 24121;
+    static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public async Task Garbage_and_a_wrong_hmac_are_cut_off_without_touching_the_guest()
+    {
+        using var cluster = new NodeHostProcesses();
+        try
+        {
+            var boot = cluster.Start(0, cpus: 2, memoryMiB: 64, transportPort: 24120, httpPort: 24220, join: null, memoryBudgetMiB: 32);
+            cluster.Start(1, cpus: 0, memoryMiB: 128, transportPort: MemoryNodeTransport, httpPort: 24221, join: boot);
+            await cluster.Client.WaitAllActiveAsync(boot, [0, 1], TimeSpan.FromSeconds(60), CancellationToken.None);
+            await cluster.Client.StartVmAsync(boot, new VmRequest("probe", null, null, "", 240), CancellationToken.None);
+            Assert.True(NodeHostProcesses.WaitUntil(
+                () => cluster.Client.PagesAsync(boot, CancellationToken.None).GetAwaiter().GetResult().Nodes.SingleOrDefault(n => n.Id == 1)?.PagesStored > 1000,
+                TimeSpan.FromSeconds(180)), "the guest never paged to node 1");
+
+            var logBefore = cluster.Stderr(1).Length;
+            AssertClosedByPeer(SendGarbage());
+            AssertClosedByPeer(HelloWithWrongSecret());
+            Assert.True(NodeHostProcesses.WaitUntil(() => cluster.Stderr(1).Length > logBefore && cluster.Stderr(1)[logBefore..].Split('\n').Count(l => l.Contains("127.0.0.1")) >= 2, Patience),
+                $"node 1 logged no line for each stranger:\n{cluster.Stderr(1)[logBefore..]}");
+
+            var vm = await cluster.Client.WaitVmStoppedAsync(boot, TimeSpan.FromSeconds(300), CancellationToken.None);
+            Assert.True(vm.ExitCode == 0, $"the guest did not power off: {vm.Reason}");
+            MemtestVerdict.AssertEveryNodeVerified(cluster.Stdout(0), nodeCount: 2);
+            Assert.Equal("active", (await cluster.Client.ClusterAsync(boot, CancellationToken.None)).Members.Single(m => m.Id == 1).State);
+        }
+        finally
+        {
+            output.WriteLine(cluster.ToString());
+        }
+    }
+
+    static Socket Connect()
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveTimeout = (int)Patience.TotalMilliseconds };
+        socket.Connect("127.0.0.1", MemoryNodeTransport);
+        return socket;
+    }
+
+    static Socket SendGarbage()
+    {
+        var socket = Connect();
+        socket.Send(RandomNumberGenerator.GetBytes(64));
+        return socket;
+    }
+
+    /// A well-formed hello from "node 7" whose proof is an HMAC under a secret the cluster does not use.
+    static Socket HelloWithWrongSecret()
+    {
+        var socket = Connect();
+        var nonce = NonceModule.tryCreate(RandomNumberGenerator.GetBytes(NonceModule.length)).ResultValue;
+        socket.Send(Frame.encode(new Envelope(0UL, Message.NewHello(7, nonce))));
+        var theirs = ReadFrame(socket);
+        var peerNonce = theirs.Message is Message.Hello hello ? hello.nonce : throw new InvalidOperationException($"expected Hello, got {theirs.Message}");
+        var wrong = ClusterSecretModule.tryCreate(RandomNumberGenerator.GetBytes(32)).ResultValue;
+        socket.Send(Frame.encode(new Envelope(0UL, Message.NewHelloProof(Hello.proof(wrong, HelloRole.Initiator, 7, peerNonce, nonce)))));
+        return socket;
+    }
+
+    static Envelope ReadFrame(Socket socket)
+    {
+        var buffer = new List<byte>();
+        var chunk = new byte[Frame.maxFrameLength];
+        while (true)
+        {
+            var decoded = Frame.decode(buffer.ToArray());
+            if (decoded is Frame.DecodeResult.Decoded frame)
+                return frame.Item1;
+            if (decoded is Frame.DecodeResult.Malformed bad)
+                throw new InvalidOperationException(Frame.DecodeErrorModule.text(bad.Item));
+            var read = socket.Receive(chunk);
+            if (read == 0)
+                throw new InvalidOperationException("the node closed the connection before its hello");
+            buffer.AddRange(chunk.AsSpan(0, read).ToArray());
+        }
+    }
+
+    /// Whatever the node sends before closing (an ErrorReply), the connection must end: a read returns 0.
+    static void AssertClosedByPeer(Socket socket)
+    {
+        using (socket)
+        {
+            var chunk = new byte[Frame.maxFrameLength];
+            var deadline = DateTime.UtcNow + Patience;
+            while (DateTime.UtcNow < deadline)
+            {
+                int read;
+                try
+                {
+                    read = socket.Receive(chunk);
+                }
+                catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
+                {
+                    return;
+                }
+                if (read == 0)
+                    return;
+            }
+            Assert.Fail("the node kept the stranger's connection open");
+        }
+    }
+}

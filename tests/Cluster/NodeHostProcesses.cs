@@ -1,0 +1,103 @@
+using System.Diagnostics;
+using System.Text;
+using SsiHv.Shell.Cluster;
+
+namespace SsiHv.Tests.Cluster;
+
+/// <summary>
+/// Real <c>ssihv node --config FILE</c> processes on 127.0.0.1, started one by one from configurations the test
+/// writes (docs/node-host.md), with their output captured and each killable on its own: what the node-loss,
+/// drain and hostile-peer tests need that <c>ssihv up</c> hides. Dispose stops every process still running
+/// (SIGTERM, then SIGKILL) and removes the files.
+/// </summary>
+public sealed class NodeHostProcesses : IDisposable
+{
+    public const string Token = "node-host-processes-token";
+    public const string Secret = "5eC2e7b1a0d94f8c6b3e2a1f0d9c8b7a";
+    static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(10);
+
+    readonly DirectoryInfo directory = Directory.CreateTempSubdirectory("ssihv-nodes-");
+    readonly Dictionary<int, (Process Process, StringBuilder Stdout, StringBuilder Stderr)> nodes = [];
+
+    public ClusterClient Client { get; } = new(Token, TimeSpan.FromSeconds(10), _ => { });
+
+    /// Starts node `id`; `join` is the boot node's control URL, null for the boot node itself.
+    public Uri Start(int id, int cpus, long memoryMiB, int transportPort, int httpPort, Uri? join,
+        long? memoryBudgetMiB = null, long? storeMiB = null)
+    {
+        var fields = new List<string>
+        {
+            $"\"id\": {id}", $"\"transport\": \"127.0.0.1:{transportPort}\"", $"\"http\": \"127.0.0.1:{httpPort}\"",
+            $"\"secret\": \"{Secret}\"", $"\"apiToken\": \"{Token}\"", $"\"cpus\": {cpus}", $"\"memoryMiB\": {memoryMiB}",
+            join is null ? "\"boot\": true" : $"\"join\": \"{join.ToString().TrimEnd('/')}\"",
+        };
+        if (join is not null)
+            fields.Add("\"initiator\": 0");
+        if (memoryBudgetMiB is { } budget)
+            fields.Add($"\"memoryBudgetMiB\": {budget}");
+        if (storeMiB is { } store)
+            fields.Add($"\"storeMiB\": {store}");
+        var config = Path.Combine(directory.FullName, $"node{id}.json");
+        File.WriteAllText(config, "{ " + string.Join(", ", fields) + " }");
+
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "ssihv.dll"), "node", "--config", config })
+            start.ArgumentList.Add(argument);
+        var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start node {id}");
+        process.StandardInput.Close();
+        var stdout = new StringBuilder();
+        var stderr = new StringBuilder();
+        process.OutputDataReceived += (_, line) => { if (line.Data is { } text) lock (stdout) stdout.AppendLine(text); };
+        process.ErrorDataReceived += (_, line) => { if (line.Data is { } text) lock (stderr) stderr.AppendLine(text); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        nodes[id] = (process, stdout, stderr);
+        var url = new Uri($"http://127.0.0.1:{httpPort}");
+        Client.WaitHealthyAsync(url, id, TimeSpan.FromSeconds(60), CancellationToken.None).GetAwaiter().GetResult();
+        return url;
+    }
+
+    public string Stdout(int id) { var s = nodes[id].Stdout; lock (s) return s.ToString(); }
+
+    public string Stderr(int id) { var s = nodes[id].Stderr; lock (s) return s.ToString(); }
+
+    public bool HasExited(int id) => nodes[id].Process.HasExited;
+
+    /// SIGKILL: the node host gets no chance to say goodbye, as when its machine dies.
+    public void Kill(int id)
+    {
+        nodes[id].Process.Kill();
+        nodes[id].Process.WaitForExit(StopGrace);
+    }
+
+    /// Waits until `condition` holds, polling; false when `limit` passed first.
+    public static bool WaitUntil(Func<bool> condition, TimeSpan limit)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < limit)
+        {
+            if (condition())
+                return true;
+            Thread.Sleep(100);
+        }
+        return condition();
+    }
+
+    public override string ToString() => string.Join("\n", nodes.Keys.Order().Select(id =>
+        $"--- node {id} stdout\n{Stdout(id)}--- node {id} stderr\n{Stderr(id)}"));
+
+    public void Dispose()
+    {
+        foreach (var (process, _, _) in nodes.Values)
+        {
+            if (!process.HasExited)
+            {
+                if (SsiHv.Interop.Linux.ProcessSignal.Terminate(process.Id) && !process.WaitForExit(StopGrace))
+                    process.Kill();
+            }
+            process.Dispose();
+        }
+        Client.Dispose();
+        directory.Delete(recursive: true);
+    }
+}
