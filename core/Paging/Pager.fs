@@ -200,21 +200,25 @@ let private currentHome (state: PagerState) (node: NodeId) = Map.tryFind node st
 
 /// The placement policy's home for a new page, redirected away from homes that left.
 let private placeNew (state: PagerState) (page: PageNumber) (touchingNode: NodeId) =
-    Placement.home state.Config.Placement state.HomedPages page touchingNode |> Result.map (currentHome state)
+    let placed = Placement.home state.Config.Placement state.HomedPages page touchingNode
+    if Map.isEmpty state.HomeMoves then placed else placed |> Result.map (currentHome state)
 
 let private faultsOf (waiters: Waiter list) = waiters |> List.map (fun w -> w.Fault) |> List.rev
 
 /// Maps a page for the waiters that need it. It is mapped writable (and so dirty) only if one of them
 /// writes; otherwise write-protected, so that the first write is seen.
 let private makeResident (page: PageNumber) (record: PageRecord) (source: CopySource) (waiters: Waiter list)
-                         (mapPage: Protection -> PagerAction) (progress: Progress) : Progress =
-    let writes = waiters |> List.exists (fun w -> w.Access = Write)
-    let protection, resident = if writes then Writable, ResidentDirty else WriteProtected, ResidentClean source
-    progress
-    |> setState page record resident
-    |> mapState (fun s -> { s with Clock = Clock.insert page s.Clock })
-    |> emit (mapPage protection)
-    |> fun progress -> if List.isEmpty waiters then progress else emit (Wake(page, faultsOf waiters)) progress
+                         (mapPage: Protection -> PagerAction) ((state, actions): Progress) : Progress =
+    let rec writes (waiters: Waiter list) = match waiters with [] -> false | w :: rest -> w.Access = Write || writes rest
+    let protection, resident = if writes waiters then Writable, ResidentDirty else WriteProtected, ResidentClean source
+    // One state copy for the page and the clock: on the per-fault path.
+    let state =
+        { state with Pages = Map.add page { record with State = resident } state.Pages; Clock = Clock.insert page state.Clock }
+    let actions = mapPage protection :: actions
+    match waiters with
+    | [] -> state, actions
+    | [ only ] -> state, Wake(page, [ only.Fault ]) :: actions
+    | _ -> state, Wake(page, faultsOf waiters) :: actions
 
 let private awaitFrame (page: PageNumber) (record: PageRecord) (newest: CopySource) (waiters: Waiter list) (progress: Progress) =
     progress
@@ -243,8 +247,8 @@ let private evict (page: PageNumber) (progress: Progress) : Progress =
     | _ -> progress
 
 /// Gives a page and its waiters a free frame: zero-filled at once, or fetched.
-let private admitWith (page: PageNumber) (record: PageRecord) (newest: CopySource) (waiters: Waiter list) (progress: Progress) =
-    let progress = progress |> mapState (fun s -> { s with FramesInUse = s.FramesInUse + 1 })
+let private admitWith (page: PageNumber) (record: PageRecord) (newest: CopySource) (waiters: Waiter list) ((state, actions): Progress) =
+    let progress = { state with FramesInUse = state.FramesInUse + 1 }, actions
     match newest with
     | Zeroes -> makeResident page record Zeroes waiters (fun protection -> ZeroFill(page, protection)) progress
     | HeldBy source ->
@@ -277,21 +281,22 @@ let rec private settle (progress: Progress) : Progress =
 let private onFault (fault: FaultId) (page: PageNumber) (access: Access) (progress: Progress) : Progress =
     let state, _ = progress
     let waiter = { Fault = fault; Access = access }
-    let wakeNow = emit (Wake(page, [ fault ]))
-    let referenced = mapState (fun s -> { s with Clock = Clock.reference page s.Clock })
     // Fast path, same outcome as queueing and `settle` admitting at once: nothing waits and a frame is free.
     let frameFree = FrameQueue.length state.AwaitingFrames = 0 && state.FramesInUse < state.Config.BudgetPages
-    let awaitOrAdmit record newest progress =
+    // Plain functions rather than closures built on every fault (this is the per-fault path).
+    let inline awaitOrAdmit record newest progress =
         if frameFree then admitWith page record newest [ waiter ] progress
         else awaitFrame page record newest [ waiter ] progress
+    let inline wakeNow progress = emit (Wake(page, [ fault ])) progress
+    let inline referenced ((state, actions): Progress) : Progress = { state with Clock = Clock.reference page state.Clock }, actions
     match Map.tryFind page state.Pages with
     | None ->
         match placeNew state page state.Config.LocalNode with
         | Error error -> progress |> emit (Report(PlacementFailed(page, error)))
         | Ok home ->
-            progress
-            |> mapState (fun s -> { s with HomedPages = Map.add home (homedOn s.HomedPages home + 1UL) s.HomedPages })
-            |> awaitOrAdmit { Home = home; State = Absent Zeroes } Zeroes
+            let state, actions = progress
+            awaitOrAdmit { Home = home; State = Absent Zeroes } Zeroes
+                ({ state with HomedPages = Map.add home (homedOn state.HomedPages home + 1UL) state.HomedPages }, actions)
     | Some record ->
         match record.State, access with
         | Absent newest, _ -> awaitOrAdmit record newest progress

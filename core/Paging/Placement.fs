@@ -49,18 +49,25 @@ let ofTopology (policy: PlacementPolicy) (topology: Topology) : Placement =
       Ranges = ranges }
 
 let sratNode (placement: Placement) (page: PageNumber) : NodeId option =
-    placement.Ranges
-    |> List.tryFind (fun r -> page >= r.First && page - r.First < r.Count)
-    |> Option.map (fun r -> r.Node)
+    let rec find (ranges: PageRange list) =
+        match ranges with
+        | [] -> None
+        | r :: rest -> if page >= r.First && page - r.First < r.Count then Some r.Node else find rest
+    find placement.Ranges
 
 let homedOn (homed: Map<NodeId, uint64>) (node: NodeId) = Map.tryFind node homed |> Option.defaultValue 0UL
 
-/// The first node with room, starting at `preferred` and continuing in id order, wrapping.
+/// The first node with room, starting at `preferred` and continuing in id order, wrapping. Two passes over the
+/// capacity list rather than a rearranged copy of it: this runs on every first touch of a page.
 let private firstWithRoom (placement: Placement) (homed: Map<NodeId, uint64>) (preferred: NodeId) =
-    let fromPreferred, beforePreferred = placement.Capacity |> List.partition (fun (node, _) -> node >= preferred)
-    fromPreferred @ beforePreferred
-    |> List.tryFind (fun (node, capacity) -> homedOn homed node < capacity)
-    |> Option.map fst
+    let rec search (atOrAfter: bool) (capacities: (NodeId * uint64) list) =
+        match capacities with
+        | [] -> None
+        | (node, capacity) :: rest ->
+            if (node >= preferred) = atOrAfter && homedOn homed node < capacity then Some node else search atOrAfter rest
+    match search true placement.Capacity with
+    | Some node -> Some node
+    | None -> search false placement.Capacity
 
 /// The home of a page touched for the first time by `touchingNode`, given how many pages each node homes.
 let home (placement: Placement) (homed: Map<NodeId, uint64>) (page: PageNumber) (touchingNode: NodeId)
@@ -68,11 +75,14 @@ let home (placement: Placement) (homed: Map<NodeId, uint64>) (page: PageNumber) 
     match sratNode placement page with
     | None -> Error(OutsideGuestRam page)
     | Some srat ->
-        let orFull = function Some node -> Ok node | None -> Error(NoNodeHasRoom page)
-        match placement.Policy with
-        | Bind -> Ok srat
-        | FirstTouch -> firstWithRoom placement homed touchingNode |> orFull
-        | Interleave ->
-            let nodes = placement.Capacity |> List.map fst
-            let preferred = nodes.[int (page % uint64 nodes.Length)]
-            firstWithRoom placement homed preferred |> orFull
+        let chosen =
+            match placement.Policy with
+            | Bind -> Some srat
+            | FirstTouch -> firstWithRoom placement homed touchingNode
+            | Interleave ->
+                let nodes = placement.Capacity |> List.map fst
+                let preferred = nodes.[int (page % uint64 nodes.Length)]
+                firstWithRoom placement homed preferred
+        match chosen with
+        | Some node -> Ok node
+        | None -> Error(NoNodeHasRoom page)
