@@ -27,7 +27,7 @@ public sealed class DrainTests(ITestOutputHelper output)
             await cluster.Client.StartVmAsync(boot, new VmRequest("probe", null, null, "", 300), CancellationToken.None);
 
             // Mid-way through node 1's memtest: many of its pages are only at node 1 now.
-            Assert.True(NodeHostProcesses.WaitUntil(() => Stored(cluster, boot, 1) >= 8000, TimeSpan.FromSeconds(180)),
+            Assert.True(NodeHostProcesses.WaitUntil(() => cluster.StoredAt(boot, 1) >= 8000, TimeSpan.FromSeconds(180)),
                 "node 1 never held 8000 pages");
             using var http = new HttpClient();
             using var drain = new HttpRequestMessage(HttpMethod.Post, new Uri(boot, "/v1/cluster/nodes/1/drain"));
@@ -35,9 +35,9 @@ public sealed class DrainTests(ITestOutputHelper output)
             var reply = http.Send(drain);
             Assert.Equal(HttpStatusCode.Accepted, reply.StatusCode);
 
-            Assert.True(NodeHostProcesses.WaitUntil(() => StateOf(cluster, boot, 1) == "left", TimeSpan.FromSeconds(120)),
-                $"node 1 is {StateOf(cluster, boot, 1)}, expected left");
-            Assert.Equal(0, Stored(cluster, boot, 1)); // the pager holds nothing of node 1 any more
+            Assert.True(NodeHostProcesses.WaitUntil(() => cluster.StateOf(boot, 1) == "left", TimeSpan.FromSeconds(120)),
+                $"node 1 is {cluster.StateOf(boot, 1)}, expected left");
+            Assert.Equal(0, cluster.StoredAt(boot, 1)); // the pager holds nothing of node 1 any more
 
             var vm = await cluster.Client.WaitVmStoppedAsync(boot, TimeSpan.FromSeconds(300), CancellationToken.None);
             Assert.True(vm.ExitCode == 0, $"the guest did not power off: {vm.Reason}");
@@ -49,10 +49,4 @@ public sealed class DrainTests(ITestOutputHelper output)
             output.WriteLine(cluster.ToString());
         }
     }
-
-    static string StateOf(NodeHostProcesses cluster, Uri boot, int node) =>
-        cluster.Client.ClusterAsync(boot, CancellationToken.None).GetAwaiter().GetResult().Members.Single(m => m.Id == node).State;
-
-    static long Stored(NodeHostProcesses cluster, Uri boot, int node) =>
-        cluster.Client.PagesAsync(boot, CancellationToken.None).GetAwaiter().GetResult().Nodes.SingleOrDefault(n => n.Id == node)?.PagesStored ?? 0;
 }

@@ -1,7 +1,6 @@
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using SsiHv.Core.Transport;
-using SsiHv.Shell.Cluster;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -23,12 +22,9 @@ public sealed class HostilePeerTests(ITestOutputHelper output)
         using var cluster = new NodeHostProcesses();
         try
         {
-            var boot = cluster.Start(0, cpus: 2, memoryMiB: 64, transportPort: 24120, httpPort: 24220, join: null, memoryBudgetMiB: 32);
-            cluster.Start(1, cpus: 0, memoryMiB: 128, transportPort: MemoryNodeTransport, httpPort: 24221, join: boot);
-            await cluster.Client.WaitAllActiveAsync(boot, [0, 1], TimeSpan.FromSeconds(60), CancellationToken.None);
-            await cluster.Client.StartVmAsync(boot, new VmRequest("probe", null, null, "", 240), CancellationToken.None);
+            var boot = await cluster.StartTwoNodeProbeAsync(transportBase: MemoryNodeTransport - 1, httpBase: 24220);
             Assert.True(NodeHostProcesses.WaitUntil(
-                () => cluster.Client.PagesAsync(boot, CancellationToken.None).GetAwaiter().GetResult().Nodes.SingleOrDefault(n => n.Id == 1)?.PagesStored > 1000,
+                () => cluster.StoredAt(boot, 1) > 1000,
                 TimeSpan.FromSeconds(180)), "the guest never paged to node 1");
 
             var logBefore = cluster.Stderr(1).Length;

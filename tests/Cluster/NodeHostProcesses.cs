@@ -57,6 +57,26 @@ public sealed class NodeHostProcesses : IDisposable
         return url;
     }
 
+    /// The smallest paging cluster: node 0 with both vCPUs, 64 MiB of its own and 32 MiB resident; node 1 homing
+    /// 128 MiB. Transport ports `transportBase` + id, control ports `httpBase` + id. Returns the boot node's URL
+    /// once the probe guest was started on it.
+    public async Task<Uri> StartTwoNodeProbeAsync(int transportBase, int httpBase)
+    {
+        var boot = Start(0, cpus: 2, memoryMiB: 64, transportPort: transportBase, httpPort: httpBase, join: null, memoryBudgetMiB: 32);
+        Start(1, cpus: 0, memoryMiB: 128, transportPort: transportBase + 1, httpPort: httpBase + 1, join: boot);
+        await Client.WaitAllActiveAsync(boot, [0, 1], TimeSpan.FromSeconds(60), CancellationToken.None);
+        await Client.StartVmAsync(boot, new VmRequest("probe", null, null, "", 240), CancellationToken.None);
+        return boot;
+    }
+
+    /// Pages whose newest bytes are at `node`'s page store, as the boot node's pager counts them.
+    public long StoredAt(Uri boot, int node) =>
+        Client.PagesAsync(boot, CancellationToken.None).GetAwaiter().GetResult().Nodes.SingleOrDefault(n => n.Id == node)?.PagesStored ?? 0;
+
+    /// The membership state of `node` at the boot node.
+    public string StateOf(Uri boot, int node) =>
+        Client.ClusterAsync(boot, CancellationToken.None).GetAwaiter().GetResult().Members.Single(m => m.Id == node).State;
+
     public string Stdout(int id) { var s = nodes[id].Stdout; lock (s) return s.ToString(); }
 
     public string Stderr(int id) { var s = nodes[id].Stderr; lock (s) return s.ToString(); }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using SsiHv.Shell.Cluster;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -21,12 +20,9 @@ public sealed class NodeLossTests(ITestOutputHelper output)
         using var cluster = new NodeHostProcesses();
         try
         {
-            var boot = cluster.Start(0, cpus: 2, memoryMiB: 64, transportPort: 24100, httpPort: 24200, join: null, memoryBudgetMiB: 32);
-            cluster.Start(1, cpus: 0, memoryMiB: 128, transportPort: 24101, httpPort: 24201, join: boot);
-            await cluster.Client.WaitAllActiveAsync(boot, [0, 1], TimeSpan.FromSeconds(60), CancellationToken.None);
-            await cluster.Client.StartVmAsync(boot, new VmRequest("probe", null, null, "", 240), CancellationToken.None);
+            var boot = await cluster.StartTwoNodeProbeAsync(transportBase: 24100, httpBase: 24200);
 
-            Assert.True(NodeHostProcesses.WaitUntil(() => StoredOnNode1(cluster, boot) >= 2000, TimeSpan.FromSeconds(180)),
+            Assert.True(NodeHostProcesses.WaitUntil(() => cluster.StoredAt(boot, 1) >= 2000, TimeSpan.FromSeconds(180)),
                 "node 1 never held 2000 pages: the guest did not page to it");
             var clock = Stopwatch.StartNew();
             cluster.Kill(1);
@@ -40,18 +36,12 @@ public sealed class NodeLossTests(ITestOutputHelper output)
             Assert.True(clock.Elapsed < LossBound);
             Assert.False(cluster.HasExited(0), "the boot node host died with its peer");
             Assert.Equal("ok", (await cluster.Client.HealthAsync(boot, CancellationToken.None)).Status);
-            Assert.True(NodeHostProcesses.WaitUntil(() => StateOf(cluster, boot, 1) == "lost", LossBound),
-                $"node 1 is {StateOf(cluster, boot, 1)}, expected lost");
+            Assert.True(NodeHostProcesses.WaitUntil(() => cluster.StateOf(boot, 1) == "lost", LossBound),
+                $"node 1 is {cluster.StateOf(boot, 1)}, expected lost");
         }
         finally
         {
             output.WriteLine(cluster.ToString());
         }
     }
-
-    static string StateOf(NodeHostProcesses cluster, Uri boot, int node) =>
-        cluster.Client.ClusterAsync(boot, CancellationToken.None).GetAwaiter().GetResult().Members.Single(m => m.Id == node).State;
-
-    static long StoredOnNode1(NodeHostProcesses cluster, Uri boot) =>
-        cluster.Client.PagesAsync(boot, CancellationToken.None).GetAwaiter().GetResult().Nodes.SingleOrDefault(n => n.Id == 1)?.PagesStored ?? 0;
 }
