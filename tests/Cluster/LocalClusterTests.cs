@@ -114,6 +114,21 @@ public sealed class LocalClusterTests : IDisposable
         AssertStoppedAndCleanedUp(1, log.ToString());
     }
 
+    [Fact]
+    public void SigtermStopsTheRunAndEveryNode()
+    {
+        var log = new StringWriter();
+        var failure = Assert.Throws<ClusterRunException>(() => LocalCluster.Run(Options(TwoNodeTopology()), (node, configPath) =>
+        {
+            // As `kill -TERM` from outside while the cluster forms; `up` handles it instead of dying.
+            SsiHv.Interop.Linux.ProcessSignal.Terminate(Environment.ProcessId);
+            return PidRecordingSleep(node.Id, configPath);
+        }, log, new MemoryStream()));
+
+        Assert.Equal("ssihv up: interrupted by SIGTERM; the cluster was stopped", Assert.Single(failure.Lines));
+        AssertStoppedAndCleanedUp(1, log.ToString());
+    }
+
     Dictionary<int, int> HttpPorts(int count) =>
         Enumerable.Range(0, count).ToDictionary(id => id, id => basePort + id + 1000);
 

@@ -85,6 +85,30 @@ public sealed class NetworkNamespacesTests
         AssertNothingLeft();
     }
 
+    [Fact]
+    public void UpInNamespacesRunsEachNodeInItsOwnAndRemovesThemWhenANodeFails()
+    {
+        var topology = """
+            { "name": "n", "nodes": [ { "id": 0, "cpus": 1, "memoryMiB": 64, "address": "127.0.0.1:7100" },
+                                      { "id": 1, "cpus": 0, "memoryMiB": 64, "address": "127.0.0.1:7100", "initiator": 0 } ] }
+            """;
+        var bytes = System.Text.Encoding.UTF8.GetBytes(topology);
+        Assert.True(Shell.Topology.TopologyFile.TryParse("n.json", bytes, out var parsed, out var problems), string.Join('\n', problems));
+        var options = new LocalClusterOptions(parsed, "n.json", bytes, Core.Cluster.ClusterPlan.Addressing.NetworkNamespaces,
+            new VmRequest("probe", null, null, "", 60), null, TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(20));
+        var log = new StringWriter();
+
+        // The boot node's stand-in shows the address it sees and fails, as a node host that cannot bind would.
+        var failure = Assert.Throws<ClusterRunException>(() => LocalCluster.Run(options,
+            (_, _) => new CommandLine("sh", ["-c", "ip -4 -o addr show dev eth0 >&2; exit 4"]), log, new MemoryStream()));
+
+        Assert.Contains("node 0 (pid ", failure.Lines[0]);
+        Assert.Contains("exited with code 4", failure.Lines[0]);
+        Assert.Contains(failure.Lines, l => l.Contains("inet 10.213.0.1/24"));
+        Assert.Contains($"ip netns exec ssihv{Pid}n0 sh -c", log.ToString());
+        AssertNothingLeft();
+    }
+
     static void AssertNothingLeft()
     {
         var prefix = $"ssihv{Pid}";
