@@ -16,7 +16,19 @@ namespace SsiHv.Tests.Cluster;
 public sealed class NetworkNamespacesTests
 {
     static readonly TimeSpan Limit = TimeSpan.FromSeconds(20);
+    static readonly TimeSpan SubnetWait = TimeSpan.FromMinutes(5);
     static int Pid => Environment.ProcessId;
+
+    /// Another `ssihv up --netns` on this machine (a person's, or an end-to-end test's) holds the subnet while it
+    /// runs; these tests wait for it to end rather than fail on its account.
+    public NetworkNamespacesTests()
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        string? holder;
+        while ((holder = NetworkNamespaces.SubnetHolder()) is not null && clock.Elapsed < SubnetWait)
+            Thread.Sleep(500);
+        Assert.True(holder is null, $"10.213.0.0/24 stayed in use by {holder} for {SubnetWait.TotalMinutes} min");
+    }
 
     [Fact]
     public async Task NodesPingAndConnectToEachOtherThroughTheBridge()
@@ -109,6 +121,19 @@ public sealed class NetworkNamespacesTests
         AssertNothingLeft();
     }
 
+    [Fact]
+    public void ASecondNetworkOnTheSameSubnetIsRefusedNamingTheFirst()
+    {
+        using (var first = NetworkNamespaces.Create(Pid, 1))
+        {
+            var second = Assert.Throws<NetworkSetupException>(() => NetworkNamespaces.Create(Pid + 1, 1));
+            Assert.Contains($"10.213.0.0/24 is already in use in the root namespace by {first.Names.Bridge}", second.Message);
+            Assert.Empty(NamespacesWithPrefix($"ssihv{Pid + 1}"));
+            Assert.Empty(LinksWithPrefix($"ssihv{Pid + 1}"));
+        }
+        AssertNothingLeft();
+    }
+
     static void AssertNothingLeft()
     {
         var prefix = $"ssihv{Pid}";
@@ -126,8 +151,13 @@ public sealed class NetworkNamespacesTests
     static List<string> LinksWithPrefix(string prefix) =>
         ExternalProcess.Output("ip", "-o", "link").Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Select(line => line.Split(": ")[1].Split('@')[0])
-            .Where(name => name.StartsWith(prefix, StringComparison.Ordinal))
+            .Where(name => name == prefix + "br" || IsHostInterfaceOf(prefix, name))
             .ToList();
+
+    /// `ssihv<pid>v<hex>` exactly, so that pid 12's check does not see pid 123's links.
+    static bool IsHostInterfaceOf(string prefix, string name) =>
+        name.StartsWith(prefix + "v", StringComparison.Ordinal) && name.Length > prefix.Length + 1
+        && name[(prefix.Length + 1)..].All(Uri.IsHexDigit);
 
     /// A listening socket created inside the namespace by a thread that entered it (and then ends).
     static TcpListener ListenInNamespace(string ns, IPAddress address)
