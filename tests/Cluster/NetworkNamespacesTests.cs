@@ -13,22 +13,13 @@ namespace SsiHv.Tests.Cluster;
 /// after a setup that failed half way. All in one class: the names carry this test process's pid, so these
 /// tests must not overlap.
 /// </summary>
+[Collection(NetworkNamespacesCollection.Name)]
 public sealed class NetworkNamespacesTests
 {
     static readonly TimeSpan Limit = TimeSpan.FromSeconds(20);
-    static readonly TimeSpan SubnetWait = TimeSpan.FromMinutes(5);
     static int Pid => Environment.ProcessId;
 
-    /// Another `ssihv up --netns` on this machine (a person's, or an end-to-end test's) holds the subnet while it
-    /// runs; these tests wait for it to end rather than fail on its account.
-    public NetworkNamespacesTests()
-    {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        string? holder;
-        while ((holder = NetworkNamespaces.SubnetHolder()) is not null && clock.Elapsed < SubnetWait)
-            Thread.Sleep(500);
-        Assert.True(holder is null, $"10.213.0.0/24 stayed in use by {holder} for {SubnetWait.TotalMinutes} min");
-    }
+    public NetworkNamespacesTests() => NetworkNamespacesCollection.WaitUntilSubnetIsFree();
 
     [Fact]
     public async Task NodesPingAndConnectToEachOtherThroughTheBridge()

@@ -21,6 +21,7 @@ namespace SsiHv.Tests.Cluster;
 /// own memory resident), and the summary shows pages stored on every memory node, remote fault latencies and
 /// bytes moved to every peer. Each run ends with nothing left behind.
 /// </summary>
+[Collection(NetworkNamespacesCollection.Name)]
 public sealed partial class UpEndToEndTests(ITestOutputHelper output) : IDisposable
 {
     readonly TestFiles files = new();
@@ -34,6 +35,8 @@ public sealed partial class UpEndToEndTests(ITestOutputHelper output) : IDisposa
     [InlineData(3, true)]
     public void TheProbeGuestRunsToPowerOffOnTheCluster(int nodeCount, bool netns)
     {
+        if (netns)
+            NetworkNamespacesCollection.WaitUntilSubnetIsFree();
         var basePort = 23000 + 10 * nodeCount + (netns ? 100 : 0);
         var topology = files.Topology(Topology(nodeCount, basePort), $"cluster{nodeCount}.json");
         string[] arguments = ["up", "--topology", topology, "--guest", "probe", "--timeout", "240", .. (netns ? new[] { "--netns" } : [])];
