@@ -36,7 +36,9 @@ type NodeConfig =
       /// Boot node only.
       Topology: string option
       /// Boot node only.
-      MemoryBudgetMiB: int64 option }
+      MemoryBudgetMiB: int64 option
+      /// Room for the whole guest on every node, so any node can take over a drained node's pages.
+      StoreMiB: int64 }
 
 type PlanInput =
     { Topology: Topology
@@ -166,7 +168,8 @@ let plan (input: PlanInput) : Result<ClusterPlan, PlanError list> =
                   Boot = isBoot
                   Join = if isBoot then None else Some bootUrl
                   Topology = if isBoot then Some input.TopologyPath else None
-                  MemoryBudgetMiB = if isBoot then budget else None }
+                  MemoryBudgetMiB = if isBoot then budget else None
+                  StoreMiB = max node.MemoryMiB (Topology.totalMemoryMiB input.Topology) }
             Ok { Nodes = endpoints |> List.map config; BootNode = boot.Id; BootUrl = bootUrl }
 
 let errorText (e: PlanError) = sprintf "%s: %s" e.Field e.Message

@@ -96,6 +96,10 @@ let tests =
                 | Ok p -> (p.Nodes |> List.find (fun c -> c.Boot)).MemoryBudgetMiB = Some 77L
                 | Error _ -> false))
 
+        testPropertyWithConfig config "every node's page store has room for the whole guest, so any node can take a drained one's pages" <| forAll (fun t a ->
+            let total = t.Nodes |> List.sumBy (fun n -> n.MemoryMiB)
+            (planned a t).Nodes |> List.forall (fun c -> c.StoreMiB = total && c.StoreMiB >= c.MemoryMiB))
+
         testPropertyWithConfig config "secret and token reach every node unchanged" <| forAll (fun t a ->
             (planned a t).Nodes |> List.forall (fun c -> c.Secret = String.replicate 32 "a" && c.ApiToken = "token-of-sixteen-chars"))
 

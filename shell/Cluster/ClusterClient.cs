@@ -16,7 +16,9 @@ namespace SsiHv.Shell.Cluster;
 public sealed class ClusterClient : IDisposable
 {
     static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(200);
-    static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(5);
+    static readonly TimeSpan StartProgressInterval = TimeSpan.FromSeconds(5);
+    /// A guest runs for minutes and its console is on screen meanwhile: a rarer line is enough.
+    static readonly TimeSpan VmProgressInterval = TimeSpan.FromSeconds(30);
     readonly HttpClient http;
     readonly Action<string> progress;
 
@@ -63,7 +65,7 @@ public sealed class ClusterClient : IDisposable
 
     /// Until the node answers GET /v1/health with status "ok" and the expected node id.
     public Task<HealthReply> WaitHealthyAsync(Uri node, int nodeId, TimeSpan limit, CancellationToken cancellation) =>
-        PollAsync($"node {nodeId} at {node} to answer /v1/health", limit, async token =>
+        PollAsync($"node {nodeId} at {node} to answer /v1/health", limit, StartProgressInterval, async token =>
         {
             var health = await HealthAsync(node, token);
             if (health.Status == "ok" && health.Node == nodeId)
@@ -73,7 +75,7 @@ public sealed class ClusterClient : IDisposable
 
     /// Until GET /v1/cluster lists every node of `ids` as "active".
     public Task<ClusterReply> WaitAllActiveAsync(Uri boot, IReadOnlyCollection<int> ids, TimeSpan limit, CancellationToken cancellation) =>
-        PollAsync($"nodes {string.Join(", ", ids)} to be active at {boot}", limit, async token =>
+        PollAsync($"nodes {string.Join(", ", ids)} to be active at {boot}", limit, StartProgressInterval, async token =>
         {
             var cluster = await ClusterAsync(boot, token);
             var states = ids.Select(id => (Id: id, State: cluster.Members.FirstOrDefault(m => m.Id == id)?.State ?? "not a member")).ToList();
@@ -84,7 +86,7 @@ public sealed class ClusterClient : IDisposable
 
     /// Until GET /v1/vm says "stopped".
     public Task<VmReply> WaitVmStoppedAsync(Uri boot, TimeSpan limit, CancellationToken cancellation) =>
-        PollAsync($"the VM at {boot} to stop", limit, async token =>
+        PollAsync($"the VM at {boot} to stop", limit, VmProgressInterval, async token =>
         {
             var vm = await VmAsync(boot, token);
             return vm.State == "stopped" ? (vm, "") : (null, $"VM {vm.State}");
@@ -93,7 +95,7 @@ public sealed class ClusterClient : IDisposable
     /// Calls `attempt` every PollInterval until it returns a value. A refused connection or an error reply
     /// counts as "not yet" (a node host that is still starting); its text becomes the last observation.
     async Task<T> PollAsync<T>(
-        string what, TimeSpan limit, Func<CancellationToken, Task<(T? Done, string Observation)>> attempt,
+        string what, TimeSpan limit, TimeSpan progressInterval, Func<CancellationToken, Task<(T? Done, string Observation)>> attempt,
         CancellationToken cancellation) where T : class
     {
         var clock = Stopwatch.StartNew();
@@ -116,7 +118,7 @@ public sealed class ClusterClient : IDisposable
             }
             if (clock.Elapsed >= limit)
                 throw new ClusterApiException($"gave up waiting for {what} after {limit.TotalSeconds:0.#} s; last seen: {observation}");
-            if (clock.Elapsed - lastProgress >= ProgressInterval)
+            if (clock.Elapsed - lastProgress >= progressInterval)
             {
                 lastProgress = clock.Elapsed;
                 progress($"still waiting for {what} ({clock.Elapsed.TotalSeconds:0} s): {observation}");

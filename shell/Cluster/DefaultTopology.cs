@@ -1,8 +1,10 @@
 namespace SsiHv.Shell.Cluster;
 
 /// <summary>
-/// The cluster `ssihv up` forms when no --topology is given: examples/two-node.json (a CPU node and a
-/// memory-only node), built in so that `up` works from any directory.
+/// The cluster `ssihv up` forms when no --topology is given: examples/two-node.json's shape (a CPU node and a
+/// memory-only node with its SLIT, HMAT and memory-side cache) at a quarter and half of its memory, so that
+/// the probe guest's memtest of every page, paged over the transport, ends in a minute or two on a small
+/// machine. Built in so that `up` works from any directory.
 /// </summary>
 public static class DefaultTopology
 {
@@ -10,10 +12,10 @@ public static class DefaultTopology
 
     public const string Json = """
         {
-          "name": "two-node",
+          "name": "two-node-cluster",
           "nodes": [
-            { "id": 0, "cpus": 2, "memoryMiB": 1024, "address": "127.0.0.1:7100" },
-            { "id": 1, "cpus": 0, "memoryMiB": 1024, "address": "127.0.0.1:7101", "initiator": 0 }
+            { "id": 0, "cpus": 2, "memoryMiB": 256, "address": "127.0.0.1:7100" },
+            { "id": 1, "cpus": 0, "memoryMiB": 512, "address": "127.0.0.1:7101", "initiator": 0 }
           ],
           "distances":     [[10, 40], [40, 10]],
           "latencyNs":     [[100, 2000], [2000, 100]],

@@ -96,18 +96,10 @@ public sealed class LocalCluster
         {
             throw new ClusterRunException([$"ssihv up: --netns: {e.Message}"]);
         }
-        catch (OperationCanceledException) when (abortReason is { } reason)
+        catch (Exception e) when (e is OperationCanceledException or ClusterApiException or HttpRequestException)
         {
-            throw new ClusterRunException(reason);
-        }
-        catch (ClusterApiException e) when (abortReason is null)
-        {
-            throw new ClusterRunException([$"ssihv up: {e.Message}"]);
-        }
-        catch (ClusterApiException) when (abortReason is { } reason)
-        {
-            // A wait that failed because a node host had just died: the death is the reason.
-            throw new ClusterRunException(reason);
+            // After an abort, a call that failed because a node host had just died is not the news: the death is.
+            throw new ClusterRunException(abortReason ?? [$"ssihv up: {(e is OperationCanceledException ? "no reply from the control API within " + RequestTimeout.TotalSeconds + " s" : e.Message)}"]);
         }
         finally
         {

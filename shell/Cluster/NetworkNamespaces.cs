@@ -31,6 +31,10 @@ public sealed class NetworkNamespaces : IDisposable
         var layout = NamespaceLayout.names(pid, nodeCount);
         if (layout.IsError)
             throw new NetworkSetupException(layout.ErrorValue);
+        var holder = SubnetHolder();
+        if (holder is not null)
+            throw new NetworkSetupException(
+                $"{NamespaceLayout.subnet} is already in use in the root namespace by {holder} (another `ssihv up --netns`?); wait for it to end, or remove it with 'ip link delete {holder}' if its run was killed");
         var network = new NetworkNamespaces(layout.ResultValue);
         try
         {
@@ -42,6 +46,16 @@ public sealed class NetworkNamespaces : IDisposable
             network.Dispose();
             throw;
         }
+    }
+
+    /// The interface that already has an address in the subnet, if any: a second bridge on the same subnet would
+    /// make the root namespace's route to the nodes ambiguous.
+    public static string? SubnetHolder()
+    {
+        var lines = RunIp(["-o", "-4", "addr", "show", "to", NamespaceLayout.subnet]);
+        var first = lines.Split('\n', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault();
+        // "7: ssihv3248br    inet 10.213.0.254/24 ..."
+        return first?.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1];
     }
 
     /// The command line that runs `program` inside node `index`'s namespace.
@@ -105,7 +119,8 @@ public sealed class NetworkNamespaces : IDisposable
         }
     }
 
-    static void RunIp(IReadOnlyList<string> arguments)
+    /// Runs `ip` and returns its standard output; a failure is a NetworkSetupException naming the command.
+    static string RunIp(IReadOnlyList<string> arguments)
     {
         var start = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var argument in arguments)
@@ -129,9 +144,9 @@ public sealed class NetworkNamespaces : IDisposable
                 process.Kill(entireProcessTree: true);
                 throw new NetworkSetupException($"{command}: no answer within {CommandTimeout.TotalSeconds} s");
             }
-            stdout.Wait();
             if (process.ExitCode != 0)
                 throw new NetworkSetupException($"{command}: exit {process.ExitCode}: {stderr.Result.Trim()}");
+            return stdout.Result;
         }
     }
 }

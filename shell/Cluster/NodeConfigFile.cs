@@ -28,6 +28,7 @@ public static class NodeConfigFile
             json.WriteString("topology", topology.Value);
         if (node.MemoryBudgetMiB is { } budget)
             json.WriteNumber("memoryBudgetMiB", budget.Value);
+        json.WriteNumber("storeMiB", node.StoreMiB);
         json.WriteEndObject();
     }
 }

@@ -13,10 +13,13 @@ namespace SsiHv.Tests.Cluster;
 /// after a setup that failed half way. All in one class: the names carry this test process's pid, so these
 /// tests must not overlap.
 /// </summary>
+[Collection(NetworkNamespacesCollection.Name)]
 public sealed class NetworkNamespacesTests
 {
     static readonly TimeSpan Limit = TimeSpan.FromSeconds(20);
     static int Pid => Environment.ProcessId;
+
+    public NetworkNamespacesTests() => NetworkNamespacesCollection.WaitUntilSubnetIsFree();
 
     [Fact]
     public async Task NodesPingAndConnectToEachOtherThroughTheBridge()
@@ -85,6 +88,43 @@ public sealed class NetworkNamespacesTests
         AssertNothingLeft();
     }
 
+    [Fact]
+    public void UpInNamespacesRunsEachNodeInItsOwnAndRemovesThemWhenANodeFails()
+    {
+        var topology = """
+            { "name": "n", "nodes": [ { "id": 0, "cpus": 1, "memoryMiB": 64, "address": "127.0.0.1:7100" },
+                                      { "id": 1, "cpus": 0, "memoryMiB": 64, "address": "127.0.0.1:7100", "initiator": 0 } ] }
+            """;
+        var bytes = System.Text.Encoding.UTF8.GetBytes(topology);
+        Assert.True(Shell.Topology.TopologyFile.TryParse("n.json", bytes, out var parsed, out var problems), string.Join('\n', problems));
+        var options = new LocalClusterOptions(parsed, "n.json", bytes, Core.Cluster.ClusterPlan.Addressing.NetworkNamespaces,
+            new VmRequest("probe", null, null, "", 60), null, TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(20));
+        var log = new StringWriter();
+
+        // The boot node's stand-in shows the address it sees and fails, as a node host that cannot bind would.
+        var failure = Assert.Throws<ClusterRunException>(() => LocalCluster.Run(options,
+            (_, _) => new CommandLine("sh", ["-c", "ip -4 -o addr show dev eth0 >&2; exit 4"]), log, new MemoryStream()));
+
+        Assert.Contains("node 0 (pid ", failure.Lines[0]);
+        Assert.Contains("exited with code 4", failure.Lines[0]);
+        Assert.Contains(failure.Lines, l => l.Contains("inet 10.213.0.1/24"));
+        Assert.Contains($"ip netns exec ssihv{Pid}n0 sh -c", log.ToString());
+        AssertNothingLeft();
+    }
+
+    [Fact]
+    public void ASecondNetworkOnTheSameSubnetIsRefusedNamingTheFirst()
+    {
+        using (var first = NetworkNamespaces.Create(Pid, 1))
+        {
+            var second = Assert.Throws<NetworkSetupException>(() => NetworkNamespaces.Create(Pid + 1, 1));
+            Assert.Contains($"10.213.0.0/24 is already in use in the root namespace by {first.Names.Bridge}", second.Message);
+            Assert.Empty(NamespacesWithPrefix($"ssihv{Pid + 1}"));
+            Assert.Empty(LinksWithPrefix($"ssihv{Pid + 1}"));
+        }
+        AssertNothingLeft();
+    }
+
     static void AssertNothingLeft()
     {
         var prefix = $"ssihv{Pid}";
@@ -102,8 +142,13 @@ public sealed class NetworkNamespacesTests
     static List<string> LinksWithPrefix(string prefix) =>
         ExternalProcess.Output("ip", "-o", "link").Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Select(line => line.Split(": ")[1].Split('@')[0])
-            .Where(name => name.StartsWith(prefix, StringComparison.Ordinal))
+            .Where(name => name == prefix + "br" || IsHostInterfaceOf(prefix, name))
             .ToList();
+
+    /// `ssihv<pid>v<hex>` exactly, so that pid 12's check does not see pid 123's links.
+    static bool IsHostInterfaceOf(string prefix, string name) =>
+        name.StartsWith(prefix + "v", StringComparison.Ordinal) && name.Length > prefix.Length + 1
+        && name[(prefix.Length + 1)..].All(Uri.IsHexDigit);
 
     /// A listening socket created inside the namespace by a thread that entered it (and then ends).
     static TcpListener ListenInNamespace(string ns, IPAddress address)
