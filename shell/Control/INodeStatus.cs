@@ -31,8 +31,9 @@ public readonly record struct FaultCounts(
     long Read, long Write, long WriteProtect, long ZeroFills, long Fetches, long WriteBacks, long Evictions);
 
 /// <summary>
-/// Latencies of faults served from a remote home (fault to wake), as counts per bucket: Counts[i] faults took
-/// at most UpperBoundsSeconds[i] (and more than the bound before it). The bounds rise.
+/// Latencies of the page fetches that serve guest faults from a remote home (request sent to bytes on the boot
+/// node), as counts per bucket: Counts[i] fetches took at most UpperBoundsSeconds[i] (and more than the bound
+/// before it). The bounds rise.
 /// </summary>
 public sealed record LatencyHistogram(IReadOnlyList<double> UpperBoundsSeconds, IReadOnlyList<long> Counts)
 {
@@ -41,16 +42,6 @@ public sealed record LatencyHistogram(IReadOnlyList<double> UpperBoundsSeconds, 
     public long Total => Counts.Sum();
 
     /// The upper bound (seconds) of the bucket holding the given quantile; 0 when nothing was counted.
-    public double QuantileSeconds(double quantile)
-    {
-        var total = Total;
-        if (total == 0)
-            return 0;
-        var target = (long)Math.Ceiling(quantile * total);
-        long seen = 0;
-        for (var i = 0; i < Counts.Count; i++)
-            if ((seen += Counts[i]) >= target)
-                return UpperBoundsSeconds[i];
-        return UpperBoundsSeconds[^1];
-    }
+    public double QuantileSeconds(double quantile) =>
+        Pager.LatencyHistogram.QuantileBucket(Counts, quantile) is var i and >= 0 ? UpperBoundsSeconds[i] : 0;
 }

@@ -28,7 +28,7 @@ public sealed class NodeMetrics
         Registry.SetStaticLabels(new Dictionary<string, string> { ["ssihv_node"] = self.ToString() });
         var factory = Metrics.WithCustomRegistry(Registry);
         remoteFaultLatency = factory.CreateHistogram("ssihv_remote_fault_latency_seconds",
-            "Time from a guest fault on a page homed on another node to the guest's wake-up (each fault counted at its bucket's upper bound).",
+            "Round trip of a page fetch from another node that serves a guest fault: request sent to bytes on the boot node (each counted at its bucket's upper bound).",
             new HistogramConfiguration { Buckets = LatencyBoundsSeconds });
         faults = factory.CreateCounter("ssihv_page_faults_total", "Guest page faults taken by the boot node's pager, by kind.", "kind");
         pagerActions = factory.CreateCounter("ssihv_pager_actions_total", "What the pager did about faults and evictions.", "action");

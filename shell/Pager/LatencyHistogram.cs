@@ -27,17 +27,19 @@ public sealed class LatencyHistogram
     }
 
     /// The upper bound (µs) of the bucket holding the given quantile; 0 when nothing was recorded.
-    public long QuantileMicroseconds(double quantile)
+    public long QuantileMicroseconds(double quantile) => QuantileBucket(Snapshot(), quantile) is var i and >= 0 ? 1L << i : 0;
+
+    /// The index of the bucket holding the given quantile of these counts (nearest rank); -1 when all are 0.
+    public static int QuantileBucket(IReadOnlyList<long> counts, double quantile)
     {
-        var snapshot = Snapshot();
-        var total = snapshot.Sum();
+        var total = counts.Sum();
         if (total == 0)
-            return 0;
+            return -1;
         var target = (long)Math.Ceiling(quantile * total);
         long seen = 0;
-        for (var i = 0; i < snapshot.Length; i++)
-            if ((seen += snapshot[i]) >= target)
-                return 1L << i;
-        return 1L << (Buckets - 1);
+        for (var i = 0; i < counts.Count; i++)
+            if ((seen += counts[i]) >= target)
+                return i;
+        return counts.Count - 1;
     }
 }

@@ -126,7 +126,8 @@ public sealed class LocalClusterTests : IDisposable
         }, log, new MemoryStream()));
 
         Assert.Equal("ssihv up: interrupted by SIGTERM; the cluster was stopped", Assert.Single(failure.Lines));
-        AssertStoppedAndCleanedUp(1, log.ToString());
+        // The signal arrives while the stand-in starts, so `up` may stop it before its shell wrote its pid.
+        AssertStoppedAndCleanedUp(1, log.ToString(), mayStopBeforeRecording: true);
     }
 
     Dictionary<int, int> HttpPorts(int count) =>
@@ -159,10 +160,13 @@ public sealed class LocalClusterTests : IDisposable
         return new("sh", ["-c", $"echo $$ > {Path.Combine(scratch, $"node{id}.pid")}; exec sleep 600"]);
     }
 
-    void AssertStoppedAndCleanedUp(int expectedSleepers, string log)
+    void AssertStoppedAndCleanedUp(int expectedSleepers, string log, bool mayStopBeforeRecording = false)
     {
         var pids = Directory.GetFiles(scratch, "node*.pid").Select(f => int.Parse(File.ReadAllText(f).Trim())).ToList();
-        Assert.Equal(expectedSleepers, pids.Count);
+        if (mayStopBeforeRecording)
+            Assert.InRange(pids.Count, 0, expectedSleepers);
+        else
+            Assert.Equal(expectedSleepers, pids.Count);
         foreach (var pid in pids)
             Assert.False(Directory.Exists($"/proc/{pid}"), $"node host stand-in {pid} still runs\n{log}");
         Assert.NotEmpty(configDirectories);
