@@ -107,6 +107,9 @@ public sealed class RdmaNodeTransport : INodeTransport
                 return built;
             route.Path?.Dispose();
             route.Path = null;
+            // The TCP connection first: its keep-alive and reconnect window are what report the home lost, and
+            // one-sided READs alone would never notice a silent home between fetches.
+            await tcp.ConnectAsync(node, cancellation);
             try
             {
                 route.Path = await Task.Factory.StartNew(() => RdmaPeerPath.Open(device, Options, node, route.Address, tcp.CountersOf(node)),
