@@ -24,7 +24,6 @@ public sealed class RdmaPeerPath : IDisposable
     const int VersionsLength = 16;
     const int ReadsPerFetch = 3;
 
-    readonly RdmaDevice device;
     readonly TransportOptions options;
     readonly IPEndPoint address;
     readonly PeerCounters counters;
@@ -49,7 +48,6 @@ public sealed class RdmaPeerPath : IDisposable
     readonly ConcurrentDictionary<ulong, long> slots = new();
     readonly Thread poller;
     readonly RdmaRegion pages, versions;
-    readonly uint pagesKey, versionsKey;
     ulong controlSequence;
     int outstanding;
     string? brokenReason;
@@ -57,7 +55,6 @@ public sealed class RdmaPeerPath : IDisposable
 
     unsafe RdmaPeerPath(RdmaDevice device, TransportOptions options, int node, IPEndPoint address, PeerCounters counters, FrameSocket control)
     {
-        this.device = device;
         this.options = options;
         this.address = address;
         this.counters = counters;
@@ -97,7 +94,6 @@ public sealed class RdmaPeerPath : IDisposable
         }
         var accept = (Message.RdmaAccept)answer;
         (pages, versions) = (accept.pages, accept.versions);
-        (pagesKey, versionsKey) = (pages.Key, versions.Key);
         poller = new Thread(Poll) { IsBackground = true, Name = $"rdma {options.Self}->{node} poll" };
         poller.Start();
         options.Log($"transport: node {options.Self}: RDMA path to node {node} at {address} ready ({device.Name}, QP {local.QueuePair} to QP {accept.Item1.QueuePair}, {pages.Length / PageLength} slots)");
@@ -233,9 +229,9 @@ public sealed class RdmaPeerPath : IDisposable
         sge[0] = new IbvSge { Address = versionsPlace, Length = 8, LocalKey = lkey };
         sge[1] = new IbvSge { Address = (ulong)stagingAddress + (ulong)entry.Index * PageLength, Length = PageLength, LocalKey = lkey };
         sge[2] = new IbvSge { Address = versionsPlace + 8, Length = 8, LocalKey = lkey };
-        var remote = (Address: versions.Address + versionOffset, Key: versionsKey);
+        var remote = (Address: versions.Address + versionOffset, Key: versions.Key);
         Fill(first, entry.Index, &sge[0], remote.Address, remote.Key, IbvSendFlags.None, first + 1);
-        Fill(first + 1, entry.Index, &sge[1], pages.Address + pageOffset, pagesKey, IbvSendFlags.Fence, first + 2);
+        Fill(first + 1, entry.Index, &sge[1], pages.Address + pageOffset, pages.Key, IbvSendFlags.Fence, first + 2);
         Fill(first + 2, entry.Index, &sge[2], remote.Address, remote.Key, IbvSendFlags.Fence | IbvSendFlags.Signaled, null);
         Interlocked.Increment(ref outstanding);
         IbvSendWr* bad;
