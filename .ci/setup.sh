@@ -18,8 +18,9 @@ log() { echo "[setup] $*"; }
 # qemu + busybox + cpio + xz: the Linux guest that parses our ACPI tables (DESIGN.md §5);
 # acpica-tools: iasl, which must disassemble every table we generate; gcc: the probe guest;
 # iproute2 + iputils-ping: `ssihv up --netns` and its namespace tests.
-# libibverbs1: RDMA device enumeration (the transport picks RDMA verbs when a device exists).
-packages=(qemu-system-x86 acpica-tools busybox-static cpio xz-utils gcc make binutils iproute2 iputils-ping libibverbs1)
+# libibverbs1: RDMA device enumeration and the verbs transport; libibverbs-dev: infiniband/verbs.h, against which
+# the tests check our hand-written verbs struct layouts.
+packages=(qemu-system-x86 acpica-tools busybox-static cpio xz-utils gcc make binutils iproute2 iputils-ping libibverbs1 libibverbs-dev)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")

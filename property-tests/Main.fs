@@ -22,6 +22,7 @@ let all =
         Paging.PagingTests.tests
         Transport.FrameProperties.tests
         Transport.HelloProperties.tests
+        Transport.RdmaReadProperties.tests
         Cluster.MembershipProperties.tests
         Cluster.NodeConfigProperties.tests
         Cluster.ClusterTopologyProperties.tests

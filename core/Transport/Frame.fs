@@ -47,21 +47,32 @@ let private typeCode (message: Message) =
     | ErrorReply _ -> 9uy
     | Ping -> 10uy
     | Pong -> 11uy
+    | RdmaConnect _ -> 12uy
+    | RdmaAccept _ -> 13uy
+    | LocatePage _ -> 14uy
+    | PageLocation _ -> 15uy
 
-let private highestTypeCode = 11uy
+let private highestTypeCode = 15uy
 let private pageNumberLength = 8
 let private nodeIdLength = 4
 let private errorCodeLength = 2
+/// QP number, PSN, LID, GID, MTU.
+let private endpointLength = 4 + 4 + 2 + Gid.length + 1
+/// Address, rkey, length.
+let private regionLength = 8 + 4 + 8
 
 /// The payload length a message type allows, as (least, most); only ErrorReply's varies.
 let private payloadBounds (code: byte) =
     match code with
     | 1uy -> nodeIdLength + Nonce.length, nodeIdLength + Nonce.length
     | 2uy -> Proof.length, Proof.length
-    | 3uy | 6uy | 8uy -> pageNumberLength, pageNumberLength
+    | 3uy | 6uy | 8uy | 14uy -> pageNumberLength, pageNumberLength
     | 4uy | 5uy -> pageNumberLength + PageBytes.length, pageNumberLength + PageBytes.length
     | 7uy -> pageNumberLength + nodeIdLength, pageNumberLength + nodeIdLength
     | 9uy -> errorCodeLength, errorCodeLength + ErrorText.maxBytes
+    | 12uy -> endpointLength, endpointLength
+    | 13uy -> endpointLength + 2 * regionLength, endpointLength + 2 * regionLength
+    | 15uy -> pageNumberLength + 8, pageNumberLength + 8
     | _ -> 0, 0
 
 let private payloadLength (message: Message) =
@@ -69,13 +80,26 @@ let private payloadLength (message: Message) =
     | ErrorReply(_, ErrorText text) -> errorCodeLength + Encoding.UTF8.GetByteCount text
     | _ -> fst (payloadBounds (typeCode message))
 
+let private writeEndpoint (e: RdmaEndpoint) (payload: Span<byte>) =
+    BinaryPrimitives.WriteUInt32LittleEndian(payload, e.QueuePair)
+    BinaryPrimitives.WriteUInt32LittleEndian(payload.Slice 4, e.PacketSequence)
+    BinaryPrimitives.WriteUInt16LittleEndian(payload.Slice 8, e.Lid)
+    let (Gid gid) = e.Gid
+    gid.AsSpan().CopyTo(payload.Slice 10)
+    payload.[10 + Gid.length] <- e.Mtu
+
+let private writeRegion (r: RdmaRegion) (payload: Span<byte>) =
+    BinaryPrimitives.WriteUInt64LittleEndian(payload, r.Address)
+    BinaryPrimitives.WriteUInt32LittleEndian(payload.Slice 8, r.Key)
+    BinaryPrimitives.WriteUInt64LittleEndian(payload.Slice 12, r.Length)
+
 let private writePayload (message: Message) (payload: Span<byte>) =
     match message with
     | Hello(node, Nonce nonce) ->
         BinaryPrimitives.WriteInt32LittleEndian(payload, node)
         nonce.AsSpan().CopyTo(payload.Slice nodeIdLength)
     | HelloProof(Proof proof) -> proof.AsSpan().CopyTo payload
-    | FetchPage p | Stored p | InvalidateAck p -> BinaryPrimitives.WriteUInt64LittleEndian(payload, p)
+    | FetchPage p | Stored p | InvalidateAck p | LocatePage p -> BinaryPrimitives.WriteUInt64LittleEndian(payload, p)
     | PageData(p, PageBytes bytes) | StorePage(p, PageBytes bytes) ->
         BinaryPrimitives.WriteUInt64LittleEndian(payload, p)
         bytes.AsSpan().CopyTo(payload.Slice pageNumberLength)
@@ -86,6 +110,14 @@ let private writePayload (message: Message) (payload: Span<byte>) =
         BinaryPrimitives.WriteUInt16LittleEndian(payload, code)
         Encoding.UTF8.GetBytes(text.AsSpan(), payload.Slice errorCodeLength) |> ignore
     | Ping | Pong -> ()
+    | RdmaConnect endpoint -> writeEndpoint endpoint payload
+    | RdmaAccept(endpoint, pages, versions) ->
+        writeEndpoint endpoint payload
+        writeRegion pages (payload.Slice endpointLength)
+        writeRegion versions (payload.Slice(endpointLength + regionLength))
+    | PageLocation(p, slot) ->
+        BinaryPrimitives.WriteUInt64LittleEndian(payload, p)
+        BinaryPrimitives.WriteInt64LittleEndian(payload.Slice pageNumberLength, slot)
 
 let encode (frame: Envelope) : byte[] =
     let length = payloadLength frame.Message
@@ -125,6 +157,18 @@ let private checkHeader (bytes: ReadOnlySpan<byte>) : DecodeResult option =
 
 let private readPage (payload: ReadOnlySpan<byte>) = BinaryPrimitives.ReadUInt64LittleEndian payload
 
+let private readEndpoint (payload: ReadOnlySpan<byte>) =
+    { QueuePair = BinaryPrimitives.ReadUInt32LittleEndian payload
+      PacketSequence = BinaryPrimitives.ReadUInt32LittleEndian(payload.Slice 4)
+      Lid = BinaryPrimitives.ReadUInt16LittleEndian(payload.Slice 8)
+      Gid = Gid(payload.Slice(10, Gid.length).ToArray())
+      Mtu = payload.[10 + Gid.length] }
+
+let private readRegion (payload: ReadOnlySpan<byte>) =
+    { Address = BinaryPrimitives.ReadUInt64LittleEndian payload
+      Key = BinaryPrimitives.ReadUInt32LittleEndian(payload.Slice 8)
+      Length = BinaryPrimitives.ReadUInt64LittleEndian(payload.Slice 12) }
+
 /// The payload's length was checked against its type, so only the contents can be wrong (ErrorReply's text).
 let private readMessage (code: byte) (payload: ReadOnlySpan<byte>) : Result<Message, DecodeError> =
     match code with
@@ -144,8 +188,13 @@ let private readMessage (code: byte) (payload: ReadOnlySpan<byte>) : Result<Mess
         else
             Error { Field = "error text"; Offset = headerLength + errorCodeLength; Expected = "valid UTF-8"; Found = "invalid UTF-8" }
     | 10uy -> Ok Ping
-    // 11; checkHeader refused every other type code.
-    | _ -> Ok Pong
+    | 11uy -> Ok Pong
+    | 12uy -> Ok(RdmaConnect(readEndpoint payload))
+    | 13uy ->
+        Ok(RdmaAccept(readEndpoint payload, readRegion (payload.Slice endpointLength), readRegion (payload.Slice(endpointLength + regionLength))))
+    | 14uy -> Ok(LocatePage(readPage payload))
+    // 15; checkHeader refused every other type code.
+    | _ -> Ok(PageLocation(readPage payload, BinaryPrimitives.ReadInt64LittleEndian(payload.Slice pageNumberLength)))
 
 /// Decodes the frame at the start of `bytes`; bytes after it are left for the next call.
 let decode (bytes: ReadOnlySpan<byte>) : DecodeResult =

@@ -43,6 +43,31 @@ module PageBytes =
 
     let toArray (PageBytes bytes) = Array.copy bytes
 
+/// An RDMA port's global identifier (union ibv_gid): RoCE addresses a port by it, InfiniBand by LID.
+type Gid = internal Gid of byte[]
+
+module Gid =
+    let length = 16
+
+    let tryCreate (bytes: byte[]) = FixedBytes.copyExactly length "a GID" Gid bytes
+
+    let toArray (Gid bytes) = Array.copy bytes
+
+/// One end of a reliable-connected queue pair, as the other end needs it to connect (docs/transport.md, "RDMA"):
+/// QP number, the first packet sequence number it sends, its port's LID and GID, and the path MTU (ibv_mtu).
+type RdmaEndpoint =
+    { QueuePair: uint32
+      PacketSequence: uint32
+      Lid: uint16
+      Gid: Gid
+      Mtu: byte }
+
+/// Registered memory a peer may RDMA READ: its address in the owner's process, the rkey, and the byte length.
+type RdmaRegion =
+    { Address: uint64
+      Key: uint32
+      Length: uint64 }
+
 /// What went wrong, for a program: the text is for a person.
 type ErrorCode = uint16
 
@@ -92,6 +117,14 @@ type Message =
     | ErrorReply of ErrorCode * ErrorText
     | Ping
     | Pong
+    /// RDMA side channel: the requester's queue pair, asking the home to connect one to it.
+    | RdmaConnect of RdmaEndpoint
+    /// The home's queue pair, its page slots (4096 bytes each) and their version words (8 bytes each).
+    | RdmaAccept of RdmaEndpoint * pages: RdmaRegion * versions: RdmaRegion
+    /// Which slot of the home's registered pages holds this page?
+    | LocatePage of PageNumber
+    /// The page's slot; -1 when the page was never stored (it reads as zeroes). A slot, once given, never changes.
+    | PageLocation of PageNumber * slot: int64
 
 /// One message and the id that pairs a reply with its request (replies carry the request's id).
 type Envelope = { RequestId: uint64; Message: Message }
@@ -111,3 +144,7 @@ module Message =
         | ErrorReply _ -> "ErrorReply"
         | Ping -> "Ping"
         | Pong -> "Pong"
+        | RdmaConnect _ -> "RdmaConnect"
+        | RdmaAccept _ -> "RdmaAccept"
+        | LocatePage _ -> "LocatePage"
+        | PageLocation _ -> "PageLocation"

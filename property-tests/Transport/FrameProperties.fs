@@ -84,7 +84,7 @@ let tests =
                 decoded = envelopes && left = 0 && last = Frame.NeedMore Frame.headerLength)
 
         testPropertyWithConfig config "a payload length over the maximum is refused from the header alone" <|
-            Prop.forAll (Arb.fromGen (Gen.zip (Gen.choose (1, 11)) (Gen.choose (Frame.maxPayloadLength + 1, Int32.MaxValue)))) (fun (messageType, length) ->
+            Prop.forAll (Arb.fromGen (Gen.zip (Gen.choose (1, 15)) (Gen.choose (Frame.maxPayloadLength + 1, Int32.MaxValue)))) (fun (messageType, length) ->
                 malformedField (decode (header (byte messageType) (uint32 length))) = Some("payload length", 16))
 
         testPropertyWithConfig config "error texts are cut on a character boundary to the bound, and short ones kept" <|
@@ -106,7 +106,7 @@ let tests =
                 | other -> sprintf "%A" other
             Expect.equal (text (withByte 0 0uy)) "magic at offset 0: expected 0x48495353 (\"SSIH\"), found 0x48495300" "magic"
             Expect.equal (text (withByte 4 2uy)) "version at offset 4: expected 1, found 2" "version"
-            Expect.equal (text (withByte 5 0uy)) "message type at offset 5: expected 1..11, found 0" "type"
+            Expect.equal (text (withByte 5 0uy)) "message type at offset 5: expected 1..15, found 0" "type"
             Expect.equal (text (withByte 6 1uy)) "reserved at offset 6: expected 0, found 1" "reserved"
             Expect.equal (text (header 3uy 9u)) "payload length at offset 16: expected 8 for message type 3, found 9" "size of FetchPage"
             Expect.equal (text (withByte 0 0uy).[..3]) (text (withByte 0 0uy)) "a wrong magic is refused before the rest arrives"

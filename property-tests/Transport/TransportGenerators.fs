@@ -19,6 +19,22 @@ let page = bytes PageBytes.length |> Gen.map (PageBytes.tryCreate >> unwrap)
 
 let private uint64s = ArbMap.defaults |> ArbMap.generate<uint64>
 let private nodeIds = ArbMap.defaults |> ArbMap.generate<int>
+let private any<'t> = ArbMap.defaults |> ArbMap.generate<'t>
+
+let gid = bytes Gid.length |> Gen.map (Gid.tryCreate >> unwrap)
+
+let rdmaEndpoint =
+    gen {
+        let! qp = any<uint32>
+        let! psn = any<uint32>
+        let! lid = any<uint16>
+        let! gid = gid
+        let! mtu = any<byte>
+        return { QueuePair = qp; PacketSequence = psn; Lid = lid; Gid = gid; Mtu = mtu }
+    }
+
+let rdmaRegion =
+    Gen.map3 (fun address key length -> { Address = address; Key = key; Length = length }) uint64s any<uint32> uint64s
 
 /// Any string, including unpaired surrogates and texts far over the bound, plus long multi-byte texts that
 /// must be cut on a character boundary.
@@ -40,6 +56,10 @@ let message =
           Gen.map InvalidateAck uint64s
           Gen.map2 (fun code text -> ErrorReply(code, text)) (ArbMap.defaults |> ArbMap.generate<uint16>) errorText
           Gen.constant Ping
-          Gen.constant Pong ]
+          Gen.constant Pong
+          Gen.map RdmaConnect rdmaEndpoint
+          Gen.map3 (fun e pages versions -> RdmaAccept(e, pages, versions)) rdmaEndpoint rdmaRegion rdmaRegion
+          Gen.map LocatePage uint64s
+          Gen.map2 (fun p slot -> PageLocation(p, slot)) uint64s any<int64> ]
 
 let envelope = Gen.map2 (fun id m -> { RequestId = id; Message = m }) uint64s message

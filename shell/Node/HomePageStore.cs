@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using SsiHv.Interop.Memory;
 using SsiHv.Shell.Transport;
 
@@ -9,12 +10,15 @@ namespace SsiHv.Shell.Nodes;
 /// drained nodes), so a stored page costs host memory only once written and a node never holds more than it
 /// offered; a page gets a slot on its first store.
 /// A page never stored reads as zeroes (its newest copy is the zero page). Served from several transport
-/// threads at once, hence the lock (a slot lookup and a 4 KiB copy: short).
+/// threads at once, hence the lock (a slot lookup and a 4 KiB copy: short). Peers with RDMA read the slots
+/// without the lock (<see cref="IRegisteredPageMemory"/>): each store brackets its copy with the slot's version
+/// word going odd, then even, so such a reader can tell a torn page and read again.
 /// </summary>
-public sealed class HomePageStore : IPageService, IDisposable
+public sealed class HomePageStore : IPageService, IRegisteredPageMemory, IDisposable
 {
     const int PageSize = 4096;
     readonly AnonymousMapping backing;
+    readonly AnonymousMapping versions;
     readonly Dictionary<ulong, long> slots = [];
     readonly long capacity;
     readonly int node;
@@ -25,6 +29,18 @@ public sealed class HomePageStore : IPageService, IDisposable
         this.node = node;
         capacity = storeMiB * 1024 * 1024 / PageSize;
         backing = new AnonymousMapping((ulong)Math.Max(1, capacity) * PageSize);
+        versions = new AnonymousMapping((ulong)Math.Max(1, capacity) * sizeof(long));
+    }
+
+    public nint PagesAddress => backing.Address;
+    public ulong PagesLength => backing.Length;
+    public nint VersionsAddress => versions.Address;
+    public ulong VersionsLength => versions.Length;
+
+    public long SlotOf(ulong page)
+    {
+        lock (gate)
+            return slots.TryGetValue(page, out var slot) ? slot : -1;
     }
 
     /// Pages that have been stored here at least once.
@@ -64,7 +80,12 @@ public sealed class HomePageStore : IPageService, IDisposable
                 }
                 slots[page] = slot = slots.Count;
             }
+            ref var version = ref MemoryMarshal.Cast<byte, long>(versions.Span((ulong)slot * sizeof(long), sizeof(long)))[0];
+            // Odd with a full fence, so no byte of the copy becomes visible before it; even with a release, so
+            // none after it. An RDMA reader seeing the same even version on both sides of its page read saw no store.
+            Interlocked.Increment(ref version);
             source.CopyTo(backing.Span((ulong)slot * PageSize, PageSize));
+            Volatile.Write(ref version, version + 1);
         }
         refusal = null;
         return true;
@@ -76,5 +97,9 @@ public sealed class HomePageStore : IPageService, IDisposable
         lock (gate) return [.. slots.Keys];
     }
 
-    public void Dispose() => backing.Dispose();
+    public void Dispose()
+    {
+        backing.Dispose();
+        versions.Dispose();
+    }
 }

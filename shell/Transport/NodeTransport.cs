@@ -1,4 +1,5 @@
 using SsiHv.Interop.Rdma;
+using SsiHv.Shell.Transport.Rdma;
 using SsiHv.Shell.Transport.Tcp;
 
 namespace SsiHv.Shell.Transport;
@@ -11,8 +12,19 @@ public static class NodeTransport
         var devices = RdmaDevices.List();
         if (devices.Any)
         {
-            options.Log($"transport: node {options.Self}: RDMA device(s) {string.Join(", ", devices.Names)} found; the RDMA verbs transport is not built yet (docs/transport.md, \"RDMA\"), using TCP");
-            return new TcpNodeTransport(options);
+            var device = devices.Names[0];
+            try
+            {
+                var transport = new RdmaNodeTransport(options, device);
+                options.Log($"transport: node {options.Self}: using RDMA: {devices.Summary} ({string.Join(", ", devices.Names)}), the first one");
+                return transport;
+            }
+            catch (RdmaException e)
+            {
+                // e.g. the port is down: the node still works, over TCP.
+                options.Log($"transport: node {options.Self}: using TCP: RDMA device {device} cannot be used: {e.Message}");
+                return new TcpNodeTransport(options);
+            }
         }
         options.Log($"transport: node {options.Self}: using TCP: {devices.Summary}");
         return new TcpNodeTransport(options);

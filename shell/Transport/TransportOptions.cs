@@ -28,6 +28,13 @@ public sealed record TransportOptions(int Self, IPEndPoint Listen, ClusterSecret
     /// ...and one still silent this much later is closed and its peer reported lost.
     public TimeSpan PingTimeout { get; init; } = TimeSpan.FromSeconds(3);
 
+    /// The RDMA device port the RDMA transport uses (ibv ports count from 1).
+    public byte RdmaPort { get; init; } = 1;
+
+    /// The GID table index of that port that routes RoCE traffic (InfiniBand ignores it): 0 is the link-local
+    /// RoCE v1 GID; a routed RoCE v2 network needs the index of the interface's IP GID (show_gids lists them).
+    public int RdmaGidIndex { get; init; }
+
     /// One line per event worth a person's attention (connections, refusals, losses); never per request.
     public Action<string> Log { get; init; } = static _ => { };
 
@@ -41,6 +48,10 @@ public sealed record TransportOptions(int Self, IPEndPoint Listen, ClusterSecret
             throw new ArgumentException($"transport options: Listen: expected an IPv4 address, found {Listen}");
         if (MaxInFlightPerPeer is < 1 or > MaxInFlightLimit)
             throw new ArgumentException($"transport options: MaxInFlightPerPeer: expected 1..{MaxInFlightLimit}, found {MaxInFlightPerPeer}");
+        if (RdmaPort < 1)
+            throw new ArgumentException($"transport options: RdmaPort: expected 1 or more, found {RdmaPort}");
+        if (RdmaGidIndex < 0)
+            throw new ArgumentException($"transport options: RdmaGidIndex: expected 0 or more, found {RdmaGidIndex}");
         Positive(RequestTimeout, nameof(RequestTimeout));
         Positive(ConnectTimeout, nameof(ConnectTimeout));
         Positive(ReconnectWindow, nameof(ReconnectWindow));

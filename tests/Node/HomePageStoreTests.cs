@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using SsiHv.Shell.Nodes;
 using Xunit;
 
@@ -51,5 +52,29 @@ public sealed class HomePageStoreTests
         Assert.Contains("0x100", refusal);
         Assert.False(store.TryWritePage(5, new byte[100], out var wrongSize));
         Assert.Contains("received 100", wrongSize);
+    }
+
+    [Fact]
+    public void Its_registered_memory_shows_each_page_in_a_fixed_slot_under_an_even_version_that_grows_by_two_per_store()
+    {
+        using var store = new HomePageStore(node: 1, storeMiB: 1);
+        Assert.Equal(-1, store.SlotOf(0x40001));
+        Assert.True(store.TryWritePage(0x40000, PageOf(1), out _));
+        Assert.True(store.TryWritePage(0x40001, PageOf(2), out _));
+        var slot = store.SlotOf(0x40001);
+        Assert.InRange(slot, 0, store.Capacity - 1);
+        Assert.NotEqual(store.SlotOf(0x40000), slot);
+        Assert.Equal(store.Capacity * 4096, (long)store.PagesLength);
+        Assert.True(store.VersionsLength >= (ulong)store.Capacity * 8);
+        long Version() => Marshal.ReadInt64(store.VersionsAddress + (nint)(slot * 8));
+        Assert.Equal(2, Version());
+
+        Assert.True(store.TryWritePage(0x40001, PageOf(3), out _));
+        Assert.Equal(slot, store.SlotOf(0x40001)); // an overwrite keeps the slot a peer may have cached
+        Assert.Equal(4, Version());
+        // What an RDMA READ of the slot sees: the newest bytes, in place.
+        var inPlace = new byte[4096];
+        Marshal.Copy(store.PagesAddress + (nint)(slot * 4096), inPlace, 0, 4096);
+        Assert.Equal(PageOf(3), inPlace);
     }
 }

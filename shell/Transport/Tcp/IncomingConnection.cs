@@ -13,6 +13,7 @@ public sealed class IncomingConnection(TcpNodeTransport owner, FrameSocket socke
 {
     readonly byte[] reply = new byte[WireFrame.PageFrameLength];
     string who = socket.Remote.ToString();
+    int peer;
 
     public void Close() => socket.Close();
 
@@ -21,8 +22,9 @@ public sealed class IncomingConnection(TcpNodeTransport owner, FrameSocket socke
     {
         try
         {
-            if (Hello() is not { } peer)
+            if (Hello() is not { } authenticated)
                 return;
+            peer = authenticated;
             var counters = owner.CountersOf(peer);
             socket.Attribute(counters);
             who = $"node {peer} at {socket.Remote}";
@@ -133,7 +135,27 @@ public sealed class IncomingConnection(TcpNodeTransport owner, FrameSocket socke
                     close = true;
                     return WriteError(0, ErrorCodeModule.malformedFrame, text);
                 }
-                var name = MessageModule.name(((Frame.DecodeResult.Decoded)decoded).Item1.Message);
+                var message = ((Frame.DecodeResult.Decoded)decoded).Item1.Message;
+                var name = MessageModule.name(message);
+                if (owner.SideChannel is { } sideChannel)
+                {
+                    Message? answer;
+                    try
+                    {
+                        answer = sideChannel.Serve(peer, message);
+                    }
+                    catch (Exception e) when (e is not OutOfMemoryException)
+                    {
+                        owner.Log($"transport: node {owner.Self}: {name} from {who} failed: {e.Message}");
+                        return WriteError(id, ErrorCodeModule.unsupportedRequest, $"node {owner.Self} could not serve {name}: {e.Message}");
+                    }
+                    if (answer is not null)
+                    {
+                        var answerFrame = WireFrame.Encode(id, answer);
+                        answerFrame.CopyTo(reply, 0);
+                        return answerFrame.Length;
+                    }
+                }
                 return WriteError(id, ErrorCodeModule.unsupportedRequest, $"node {owner.Self} does not serve {name} requests");
         }
     }

@@ -1,6 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
-using SsiHv.Core.Transport;
 
 namespace SsiHv.Shell.Transport.Tcp;
 
@@ -49,7 +47,7 @@ public sealed class PeerLink
     public IReadOnlyList<PendingRequest> Slots => slots;
 
     public PeerUnavailableException Unavailable(string what, Exception? inner = null) =>
-        new(Node, $"node {Node} at {AddressText}: {what}", inner);
+        AuthenticatedDial.Unavailable(Node, Address, what, inner);
 
     /// Only with a place in <see cref="InFlight"/>, so a free slot always exists.
     public PendingRequest RentSlot()
@@ -113,36 +111,7 @@ public sealed class PeerLink
     TcpPeerConnection Dial()
     {
         var options = owner.Options;
-        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        // Linux bounds a blocking connect by the send timeout (SO_SNDTIMEO).
-        socket.SendTimeout = (int)options.ConnectTimeout.TotalMilliseconds;
-        try
-        {
-            socket.Connect(Address);
-        }
-        catch (SocketException e)
-        {
-            socket.Dispose();
-            throw Unavailable(e.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock or SocketError.InProgress
-                ? $"no connection within the connect timeout ({options.ConnectTimeout.TotalSeconds:0.###} s)"
-                : $"cannot connect: {e.Message}", e);
-        }
-        var frames = new FrameSocket(socket);
-        int peer;
-        try
-        {
-            peer = HelloExchange.Run(frames, HelloRole.Initiator, owner.Self, options.Secret, options.ConnectTimeout);
-        }
-        catch (Exception e) when (e is HelloFailedException or SocketException or ObjectDisposedException)
-        {
-            frames.Dispose();
-            throw Unavailable(e is HelloFailedException ? $"hello failed: {e.Message}" : $"the connection broke during the hello: {e.Message}", e);
-        }
-        if (peer != Node)
-        {
-            frames.Dispose();
-            throw Unavailable($"the peer there authenticated as node {peer}, not node {Node}");
-        }
+        var frames = AuthenticatedDial.Connect(Address, Node, options);
         frames.Attribute(Counters);
         frames.ReceiveTimeout = TimeSpan.Zero; // silence is the keep-alive's business
         frames.SendTimeout = options.RequestTimeout;

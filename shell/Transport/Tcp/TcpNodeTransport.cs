@@ -25,10 +25,11 @@ public sealed class TcpNodeTransport : INodeTransport
     int sweeping;
     int disposed;
 
-    public TcpNodeTransport(TransportOptions options)
+    public TcpNodeTransport(TransportOptions options, ISideChannelService? sideChannel = null)
     {
         options.Validate();
         Options = options;
+        SideChannel = sideChannel;
         requestTimeoutMs = (long)options.RequestTimeout.TotalMilliseconds;
         listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         try
@@ -53,6 +54,8 @@ public sealed class TcpNodeTransport : INodeTransport
     }
 
     public TransportOptions Options { get; }
+    /// Serves peers' requests beyond page traffic (the RDMA transport's setup); null: none are served.
+    public ISideChannelService? SideChannel { get; }
     public int Self => Options.Self;
     public IPEndPoint ListenEndpoint { get; }
     public CancellationToken Stopping => stopping.Token;
