@@ -18,6 +18,7 @@ public static class FaultOurPager
     /// Far above the ≈1 s a run takes; a pager that never wakes the vCPU fails the run instead of hanging it.
     public static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(120);
     static readonly TimeSpan VerifyTimeout = TimeSpan.FromSeconds(60);
+    static readonly TimeSpan FailureCheckInterval = TimeSpan.FromMilliseconds(100);
 
     /// Every page homed on node 0, this node, in a <see cref="LocalPageStore"/>.
     public static FaultRun Run(byte[] guestCode, int pages, int budgetPages, int passes) =>
@@ -51,8 +52,15 @@ public static class FaultOurPager
             string? failure = null;
             var vcpuThread = new Thread(() => failure = RunGuest(vcpu, marks)) { Name = "bench vCPU", IsBackground = true };
             vcpuThread.Start();
-            if (!vcpuThread.Join(RunTimeout))
-                throw new BenchRunException($"ours: the guest did not halt within {RunTimeout.TotalSeconds} s (pager stuck?)");
+            // A pager whose store failed (a remote home gone) never wakes the vCPU: report its reason at once.
+            var deadline = System.Diagnostics.Stopwatch.GetTimestamp() + (long)(RunTimeout.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+            while (!vcpuThread.Join(FailureCheckInterval))
+            {
+                if (pager.FailureReason is { } reason)
+                    throw new BenchRunException($"ours: the pager stopped serving: {reason}");
+                if (System.Diagnostics.Stopwatch.GetTimestamp() > deadline)
+                    throw new BenchRunException($"ours: the guest did not halt within {RunTimeout.TotalSeconds} s (pager stuck?)");
+            }
             if (failure is not null)
                 throw new BenchRunException($"ours: {failure}");
             guestHalted?.Invoke();

@@ -48,7 +48,10 @@ public static class RemoteFaultReport
         {
             lines.Add(Invariant($"  {side}: fetch round trip {Median(runs, r => r.FetchP50):F1} / {Median(runs, r => r.FetchP99):F1}, write-back round trip {Median(runs, r => r.StoreP50):F1} / {Median(runs, r => r.StoreP99):F1}, ")
                 + (double.IsNaN(runs[0].CopyP50) ? "UFFDIO_COPY not timed (pager fault path unchanged)" : Invariant($"UFFDIO_COPY {Median(runs, r => r.CopyP50):F1} / {Median(runs, r => r.CopyP99):F1}")));
-            lines.Add(Invariant($"    pager fault read → resolved p50 {(side == "ours" ? "≤ " : "")}{Median(runs, r => r.Run.HandleP50Microseconds):F1}, p99 {(side == "ours" ? "≤ " : "")}{Median(runs, r => r.Run.HandleP99Microseconds):F1} (ours: power-of-two bucket upper bound)"));
+            var (p50, p99) = (Median(runs, r => r.Run.HandleP50Microseconds), Median(runs, r => r.Run.HandleP99Microseconds));
+            lines.Add(side == "ours"
+                ? Invariant($"    pager fault read → resolved p50 ≤ {p50:F0}, p99 ≤ {p99:F0} (PagerMetrics power-of-two bucket upper bounds)")
+                : Invariant($"    pager fault read → resolved p50 {p50:F1}, p99 {p99:F1}"));
             var refault = side == "ours" ? medians[Segments[2]].Ours : medians[Segments[2]].C;
             var roundTrips = Median(runs, r => r.FetchP50) + Median(runs, r => r.StoreP50);
             lines.Add(Invariant($"    re-fault median {refault:F1} = round trips {roundTrips:F1} + the rest {refault - roundTrips:F1} (fault delivery, pager step, UFFDIO_COPY, wake)"));
