@@ -45,7 +45,7 @@ public static class FaultBenchmark
     }
 
     /// A run counts only if every page kept its bytes across eviction and every page was faulted.
-    static FaultRun Checked(string who, FaultRun run)
+    internal static FaultRun Checked(string who, FaultRun run)
     {
         if (run.WrongPages != 0)
             throw new BenchRunException($"{who}: {run.WrongPages} pages lost their bytes across eviction and re-fault");

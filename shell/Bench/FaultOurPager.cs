@@ -18,8 +18,16 @@ public static class FaultOurPager
     /// Far above the ≈1 s a run takes; a pager that never wakes the vCPU fails the run instead of hanging it.
     public static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(120);
     static readonly TimeSpan VerifyTimeout = TimeSpan.FromSeconds(60);
+    static readonly TimeSpan FailureCheckInterval = TimeSpan.FromMilliseconds(100);
 
-    public static FaultRun Run(byte[] guestCode, int pages, int budgetPages, int passes)
+    /// Every page homed on node 0, this node, in a <see cref="LocalPageStore"/>.
+    public static FaultRun Run(byte[] guestCode, int pages, int budgetPages, int passes) =>
+        Run(guestCode, pages, budgetPages, passes, LocalNode, memory => new LocalPageStore(memory), guestHalted: null);
+
+    /// The pager runs as node 0; every page is homed on `home` and kept by the store `storeFor` makes (disposed
+    /// after the run when it is IDisposable). `guestHalted` runs once the guest halted, before the pages are read
+    /// back (which faults the evicted ones in again).
+    public static FaultRun Run(byte[] guestCode, int pages, int budgetPages, int passes, int home, Func<GuestMemory, IPageStore> storeFor, Action? guestHalted)
     {
         using var kvm = KvmSystem.Open();
         using var vm = kvm.CreateVm();
@@ -34,8 +42,9 @@ public static class FaultOurPager
         using var vcpu = vm.CreateVcpu(0);
         EnterFlatProtectedMode(vcpu);
 
-        using var store = new LocalPageStore(memory);
-        using var pager = new UserfaultPager(memory, ConfigFor(pages, budgetPages), store, line => Console.Error.WriteLine($"ssihv bench fault: {line}"));
+        var store = storeFor(memory);
+        using var disposeStore = store as IDisposable;
+        using var pager = new UserfaultPager(memory, ConfigFor(pages, budgetPages, home), store, line => Console.Error.WriteLine($"ssihv bench fault: {line}"));
         pager.Start();
         try
         {
@@ -43,10 +52,18 @@ public static class FaultOurPager
             string? failure = null;
             var vcpuThread = new Thread(() => failure = RunGuest(vcpu, marks)) { Name = "bench vCPU", IsBackground = true };
             vcpuThread.Start();
-            if (!vcpuThread.Join(RunTimeout))
-                throw new BenchRunException($"ours: the guest did not halt within {RunTimeout.TotalSeconds} s (pager stuck?)");
+            // A pager whose store failed (a remote home gone) never wakes the vCPU: report its reason at once.
+            var deadline = System.Diagnostics.Stopwatch.GetTimestamp() + (long)(RunTimeout.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+            while (!vcpuThread.Join(FailureCheckInterval))
+            {
+                if (pager.FailureReason is { } reason)
+                    throw new BenchRunException($"ours: the pager stopped serving: {reason}");
+                if (System.Diagnostics.Stopwatch.GetTimestamp() > deadline)
+                    throw new BenchRunException($"ours: the guest did not halt within {RunTimeout.TotalSeconds} s (pager stuck?)");
+            }
             if (failure is not null)
                 throw new BenchRunException($"ours: {failure}");
+            guestHalted?.Invoke();
             if (marks.Count != passes + 1)
                 throw new BenchRunException($"ours: {marks.Count} pass marks, expected {passes + 1}");
 
@@ -103,15 +120,18 @@ public static class FaultOurPager
         }
     }
 
-    static SsiHv.Core.Paging.Pager.PagerConfig ConfigFor(int pages, int budgetPages)
+    /// The node the pager runs as.
+    const int LocalNode = 0;
+
+    /// The paged region is one SRAT range of `home`, the only node with memory, so every page is homed there.
+    static SsiHv.Core.Paging.Pager.PagerConfig ConfigFor(int pages, int budgetPages, int home)
     {
-        const int node = 0;
         var first = DataBase / PageSize;
         var placement = new Placement.Placement(
             Placement.PlacementPolicy.FirstTouch,
-            ListModule.OfSeq([Tuple.Create(node, (ulong)pages)]),
-            ListModule.OfSeq([new Placement.PageRange(node, first, (ulong)pages)]));
-        var created = SsiHv.Core.Paging.Pager.PagerConfigModule.create(node, budgetPages, placement);
+            ListModule.OfSeq([Tuple.Create(home, (ulong)pages)]),
+            ListModule.OfSeq([new Placement.PageRange(home, first, (ulong)pages)]));
+        var created = SsiHv.Core.Paging.Pager.PagerConfigModule.create(LocalNode, budgetPages, placement);
         return created.IsOk ? created.ResultValue : throw new ArgumentOutOfRangeException(nameof(budgetPages), "budget below one page");
     }
 

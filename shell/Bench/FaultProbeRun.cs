@@ -42,8 +42,8 @@ public static class FaultProbeRun
         return new FaultProbeResult(command, pages, Microseconds("touchCyclesMedian"), Microseconds("touchCyclesP99"), pagerSummary[PagerLinePrefix.Length..]);
     }
 
-    /// `ssihv run` of this same build: the apphost when we were started through it, else `dotnet ssihv.dll`.
-    static BootCommand OurCommand(string[] runArguments)
+    /// `ssihv ARGS` of this same build: the apphost when we were started through it, else `dotnet ssihv.dll`.
+    internal static BootCommand OurCommand(string[] runArguments)
     {
         var environment = new Dictionary<string, string>();
         var processPath = Environment.ProcessPath;

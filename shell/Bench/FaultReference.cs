@@ -31,7 +31,7 @@ public static class FaultReference
         return new FaultTools(directory, guestBinary, reference, code);
     }
 
-    static void Tool(string fileName, IReadOnlyList<string> arguments)
+    internal static void Tool(string fileName, IReadOnlyList<string> arguments)
     {
         var command = new BootCommand(fileName, arguments, new Dictionary<string, string>());
         var result = BootObservation.RunAsync(command, BuildTimeout).GetAwaiter().GetResult();
@@ -42,8 +42,17 @@ public static class FaultReference
     /// One run of the C reference; also returns the TSC rate it measured (ticks per µs against CLOCK_MONOTONIC).
     public static (FaultRun Run, double TscPerMicrosecond) Run(FaultTools tools, int pages, int budgetPages, int passes)
     {
+        var (run, tscPerMicrosecond, _) = RunExecutable(tools.Reference, tools, pages, budgetPages, passes);
+        return (run, tscPerMicrosecond);
+    }
+
+    /// One run of a C reference taking uffd_reference's arguments and printing (at least) its key=value lines;
+    /// also returns every key=value it printed.
+    public static (FaultRun Run, double TscPerMicrosecond, IReadOnlyDictionary<string, double> Values) RunExecutable(
+        string executable, FaultTools tools, int pages, int budgetPages, int passes)
+    {
         var resultsFile = Path.Combine(tools.Directory, "results.bin");
-        var command = new BootCommand(tools.Reference,
+        var command = new BootCommand(executable,
             [tools.GuestBinary, Invariant(pages), Invariant(budgetPages), Invariant(passes), resultsFile], new Dictionary<string, string>());
         var observation = BootObservation.RunAsync(command, RunTimeout).GetAwaiter().GetResult();
         if (observation.ExitCode != 0)
@@ -67,7 +76,7 @@ public static class FaultReference
             [.. Enumerable.Range(0, passes).Select(pass => Value($"pass{pass}_us"))],
             (long)Value("faults"), (long)Value("zero_fills"), (long)Value("fetches"), (long)Value("evictions"), (long)Value("wrong_pages"),
             Value("handle_p50_us"), Value("handle_p99_us"));
-        return (run, Value("tsc_per_us"));
+        return (run, Value("tsc_per_us"), values);
     }
 
     static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);

@@ -9,7 +9,8 @@ namespace SsiHv.Shell.Cli;
 /// <summary>
 /// <c>ssihv bench boot</c>: boot time and VMM overhead of <c>ssihv run --guest probe</c> against QEMU on the same
 /// KVM; <c>ssihv bench fault</c>: guest page-fault latency and throughput through our pager against a minimal C
-/// userfaultfd pager; <c>ssihv bench transport</c>: node-to-node page requests over loopback against a minimal C
+/// userfaultfd pager; <c>ssihv bench remote-fault</c>: the same with every page homed in another process over TCP
+/// loopback, against the C pager with a forked page server; <c>ssihv bench transport</c>: node-to-node page requests over loopback against a minimal C
 /// TCP client/server. Each runs its reference in the same invocation. Exit 0 when every run completed (whatever the
 /// numbers), 1 when a run failed, 2 for bad input.
 /// </summary>
@@ -31,8 +32,8 @@ public sealed class BenchCommand : ICommand
     static readonly OptionSpec Append = new("append", "STR", $"the probe's command line (default \"{DefaultAppend}\")", Required: false);
 
     static readonly OptionSpec Budget = new("budget", "SIZE",
-        $"bench fault: the pager's residency budget, e.g. 8M (default {DefaultBudgetBytes / (1024 * 1024)}M; the guest touches 4x as much)", Required: false);
-    static readonly PositionalSpec Kind = new("KIND", "boot | fault | transport");
+        $"bench fault and remote-fault: the pager's residency budget, e.g. 8M (default {DefaultBudgetBytes / (1024 * 1024)}M; the guest touches 4x as much)", Required: false);
+    static readonly PositionalSpec Kind = new("KIND", "boot | fault | remote-fault | transport");
 
     /// bench transport: requests per run with one outstanding, then with TransportDepth in flight.
     const int TransportSequential = 20_000, TransportPipelined = 100_000, TransportDepth = 64;
@@ -43,7 +44,7 @@ public sealed class BenchCommand : ICommand
     /// One command for every benchmark kind, because the command list (CliRunner) names one bench command.
     public CommandSyntax Syntax { get; } = new(
         "bench",
-        "benchmarks against a reference run in the same invocation (boot: QEMU; fault: a C userfaultfd pager; transport: a C TCP client/server)",
+        "benchmarks against a reference run in the same invocation (boot: QEMU; fault, remote-fault: a C userfaultfd pager; transport: a C TCP client/server)",
         "bench boot: boots the probe guest (DESIGN.md §6) N times with 'ssihv run' in a child process and N times with\n"
         + "qemu-system-x86_64 -accel kvm (pc machine, qboot firmware, PVH boot of the same ELF, same CPUs, memory,\n"
         + "NUMA nodes and command line), alternating. Prints, per run and as median and min, the time from process\n"
@@ -59,11 +60,20 @@ public sealed class BenchCommand : ICommand
         + "Then, once, the probe guest under 'ssihv run --topology FILE --memory-budget SIZE' touches as many pages\n"
         + "(our whole VMM, CPL3 guest; no C counterpart, compare with DESIGN.md §7's guest-first-touch floor).\n"
         + "\n"
+        + "bench remote-fault: bench fault's guest, pager and passes with every page homed on node 1 in another process:\n"
+        + "'ssihv bench remote-fault-home' (started by the benchmark, not for direct use: a HomePageStore served by our TCP\n"
+        + "transport on 127.0.0.1), reached through ClusterPageStore and our TCP transport, as a boot node reaches a memory\n"
+        + "node. Pass 0 zero-fills and writes evicted dirty pages back to the home; pass 1 re-faults every page from it.\n"
+        + "Alternating, tests/bench/uffd_remote_reference.c (built with gcc now) does the same with a forked C page server\n"
+        + "(16 B request -> 4 KiB reply; 16 B + 4 KiB -> 16 B for a write-back). Prints first-touch and re-fault latency\n"
+        + "(median, p99), the ratios ours/C, the fetch and write-back round trips of each side and the goal's verdict\n"
+        + $"(median re-fault <= {RemoteFaultReport.GoalRatio}x C). Every page's bytes are checked afterwards. Needs root (userfaultfd).\n"
+        + "\n"
         + "bench transport: two of our TCP transports in this process on 127.0.0.1 exchange FetchPage -> PageData (a 4 KiB\n"
         + $"page), {TransportSequential} times with 1 request outstanding and {TransportPipelined} times with {TransportDepth} in flight on one connection;\n"
         + "alternating, a minimal C client/server (tests/bench/tcp_reference.c, built with gcc now) does the same with\n"
         + "16 B requests and 4096 B replies. Prints round-trip median and p99, requests/s, and the ratios ours/C.\n"
-        + "--append applies to 'bench boot' only; --budget to 'bench fault' only; --topology to boot and fault.",
+        + "--append applies to 'bench boot' only; --budget to fault and remote-fault; --topology to boot and fault.",
         [Kind],
         [Topology, Runs, Append, Budget]);
 
@@ -72,8 +82,11 @@ public sealed class BenchCommand : ICommand
         {
             "boot" => RunBoot(arguments, output),
             "fault" => RunFault(arguments, output),
+            "remote-fault" => RunRemoteFault(arguments, output),
+            // Internal: the remote home process that 'bench remote-fault' starts (RemoteFaultHome).
+            "remote-fault-home" => RemoteFaultHome.Serve(Console.In, output),
             "transport" => RunTransport(arguments, output),
-            var other => throw CliException.BadInput($"ssihv bench: unknown benchmark '{other}'; expected boot, fault or transport"),
+            var other => throw CliException.BadInput($"ssihv bench: unknown benchmark '{other}'; expected boot, fault, remote-fault or transport"),
         };
 
     int RunBoot(ParsedArguments arguments, TextWriter output)
@@ -141,17 +154,7 @@ public sealed class BenchCommand : ICommand
         if (!TopologyFile.TryLoad(probeTopology, out _, out var problems))
             throw CliException.BadInput(problems);
         var runs = RunsOf(arguments, "fault");
-        var budgetBytes = DefaultBudgetBytes;
-        if (arguments.Option(Budget.Name) is { } text)
-        {
-            var parsed = Core.Units.ByteSize.parse(text);
-            budgetBytes = parsed.IsOk ? parsed.ResultValue : throw CliException.BadInput($"ssihv bench fault: --budget: {parsed.ErrorValue}");
-        }
-        const int maxBudgetPages = FaultGuestLayout.MaxTouches / FaultBenchmark.Passes / FaultBenchmark.WorkingSetPerBudget;
-        var budgetPages = budgetBytes / FaultGuestLayout.PageSize;
-        if (budgetBytes % FaultGuestLayout.PageSize != 0 || budgetPages is < 1 or > maxBudgetPages)
-            throw CliException.BadInput(FormattableString.Invariant(
-                $"ssihv bench fault: --budget {arguments.Option(Budget.Name)}: expected a multiple of 4 KiB from 4 KiB to {maxBudgetPages * 4} KiB (the guest's timings for 4x that many pages, two passes, must fit below 1 MiB)"));
+        var (budgetBytes, budgetPages) = BudgetOf(arguments, "fault");
 
         output.WriteLine(FormattableString.Invariant($"ssihv bench fault: budget {budgetPages} pages ({budgetBytes / 1024} KiB), working set {budgetPages * FaultBenchmark.WorkingSetPerBudget} pages, runs per pager: {runs}"));
         try
@@ -179,6 +182,59 @@ public sealed class BenchCommand : ICommand
         catch (BenchRunException e)
         {
             throw CliException.Failure([$"ssihv bench fault: {e.Message}", .. e.Details]);
+        }
+        return ExitCodes.Success;
+    }
+
+    /// The fault guest's budget (bytes, pages): --budget or the default, checked against what the guest can time.
+    static (ulong Bytes, ulong Pages) BudgetOf(ParsedArguments arguments, string kind)
+    {
+        var budgetBytes = DefaultBudgetBytes;
+        if (arguments.Option(Budget.Name) is { } text)
+        {
+            var parsed = Core.Units.ByteSize.parse(text);
+            budgetBytes = parsed.IsOk ? parsed.ResultValue : throw CliException.BadInput($"ssihv bench {kind}: --budget: {parsed.ErrorValue}");
+        }
+        const int maxBudgetPages = FaultGuestLayout.MaxTouches / FaultBenchmark.Passes / FaultBenchmark.WorkingSetPerBudget;
+        var budgetPages = budgetBytes / FaultGuestLayout.PageSize;
+        if (budgetBytes % FaultGuestLayout.PageSize != 0 || budgetPages is < 1 or > maxBudgetPages)
+            throw CliException.BadInput(FormattableString.Invariant(
+                $"ssihv bench {kind}: --budget {arguments.Option(Budget.Name)}: expected a multiple of 4 KiB from 4 KiB to {maxBudgetPages * 4} KiB (the guest's timings for 4x that many pages, two passes, must fit below 1 MiB)"));
+        return (budgetBytes, budgetPages);
+    }
+
+    int RunRemoteFault(ParsedArguments arguments, TextWriter output)
+    {
+        foreach (var option in new[] { Append, Topology })
+            if (arguments.Option(option.Name) is not null)
+                throw CliException.BadInput($"ssihv bench remote-fault: --{option.Name} does not apply to 'bench remote-fault'");
+        var runs = RunsOf(arguments, "remote-fault");
+        var (budgetBytes, budgetPages) = BudgetOf(arguments, "remote-fault");
+        output.WriteLine(FormattableString.Invariant(
+            $"ssihv bench remote-fault: budget {budgetPages} pages ({budgetBytes / 1024} KiB), working set {budgetPages * FaultBenchmark.WorkingSetPerBudget} pages homed on node {RemoteFaultHome.Node} in another process, runs per side: {runs}"));
+        try
+        {
+            var sources = Path.GetFullPath(Path.Combine(ProbeGuest.SourceDirectory(), "..", "bench"));
+            var tools = FaultReference.Build(sources);
+            try
+            {
+                var reference = RemoteFaultReference.Build(tools, sources);
+                var results = RemoteFaultBenchmark.Run(tools, reference, (int)budgetPages, runs, output.WriteLine);
+                foreach (var line in RemoteFaultReport.Lines(results))
+                    output.WriteLine(line);
+            }
+            finally
+            {
+                Directory.Delete(tools.Directory, recursive: true);
+            }
+        }
+        catch (BootInputException e)
+        {
+            throw CliException.BadInput($"ssihv bench remote-fault: {e.Message}");
+        }
+        catch (BenchRunException e)
+        {
+            throw CliException.Failure([$"ssihv bench remote-fault: {e.Message}", .. e.Details]);
         }
         return ExitCodes.Success;
     }

@@ -1,0 +1,27 @@
+namespace SsiHv.Shell.Bench;
+
+/// <summary>
+/// The C side of <c>ssihv bench remote-fault</c> (<c>tests/bench/uffd_remote_reference.c</c>): uffd_reference.c
+/// with its page store in a forked page server over TCP loopback. Built with gcc into the fault tools' directory,
+/// run as a child process per run.
+/// </summary>
+public static class RemoteFaultReference
+{
+    public static string Build(FaultTools tools, string sourceDirectory)
+    {
+        var executable = Path.Combine(tools.Directory, "uffd_remote_reference");
+        FaultReference.Tool("gcc", ["-O2", "-Wall", "-o", executable, Path.Combine(sourceDirectory, "uffd_remote_reference.c"), "-lpthread"]);
+        return executable;
+    }
+
+    public static (RemoteFaultRun Run, double TscPerMicrosecond) Run(string executable, FaultTools tools, int pages, int budgetPages, int passes)
+    {
+        var (run, tscPerMicrosecond, values) = FaultReference.RunExecutable(executable, tools, pages, budgetPages, passes);
+        double Value(string key) => values.TryGetValue(key, out var value)
+            ? value
+            : throw new BenchRunException($"C reference: no '{key}=' in the output of {executable}");
+        return (new RemoteFaultRun(run,
+            Value("fetch_p50_us"), Value("fetch_p99_us"), Value("store_p50_us"), Value("store_p99_us"), Value("copy_p50_us"), Value("copy_p99_us")),
+            tscPerMicrosecond);
+    }
+}
