@@ -50,7 +50,7 @@ let pages (clock: Clock) = currentEntries clock |> List.map (fun entry -> entry.
 /// Drops the stale entries once they outnumber the live ones: O(entries), at most once per that many
 /// removals or moves, so amortized O(1).
 let private compacted (clock: Clock) =
-    if clock.Entries <= 2 * clock.Live + 32 then clock
+    if clock.Entries <= 2 * clock.Live + 8 then clock
     else { clock with Front = currentEntries clock; Back = []; Entries = clock.Live }
 
 /// Puts `page` behind the hand with a new position; an entry it had before becomes stale.
