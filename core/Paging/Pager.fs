@@ -151,11 +151,14 @@ module FrameQueue =
     let toList (queue: FrameQueue) = queue.Front @ List.rev queue.Back
     let enqueue page (queue: FrameQueue) = { queue with Back = page :: queue.Back; Length = queue.Length + 1 }
 
+    /// Reverses Back only when Front is empty (reversing it on every call would make a dequeue O(n)).
     let tryDequeue (queue: FrameQueue) =
-        match queue.Front, List.rev queue.Back with
-        | head :: front, _ -> Some(head, { queue with Front = front; Length = queue.Length - 1 })
-        | [], head :: front -> Some(head, { Front = front; Back = []; Length = queue.Length - 1 })
-        | [], [] -> None
+        match queue.Front with
+        | head :: front -> Some(head, { queue with Front = front; Length = queue.Length - 1 })
+        | [] ->
+            match List.rev queue.Back with
+            | head :: front -> Some(head, { Front = front; Back = []; Length = queue.Length - 1 })
+            | [] -> None
 
 type PagerState =
     { Config: PagerConfig
