@@ -157,33 +157,52 @@ public sealed class BenchCommand : ICommand
         var (budgetBytes, budgetPages) = BudgetOf(arguments, "fault");
 
         output.WriteLine(FormattableString.Invariant($"ssihv bench fault: budget {budgetPages} pages ({budgetBytes / 1024} KiB), working set {budgetPages * FaultBenchmark.WorkingSetPerBudget} pages, runs per pager: {runs}"));
+        AgainstReference("fault", FaultReference.Build, tools => tools.Directory, (tools, _) =>
+        {
+            var results = FaultBenchmark.Run(tools, (int)budgetPages, runs, output.WriteLine);
+            foreach (var line in FaultReport.Lines(results))
+                output.WriteLine(line);
+            var probe = FaultProbeRun.Run(probeTopology, budgetBytes, results.Pages, results.TscPerMicrosecond);
+            foreach (var line in FaultReport.ProbeLines(probe))
+                output.WriteLine(line);
+        });
+        return ExitCodes.Success;
+    }
+
+    /// Builds a C reference from tests/bench (into a temporary directory, deleted afterwards) and measures against
+    /// it; a problem with the sources is bad input (exit 2), a failed build or run a failure (exit 1), each naming
+    /// the benchmark.
+    static void AgainstReference<TReference>(
+        string kind, Func<string, TReference> build, Func<TReference, string> directoryOf, Action<TReference, string> measure)
+    {
         try
         {
             var sources = Path.GetFullPath(Path.Combine(ProbeGuest.SourceDirectory(), "..", "bench"));
-            var tools = FaultReference.Build(sources);
+            var reference = build(sources);
             try
             {
-                var results = FaultBenchmark.Run(tools, (int)budgetPages, runs, output.WriteLine);
-                foreach (var line in FaultReport.Lines(results))
-                    output.WriteLine(line);
-                var probe = FaultProbeRun.Run(probeTopology, budgetBytes, results.Pages, results.TscPerMicrosecond);
-                foreach (var line in FaultReport.ProbeLines(probe))
-                    output.WriteLine(line);
+                measure(reference, sources);
             }
             finally
             {
-                Directory.Delete(tools.Directory, recursive: true);
+                Directory.Delete(directoryOf(reference), recursive: true);
             }
         }
         catch (BootInputException e)
         {
-            throw CliException.BadInput($"ssihv bench fault: {e.Message}");
+            throw CliException.BadInput($"ssihv bench {kind}: {e.Message}");
         }
         catch (BenchRunException e)
         {
-            throw CliException.Failure([$"ssihv bench fault: {e.Message}", .. e.Details]);
+            throw CliException.Failure([$"ssihv bench {kind}: {e.Message}", .. e.Details]);
         }
-        return ExitCodes.Success;
+    }
+
+    static void RejectOptions(ParsedArguments arguments, string kind, params OptionSpec[] options)
+    {
+        foreach (var option in options)
+            if (arguments.Option(option.Name) is not null)
+                throw CliException.BadInput($"ssihv bench {kind}: --{option.Name} does not apply to 'bench {kind}'");
     }
 
     /// The fault guest's budget (bytes, pages): --budget or the default, checked against what the guest can time.
@@ -205,71 +224,33 @@ public sealed class BenchCommand : ICommand
 
     int RunRemoteFault(ParsedArguments arguments, TextWriter output)
     {
-        foreach (var option in new[] { Append, Topology })
-            if (arguments.Option(option.Name) is not null)
-                throw CliException.BadInput($"ssihv bench remote-fault: --{option.Name} does not apply to 'bench remote-fault'");
+        RejectOptions(arguments, "remote-fault", Append, Topology);
         var runs = RunsOf(arguments, "remote-fault");
         var (budgetBytes, budgetPages) = BudgetOf(arguments, "remote-fault");
         output.WriteLine(FormattableString.Invariant(
             $"ssihv bench remote-fault: budget {budgetPages} pages ({budgetBytes / 1024} KiB), working set {budgetPages * FaultBenchmark.WorkingSetPerBudget} pages homed on node {RemoteFaultHome.Node} in another process, runs per side: {runs}"));
-        try
+        AgainstReference("remote-fault", FaultReference.Build, tools => tools.Directory, (tools, sources) =>
         {
-            var sources = Path.GetFullPath(Path.Combine(ProbeGuest.SourceDirectory(), "..", "bench"));
-            var tools = FaultReference.Build(sources);
-            try
-            {
-                var reference = RemoteFaultReference.Build(tools, sources);
-                var results = RemoteFaultBenchmark.Run(tools, reference, (int)budgetPages, runs, output.WriteLine);
-                foreach (var line in RemoteFaultReport.Lines(results))
-                    output.WriteLine(line);
-            }
-            finally
-            {
-                Directory.Delete(tools.Directory, recursive: true);
-            }
-        }
-        catch (BootInputException e)
-        {
-            throw CliException.BadInput($"ssihv bench remote-fault: {e.Message}");
-        }
-        catch (BenchRunException e)
-        {
-            throw CliException.Failure([$"ssihv bench remote-fault: {e.Message}", .. e.Details]);
-        }
+            var reference = RemoteFaultReference.Build(tools, sources);
+            var results = RemoteFaultBenchmark.Run(tools, reference, (int)budgetPages, runs, output.WriteLine);
+            foreach (var line in RemoteFaultReport.Lines(results))
+                output.WriteLine(line);
+        });
         return ExitCodes.Success;
     }
 
     int RunTransport(ParsedArguments arguments, TextWriter output)
     {
-        foreach (var option in new[] { Append, Budget, Topology })
-            if (arguments.Option(option.Name) is not null)
-                throw CliException.BadInput($"ssihv bench transport: --{option.Name} does not apply to 'bench transport'");
+        RejectOptions(arguments, "transport", Append, Budget, Topology);
         var runs = RunsOf(arguments, "transport");
         output.WriteLine(FormattableString.Invariant(
             $"ssihv bench transport: runs per side: {runs}, {TransportSequential} requests with 1 outstanding, {TransportPipelined} with {TransportDepth} in flight"));
-        try
+        AgainstReference("transport", TransportReference.Build, reference => reference.Directory, (reference, _) =>
         {
-            var sources = Path.GetFullPath(Path.Combine(ProbeGuest.SourceDirectory(), "..", "bench"));
-            var reference = TransportReference.Build(sources);
-            try
-            {
-                var results = TransportBenchmark.Run(reference, TransportSequential, TransportPipelined, TransportDepth, runs, output.WriteLine);
-                foreach (var line in TransportReport.Lines(results))
-                    output.WriteLine(line);
-            }
-            finally
-            {
-                Directory.Delete(reference.Directory, recursive: true);
-            }
-        }
-        catch (BootInputException e)
-        {
-            throw CliException.BadInput($"ssihv bench transport: {e.Message}");
-        }
-        catch (BenchRunException e)
-        {
-            throw CliException.Failure([$"ssihv bench transport: {e.Message}", .. e.Details]);
-        }
+            var results = TransportBenchmark.Run(reference, TransportSequential, TransportPipelined, TransportDepth, runs, output.WriteLine);
+            foreach (var line in TransportReport.Lines(results))
+                output.WriteLine(line);
+        });
         return ExitCodes.Success;
     }
 

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using SsiHv.Shell.Nodes;
 using Xunit;
 
 namespace SsiHv.Tests.Control;
@@ -18,6 +19,28 @@ public sealed class ControlApiTests
         Assert.Equal(status, reply.Body.GetProperty("status").GetInt32());
         Assert.Contains(detailContains, reply.Body.GetProperty("detail").GetString());
     }
+
+    static Core.Topology.Topology ExampleTopology() =>
+        Shell.Topology.TopologyFile.TryLoad(Cli.TestFiles.ExampleTopologyPath, out var topology, out var problems)
+            ? topology : throw new InvalidOperationException(string.Join("\n", problems));
+
+    /// POSTs node 1's join to the boot node (202) and waits until GET /v1/cluster shows it active.
+    static async Task JoinNodeOneAsync(ControlCluster cluster, NodeHost boot, string joinBody)
+    {
+        Assert.Equal(202, (await cluster.PostAsync(boot, "/v1/cluster/join", joinBody)).Status);
+        await NodeOneBecomesAsync(cluster, boot, "active");
+    }
+
+    static Task NodeOneBecomesAsync(ControlCluster cluster, NodeHost boot, string state) =>
+        ControlCluster.Eventually($"node 1 {state}", async () =>
+            (await cluster.GetAsync(boot, "/v1/cluster")).Body.GetProperty("members")[1].GetProperty("state").GetString() == state);
+
+    static async Task StartProbeVmAsync(ControlCluster cluster, NodeHost boot) =>
+        Assert.Equal(202, (await cluster.PostAsync(boot, "/v1/vm", """{"guest":"probe"}""")).Status);
+
+    static Task VmBecomesAsync(ControlCluster cluster, NodeHost boot, string state) =>
+        ControlCluster.Eventually($"the VM {state}", async () =>
+            (await cluster.GetAsync(boot, "/v1/vm")).Body.GetProperty("state").GetString() == state);
 
     [Fact]
     public async Task Health_node_cluster_vm_and_pages_answer_in_the_documented_shapes()
@@ -152,17 +175,13 @@ public sealed class ControlApiTests
     [Fact]
     public async Task The_boot_nodes_topology_file_describes_the_VM_when_it_matches_the_joined_nodes()
     {
-        var template = Shell.Topology.TopologyFile.TryLoad(Cli.TestFiles.ExampleTopologyPath, out var t, out var problems)
-            ? t : throw new InvalidOperationException(string.Join("\n", problems));
+        var template = ExampleTopology();
         await using var cluster = new ControlCluster();
         var effects = new RecordingEffects();
         var boot = await cluster.StartAsync(ControlCluster.Config(0, 2, 1024, null), effects, template: template);
-        Assert.Equal(202, (await cluster.PostAsync(boot, "/v1/cluster/join", JoinBody.Replace("512", "1024"))).Status);
-        await ControlCluster.Eventually("node 1 active", async () =>
-            (await cluster.GetAsync(boot, "/v1/cluster")).Body.GetProperty("members")[1].GetProperty("state").GetString() == "active");
-        Assert.Equal(202, (await cluster.PostAsync(boot, "/v1/vm", """{"guest":"probe"}""")).Status);
-        await ControlCluster.Eventually("the VM running", async () =>
-            (await cluster.GetAsync(boot, "/v1/vm")).Body.GetProperty("state").GetString() == "running");
+        await JoinNodeOneAsync(cluster, boot, JoinBody.Replace("512", "1024"));
+        await StartProbeVmAsync(cluster, boot);
+        await VmBecomesAsync(cluster, boot, "running");
         Assert.Equal(template.Distances, effects.StartedTopology!.Distances);
         Assert.Equal(template.LatencyNs, effects.StartedTopology.LatencyNs);
         Assert.Equal(template.Name, (await cluster.GetAsync(boot, "/v1/topology")).Body.GetProperty("name").GetString());
@@ -171,17 +190,13 @@ public sealed class ControlApiTests
     [Fact]
     public async Task A_topology_file_that_differs_from_the_joined_nodes_stops_the_VM_naming_the_node()
     {
-        var template = Shell.Topology.TopologyFile.TryLoad(Cli.TestFiles.ExampleTopologyPath, out var t, out var problems)
-            ? t : throw new InvalidOperationException(string.Join("\n", problems));
+        var template = ExampleTopology();
         await using var cluster = new ControlCluster();
         var effects = new RecordingEffects();
         var boot = await cluster.StartAsync(ControlCluster.Config(0, 2, 1024, null), effects, template: template);
-        Assert.Equal(202, (await cluster.PostAsync(boot, "/v1/cluster/join", JoinBody)).Status);
-        await ControlCluster.Eventually("node 1 active", async () =>
-            (await cluster.GetAsync(boot, "/v1/cluster")).Body.GetProperty("members")[1].GetProperty("state").GetString() == "active");
-        Assert.Equal(202, (await cluster.PostAsync(boot, "/v1/vm", """{"guest":"probe"}""")).Status);
-        await ControlCluster.Eventually("the VM stopped", async () =>
-            (await cluster.GetAsync(boot, "/v1/vm")).Body.GetProperty("state").GetString() == "stopped");
+        await JoinNodeOneAsync(cluster, boot, JoinBody);
+        await StartProbeVmAsync(cluster, boot);
+        await VmBecomesAsync(cluster, boot, "stopped");
         var vm = (await cluster.GetAsync(boot, "/v1/vm")).Body;
         Assert.Contains("node 1 joined with cpus 0 and memoryMiB 512 but the topology file gives it cpus 0 and memoryMiB 1024", vm.GetProperty("reason").GetString());
         Assert.Equal(1, vm.GetProperty("exitCode").GetInt32());
@@ -193,15 +208,12 @@ public sealed class ControlApiTests
     {
         await using var cluster = new ControlCluster();
         var (boot, effects) = await cluster.StartBootAsync();
-        Assert.Equal(202, (await cluster.PostAsync(boot, "/v1/cluster/join", JoinBody)).Status);
-        await ControlCluster.Eventually("node 1 active", async () =>
-            (await cluster.GetAsync(boot, "/v1/cluster")).Body.GetProperty("members")[1].GetProperty("state").GetString() == "active");
+        await JoinNodeOneAsync(cluster, boot, JoinBody);
 
         var started = await cluster.PostAsync(boot, "/v1/vm", """{"guest":"probe","timeoutSeconds":60}""");
         Assert.Equal(202, started.Status);
         Assert.Equal(["state", "reason", "exitCode"], Names(started.Body));
-        await ControlCluster.Eventually("the VM running", async () =>
-            (await cluster.GetAsync(boot, "/v1/vm")).Body.GetProperty("state").GetString() == "running");
+        await VmBecomesAsync(cluster, boot, "running");
         Assert.Equal(2, effects.StartedTopology!.Nodes.Length);
         AssertProblem(await cluster.PostAsync(boot, "/v1/vm", """{"guest":"probe"}"""), 409, "already starting or running");
 
@@ -222,8 +234,7 @@ public sealed class ControlApiTests
         AssertProblem(await cluster.GetAsync(boot, "/v1/acpi/NOPE"), 404, "SRAT");
 
         Assert.Equal(202, (await cluster.PostAsync(boot, "/v1/vm/stop", "")).Status);
-        await ControlCluster.Eventually("the VM stopped", async () =>
-            (await cluster.GetAsync(boot, "/v1/vm")).Body.GetProperty("state").GetString() == "stopped");
+        await VmBecomesAsync(cluster, boot, "stopped");
         var stopped = (await cluster.GetAsync(boot, "/v1/vm")).Body;
         Assert.Equal(0, stopped.GetProperty("exitCode").GetInt32());
         Assert.Equal("stopped through POST /v1/vm/stop", stopped.GetProperty("reason").GetString());
@@ -234,12 +245,9 @@ public sealed class ControlApiTests
     {
         await using var cluster = new ControlCluster();
         var (boot, effects) = await cluster.StartBootAsync();
-        Assert.Equal(202, (await cluster.PostAsync(boot, "/v1/cluster/join", JoinBody)).Status);
-        await ControlCluster.Eventually("node 1 active", async () =>
-            (await cluster.GetAsync(boot, "/v1/cluster")).Body.GetProperty("members")[1].GetProperty("state").GetString() == "active");
-        Assert.Equal(202, (await cluster.PostAsync(boot, "/v1/vm", """{"guest":"probe"}""")).Status);
-        await ControlCluster.Eventually("the VM running", async () =>
-            (await cluster.GetAsync(boot, "/v1/vm")).Body.GetProperty("state").GetString() == "running");
+        await JoinNodeOneAsync(cluster, boot, JoinBody);
+        await StartProbeVmAsync(cluster, boot);
+        await VmBecomesAsync(cluster, boot, "running");
 
         AssertProblem(await cluster.PostAsync(boot, "/v1/cluster/nodes/0/drain", ""), 409, "node 0 is the boot node");
         var drained = await cluster.PostAsync(boot, "/v1/cluster/nodes/1/drain", "");
@@ -247,8 +255,7 @@ public sealed class ControlApiTests
         Assert.Equal(1, drained.Body.GetProperty("id").GetInt32());
         Assert.Contains(drained.Body.GetProperty("state").GetString(), new[] { "draining", "left" });
 
-        await ControlCluster.Eventually("node 1 left", async () =>
-            (await cluster.GetAsync(boot, "/v1/cluster")).Body.GetProperty("members")[1].GetProperty("state").GetString() == "left");
+        await NodeOneBecomesAsync(cluster, boot, "left");
         var calls = effects.Calls.ToList();
         Assert.True(calls.IndexOf("move pages 1 -> 0") >= 0 && calls.IndexOf("move pages 1 -> 0") < calls.IndexOf("disconnect 1"), string.Join("\n", calls));
         Assert.Equal("running", (await cluster.GetAsync(boot, "/v1/vm")).Body.GetProperty("state").GetString());
@@ -259,16 +266,12 @@ public sealed class ControlApiTests
     {
         await using var cluster = new ControlCluster();
         var (boot, effects) = await cluster.StartBootAsync();
-        Assert.Equal(202, (await cluster.PostAsync(boot, "/v1/cluster/join", JoinBody)).Status);
-        await ControlCluster.Eventually("node 1 active", async () =>
-            (await cluster.GetAsync(boot, "/v1/cluster")).Body.GetProperty("members")[1].GetProperty("state").GetString() == "active");
-        Assert.Equal(202, (await cluster.PostAsync(boot, "/v1/vm", """{"guest":"probe"}""")).Status);
-        await ControlCluster.Eventually("the VM running", async () =>
-            (await cluster.GetAsync(boot, "/v1/vm")).Body.GetProperty("state").GetString() == "running");
+        await JoinNodeOneAsync(cluster, boot, JoinBody);
+        await StartProbeVmAsync(cluster, boot);
+        await VmBecomesAsync(cluster, boot, "running");
 
         effects.LosePeer(1);
-        await ControlCluster.Eventually("the VM stopped", async () =>
-            (await cluster.GetAsync(boot, "/v1/vm")).Body.GetProperty("state").GetString() == "stopped");
+        await VmBecomesAsync(cluster, boot, "stopped");
         var vm = (await cluster.GetAsync(boot, "/v1/vm")).Body;
         Assert.Equal("node 1 was lost; it homed guest memory of the VM", vm.GetProperty("reason").GetString());
         Assert.Equal(1, vm.GetProperty("exitCode").GetInt32());

@@ -2,6 +2,7 @@ using SsiHv.Tests.Cli;
 using SsiHv.Tests.Vmm;
 using Xunit;
 using Xunit.Abstractions;
+using static SsiHv.Tests.Pager.OvercommitGuest;
 
 namespace SsiHv.Tests.Pager;
 
@@ -13,25 +14,17 @@ namespace SsiHv.Tests.Pager;
 [Collection(VmmTestCollection.Name)]
 public sealed class OvercommittedGuestTests(ITestOutputHelper output)
 {
-    const long BudgetPages = 64L * 1024 * 1024 / 4096;
-    static string Overcommit => Path.Combine(TestFiles.RepoRoot, "tests", "topologies", "overcommit.json");
-
     [Theory]
     [InlineData("memtest.cpus=1")]
     [InlineData("memtest.cpus=all")]
     public void Memtest_passes_with_guest_ram_four_times_the_budget(string cpus)
     {
         var run = CliRun.AsProcess(TimeSpan.FromMinutes(5),
-            "run", "--topology", Overcommit, "--guest", "probe", "--memory-budget", "64M", "--append", cpus, "--timeout", "280");
+            "run", "--topology", TopologyPath, "--guest", "probe", "--memory-budget", "64M", "--append", cpus, "--timeout", "280");
         output.WriteLine(run.ToString());
         Assert.True(run.ExitCode == 0, run.ToString());
 
-        var report = new ProbeReport(run.Stdout);
-        var memtests = report.All("memtest").ToList();
-        Assert.Equal(2, memtests.Count);
-        Assert.All(memtests, m => Assert.Equal(0, m.GetProperty("mismatches").GetInt64()));
-        var tested = memtests.Sum(m => m.GetProperty("pages").GetInt64());
-        Assert.Equal(0, report.Single("memtest-summary").GetProperty("mismatches").GetInt64());
+        var tested = OvercommitGuest.AssertMemtestsFoundNoMismatch(run.Stdout);
         Assert.InRange(tested, 4 * BudgetPages * 95 / 100, 4 * BudgetPages);
 
         var pager = PagerSummary.Parse(run.Stdout);

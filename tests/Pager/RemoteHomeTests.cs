@@ -4,7 +4,6 @@ using SsiHv.Shell.Pager;
 using SsiHv.Shell.Vmm;
 using SsiHv.Shell.Vmm.Boot;
 using SsiHv.Shell.Vmm.Devices;
-using SsiHv.Tests.Cli;
 using SsiHv.Tests.Vmm;
 using Xunit;
 using Xunit.Abstractions;
@@ -20,7 +19,6 @@ namespace SsiHv.Tests.Pager;
 [Collection(VmmTestCollection.Name)]
 public sealed class RemoteHomeTests(ITestOutputHelper output)
 {
-    const ulong BudgetBytes = 64UL * 1024 * 1024;
     static readonly TimeSpan RunLimit = TimeSpan.FromSeconds(240);
 
     [Fact]
@@ -87,10 +85,9 @@ public sealed class RemoteHomeTests(ITestOutputHelper output)
     (VmStop Stop, string Console, PagerView Pager) RunProbe(Func<Shell.Vmm.Memory.GuestMemory, IPageStore> storeFor, string append,
         Action<VirtualMachine, Task>? during = null)
     {
-        var path = Path.Combine(TestFiles.RepoRoot, "tests", "topologies", "overcommit.json");
-        Assert.True(Shell.Topology.TopologyFile.TryLoad(path, out var topology, out var problems), string.Join('\n', problems));
+        Assert.True(Shell.Topology.TopologyFile.TryLoad(OvercommitGuest.TopologyPath, out var topology, out var problems), string.Join('\n', problems));
         var kernelPath = ProbeGuest.Build();
-        var config = new VmConfig(topology, kernelPath, File.ReadAllBytes(kernelPath), null, append, BudgetBytes, storeFor);
+        var config = new VmConfig(topology, kernelPath, File.ReadAllBytes(kernelPath), null, append, OvercommitGuest.BudgetBytes, storeFor);
         using var vm = VirtualMachine.Create(config);
         using var console = new MemoryStream();
         var running = vm.RunAsync(console, RunLimit);
@@ -104,12 +101,7 @@ public sealed class RemoteHomeTests(ITestOutputHelper output)
 
     static void AssertMemtestPassed(string console)
     {
-        var report = new ProbeReport(console);
-        var memtests = report.All("memtest").ToList();
-        Assert.Equal(2, memtests.Count);
-        Assert.All(memtests, m => Assert.Equal(0, m.GetProperty("mismatches").GetInt64()));
-        Assert.Equal(0, report.Single("memtest-summary").GetProperty("mismatches").GetInt64());
-        var tested = memtests.Sum(m => m.GetProperty("pages").GetInt64());
-        Assert.True(tested * 4096 > 3 * (long)BudgetBytes, $"only {tested} pages tested");
+        var tested = OvercommitGuest.AssertMemtestsFoundNoMismatch(console);
+        Assert.True(tested * 4096 > 3 * (long)OvercommitGuest.BudgetBytes, $"only {tested} pages tested");
     }
 }

@@ -14,61 +14,16 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
+#include "tcp_stream.h"
 
 #define PAGE 4096
 #define REQUEST 16
 #define GIVE_UP_SECONDS 120
 
 static int listener;
-
-static void die(const char *what) { perror(what); exit(1); }
-
-static double now_us(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
-}
-
-static int read_all(int fd, void *buffer, size_t length)
-{
-    size_t done = 0;
-    while (done < length) {
-        ssize_t n = read(fd, (char *)buffer + done, length - done);
-        if (n <= 0)
-            return -1;
-        done += (size_t)n;
-    }
-    return 0;
-}
-
-static void write_all(int fd, const void *buffer, size_t length)
-{
-    size_t done = 0;
-    while (done < length) {
-        ssize_t n = write(fd, (const char *)buffer + done, length - done);
-        if (n <= 0)
-            die("write");
-        done += (size_t)n;
-    }
-}
-
-static void no_delay(int fd)
-{
-    int one = 1;
-    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
-        die("setsockopt TCP_NODELAY");
-}
 
 static void *serve(void *unused)
 {

@@ -14,32 +14,8 @@
  * (see main). Exit 0 on success, 1 on failure, 2 on bad arguments. Gives up after 120 s (alarm).
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <linux/kvm.h>
-#include <linux/userfaultfd.h>
-#include <poll.h>
 #include <pthread.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
-#include <x86intrin.h>
-
-#define PAGE 4096UL
-#define LOW_BASE 0xE0000UL       /* code, parameters, results: never paged */
-#define LOW_SIZE 0x20000UL
-#define PARAMS_OFFSET 0xF00UL
-#define RESULTS_OFFSET 0x1000UL
-#define DATA_BASE 0x100000UL
-#define PASS_PORT 0x10
-#define POLL_MS 100
-#define GIVE_UP_SECONDS 120
+#include "fault_vmm.h"
 
 static uint8_t *data, *store, *zero_page;
 static unsigned long pages, budget;
@@ -50,15 +26,6 @@ static unsigned long *fifo, fifo_head, fifo_count;
 static unsigned long faults, zero_fills, fetches, evictions;
 static double *handle_us; /* per fault: read() returned -> UFFDIO_COPY returned (the same span our pager's metric covers) */
 static unsigned long handled, handle_capacity;
-
-static void die(const char *what) { perror(what); exit(1); }
-
-static double now_us(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
-}
 
 static void evict_oldest(void)
 {
@@ -102,133 +69,47 @@ static void serve(unsigned long address, double read_at)
 static void *handler(void *unused)
 {
     (void)unused;
-    struct uffd_msg messages[64];
-    while (!stopping) {
-        struct pollfd p = { .fd = uffd, .events = POLLIN };
-        int ready = poll(&p, 1, POLL_MS);
-        if (ready < 0 && errno != EINTR) die("poll");
-        if (ready <= 0) continue;
-        ssize_t n = read(uffd, messages, sizeof messages);
-        if (n < 0) { if (errno == EAGAIN || errno == EINTR) continue; die("read uffd"); }
-        double read_at = now_us();
-        for (size_t i = 0; i < (size_t)n / sizeof messages[0]; i++)
-            if (messages[i].event == UFFD_EVENT_PAGEFAULT)
-                serve(messages[i].arg.pagefault.address, read_at);
-    }
+    read_faults(uffd, &stopping, serve);
     return NULL;
-}
-
-static int compare_doubles(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* TSC ticks per µs, measured against CLOCK_MONOTONIC over 200 ms (the guest reads the same TSC). */
-static double tsc_per_us(void)
-{
-    double t0 = now_us();
-    uint64_t c0 = __rdtsc();
-    while (now_us() - t0 < 200000) {}
-    return (double)(__rdtsc() - c0) / (now_us() - t0);
 }
 
 int main(int argc, char **argv)
 {
-    if (argc != 6) { fprintf(stderr, "usage: %s GUEST.BIN PAGES BUDGET_PAGES PASSES RESULTS.BIN\n", argv[0]); return 2; }
-    pages = strtoul(argv[2], NULL, 10);
-    budget = strtoul(argv[3], NULL, 10);
-    unsigned long passes = strtoul(argv[4], NULL, 10);
-    if (pages == 0 || budget == 0 || passes == 0 || RESULTS_OFFSET + pages * passes * 4 > LOW_SIZE) {
-        fprintf(stderr, "uffd_reference: bad PAGES/BUDGET_PAGES/PASSES\n");
-        return 2;
-    }
-    alarm(GIVE_UP_SECONDS); /* default action: terminate; the benchmark reports the failure */
+    struct fault_arguments arguments = parse_fault_arguments(argc, argv, "uffd_reference");
+    pages = arguments.pages;
+    budget = arguments.budget;
+    unsigned long passes = arguments.passes;
 
-    int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-    if (kvm < 0) die("/dev/kvm");
-    int vm = ioctl(kvm, KVM_CREATE_VM, 0);
-    if (vm < 0) die("KVM_CREATE_VM");
-    uint8_t *low = mmap(NULL, LOW_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    data = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    struct fault_vm vm = create_fault_vm(&arguments, "uffd_reference");
+    data = vm.data;
     store = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     zero_page = aligned_alloc(PAGE, PAGE);
-    if (low == MAP_FAILED || data == MAP_FAILED || store == MAP_FAILED || !zero_page) die("mmap");
+    if (store == MAP_FAILED || !zero_page) die("mmap");
     memset(zero_page, 0, PAGE);
     resident = calloc(pages, 1); stored = calloc(pages, 1); fifo = calloc(budget, sizeof *fifo);
     handle_capacity = pages * passes * 2;
     handle_us = calloc(handle_capacity, sizeof *handle_us);
 
-    FILE *guest = fopen(argv[1], "rb");
-    if (!guest) die(argv[1]);
-    size_t code_size = fread(low, 1, PARAMS_OFFSET, guest);
-    fclose(guest);
-    if (code_size == 0) { fprintf(stderr, "uffd_reference: empty guest\n"); return 2; }
-    ((uint32_t *)(low + PARAMS_OFFSET))[0] = pages;
-    ((uint32_t *)(low + PARAMS_OFFSET))[1] = passes;
-
-    struct kvm_userspace_memory_region low_slot = { .slot = 0, .guest_phys_addr = LOW_BASE, .memory_size = LOW_SIZE, .userspace_addr = (unsigned long)low };
-    struct kvm_userspace_memory_region data_slot = { .slot = 1, .guest_phys_addr = DATA_BASE, .memory_size = pages * PAGE, .userspace_addr = (unsigned long)data };
-    if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &low_slot) || ioctl(vm, KVM_SET_USER_MEMORY_REGION, &data_slot)) die("KVM_SET_USER_MEMORY_REGION");
-
-    uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-    if (uffd < 0) die("userfaultfd");
-    struct uffdio_api api = { .api = UFFD_API };
-    if (ioctl(uffd, UFFDIO_API, &api)) die("UFFDIO_API");
-    struct uffdio_register reg = { .range = { .start = (unsigned long)data, .len = pages * PAGE }, .mode = UFFDIO_REGISTER_MODE_MISSING };
-    if (ioctl(uffd, UFFDIO_REGISTER, &reg)) die("UFFDIO_REGISTER");
-
-    int vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
-    if (vcpu < 0) die("KVM_CREATE_VCPU");
-    int run_size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
-    struct kvm_run *run = mmap(NULL, run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
-    if (run == MAP_FAILED) die("mmap kvm_run");
-    struct kvm_sregs sregs;
-    if (ioctl(vcpu, KVM_GET_SREGS, &sregs)) die("KVM_GET_SREGS");
-    struct kvm_segment code = { .base = 0, .limit = 0xFFFFFFFF, .selector = 8, .type = 11, .present = 1, .dpl = 0, .db = 1, .s = 1, .g = 1 };
-    struct kvm_segment flat = code;
-    flat.selector = 16; flat.type = 3;
-    sregs.cs = code; sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = flat;
-    sregs.cr0 = 0x11; /* PE | ET, paging off */
-    if (ioctl(vcpu, KVM_SET_SREGS, &sregs)) die("KVM_SET_SREGS");
-    struct kvm_regs regs = { .rip = LOW_BASE, .rflags = 2 };
-    if (ioctl(vcpu, KVM_SET_REGS, &regs)) die("KVM_SET_REGS");
+    uffd = register_missing(data, pages * PAGE);
+    struct kvm_run *run;
+    int vcpu = create_vcpu(&vm, &run);
 
     double tsc_rate = tsc_per_us();
     pthread_t thread;
     if (pthread_create(&thread, NULL, handler, NULL)) die("pthread_create");
 
-    double marks[64];
-    unsigned long mark_count = 0;
-    for (;;) {
-        if (ioctl(vcpu, KVM_RUN, 0) < 0) { if (errno == EINTR || errno == EAGAIN) continue; die("KVM_RUN"); }
-        if (run->exit_reason == KVM_EXIT_IO && run->io.port == PASS_PORT) {
-            if (mark_count < 64) marks[mark_count++] = now_us();
-            continue;
-        }
-        if (run->exit_reason == KVM_EXIT_HLT) break;
-        fprintf(stderr, "uffd_reference: unexpected exit %u\n", run->exit_reason);
-        return 1;
-    }
-    if (mark_count != passes + 1) { fprintf(stderr, "uffd_reference: %lu pass marks, expected %lu\n", mark_count, passes + 1); return 1; }
+    double marks[MAX_MARKS];
+    run_guest(vcpu, run, passes, marks, "uffd_reference");
 
-    /* Word 1 of every page sums the pass counters; reading it faults evicted pages back through the handler. */
     measuring = 0; /* the guest has halted: every fault so far was the guest's */
-    unsigned long guest_faults = faults, guest_zero_fills = zero_fills, guest_fetches = fetches, guest_evictions = evictions;
-    unsigned long expected = passes * (passes + 1) / 2, wrong = 0;
-    for (unsigned long page = 0; page < pages; page++)
-        if (((volatile uint32_t *)(data + page * PAGE))[1] != expected)
-            wrong++;
+    struct guest_counts guest = { faults, zero_fills, fetches, evictions };
+    unsigned long wrong = count_wrong_pages(data, pages, passes);
     stopping = 1;
     pthread_join(thread, NULL);
 
-    FILE *results = fopen(argv[5], "wb");
-    if (!results || fwrite(low + RESULTS_OFFSET, 4, pages * passes, results) != pages * passes || fclose(results)) die(argv[5]);
+    write_results(&arguments, vm.low);
     qsort(handle_us, handled, sizeof *handle_us, compare_doubles);
-    printf("tsc_per_us=%.3f\n", tsc_rate);
-    for (unsigned long pass = 0; pass < passes; pass++)
-        printf("pass%lu_us=%.1f\n", pass, marks[pass + 1] - marks[pass]);
-    printf("faults=%lu zero_fills=%lu fetches=%lu evictions=%lu wrong_pages=%lu\n", guest_faults, guest_zero_fills, guest_fetches, guest_evictions, wrong);
+    print_guest_figures(tsc_rate, marks, passes, guest, wrong);
     printf("handle_p50_us=%.2f handle_p99_us=%.2f\n", handled ? handle_us[handled / 2] : 0, handled ? handle_us[(size_t)(handled * 0.99)] : 0);
     return wrong ? 1 : 0;
 }
