@@ -14,7 +14,7 @@ namespace SsiHv.Shell.Cli;
 public sealed class UpCommand : ICommand
 {
     static readonly OptionSpec Topology = new("topology", "FILE",
-        "the topology file (DESIGN.md §4.2); each node's `address` gives its transport port, the control API listens on port + 1000 (default: the built-in copy of examples/two-node.json)",
+        "the topology file (DESIGN.md §4.2); each node's `address` gives its transport port, the control API listens on port + 1000 (default: a built-in two-node cluster shaped like examples/two-node.json: 2 CPUs + 256 MiB, 512 MiB memory-only)",
         Required: false);
     static readonly OptionSpec Netns = OptionSpec.Flag("netns",
         "run each node host in its own network namespace (10.213.0.N on a bridge at 10.213.0.254) instead of on 127.0.0.1; removed at the end");
