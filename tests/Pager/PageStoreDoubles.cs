@@ -33,33 +33,40 @@ public sealed class AsynchronousPageStore(IPageStore inner) : IPageStore
 /// <summary>
 /// Serves reads asynchronously from <paramref name="inner"/> until the <paramref name="failAtRead"/>th, which
 /// (and every later transfer) fails as a lost peer does: a task faulted with PeerUnavailableException.
-/// Records which home and page failed, and when.
+/// Records every failed transfer, and when the first failed: the pager may see a later write-back's failure
+/// before the read's, since the two complete on different threads.
 /// </summary>
 public sealed class FailingPageStore(IPageStore inner, int failAtRead) : IPageStore
 {
     int reads;
     volatile bool failed;
+    readonly ConcurrentQueue<string> failures = new();
 
-    public int FailedHome { get; private set; } = -1;
-    public ulong FailedPage { get; private set; }
     public long FailedAt { get; private set; }
+    public bool Failed => failed;
     public const string Complaint = "no reply within the request timeout (test store)";
+
+    /// <summary>Each failed transfer as the pager names it: "home node N failed to read|write page 0xP".</summary>
+    public IReadOnlyCollection<string> Failures => failures;
 
     public ValueTask ReadAsync(int home, ulong page, Memory<byte> destination)
     {
         if (Interlocked.Increment(ref reads) == failAtRead)
         {
-            (FailedHome, FailedPage, FailedAt) = (home, page, Stopwatch.GetTimestamp());
+            FailedAt = Stopwatch.GetTimestamp();
             failed = true;
         }
-        return failed ? Failure(home) : new ValueTask(Task.Run(async () => await inner.ReadAsync(home, page, destination)));
+        return failed ? Failure(home, page, "read") : new ValueTask(Task.Run(async () => await inner.ReadAsync(home, page, destination)));
     }
 
     public ValueTask WriteAsync(int home, ulong page, ReadOnlyMemory<byte> source) =>
-        failed ? Failure(home) : new ValueTask(Task.Run(async () => await inner.WriteAsync(home, page, source)));
+        failed ? Failure(home, page, "write") : new ValueTask(Task.Run(async () => await inner.WriteAsync(home, page, source)));
 
-    static ValueTask Failure(int home) => new(Task.Run(() =>
-        throw new PeerUnavailableException(home, $"node {home} at 127.0.0.1:9 did not answer: {Complaint}")));
+    ValueTask Failure(int home, ulong page, string what)
+    {
+        failures.Enqueue($"home node {home} failed to {what} page 0x{page:X}");
+        return new(Task.Run(() => throw new PeerUnavailableException(home, $"node {home} at 127.0.0.1:9 did not answer: {Complaint}")));
+    }
 }
 
 /// <summary>
