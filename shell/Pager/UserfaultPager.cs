@@ -15,8 +15,9 @@ namespace SsiHv.Shell.Pager;
 /// asks the core's <see cref="CorePager.step"/> what to do and performs the actions (UFFDIO_COPY,
 /// UFFDIO_WRITEPROTECT, UFFDIO_WAKE, MADV_DONTNEED, the page store) in order. When the page store answers at
 /// once (a local store), Fetch, CopyOut and MovePage are completed (FetchDone / WriteBackDone / MovePageDone fed
-/// to `step`) before the next message is read; when it answers later (a home on another node), the completion
-/// comes back through the event channel and the transfer's buffer stays owned until then. A failed transfer is
+/// to `step`) before the next message is read; when it answers later (a home on another node), the thread that
+/// completes it (the transport's receive thread) steps the completion itself if no other step is running, else
+/// posts it to the event channel; the transfer's buffer stays owned until then. A failed transfer is
 /// fatal: the pager reports <see cref="Failed"/> and stops serving (it never guesses a page's bytes). An install
 /// or unprotect directly followed by the wake of its page is one waking ioctl. docs/pager.md says why each
 /// action is safe; this class only performs them.
@@ -41,7 +42,7 @@ public sealed class UserfaultPager : IDisposable
     readonly Channel<CorePager.PagerEvent> requests =
         Channel.CreateUnbounded<CorePager.PagerEvent>(new UnboundedChannelOptions { SingleReader = true });
     /// Buffers of fetches in flight or arrived (until Install), of write-backs and of home moves in flight, by
-    /// page (the core has at most one transfer per page in flight). Touched by the pager thread only.
+    /// page (the core has at most one transfer per page in flight). Touched under the step lock only.
     readonly Dictionary<ulong, byte[]> fetched = [];
     readonly Dictionary<ulong, byte[]> outgoing = [];
     readonly Dictionary<ulong, byte[]> moving = [];
@@ -58,6 +59,13 @@ public sealed class UserfaultPager : IDisposable
     readonly byte[] zeroPage = GC.AllocateArray<byte>((int)PageSize, pinned: true);
     readonly Stack<byte[]> pageBuffers = new();
     readonly Action<string> log;
+    /// Held by whichever thread steps the core and performs actions: the pager thread, or a thread completing a
+    /// transfer inline. Everything below is touched only under it.
+    readonly object stepLock = new();
+    /// True while a step runs: a transfer completing on the stepping thread itself is posted, never nested.
+    bool stepping;
+    /// Set by Stop under the lock: no completion is stepped after it (the descriptor may be closed next).
+    bool stopped;
     CorePager.PagerState state;
     Thread? thread;
     ulong nextFault;
@@ -134,6 +142,8 @@ public sealed class UserfaultPager : IDisposable
 
     public void Stop()
     {
+        lock (stepLock)
+            stopped = true;
         requests.Writer.TryComplete();
         uffd.RequestStop();
         if (thread?.Join(StopTimeout) == false)
@@ -147,16 +157,18 @@ public sealed class UserfaultPager : IDisposable
         var messages = new UserfaultMessage[ReadBatch];
         while (FailureReason is null)
         {
-            while (FailureReason is null && requests.Reader.TryRead(out var request))
-                Handle(request);
+            lock (stepLock)
+                while (FailureReason is null && requests.Reader.TryRead(out var request))
+                    Handle(request);
             if (FailureReason is not null)
                 break;
             // One batch at a time, so queued requests are not starved by a stream of faults.
             var status = uffd.Read(messages, Timeout.Infinite, out var count);
             if (status == UserfaultReadStatus.Stopped)
                 return;
-            for (var i = 0; i < count && FailureReason is null; i++)
-                OnMessage(ref messages[i]);
+            lock (stepLock)
+                for (var i = 0; i < count && FailureReason is null; i++)
+                    OnMessage(ref messages[i]);
         }
         ReportFailure();
     }
@@ -192,8 +204,12 @@ public sealed class UserfaultPager : IDisposable
     static string FailureOf(string what, int node, ulong page, Exception error) =>
         $"the page store of home node {node} failed to {what} page 0x{page:X}: {error.Message} (the VM cannot continue without that page's bytes)";
 
-    /// Feeds the completion of a store transfer that did not finish at once back through the channel, or
-    /// fails the pager if it failed. The transfer's buffer stays owned by the pager until the completion is stepped.
+    /// Steps the completion of a store transfer that did not finish at once on the thread that completed it
+    /// (a reply then wakes the faulting vCPU without waking the pager thread: one thread hand-off less per
+    /// round trip, as the C reference handler that blocks in recv itself), or, when another step is running,
+    /// posts it through the channel; fails the pager if the transfer failed. The transfer's buffer stays owned
+    /// by the pager until the completion is stepped. Never blocks on the step lock: the completing thread is a
+    /// transport receive thread, which must keep reading replies.
     async Task CompleteLater(ValueTask transfer, CorePager.PagerEvent done, string what, int node, ulong page)
     {
         try
@@ -205,6 +221,8 @@ public sealed class UserfaultPager : IDisposable
             Fail(FailureOf(what, node, page, error));
             return;
         }
+        if (TryStepInline(done))
+            return;
         requests.Writer.TryWrite(done);
         try
         {
@@ -214,6 +232,31 @@ public sealed class UserfaultPager : IDisposable
         {
             // Stopped and disposed while the transfer was in flight: nothing waits for it.
         }
+    }
+
+    /// True when `done` was stepped on this thread: the step lock was free, no step is running on this thread,
+    /// and the pager still serves. A step that throws stops the pager (as it would on the pager thread).
+    bool TryStepInline(CorePager.PagerEvent done)
+    {
+        if (!Monitor.TryEnter(stepLock))
+            return false;
+        try
+        {
+            if (stepping || stopped)
+                return false;
+            if (FailureReason is not null)
+                return true; // nothing is stepped any more; the pager thread reports the failure
+            Handle(done);
+        }
+        catch (Exception error)
+        {
+            Fail($"the pager failed while completing a transfer: {error.Message}");
+        }
+        finally
+        {
+            Monitor.Exit(stepLock);
+        }
+        return true;
     }
 
     /// Completes a started store transfer inline (no allocation) when the store answered at once, else when
@@ -245,15 +288,23 @@ public sealed class UserfaultPager : IDisposable
     /// Steps one event, then the completions its actions produced (and theirs), before anything else is read.
     void Handle(CorePager.PagerEvent pagerEvent)
     {
-        Step(pagerEvent);
-        while (FailureReason is null && completions.TryDequeue(out var completion))
-            Step(completion);
+        stepping = true;
+        try
+        {
+            Step(pagerEvent);
+            while (FailureReason is null && completions.TryDequeue(out var completion))
+                Step(completion);
+        }
+        finally
+        {
+            stepping = false;
+        }
     }
 
     void Step(CorePager.PagerEvent pagerEvent)
     {
         var (next, actions) = CorePager.step(state, pagerEvent);
-        state = next;
+        Volatile.Write(ref state, next);
         refetched = false;
         for (var list = actions; !list.IsEmpty; list = list.Tail)
         {
