@@ -57,6 +57,9 @@ if [[ -n "$counters" ]]; then
     xunit_failed=$(($(counter failed) + $(counter error) + $(counter timeout) + $(counter aborted)))
 fi
 tally xunit "$xunit_passed" "$xunit_failed" "$xunit_status"
+# The failed tests' names again, after the long log, where whoever reads only its end sees them.
+grep -o '<UnitTestResult [^>]*outcome="Failed"' "$results/xunit.trx" 2>/dev/null \
+    | grep -o 'testName="[^"]*"' | sed -e 's/^testName="\(.*\)"$/test.sh: xunit failed: \1/' -e 's/&quot;/"/g' || true
 
 # Expecto ends with "EXPECTO! N tests run in T for NAME – P passed, I ignored, F failed, E errored. ...".
 set +e

@@ -12,7 +12,7 @@ public sealed class PagerMetrics
     public const int LatencyBuckets = 24; // 1 µs .. 8 s
 
     long readFaults, writeFaults, writeProtectFaults, zeroFills, fetches, installs, writeBacks, drops, wakes, residentPages, errors;
-    long pagesMoved;
+    long pagesMoved, completionsInline, completionsPosted;
     readonly long[] latency = new long[LatencyBuckets];
 
     public long ReadFaults => Interlocked.Read(ref readFaults);
@@ -29,6 +29,10 @@ public sealed class PagerMetrics
     public long Errors => Interlocked.Read(ref errors);
     /// Pages moved store to store from a leaving home (MoveHome).
     public long PagesMoved => Interlocked.Read(ref pagesMoved);
+    /// Transfers that completed later (a remote home) and were stepped by the thread that completed them.
+    public long CompletionsInline => Interlocked.Read(ref completionsInline);
+    /// Transfers that completed later while another step ran, so went through the pager's channel.
+    public long CompletionsPosted => Interlocked.Read(ref completionsPosted);
 
     internal void CountFault(bool write, bool writeProtect) =>
         Interlocked.Increment(ref writeProtect ? ref writeProtectFaults : ref write ? ref writeFaults : ref readFaults);
@@ -39,6 +43,7 @@ public sealed class PagerMetrics
     internal void CountDrop() { Interlocked.Increment(ref drops); Interlocked.Decrement(ref residentPages); }
     internal void CountMove() => Interlocked.Increment(ref pagesMoved);
     internal void CountError() => Interlocked.Increment(ref errors);
+    internal void CountCompletion(bool inline) => Interlocked.Increment(ref inline ? ref completionsInline : ref completionsPosted);
 
     internal void CountWake(long microseconds)
     {
@@ -66,6 +71,6 @@ public sealed class PagerMetrics
         .Append($"faults: {ReadFaults} read, {WriteFaults} write, {WriteProtectFaults} write-protect; ")
         .Append($"zero-fills {ZeroFills}, fetches {Fetches}, installs {Installs}, write-backs {WriteBacks}, evictions {Evictions}; ")
         .Append($"resident {ResidentPages} pages; fault-to-wake p50 <= {LatencyQuantileMicroseconds(0.5)} us, p99 <= {LatencyQuantileMicroseconds(0.99)} us; ")
-        .Append($"errors {Errors}")
+        .Append($"later completions {CompletionsInline} inline, {CompletionsPosted} posted; errors {Errors}")
         .ToString();
 }

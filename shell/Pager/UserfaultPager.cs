@@ -221,7 +221,9 @@ public sealed class UserfaultPager : IDisposable
             Fail(FailureOf(what, node, page, error));
             return;
         }
-        if (TryStepInline(done))
+        var inline = TryStepInline(done);
+        Metrics.CountCompletion(inline);
+        if (inline)
             return;
         requests.Writer.TryWrite(done);
         try

@@ -31,6 +31,9 @@ public sealed class RemoteHomeTests(ITestOutputHelper output)
         Assert.Equal(0, vm.Metrics.Errors);
         Assert.True(vm.Metrics.Fetches > 10_000 && store!.AsynchronousCompletions >= vm.Metrics.Fetches + vm.Metrics.WriteBacks,
             $"{store!.AsynchronousCompletions} asynchronous completions, {vm.Metrics.Fetches} fetches, {vm.Metrics.WriteBacks} write-backs");
+        // A completion that finds no step running is stepped on the completing thread; the others are posted.
+        Assert.True(vm.Metrics.CompletionsInline > 0,
+            $"{vm.Metrics.CompletionsInline} completions stepped inline, {vm.Metrics.CompletionsPosted} posted to the pager thread");
     }
 
     [Fact]

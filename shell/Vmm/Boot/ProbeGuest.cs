@@ -28,17 +28,23 @@ public static class ProbeGuest
         throw new BootInputException($"cannot find the probe guest's sources (tests/guest) above {AppContext.BaseDirectory}; set {SourceVariable}");
     }
 
-    /// Runs make (incremental: a second call costs a few ms) and returns the ELF's path.
+    /// Runs make (incremental: a second call costs a few ms) and returns the ELF's path. Under flock(1) on a
+    /// lock file in the source directory: node hosts, `up` and the tests are separate processes that may build
+    /// at the same moment, and one must not boot an ELF another is still writing.
     public static string Build()
     {
         var source = SourceDirectory();
         lock (BuildLock)
         {
-            var start = new ProcessStartInfo("make") { RedirectStandardOutput = true, RedirectStandardError = true };
+            var start = new ProcessStartInfo("flock") { RedirectStandardOutput = true, RedirectStandardError = true };
+            start.ArgumentList.Add("--wait");
+            start.ArgumentList.Add(((int)BuildTimeout.TotalSeconds).ToString());
+            start.ArgumentList.Add(Path.Combine(source, ".build.lock"));
+            start.ArgumentList.Add("make");
             start.ArgumentList.Add("-s");
             start.ArgumentList.Add("-C");
             start.ArgumentList.Add(source);
-            using var make = Process.Start(start) ?? throw new VmFailureException("cannot start make (apt-get install make gcc)");
+            using var make = Process.Start(start) ?? throw new VmFailureException("cannot start flock and make (apt-get install util-linux make gcc)");
             var stdout = make.StandardOutput.ReadToEndAsync();
             var stderr = make.StandardError.ReadToEndAsync();
             if (!make.WaitForExit(BuildTimeout))
