@@ -38,7 +38,7 @@ dotnet paket restore >/dev/null
 log "packages and .NET tools ready"
 
 # The probe guest, once, before any test or node host asks for it (they rebuild only if a source changed).
-flock --wait 120 tests/guest/.build.lock make -s -C tests/guest
+flock --timeout 120 tests/guest/.build.lock make -s -C tests/guest
 log "probe guest built: tests/guest/build/probe.elf"
 
 if $build_guest && [[ -f tests/linux-guest/build.sh ]]; then

@@ -37,7 +37,7 @@ public static class ProbeGuest
         lock (BuildLock)
         {
             var start = new ProcessStartInfo("flock") { RedirectStandardOutput = true, RedirectStandardError = true };
-            start.ArgumentList.Add("--wait");
+            start.ArgumentList.Add("--timeout");
             start.ArgumentList.Add(((int)BuildTimeout.TotalSeconds).ToString());
             start.ArgumentList.Add(Path.Combine(source, ".build.lock"));
             start.ArgumentList.Add("make");
