@@ -195,6 +195,7 @@ let private ringSlot (pages: Map<PageNumber, PageRecord>) (page: PageNumber) =
     | true, { State = ResidentClean(_, slot) | ResidentDirty slot } -> ValueSome slot
     | _ -> ValueNone
 
+/// A resident state with its CLOCK slot replaced (other states hold none).
 let private withSlot (slot: Clock.Slot) (pageState: PageState) =
     match pageState with
     | ResidentClean(alsoAt, _) -> ResidentClean(alsoAt, slot)
