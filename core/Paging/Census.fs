@@ -20,16 +20,16 @@ let private none = { Homed = 0UL; Resident = 0UL; Stored = 0UL; Remote = 0UL }
 
 let private isResident (pageState: PageState) =
     match pageState with
-    | ResidentClean _ | ResidentDirty | WritingBack _ -> true
+    | ResidentClean _ | ResidentDirty _ | WritingBack _ -> true
     | Absent _ | AwaitingFrame _ | Fetching _ | MovingHome _ -> false
 
 /// The node whose store holds the page's newest bytes, if any does (a dirty page's only copy is in guest memory).
 let private heldBy (pageState: PageState) =
     match pageState with
-    | Absent(HeldBy node) | AwaitingFrame(HeldBy node, _) | ResidentClean(HeldBy node) -> Some node
+    | Absent(HeldBy node) | AwaitingFrame(HeldBy node, _) | ResidentClean(HeldBy node, _) -> Some node
     | Fetching fetch -> Some fetch.Source
     | MovingHome move -> Some move.From
-    | Absent Zeroes | AwaitingFrame(Zeroes, _) | ResidentClean Zeroes | ResidentDirty | WritingBack _ -> None
+    | Absent Zeroes | AwaitingFrame(Zeroes, _) | ResidentClean(Zeroes, _) | ResidentDirty _ | WritingBack _ -> None
 
 let private add (node: NodeId) (change: HomeCensus -> HomeCensus) (census: Map<NodeId, HomeCensus>) =
     census |> Map.add node (change (census |> Map.tryFind node |> Option.defaultValue none))

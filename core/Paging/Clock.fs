@@ -2,103 +2,103 @@
 ///
 /// userfaultfd shows the pager only faults, not the accessed bits of page tables, so a page counts as
 /// referenced when it is installed or faulted on since the hand last passed it. The ring is a banker's queue
-/// (two lists) of (position, page) entries, the hand at its front; each page's slot in a map holds its current
-/// position and referenced bit. Appending behind the hand is a cons and the hand's step is amortized O(1):
-/// this is on the pager's per-fault path, where a persistent map for the ring cost a tree update per admission.
-/// A page that leaves the ring (or moves behind the hand) only changes its slot; its old entry becomes stale
-/// (its position is no longer the slot's) and is skipped when the hand reaches it. Stale entries are dropped
-/// in one pass once they outnumber the live ones, so the queue stays within twice the resident pages.
+/// (two lists) of (position, page) entries, the hand at its front. Each page in the ring has a `Slot`: its
+/// current position and referenced bit. The slots are not kept here but in the caller's page records (the
+/// pager's resident states), read through `slotOf` and written through `withSlot`: the pager already updates
+/// a page's record on every admission, reference and removal, so keeping the slot there saves a second
+/// persistent-map walk per fault (this is the pager's per-fault path). Appending behind the hand is a cons and
+/// the hand's step is amortized O(1). A page that leaves the ring (or moves behind the hand) only changes or
+/// loses its slot; its old entry becomes stale (its position is no longer the slot's) and is skipped when the
+/// hand reaches it. Stale entries are dropped in one pass once they outnumber the live ones, so the queue stays
+/// within twice the resident pages.
 module SsiHv.Core.Paging.Clock
 
+/// A page's place in the ring. Only this module makes one, so positions are unique within a ring.
 [<Struct>]
-type private Slot = { Position: uint64; Referenced: bool }
+type Slot = private { Position: uint64; Referenced: bool }
 
 [<Struct>]
 type private Entry = { At: uint64; Page: PageNumber }
 
-type Clock =
+type Ring =
     private
         { /// The entries from the hand on: Front, then Back reversed (Back is newest first).
           Front: Entry list
           Back: Entry list
           /// Entries in Front and Back, stale ones included.
           Entries: int
-          Slots: Map<PageNumber, Slot>
-          /// Pages in the ring (the number of slots; Map's count is O(n)).
+          /// Pages in the ring: the slots the caller holds.
           Live: int
           NextPosition: uint64 }
 
-let empty = { Front = []; Back = []; Entries = 0; Slots = Map.empty; Live = 0; NextPosition = 0UL }
+let empty = { Front = []; Back = []; Entries = 0; Live = 0; NextPosition = 0UL }
 
-let contains (page: PageNumber) (clock: Clock) = Map.containsKey page clock.Slots
+let isReferenced (slot: Slot) = slot.Referenced
 
-let isReferenced (page: PageNumber) (clock: Clock) =
-    match clock.Slots.TryGetValue page with
-    | true, slot -> slot.Referenced
-    | _ -> false
+/// The slot of a page faulted on again: it gets its second chance when the hand next reaches it.
+let referenced (slot: Slot) = { slot with Referenced = true }
 
-let private isCurrent (slots: Map<PageNumber, Slot>) (entry: Entry) =
-    match slots.TryGetValue entry.Page with
-    | true, slot -> slot.Position = entry.At
-    | _ -> false
+let private isCurrent (slotOf: 'table -> PageNumber -> Slot voption) (table: 'table) (entry: Entry) =
+    match slotOf table entry.Page with
+    | ValueSome slot -> slot.Position = entry.At
+    | ValueNone -> false
 
-let private currentEntries (clock: Clock) = clock.Front @ List.rev clock.Back |> List.filter (isCurrent clock.Slots)
+let private currentEntries slotOf (table: 'table) (ring: Ring) =
+    ring.Front @ List.rev ring.Back |> List.filter (isCurrent slotOf table)
 
 /// The pages in the order the hand will visit them.
-let pages (clock: Clock) = currentEntries clock |> List.map (fun entry -> entry.Page)
+let pages (slotOf: 'table -> PageNumber -> Slot voption) (table: 'table) (ring: Ring) =
+    currentEntries slotOf table ring |> List.map (fun entry -> entry.Page)
 
-/// Drops the stale entries once they outnumber the live ones: O(entries), at most once per that many
-/// removals or moves, so amortized O(1).
-let private compacted (clock: Clock) =
-    if clock.Entries <= 2 * clock.Live + 8 then clock
-    else { clock with Front = currentEntries clock; Back = []; Entries = clock.Live }
+/// A newly resident page enters behind the hand, referenced (it was just touched): its slot, which the caller
+/// keeps in the page's record, and the ring. The page must not be in the ring already.
+/// Adds a live entry, so the stale entries cannot come to outnumber the live ones here.
+let insert (page: PageNumber) (ring: Ring) : struct (Slot * Ring) =
+    struct ({ Position = ring.NextPosition; Referenced = true },
+            { Front = ring.Front
+              Back = { At = ring.NextPosition; Page = page } :: ring.Back
+              Entries = ring.Entries + 1
+              Live = ring.Live + 1
+              NextPosition = ring.NextPosition + 1UL })
 
-/// Puts `page` behind the hand with a new position; an entry it had before becomes stale.
-let private appendBehindHand (page: PageNumber) (referenced: bool) (live: int) (clock: Clock) =
-    compacted
-        { Front = clock.Front
-          Back = { At = clock.NextPosition; Page = page } :: clock.Back
-          Entries = clock.Entries + 1
-          Slots = Map.add page { Position = clock.NextPosition; Referenced = referenced } clock.Slots
-          Live = live
-          NextPosition = clock.NextPosition + 1UL }
-
-let reference (page: PageNumber) (clock: Clock) =
-    match clock.Slots.TryGetValue page with
-    | true, slot when not slot.Referenced -> { clock with Slots = Map.add page { slot with Referenced = true } clock.Slots }
-    | _ -> clock
-
-/// A newly resident page enters behind the hand, referenced: it was just touched.
-let insert (page: PageNumber) (clock: Clock) =
-    match clock.Slots.TryGetValue page with
-    | true, slot when slot.Referenced -> clock
-    | true, slot -> { clock with Slots = Map.add page { slot with Referenced = true } clock.Slots }
-    | _ -> appendBehindHand page true (clock.Live + 1) clock
-
-let remove (page: PageNumber) (clock: Clock) =
-    if Map.containsKey page clock.Slots then compacted { clock with Slots = Map.remove page clock.Slots; Live = clock.Live - 1 }
-    else clock
+/// The ring after a page left it: `table` no longer holds the page's slot, so its entry is stale. Drops the
+/// stale entries once they outnumber the live ones: O(entries), at most once per that many removals or
+/// moves, so amortized O(1).
+let removed (slotOf: 'table -> PageNumber -> Slot voption) (table: 'table) (ring: Ring) =
+    let ring = { ring with Live = ring.Live - 1 }
+    if ring.Entries <= 2 * ring.Live + 8 then ring
+    else { ring with Front = currentEntries slotOf table ring; Back = []; Entries = ring.Live }
 
 /// The entry at the hand and the ring without it.
-let private takeAtHand (clock: Clock) =
-    match clock.Front with
-    | entry :: front -> ValueSome(entry, { clock with Front = front; Entries = clock.Entries - 1 })
+let private takeAtHand (ring: Ring) =
+    match ring.Front with
+    | entry :: front -> ValueSome(struct (entry, { ring with Front = front; Entries = ring.Entries - 1 }))
     | [] ->
-        match List.rev clock.Back with
-        | entry :: front -> ValueSome(entry, { clock with Front = front; Back = []; Entries = clock.Entries - 1 })
+        match List.rev ring.Back with
+        | entry :: front -> ValueSome(struct (entry, { ring with Front = front; Back = []; Entries = ring.Entries - 1 }))
         | [] -> ValueNone
 
-/// Advances the hand past referenced pages, clearing their bit and moving them behind the hand, and takes
-/// the first unreferenced page out of the ring. Ends within one sweep plus one page (stale entries aside):
-/// each referenced page is passed at most once before its bit is clear.
-let chooseVictim (clock: Clock) : (PageNumber * Clock) option =
-    let rec sweep (clock: Clock) =
-        match takeAtHand clock with
-        | ValueNone -> None // unreachable while Live > 0: every live page has a current entry
-        | ValueSome(entry, rest) ->
-            match rest.Slots.TryGetValue entry.Page with
-            | true, slot when slot.Position = entry.At ->
-                if slot.Referenced then sweep (appendBehindHand entry.Page false rest.Live rest)
-                else Some(entry.Page, compacted { rest with Slots = Map.remove entry.Page rest.Slots; Live = rest.Live - 1 })
-            | _ -> sweep rest
-    if clock.Live = 0 then None else sweep clock
+/// Advances the hand past referenced pages, clearing their bit and moving them behind the hand (their new
+/// slots go to `table` through `withSlot`), up to the first unreferenced page: returns that page, the table
+/// and the ring with the hand on it. The victim stays in the ring until the caller takes its slot away and
+/// calls `removed`, as for any page that leaves. Ends within one sweep plus one page (stale entries aside):
+/// each referenced page is passed at most once before its bit is clear. A move neither adds nor drops an
+/// entry, so no compaction is due here.
+let chooseVictim (slotOf: 'table -> PageNumber -> Slot voption) (withSlot: PageNumber -> Slot -> 'table -> 'table)
+                 (table: 'table) (ring: Ring) : struct (PageNumber * 'table * Ring) voption =
+    let rec sweep (table: 'table) (ring: Ring) =
+        match takeAtHand ring with
+        | ValueNone -> ValueNone // unreachable while Live > 0: every live page has a current entry
+        | ValueSome(struct (entry, rest)) ->
+            match slotOf table entry.Page with
+            | ValueSome slot when slot.Position = entry.At ->
+                if slot.Referenced then
+                    let moved = { Position = rest.NextPosition; Referenced = false }
+                    sweep (withSlot entry.Page moved table)
+                        { rest with
+                            Back = { At = rest.NextPosition; Page = entry.Page } :: rest.Back
+                            Entries = rest.Entries + 1
+                            NextPosition = rest.NextPosition + 1UL }
+                else ValueSome(struct (entry.Page, table, { rest with Front = entry :: rest.Front; Entries = rest.Entries + 1 }))
+            | _ -> sweep table rest
+    if ring.Live = 0 then ValueNone else sweep table ring

@@ -50,10 +50,11 @@ type PageState =
     | AwaitingFrame of newest: CopySource * waiters: Waiter list
     /// A frame is reserved and the bytes are on their way.
     | Fetching of InFlightFetch
-    /// Mapped write-protected; `alsoAt` holds the same bytes, so dropping the page loses nothing.
-    | ResidentClean of alsoAt: CopySource
+    /// Mapped write-protected; `alsoAt` holds the same bytes, so dropping the page loses nothing. `ring`: its
+    /// place in the CLOCK ring (every resident page, and only a resident page, is in it).
+    | ResidentClean of alsoAt: CopySource * ring: Clock.Slot
     /// Mapped writable; this is the only current copy.
-    | ResidentDirty
+    | ResidentDirty of ring: Clock.Slot
     /// Write-protected and being copied to its home; dropped once the home has stored it (unless the copy
     /// only moves a clean page to a new home, see `Evicting`).
     | WritingBack of InFlightWriteBack
@@ -163,8 +164,10 @@ module FrameQueue =
 type PagerState =
     { Config: PagerConfig
       Pages: Map<PageNumber, PageRecord>
-      /// The resident pages (clean or dirty), which are exactly the pages that may be chosen as victims.
-      Clock: Clock.Clock
+      /// The CLOCK ring of the resident pages (clean or dirty), which are exactly the pages that may be chosen
+      /// as victims. Their slots (position, referenced bit) are in their states, so that an admission updates
+      /// `Pages` alone; `clockPages` lists the ring.
+      Clock: Clock.Ring
       AwaitingFrames: FrameQueue
       /// Pages that hold or are about to hold a frame: Fetching, resident or WritingBack. Never above the
       /// budget.
@@ -186,6 +189,28 @@ let create (config: PagerConfig) =
 
 let stateOf (page: PageNumber) (state: PagerState) = Map.tryFind page state.Pages |> Option.map (fun r -> r.State)
 
+/// A resident page's CLOCK slot: how the ring reads the slots it does not hold.
+let private ringSlot (pages: Map<PageNumber, PageRecord>) (page: PageNumber) =
+    match pages.TryGetValue page with
+    | true, { State = ResidentClean(_, slot) | ResidentDirty slot } -> ValueSome slot
+    | _ -> ValueNone
+
+/// A resident state with its CLOCK slot replaced (other states hold none).
+let private withSlot (slot: Clock.Slot) (pageState: PageState) =
+    match pageState with
+    | ResidentClean(alsoAt, _) -> ResidentClean(alsoAt, slot)
+    | ResidentDirty _ -> ResidentDirty slot
+    | other -> other
+
+/// How the hand moves a resident page behind it.
+let private withRingSlot (page: PageNumber) (slot: Clock.Slot) (pages: Map<PageNumber, PageRecord>) =
+    match pages.TryGetValue page with
+    | true, record -> Map.add page { record with State = withSlot slot record.State } pages
+    | _ -> pages
+
+/// The resident pages in the order the CLOCK hand will visit them.
+let clockPages (state: PagerState) = Clock.pages ringSlot state.Pages state.Clock
+
 /// A step in progress: the state so far and the actions so far, newest first.
 type private Progress = PagerState * PagerAction list
 
@@ -197,6 +222,9 @@ let private setState (page: PageNumber) (record: PageRecord) (pageState: PageSta
 let private mapState (change: PagerState -> PagerState) ((state, actions): Progress) : Progress = change state, actions
 
 let private releaseFrame (state: PagerState) = { state with FramesInUse = state.FramesInUse - 1 }
+
+/// After a resident page's state changed to a non-resident one (which holds no slot).
+let private leftRing (state: PagerState) = { state with Clock = Clock.removed ringSlot state.Pages state.Clock }
 
 /// Where a page homed on `node` is homed now.
 let private currentHome (state: PagerState) (node: NodeId) = Map.tryFind node state.HomeMoves |> Option.defaultValue node
@@ -213,10 +241,10 @@ let private faultsOf (waiters: Waiter list) = waiters |> List.map (fun w -> w.Fa
 let private makeResident (page: PageNumber) (record: PageRecord) (source: CopySource) (waiters: Waiter list)
                          (mapPage: Protection -> PagerAction) ((state, actions): Progress) : Progress =
     let rec writes (waiters: Waiter list) = match waiters with [] -> false | w :: rest -> w.Access = Write || writes rest
-    let protection, resident = if writes waiters then Writable, ResidentDirty else WriteProtected, ResidentClean source
+    let struct (slot, clock) = Clock.insert page state.Clock
+    let protection, resident = if writes waiters then Writable, ResidentDirty slot else WriteProtected, ResidentClean(source, slot)
     // One state copy for the page and the clock: on the per-fault path.
-    let state =
-        { state with Pages = Map.add page { record with State = resident } state.Pages; Clock = Clock.insert page state.Clock }
+    let state = { state with Pages = Map.add page { record with State = resident } state.Pages; Clock = clock }
     let actions = mapPage protection :: actions
     match waiters with
     | [] -> state, actions
@@ -232,7 +260,7 @@ let private awaitFrame (page: PageNumber) (record: PageRecord) (newest: CopySour
 let private startWriteBack (page: PageNumber) (record: PageRecord) (invalidatedBy: NodeId list) (progress: Progress) =
     progress
     |> setState page record (WritingBack { Target = record.Home; Writers = []; InvalidatedBy = invalidatedBy; Evicting = true })
-    |> mapState (fun s -> { s with Clock = Clock.remove page s.Clock; WriteBacksInFlight = s.WriteBacksInFlight + 1 })
+    |> mapState (fun s -> leftRing { s with WriteBacksInFlight = s.WriteBacksInFlight + 1 })
     |> emit (WriteProtect page)
     |> emit (CopyOut(page, record.Home))
 
@@ -241,12 +269,12 @@ let private startWriteBack (page: PageNumber) (record: PageRecord) (invalidatedB
 let private evict (page: PageNumber) (progress: Progress) : Progress =
     let state, _ = progress
     match Map.tryFind page state.Pages with
-    | Some({ State = ResidentClean alsoAt } as record) ->
+    | Some({ State = ResidentClean(alsoAt, _) } as record) ->
         progress
         |> setState page record (Absent alsoAt)
-        |> mapState (fun s -> releaseFrame { s with Clock = Clock.remove page s.Clock })
+        |> mapState (leftRing >> releaseFrame)
         |> emit (Drop page)
-    | Some({ State = ResidentDirty } as record) -> startWriteBack page record [] progress
+    | Some({ State = ResidentDirty _ } as record) -> startWriteBack page record [] progress
     | _ -> progress
 
 /// Gives a page and its waiters a free frame: zero-filled at once, or fetched.
@@ -276,9 +304,9 @@ let rec private settle (progress: Progress) : Progress =
     | Some(page, rest) when state.FramesInUse < state.Config.BudgetPages ->
         settle (admit page ({ state with AwaitingFrames = rest }, actions))
     | Some _ when state.WriteBacksInFlight < FrameQueue.length state.AwaitingFrames ->
-        match Clock.chooseVictim state.Clock with
-        | Some(victim, clock) -> settle (evict victim ({ state with Clock = clock }, actions))
-        | None -> progress
+        match Clock.chooseVictim ringSlot withRingSlot state.Pages state.Clock with
+        | ValueSome(struct (victim, pages, clock)) -> settle (evict victim ({ state with Pages = pages; Clock = clock }, actions))
+        | ValueNone -> progress
     | Some _ -> progress
 
 let private onFault (fault: FaultId) (page: PageNumber) (access: Access) (progress: Progress) : Progress =
@@ -291,7 +319,6 @@ let private onFault (fault: FaultId) (page: PageNumber) (access: Access) (progre
         if frameFree then admitWith page record newest [ waiter ] progress
         else awaitFrame page record newest [ waiter ] progress
     let inline wakeNow progress = emit (Wake(page, [ fault ])) progress
-    let inline referenced ((state, actions): Progress) : Progress = { state with Clock = Clock.reference page state.Clock }, actions
     match Map.tryFind page state.Pages with
     | None ->
         match placeNew state page state.Config.LocalNode with
@@ -307,10 +334,12 @@ let private onFault (fault: FaultId) (page: PageNumber) (access: Access) (progre
         | Fetching fetch, _ -> setState page record (Fetching { fetch with Waiters = waiter :: fetch.Waiters }) progress
         | MovingHome move, _ -> setState page record (MovingHome { move with Waiters = waiter :: move.Waiters }) progress
         // The message was queued before the page was mapped (or unprotected); the retry will succeed.
-        | ResidentClean _, Read
-        | ResidentDirty, _
-        | WritingBack _, Read -> progress |> referenced |> wakeNow
-        | ResidentClean _, Write -> progress |> setState page record ResidentDirty |> referenced |> emit (Unprotect page) |> wakeNow
+        | (ResidentClean(_, slot), Read | ResidentDirty slot, _) when Clock.isReferenced slot -> wakeNow progress
+        | ResidentClean(_, slot), Read
+        | ResidentDirty slot, _ -> progress |> setState page record (withSlot (Clock.referenced slot) record.State) |> wakeNow
+        | WritingBack _, Read -> wakeNow progress
+        | ResidentClean(_, slot), Write ->
+            progress |> setState page record (ResidentDirty(Clock.referenced slot)) |> emit (Unprotect page) |> wakeNow
         // The bytes are being copied out: the write must not land until they are home.
         | WritingBack writeBack, Write ->
             setState page record (WritingBack { writeBack with Writers = fault :: writeBack.Writers }) progress
@@ -336,17 +365,18 @@ let private onWriteBackDone (page: PageNumber) (progress: Progress) : Progress =
         match writeBack.InvalidatedBy, writeBack.Writers with
         // A clean page copied to its new home stays mapped, write-protected, equal to that copy.
         | [], [] when not writeBack.Evicting ->
-            progress
-            |> setState page record (ResidentClean(HeldBy writeBack.Target))
-            |> mapState (fun s -> { s with Clock = Clock.insert page s.Clock })
+            let state, actions = progress
+            let struct (slot, clock) = Clock.insert page state.Clock
+            setState page record (ResidentClean(HeldBy writeBack.Target, slot)) ({ state with Clock = clock }, actions)
         | [], [] ->
             progress |> setState page record (Absent(HeldBy writeBack.Target)) |> mapState releaseFrame |> emit (Drop page)
         // Cancel the eviction: the writers prove the page is in use, and its bytes are unchanged since the
         // copy, so keeping it mapped (dirty, since they will write) loses nothing.
         | [], writers ->
-            progress
-            |> setState page record ResidentDirty
-            |> mapState (fun s -> { s with Clock = Clock.insert page s.Clock })
+            let state, actions = progress
+            let struct (slot, clock) = Clock.insert page state.Clock
+            ({ state with Clock = clock }, actions)
+            |> setState page record (ResidentDirty slot)
             |> emit (Unprotect page)
             |> emit (Wake(page, List.rev writers))
         // Another node writes next: drop, acknowledge, and let local writers fetch the page back afterwards.
@@ -364,7 +394,7 @@ let private onWriteBackDone (page: PageNumber) (progress: Progress) : Progress =
 let private onEvictRequested (page: PageNumber) (progress: Progress) : Progress =
     let state, _ = progress
     match stateOf page state with
-    | Some(ResidentClean _ | ResidentDirty) -> evict page progress
+    | Some(ResidentClean _ | ResidentDirty _) -> evict page progress
     | _ -> progress
 
 /// After a remote write, the newest bytes are wherever the page's home says; the home directory
@@ -392,10 +422,10 @@ let private onRemoteInvalidate (page: PageNumber) (requester: NodeId) (progress:
         | ResidentClean _ ->
             progress
             |> setState page record (Absent fromHome)
-            |> mapState (fun s -> releaseFrame { s with Clock = Clock.remove page s.Clock })
+            |> mapState (leftRing >> releaseFrame)
             |> emit (Drop page)
             |> acknowledge
-        | ResidentDirty -> startWriteBack page record [ requester ] progress
+        | ResidentDirty _ -> startWriteBack page record [ requester ] progress
         | WritingBack writeBack ->
             setState page record (WritingBack { writeBack with InvalidatedBy = writeBack.InvalidatedBy @ [ requester ] }) progress
         | MovingHome move -> setState page record (MovingHome { move with InvalidatedBy = move.InvalidatedBy @ [ requester ] }) progress
@@ -416,7 +446,7 @@ let private readAhead (page: PageNumber) (access: Access) (before: PageState opt
         | _ -> None
     let admitted =
         match stateOf page state with
-        | Some(ResidentClean _ | ResidentDirty | Fetching _) -> true
+        | Some(ResidentClean _ | ResidentDirty _ | Fetching _) -> true
         | _ -> false
     match source with
     | Some source when blockPages > 1 && admitted && FrameQueue.length state.AwaitingFrames = 0
@@ -466,11 +496,11 @@ let private involves (node: NodeId) (pageState: PageState) =
     match pageState with
     | Absent(HeldBy n)
     | AwaitingFrame(HeldBy n, _)
-    | ResidentClean(HeldBy n) -> n = node
+    | ResidentClean(HeldBy n, _) -> n = node
     | Fetching fetch -> fetch.Source = node || fetch.Stale = Some node
     | WritingBack writeBack -> writeBack.Target = node
     | MovingHome move -> move.From = node || move.To = node
-    | Absent Zeroes | AwaitingFrame(Zeroes, _) | ResidentClean Zeroes | ResidentDirty -> false
+    | Absent Zeroes | AwaitingFrame(Zeroes, _) | ResidentClean(Zeroes, _) | ResidentDirty _ -> false
 
 let private startMove (page: PageNumber) (record: PageRecord) (source: NodeId) (waiters: Waiter list) (invalidatedBy: NodeId list)
                       (progress: Progress) : Progress =
@@ -489,11 +519,11 @@ let private moveAway (source: NodeId) (page: PageNumber) (progress: Progress) : 
     let state, _ = progress
     match Map.tryFind page state.Pages with
     | Some({ State = Absent(HeldBy n) } as record) when n = source -> startMove page record source [] [] progress
-    | Some({ State = ResidentClean(HeldBy n) } as record) when n = source ->
+    | Some({ State = ResidentClean(HeldBy n, _) } as record) when n = source ->
         let target = currentHome state source
         progress
         |> setState page record (WritingBack { Target = target; Writers = []; InvalidatedBy = []; Evicting = false })
-        |> mapState (fun s -> { s with Clock = Clock.remove page s.Clock })
+        |> mapState leftRing
         |> emit (CopyOut(page, target))
     | _ -> progress
 

@@ -109,7 +109,7 @@ let private homeOf page (world: World) = (Map.find page world.Pager.Pages).Home
 /// The model's own statement of "this page still needs node n" (newest bytes there, or a transfer with it).
 let private needs (node: NodeId) (state: PageState) =
     match state with
-    | Absent(HeldBy n) | AwaitingFrame(HeldBy n, _) | ResidentClean(HeldBy n) -> n = node
+    | Absent(HeldBy n) | AwaitingFrame(HeldBy n, _) | ResidentClean(HeldBy n, _) -> n = node
     | Fetching fetch -> fetch.Source = node || fetch.Stale = Some node
     | WritingBack writeBack -> writeBack.Target = node
     | MovingHome move -> move.From = node || move.To = node
@@ -211,14 +211,14 @@ let private checkConsistency (world: World) =
                 | Absent _ | AwaitingFrame _ -> mapped.IsNone && not (fetching page) && not (writingBack page)
                 | Fetching _ -> mapped.IsNone && fetching page && not (writingBack page)
                 | ResidentClean _ -> (mapped |> Option.map (fun f -> not f.Writable)) = Some true && not (writingBack page)
-                | ResidentDirty -> (mapped |> Option.map (fun f -> f.Writable)) = Some true && not (writingBack page)
+                | ResidentDirty _ -> (mapped |> Option.map (fun f -> f.Writable)) = Some true && not (writingBack page)
                 | WritingBack _ -> (mapped |> Option.map (fun f -> not f.Writable)) = Some true && writingBack page
                 | MovingHome move ->
                     mapped.IsNone && not (fetching page) && not (writingBack page)
                     && world.Transfers |> List.contains (page, move.From, move.To)
             if ok then None else Some(sprintf "page %d is %A but mapped=%A" page record.State mapped))
-    let isResident = function ResidentClean _ | ResidentDirty -> true | _ -> false
-    let holdsFrame = function Fetching _ | ResidentClean _ | ResidentDirty | WritingBack _ -> true | _ -> false
+    let isResident = function ResidentClean _ | ResidentDirty _ -> true | _ -> false
+    let holdsFrame = function Fetching _ | ResidentClean _ | ResidentDirty _ | WritingBack _ -> true | _ -> false
     let pagesWhere predicate = pager.Pages |> Map.filter (fun _ r -> predicate r.State) |> Map.keys |> List.ofSeq
     [ yield! pageProblems
       if world.Memory |> Map.exists (fun page _ -> not (Map.containsKey page pager.Pages)) then "a mapped page has no state"
@@ -228,7 +228,7 @@ let private checkConsistency (world: World) =
       if pager.WriteBacksInFlight <> countStates (function WritingBack w -> w.Evicting | _ -> false) pager then "write-back count drifted"
       if FrameQueue.toList pager.AwaitingFrames |> List.sort <> pagesWhere (function AwaitingFrame _ -> true | _ -> false) then
           "frame queue and AwaitingFrame pages differ"
-      if Clock.pages pager.Clock |> List.sort <> pagesWhere isResident then "clock ring and resident pages differ" ]
+      if clockPages pager |> List.sort <> pagesWhere isResident then "clock ring and resident pages differ" ]
     |> List.fold (fun world problem -> violation problem world) world
 
 let private feed (event: PagerEvent) (world: World) =
@@ -424,7 +424,9 @@ let tests =
             Expect.isEmpty a3 "the writer waits"
             let s4, a4 = step s3 (WriteBackDone 0UL)
             Expect.equal a4 [ Unprotect 0UL; Wake(0UL, [ 2UL ]) ] "cancelled"
-            Expect.equal (stateOf 0UL s4) (Some ResidentDirty) "dirty again"
+            let dirtyAndReferenced = match stateOf 0UL s4 with Some(ResidentDirty slot) -> Clock.isReferenced slot | _ -> false
+            Expect.isTrue dirtyAndReferenced "dirty again, and referenced: the writers just proved it hot"
+            Expect.equal (clockPages s4) [ 0UL ] "back in the CLOCK ring"
 
         testCase "read-ahead maps the rest of an untouched aligned block after the faulting page's wake" <| fun () ->
             let config =
