@@ -30,7 +30,11 @@ let validSpec: Gen<TopologySpec> =
     gen {
         let! count = Gen.choose (1, 5)
         let! shapes = Gen.listOfLength count nodeShape
-        // Rule fix-ups that keep the generator total: some node has CPUs, the first memory node has ≥ 2 MiB.
+        // Rule fix-ups that keep the generator total: at most Validation.maxCpus CPUs in all (several
+        // x2APIC-sized nodes would exceed it), some node has CPUs, the first memory node has ≥ 2 MiB.
+        let shapes =
+            if shapes |> List.sumBy fst <= Validation.maxCpus then shapes
+            else shapes |> List.map (fun (c, m) -> min c (Validation.maxCpus / count), m)
         let shapes =
             if shapes |> List.exists (fun (c, _) -> c > 0) then shapes else (1, snd shapes.Head) :: shapes.Tail
         let shapes =
