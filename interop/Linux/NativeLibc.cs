@@ -26,6 +26,9 @@ internal static unsafe partial class NativeLibc
     [LibraryImport("libc", SetLastError = true)]
     internal static partial int madvise(void* address, nuint length, int advice);
 
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int sched_setaffinity(int pid, nuint maskBytes, ulong* mask);
+
     [LibraryImport("libc")]
     internal static partial nuint pthread_self();
 

@@ -21,13 +21,14 @@ public static class FaultOurPager
     static readonly TimeSpan FailureCheckInterval = TimeSpan.FromMilliseconds(100);
 
     /// Every page homed on node 0, this node, in a <see cref="LocalPageStore"/>.
-    public static FaultRun Run(byte[] guestCode, int pages, int budgetPages, int passes) =>
-        Run(guestCode, pages, budgetPages, passes, LocalNode, memory => new LocalPageStore(memory), guestHalted: null);
+    public static FaultRun Run(byte[] guestCode, int pages, int budgetPages, int passes, FaultThreadPlacement placement) =>
+        Run(guestCode, pages, budgetPages, passes, LocalNode, memory => new LocalPageStore(memory), guestHalted: null, placement);
 
     /// The pager runs as node 0; every page is homed on `home` and kept by the store `storeFor` makes (disposed
     /// after the run when it is IDisposable). `guestHalted` runs once the guest halted, before the pages are read
-    /// back (which faults the evicted ones in again).
-    public static FaultRun Run(byte[] guestCode, int pages, int budgetPages, int passes, int home, Func<GuestMemory, IPageStore> storeFor, Action? guestHalted)
+    /// back (which faults the evicted ones in again). `placement` pins the vCPU and pager threads (or not).
+    public static FaultRun Run(byte[] guestCode, int pages, int budgetPages, int passes, int home, Func<GuestMemory, IPageStore> storeFor, Action? guestHalted,
+        FaultThreadPlacement placement)
     {
         using var kvm = KvmSystem.Open();
         using var vm = kvm.CreateVm();
@@ -44,13 +45,16 @@ public static class FaultOurPager
 
         var store = storeFor(memory);
         using var disposeStore = store as IDisposable;
-        using var pager = new UserfaultPager(memory, ConfigFor(pages, budgetPages, home), store, line => Console.Error.WriteLine($"ssihv bench fault: {line}"));
+        using var pager = new UserfaultPager(memory, ConfigFor(pages, budgetPages, home), store, line => Console.Error.WriteLine($"ssihv bench fault: {line}"))
+        {
+            ThreadCpu = placement.PagerCpu,
+        };
         pager.Start();
         try
         {
             var marks = new List<long>();
             string? failure = null;
-            var vcpuThread = new Thread(() => failure = RunGuest(vcpu, marks)) { Name = "bench vCPU", IsBackground = true };
+            var vcpuThread = new Thread(() => failure = RunGuest(vcpu, marks, placement.VcpuCpu)) { Name = "bench vCPU", IsBackground = true };
             vcpuThread.Start();
             // A pager whose store failed (a remote home gone) never wakes the vCPU: report its reason at once.
             var deadline = System.Diagnostics.Stopwatch.GetTimestamp() + (long)(RunTimeout.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
@@ -101,8 +105,10 @@ public static class FaultOurPager
     }
 
     /// The vCPU loop: timestamps each write to the pass port, stops at hlt; returns why it failed, or null.
-    static string? RunGuest(KvmVcpu vcpu, List<long> marks)
+    static string? RunGuest(KvmVcpu vcpu, List<long> marks, int? cpu)
     {
+        if (cpu is { } pinned)
+            Interop.Linux.CpuAffinity.PinCurrentThread(pinned);
         while (true)
         {
             if (vcpu.Run() != KvmVcpu.RunOutcome.Exited)

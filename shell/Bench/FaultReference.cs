@@ -40,20 +40,20 @@ public static class FaultReference
     }
 
     /// One run of the C reference; also returns the TSC rate it measured (ticks per µs against CLOCK_MONOTONIC).
-    public static (FaultRun Run, double TscPerMicrosecond) Run(FaultTools tools, int pages, int budgetPages, int passes)
+    public static (FaultRun Run, double TscPerMicrosecond) Run(FaultTools tools, int pages, int budgetPages, int passes, FaultThreadPlacement placement)
     {
-        var (run, tscPerMicrosecond, _) = RunExecutable(tools.Reference, tools, pages, budgetPages, passes);
+        var (run, tscPerMicrosecond, _) = RunExecutable(tools.Reference, tools, pages, budgetPages, passes, placement);
         return (run, tscPerMicrosecond);
     }
 
     /// One run of a C reference taking uffd_reference's arguments and printing (at least) its key=value lines;
-    /// also returns every key=value it printed.
+    /// also returns every key=value it printed. `placement` pins its vCPU and handler threads (or not).
     public static (FaultRun Run, double TscPerMicrosecond, IReadOnlyDictionary<string, double> Values) RunExecutable(
-        string executable, FaultTools tools, int pages, int budgetPages, int passes)
+        string executable, FaultTools tools, int pages, int budgetPages, int passes, FaultThreadPlacement placement)
     {
         var resultsFile = Path.Combine(tools.Directory, "results.bin");
         var command = new BootCommand(executable,
-            [tools.GuestBinary, Invariant(pages), Invariant(budgetPages), Invariant(passes), resultsFile], new Dictionary<string, string>());
+            [tools.GuestBinary, Invariant(pages), Invariant(budgetPages), Invariant(passes), resultsFile], placement.ReferenceEnvironment);
         var observation = BootObservation.RunAsync(command, RunTimeout).GetAwaiter().GetResult();
         if (observation.ExitCode != 0)
             throw new BenchRunException($"C reference: '{command.Display}' exited with {observation.ExitCode}", observation.Tail());

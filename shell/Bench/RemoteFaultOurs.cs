@@ -42,7 +42,8 @@ public static class RemoteFaultOurs
                 transport.ConnectAsync(RemoteFaultHome.Node, connecting.Token).GetAwaiter().GetResult();
             // Every touch of the guest is at most one fetch and one write-back; the read-back adds fewer.
             var timed = new TimedPageStore(new ClusterPageStore(LocalNode, localStore, transport), pages * passes);
-            var run = FaultOurPager.Run(guestCode, pages, budgetPages, passes, RemoteFaultHome.Node, _ => timed, timed.StopRecording);
+            var run = FaultOurPager.Run(guestCode, pages, budgetPages, passes, RemoteFaultHome.Node, _ => timed, timed.StopRecording,
+                FaultThreadPlacement.Unpinned);
             var (fetches, stores) = (timed.ReadMicroseconds, timed.WriteMicroseconds);
             return new RemoteFaultRun(run,
                 FaultStatistics.Median(fetches), FaultStatistics.Quantile(fetches, 0.99),

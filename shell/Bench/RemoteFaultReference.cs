@@ -16,7 +16,7 @@ public static class RemoteFaultReference
 
     public static (RemoteFaultRun Run, double TscPerMicrosecond) Run(string executable, FaultTools tools, int pages, int budgetPages, int passes)
     {
-        var (run, tscPerMicrosecond, values) = FaultReference.RunExecutable(executable, tools, pages, budgetPages, passes);
+        var (run, tscPerMicrosecond, values) = FaultReference.RunExecutable(executable, tools, pages, budgetPages, passes, FaultThreadPlacement.Unpinned);
         double Value(string key) => values.TryGetValue(key, out var value)
             ? value
             : throw new BenchRunException($"C reference: no '{key}=' in the output of {executable}");

@@ -33,6 +33,8 @@ public sealed class BenchCommand : ICommand
 
     static readonly OptionSpec Budget = new("budget", "SIZE",
         $"bench fault and remote-fault: the pager's residency budget, e.g. 8M (default {DefaultBudgetBytes / (1024 * 1024)}M; the guest touches 4x as much)", Required: false);
+    static readonly OptionSpec Pin = new("pin", "VCPU,PAGER|none",
+        "bench fault: the CPUs of the vCPU thread and of the pager thread, on both sides alike (default 0,1 on two CPUs or more; none: the scheduler places them)", Required: false);
     static readonly PositionalSpec Kind = new("KIND", "boot | fault | remote-fault | transport");
 
     /// bench transport: requests per run with one outstanding, then with TransportDepth in flight.
@@ -73,9 +75,9 @@ public sealed class BenchCommand : ICommand
         + $"page), {TransportSequential} times with 1 request outstanding and {TransportPipelined} times with {TransportDepth} in flight on one connection;\n"
         + "alternating, a minimal C client/server (tests/bench/tcp_reference.c, built with gcc now) does the same with\n"
         + "16 B requests and 4096 B replies. Prints round-trip median and p99, requests/s, and the ratios ours/C.\n"
-        + "--append applies to 'bench boot' only; --budget to fault and remote-fault; --topology to boot and fault.",
+        + "--append applies to 'bench boot' only; --budget to fault and remote-fault; --topology to boot and fault; --pin to fault.",
         [Kind],
-        [Topology, Runs, Append, Budget]);
+        [Topology, Runs, Append, Budget, Pin]);
 
     public int Run(ParsedArguments arguments, TextWriter output) =>
         arguments.Required(Kind.Name) switch
@@ -93,6 +95,7 @@ public sealed class BenchCommand : ICommand
     {
         if (arguments.Option(Budget.Name) is not null)
             throw CliException.BadInput("ssihv bench boot: --budget applies to 'bench fault' only");
+        RejectOptions(arguments, "boot", Pin);
         var topologyPath = TopologyPath(arguments);
         if (!TopologyFile.TryLoad(topologyPath, out var topology, out var problems))
             throw CliException.BadInput(problems);
@@ -155,11 +158,14 @@ public sealed class BenchCommand : ICommand
             throw CliException.BadInput(problems);
         var runs = RunsOf(arguments, "fault");
         var (budgetBytes, budgetPages) = BudgetOf(arguments, "fault");
+        var placement = FaultThreadPlacement.Default;
+        if (arguments.Option(Pin.Name) is { } pin && !FaultThreadPlacement.TryParse(pin, out placement, out var pinError))
+            throw CliException.BadInput($"ssihv bench fault: {pinError}");
 
         output.WriteLine(FormattableString.Invariant($"ssihv bench fault: budget {budgetPages} pages ({budgetBytes / 1024} KiB), working set {budgetPages * FaultBenchmark.WorkingSetPerBudget} pages, runs per pager: {runs}"));
         AgainstReference("fault", FaultReference.Build, tools => tools.Directory, (tools, _) =>
         {
-            var results = FaultBenchmark.Run(tools, (int)budgetPages, runs, output.WriteLine);
+            var results = FaultBenchmark.Run(tools, (int)budgetPages, runs, placement, output.WriteLine);
             foreach (var line in FaultReport.Lines(results))
                 output.WriteLine(line);
             var probe = FaultProbeRun.Run(probeTopology, budgetBytes, results.Pages, results.TscPerMicrosecond);
@@ -224,7 +230,7 @@ public sealed class BenchCommand : ICommand
 
     int RunRemoteFault(ParsedArguments arguments, TextWriter output)
     {
-        RejectOptions(arguments, "remote-fault", Append, Topology);
+        RejectOptions(arguments, "remote-fault", Append, Topology, Pin);
         var runs = RunsOf(arguments, "remote-fault");
         var (budgetBytes, budgetPages) = BudgetOf(arguments, "remote-fault");
         output.WriteLine(FormattableString.Invariant(
@@ -241,7 +247,7 @@ public sealed class BenchCommand : ICommand
 
     int RunTransport(ParsedArguments arguments, TextWriter output)
     {
-        RejectOptions(arguments, "transport", Append, Budget, Topology);
+        RejectOptions(arguments, "transport", Append, Budget, Topology, Pin);
         var runs = RunsOf(arguments, "transport");
         output.WriteLine(FormattableString.Invariant(
             $"ssihv bench transport: runs per side: {runs}, {TransportSequential} requests with 1 outstanding, {TransportPipelined} with {TransportDepth} in flight"));

@@ -74,6 +74,10 @@ public sealed class UserfaultPager : IDisposable
 
     public PagerMetrics Metrics { get; } = new();
 
+    /// The CPU the pager thread pins itself to when it starts, or null to leave it to the scheduler. A pager
+    /// and a vCPU that share a CPU trade it on every fault; `ssihv bench fault --pin` uses this.
+    public int? ThreadCpu { get; init; }
+
     /// Raised once (on the pager thread) when a page's home failed a transfer: the pager has stopped serving
     /// faults, because it cannot know the page's bytes; the VM must stop. The argument names the home node, the
     /// page and the store's error.
@@ -154,6 +158,17 @@ public sealed class UserfaultPager : IDisposable
     /// poll until either kind arrives. A message is read by the thread that resolves it (no handoff).
     void Run()
     {
+        if (ThreadCpu is { } cpu)
+        {
+            try
+            {
+                Interop.Linux.CpuAffinity.PinCurrentThread(cpu);
+            }
+            catch (Interop.Linux.LinuxError error)
+            {
+                Fail($"the pager thread could not be pinned to CPU {cpu}: {error.Message}");
+            }
+        }
         var messages = new UserfaultMessage[ReadBatch];
         while (FailureReason is null)
         {

@@ -9,6 +9,7 @@
 #define SSIHV_FAULT_VMM_H
 
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <linux/userfaultfd.h>
@@ -117,11 +118,25 @@ static int create_vcpu(const struct fault_vm *f, struct kvm_run **run)
     return vcpu;
 }
 
+/* Pins the calling thread to the CPU that environment variable `name` names, if it is set: `ssihv bench fault
+ * --pin` places our vCPU and pager threads and these two threads on the same CPUs (BENCH_VCPU_CPU,
+ * BENCH_HANDLER_CPU). */
+static void pin_from_environment(const char *name)
+{
+    const char *value = getenv(name);
+    if (!value || !*value) return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(atoi(value), &set);
+    if (sched_setaffinity(0, sizeof set, &set)) die(name);
+}
+
 /* The handler thread's loop until *stopping: every page fault message goes to serve with the time its read()
  * returned (the start of the span our pager's metric covers). */
 static void read_faults(int uffd, volatile int *stopping, void (*serve)(unsigned long address, double read_at))
 {
     struct uffd_msg messages[64];
+    pin_from_environment("BENCH_HANDLER_CPU");
     while (!*stopping) {
         struct pollfd p = { .fd = uffd, .events = POLLIN };
         int ready = poll(&p, 1, POLL_MS);
@@ -141,6 +156,7 @@ static void read_faults(int uffd, volatile int *stopping, void (*serve)(unsigned
 static void run_guest(int vcpu, struct kvm_run *run, unsigned long passes, double marks[MAX_MARKS], const char *program)
 {
     unsigned long mark_count = 0;
+    pin_from_environment("BENCH_VCPU_CPU");
     for (;;) {
         if (ioctl(vcpu, KVM_RUN, 0) < 0) { if (errno == EINTR || errno == EAGAIN) continue; die("KVM_RUN"); }
         if (run->exit_reason == KVM_EXIT_IO && run->io.port == PASS_PORT) {
