@@ -1,7 +1,8 @@
 namespace SsiHv.Shell.Bench;
 
 /// <summary>Every run of both sides of <c>ssihv bench remote-fault</c>, in the order they ran, with the parameters they shared.</summary>
-public sealed record RemoteFaultResults(int Pages, int BudgetPages, int Passes, double TscPerMicrosecond, IReadOnlyList<RemoteFaultRun> Ours, IReadOnlyList<RemoteFaultRun> Reference);
+public sealed record RemoteFaultResults(int Pages, int BudgetPages, int Passes, double TscPerMicrosecond, IReadOnlyList<RemoteFaultRun> Ours, IReadOnlyList<RemoteFaultRun> Reference,
+    FaultThreadPlacement Placement);
 
 /// <summary>
 /// <c>ssihv bench remote-fault</c>: <c>bench fault</c>'s guest and passes (pass 0 first-touches 4× budget pages,
@@ -12,7 +13,7 @@ public sealed record RemoteFaultResults(int Pages, int BudgetPages, int Passes, 
 /// </summary>
 public static class RemoteFaultBenchmark
 {
-    public static RemoteFaultResults Run(FaultTools tools, string reference, int budgetPages, int runs, Action<string> progress)
+    public static RemoteFaultResults Run(FaultTools tools, string reference, int budgetPages, int runs, FaultThreadPlacement placement, Action<string> progress)
     {
         const int passes = FaultBenchmark.Passes;
         var pages = budgetPages * FaultBenchmark.WorkingSetPerBudget;
@@ -25,10 +26,10 @@ public static class RemoteFaultBenchmark
         var ours = new List<RemoteFaultRun>();
         var c = new List<RemoteFaultRun>();
         var tscRates = new List<double>();
-        RemoteFaultRun Ours() => Checked("ours", RemoteFaultOurs.Run(tools.GuestCode, pages, budgetPages, passes, home));
+        RemoteFaultRun Ours() => Checked("ours", RemoteFaultOurs.Run(tools.GuestCode, pages, budgetPages, passes, home, placement));
         (RemoteFaultRun, double) C()
         {
-            var (run, tsc) = RemoteFaultReference.Run(reference, tools, pages, budgetPages, passes);
+            var (run, tsc) = RemoteFaultReference.Run(reference, tools, pages, budgetPages, passes, placement);
             return (Checked("C reference", run), tsc);
         }
 
@@ -45,7 +46,7 @@ public static class RemoteFaultBenchmark
             progress(FormattableString.Invariant(
                 $"run {run}/{runs}: first-touch pass ours {our.Run.PassMicroseconds[0] / 1000:F1} ms, C {cRun.Run.PassMicroseconds[0] / 1000:F1} ms; re-fault pass ours {our.Run.PassMicroseconds[1] / 1000:F1} ms, C {cRun.Run.PassMicroseconds[1] / 1000:F1} ms"));
         }
-        return new RemoteFaultResults(pages, budgetPages, passes, FaultStatistics.Median(tscRates), ours, c);
+        return new RemoteFaultResults(pages, budgetPages, passes, FaultStatistics.Median(tscRates), ours, c, placement);
     }
 
     static RemoteFaultRun Checked(string who, RemoteFaultRun run)

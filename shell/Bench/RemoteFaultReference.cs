@@ -14,9 +14,10 @@ public static class RemoteFaultReference
         return executable;
     }
 
-    public static (RemoteFaultRun Run, double TscPerMicrosecond) Run(string executable, FaultTools tools, int pages, int budgetPages, int passes)
+    public static (RemoteFaultRun Run, double TscPerMicrosecond) Run(string executable, FaultTools tools, int pages, int budgetPages, int passes,
+        FaultThreadPlacement placement)
     {
-        var (run, tscPerMicrosecond, values) = FaultReference.RunExecutable(executable, tools, pages, budgetPages, passes, FaultThreadPlacement.Unpinned);
+        var (run, tscPerMicrosecond, values) = FaultReference.RunExecutable(executable, tools, pages, budgetPages, passes, placement);
         double Value(string key) => values.TryGetValue(key, out var value)
             ? value
             : throw new BenchRunException($"C reference: no '{key}=' in the output of {executable}");

@@ -27,6 +27,7 @@ public static class RemoteFaultReport
         {
             Invariant($"TSC: {results.TscPerMicrosecond:F1} ticks/µs (measured by the C reference: rdtsc against CLOCK_MONOTONIC over 200 ms)"),
             Invariant($"{results.Pages} pages ({results.Pages * 4} KiB) touched per pass, budget {results.BudgetPages} pages, every page homed in another process over TCP loopback; {results.Ours.Count} runs each, samples pooled"),
+            results.Placement.Describe(),
             "",
             "guest-measured latency of one touch (rdtsc around the faulting write), µs:",
             Invariant($"  {"kind",-30} {"ours p50",9} {"C p50",9} {"ratio",7} {"ours p99",9} {"C p99",9} {"ratio",7}"),

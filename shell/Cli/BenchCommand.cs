@@ -34,7 +34,7 @@ public sealed class BenchCommand : ICommand
     static readonly OptionSpec Budget = new("budget", "SIZE",
         $"bench fault and remote-fault: the pager's residency budget, e.g. 8M (default {DefaultBudgetBytes / (1024 * 1024)}M; the guest touches 4x as much)", Required: false);
     static readonly OptionSpec Pin = new("pin", "VCPU,PAGER|none",
-        "bench fault: the CPUs of the vCPU thread and of the pager thread, on both sides alike (default 0,1 on two CPUs or more; none: the scheduler places them)", Required: false);
+        "bench fault and remote-fault: the CPUs of the vCPU thread and of the pager thread, on both sides alike (default 0,1 on two CPUs or more; none: the scheduler places them)", Required: false);
     static readonly PositionalSpec Kind = new("KIND", "boot | fault | remote-fault | transport");
 
     /// bench transport: requests per run with one outstanding, then with TransportDepth in flight.
@@ -75,7 +75,7 @@ public sealed class BenchCommand : ICommand
         + $"page), {TransportSequential} times with 1 request outstanding and {TransportPipelined} times with {TransportDepth} in flight on one connection;\n"
         + "alternating, a minimal C client/server (tests/bench/tcp_reference.c, built with gcc now) does the same with\n"
         + "16 B requests and 4096 B replies. Prints round-trip median and p99, requests/s, and the ratios ours/C.\n"
-        + "--append applies to 'bench boot' only; --budget to fault and remote-fault; --topology to boot and fault; --pin to fault.",
+        + "--append applies to 'bench boot' only; --budget to fault and remote-fault; --topology to boot and fault; --pin to fault and remote-fault.",
         [Kind],
         [Topology, Runs, Append, Budget, Pin]);
 
@@ -158,9 +158,7 @@ public sealed class BenchCommand : ICommand
             throw CliException.BadInput(problems);
         var runs = RunsOf(arguments, "fault");
         var (budgetBytes, budgetPages) = BudgetOf(arguments, "fault");
-        var placement = FaultThreadPlacement.Default;
-        if (arguments.Option(Pin.Name) is { } pin && !FaultThreadPlacement.TryParse(pin, out placement, out var pinError))
-            throw CliException.BadInput($"ssihv bench fault: {pinError}");
+        var placement = PlacementOf(arguments, "fault");
 
         output.WriteLine(FormattableString.Invariant($"ssihv bench fault: budget {budgetPages} pages ({budgetBytes / 1024} KiB), working set {budgetPages * FaultBenchmark.WorkingSetPerBudget} pages, runs per pager: {runs}"));
         AgainstReference("fault", FaultReference.Build, tools => tools.Directory, (tools, _) =>
@@ -211,6 +209,12 @@ public sealed class BenchCommand : ICommand
                 throw CliException.BadInput($"ssihv bench {kind}: --{option.Name} does not apply to 'bench {kind}'");
     }
 
+    /// --pin or the default placement of the vCPU and pager threads.
+    static FaultThreadPlacement PlacementOf(ParsedArguments arguments, string kind) =>
+        arguments.Option(Pin.Name) is not { } pin ? FaultThreadPlacement.Default
+        : FaultThreadPlacement.TryParse(pin, out var placement, out var error) ? placement
+        : throw CliException.BadInput($"ssihv bench {kind}: {error}");
+
     /// The fault guest's budget (bytes, pages): --budget or the default, checked against what the guest can time.
     static (ulong Bytes, ulong Pages) BudgetOf(ParsedArguments arguments, string kind)
     {
@@ -230,15 +234,16 @@ public sealed class BenchCommand : ICommand
 
     int RunRemoteFault(ParsedArguments arguments, TextWriter output)
     {
-        RejectOptions(arguments, "remote-fault", Append, Topology, Pin);
+        RejectOptions(arguments, "remote-fault", Append, Topology);
         var runs = RunsOf(arguments, "remote-fault");
+        var placement = PlacementOf(arguments, "remote-fault");
         var (budgetBytes, budgetPages) = BudgetOf(arguments, "remote-fault");
         output.WriteLine(FormattableString.Invariant(
             $"ssihv bench remote-fault: budget {budgetPages} pages ({budgetBytes / 1024} KiB), working set {budgetPages * FaultBenchmark.WorkingSetPerBudget} pages homed on node {RemoteFaultHome.Node} in another process, runs per side: {runs}"));
         AgainstReference("remote-fault", FaultReference.Build, tools => tools.Directory, (tools, sources) =>
         {
             var reference = RemoteFaultReference.Build(tools, sources);
-            var results = RemoteFaultBenchmark.Run(tools, reference, (int)budgetPages, runs, output.WriteLine);
+            var results = RemoteFaultBenchmark.Run(tools, reference, (int)budgetPages, runs, placement, output.WriteLine);
             foreach (var line in RemoteFaultReport.Lines(results))
                 output.WriteLine(line);
         });
