@@ -26,10 +26,10 @@ let private isResident (pageState: PageState) =
 /// The node whose store holds the page's newest bytes, if any does (a dirty page's only copy is in guest memory).
 let private heldBy (pageState: PageState) =
     match pageState with
-    | Absent(HeldBy node) | AwaitingFrame(HeldBy node, _) | ResidentClean(HeldBy node, _) -> Some node
+    | Absent(HeldBy node) | AwaitingFrame((EarlyFetch(node, _) | FetchedEarly node), _) | ResidentClean(HeldBy node, _) -> Some node
     | Fetching fetch -> Some fetch.Source
     | MovingHome move -> Some move.From
-    | Absent Zeroes | AwaitingFrame(Zeroes, _) | ResidentClean(Zeroes, _) | ResidentDirty _ | WritingBack _ -> None
+    | Absent Zeroes | AwaitingFrame(AwaitedZeroes, _) | ResidentClean(Zeroes, _) | ResidentDirty _ | WritingBack _ -> None
 
 let private add (node: NodeId) (change: HomeCensus -> HomeCensus) (census: Map<NodeId, HomeCensus>) =
     census |> Map.add node (change (census |> Map.tryFind node |> Option.defaultValue none))

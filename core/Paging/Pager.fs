@@ -41,13 +41,25 @@ type InFlightMove =
       /// the remote writer's bytes are not overwritten by the older ones being moved.
       InvalidatedBy: NodeId list }
 
+/// What a page waiting for a frame will be mapped with. A fetch lands in a pager buffer, not in guest memory,
+/// so it needs no frame: it starts as soon as the page waits (in the same step as the victim's write-back),
+/// and only the mapping waits for the frame.
+type AwaitedCopy =
+    /// Zero-filled when a frame is free; nothing to fetch.
+    | AwaitedZeroes
+    /// The fetch from `source` is in flight. `stale` as in InFlightFetch.
+    | EarlyFetch of source: NodeId * stale: NodeId option
+    /// The bytes from `source` arrived; the shell holds them until Install or DiscardFetched.
+    | FetchedEarly of source: NodeId
+
 /// The local state of one page. A page this node host has never touched has no state (it is zeroes, homed
 /// nowhere yet); every touched page is in exactly one of these.
 type PageState =
     /// Not mapped here.
     | Absent of newest: CopySource
-    /// Faulted on, but every frame of the residency budget is taken: waits, in FIFO order, for one.
-    | AwaitingFrame of newest: CopySource * waiters: Waiter list
+    /// Faulted on, but every frame of the residency budget is taken: waits, in FIFO order, for one, while its
+    /// bytes are fetched (see AwaitedCopy).
+    | AwaitingFrame of copy: AwaitedCopy * waiters: Waiter list
     /// A frame is reserved and the bytes are on their way.
     | Fetching of InFlightFetch
     /// Mapped write-protected; `alsoAt` holds the same bytes, so dropping the page loses nothing. `ring`: its
@@ -66,7 +78,7 @@ type PageRecord = { Home: NodeId; State: PageState }
 type PagerEvent =
     /// A userfaultfd fault message for a page (MISSING or WP; see `Access`).
     | Fault of FaultId * PageNumber * Access
-    /// The bytes requested by `Fetch` have arrived; the shell holds them until `Install` or the next event.
+    /// The bytes requested by `Fetch` have arrived; the shell holds them until `Install` or `DiscardFetched`.
     | FetchDone of PageNumber
     /// The node named by `CopyOut` has stored the page.
     | WriteBackDone of PageNumber
@@ -97,6 +109,8 @@ type PagerAction =
     | Fetch of PageNumber * from: NodeId
     /// Map the bytes that came with FetchDone: UFFDIO_COPY, MODE_DONTWAKE (plus MODE_WP when write-protected).
     | Install of PageNumber * Protection
+    /// The bytes that came with FetchDone are stale and will never be installed: free their buffer.
+    | DiscardFetched of PageNumber
     /// UFFDIO_WRITEPROTECT with MODE_WP: from now on a write to the page blocks in a WP fault.
     | WriteProtect of PageNumber
     /// UFFDIO_WRITEPROTECT with MODE_DONTWAKE and without MODE_WP.
@@ -251,10 +265,12 @@ let private makeResident (page: PageNumber) (record: PageRecord) (source: CopySo
     | [ only ] -> state, Wake(page, [ only.Fault ]) :: actions
     | _ -> state, Wake(page, faultsOf waiters) :: actions
 
+/// Queues a page for a frame and starts fetching its bytes at once, into a buffer that needs no frame.
 let private awaitFrame (page: PageNumber) (record: PageRecord) (newest: CopySource) (waiters: Waiter list) (progress: Progress) =
-    progress
-    |> setState page record (AwaitingFrame(newest, waiters))
-    |> mapState (fun s -> { s with AwaitingFrames = FrameQueue.enqueue page s.AwaitingFrames })
+    let queued = progress |> mapState (fun s -> { s with AwaitingFrames = FrameQueue.enqueue page s.AwaitingFrames })
+    match newest with
+    | Zeroes -> queued |> setState page record (AwaitingFrame(AwaitedZeroes, waiters))
+    | HeldBy source -> queued |> setState page record (AwaitingFrame(EarlyFetch(source, None), waiters)) |> emit (Fetch(page, source))
 
 /// Write-protect first, so that no write can land between the copy and the drop unseen.
 let private startWriteBack (page: PageNumber) (record: PageRecord) (invalidatedBy: NodeId list) (progress: Progress) =
@@ -287,11 +303,17 @@ let private admitWith (page: PageNumber) (record: PageRecord) (newest: CopySourc
         |> setState page record (Fetching { Source = source; Waiters = waiters; Stale = None })
         |> emit (Fetch(page, source))
 
-/// Gives the oldest page awaiting a frame its frame.
+/// Gives the oldest page awaiting a frame its frame: zero-filled, installed if its bytes arrived, or left to
+/// finish the fetch already in flight (no second Fetch).
 let private admit (page: PageNumber) (progress: Progress) : Progress =
-    let state, _ = progress
+    let state, actions = progress
     match Map.tryFind page state.Pages with
-    | Some({ State = AwaitingFrame(newest, waiters) } as record) -> admitWith page record newest waiters progress
+    | Some({ State = AwaitingFrame(copy, waiters) } as record) ->
+        let progress = { state with FramesInUse = state.FramesInUse + 1 }, actions
+        match copy with
+        | AwaitedZeroes -> makeResident page record Zeroes waiters (fun protection -> ZeroFill(page, protection)) progress
+        | EarlyFetch(source, stale) -> progress |> setState page record (Fetching { Source = source; Waiters = waiters; Stale = stale })
+        | FetchedEarly source -> makeResident page record (HeldBy source) waiters (fun protection -> Install(page, protection)) progress
     | _ -> progress
 
 /// Runs after every event: admits waiting pages while frames are free, and when they are not, evicts CLOCK
@@ -330,7 +352,7 @@ let private onFault (fault: FaultId) (page: PageNumber) (access: Access) (progre
     | Some record ->
         match record.State, access with
         | Absent newest, _ -> awaitOrAdmit record newest progress
-        | AwaitingFrame(newest, waiters), _ -> setState page record (AwaitingFrame(newest, waiter :: waiters)) progress
+        | AwaitingFrame(copy, waiters), _ -> setState page record (AwaitingFrame(copy, waiter :: waiters)) progress
         | Fetching fetch, _ -> setState page record (Fetching { fetch with Waiters = waiter :: fetch.Waiters }) progress
         | MovingHome move, _ -> setState page record (MovingHome { move with Waiters = waiter :: move.Waiters }) progress
         // The message was queued before the page was mapped (or unprotected); the retry will succeed.
@@ -350,9 +372,18 @@ let private onFetchDone (page: PageNumber) (progress: Progress) : Progress =
     | Some({ State = Fetching({ Stale = Some freshAt } as fetch) } as record) ->
         progress
         |> setState page record (Fetching { fetch with Source = freshAt; Stale = None })
+        |> emit (DiscardFetched page)
         |> emit (Fetch(page, freshAt))
     | Some({ State = Fetching fetch } as record) ->
         makeResident page record (HeldBy fetch.Source) fetch.Waiters (fun protection -> Install(page, protection)) progress
+    | Some({ State = AwaitingFrame(EarlyFetch(_, Some freshAt), waiters) } as record) ->
+        progress
+        |> setState page record (AwaitingFrame(EarlyFetch(freshAt, None), waiters))
+        |> emit (DiscardFetched page)
+        |> emit (Fetch(page, freshAt))
+    // Still no frame: the shell keeps the bytes until the page is admitted.
+    | Some({ State = AwaitingFrame(EarlyFetch(source, None), waiters) } as record) ->
+        setState page record (AwaitingFrame(FetchedEarly source, waiters)) progress
     | other -> progress |> emit (Report(UnexpectedFetchDone(page, other |> Option.map (fun r -> r.State))))
 
 let private onWriteBackDone (page: PageNumber) (progress: Progress) : Progress =
@@ -417,7 +448,21 @@ let private onRemoteInvalidate (page: PageNumber) (requester: NodeId) (progress:
         let fromHome = HeldBy record.Home
         match record.State with
         | Absent _ -> progress |> setState page record (Absent fromHome) |> acknowledge
-        | AwaitingFrame(_, waiters) -> progress |> setState page record (AwaitingFrame(fromHome, waiters)) |> acknowledge
+        // The fetch starts after the acknowledgement, like a fault's on an Absent page: the home directory
+        // forwards it to the writer. A fetch already in flight (or arrived) may predate the write.
+        | AwaitingFrame(AwaitedZeroes, waiters) ->
+            progress
+            |> setState page record (AwaitingFrame(EarlyFetch(record.Home, None), waiters))
+            |> acknowledge
+            |> emit (Fetch(page, record.Home))
+        | AwaitingFrame(EarlyFetch(source, _), waiters) ->
+            progress |> setState page record (AwaitingFrame(EarlyFetch(source, Some record.Home), waiters)) |> acknowledge
+        | AwaitingFrame(FetchedEarly _, waiters) ->
+            progress
+            |> setState page record (AwaitingFrame(EarlyFetch(record.Home, None), waiters))
+            |> emit (DiscardFetched page)
+            |> acknowledge
+            |> emit (Fetch(page, record.Home))
         | Fetching fetch -> progress |> setState page record (Fetching { fetch with Stale = Some record.Home }) |> acknowledge
         | ResidentClean _ ->
             progress
@@ -495,12 +540,13 @@ let private readAhead (page: PageNumber) (access: Access) (before: PageState opt
 let private involves (node: NodeId) (pageState: PageState) =
     match pageState with
     | Absent(HeldBy n)
-    | AwaitingFrame(HeldBy n, _)
+    | AwaitingFrame(FetchedEarly n, _)
     | ResidentClean(HeldBy n, _) -> n = node
+    | AwaitingFrame(EarlyFetch(source, stale), _) -> source = node || stale = Some node
     | Fetching fetch -> fetch.Source = node || fetch.Stale = Some node
     | WritingBack writeBack -> writeBack.Target = node
     | MovingHome move -> move.From = node || move.To = node
-    | Absent Zeroes | AwaitingFrame(Zeroes, _) | ResidentClean(Zeroes, _) | ResidentDirty _ -> false
+    | Absent Zeroes | AwaitingFrame(AwaitedZeroes, _) | ResidentClean(Zeroes, _) | ResidentDirty _ -> false
 
 let private startMove (page: PageNumber) (record: PageRecord) (source: NodeId) (waiters: Waiter list) (invalidatedBy: NodeId list)
                       (progress: Progress) : Progress =
@@ -513,8 +559,9 @@ let private startMove (page: PageNumber) (record: PageRecord) (source: NodeId) (
 /// Starts what a page held by the leaving `source` needs, if nothing is in flight for it yet: an unmapped
 /// page's bytes are moved store to store; a resident clean page (equal to the copy at `source`) is copied out
 /// to the new home and stays mapped. Pages being fetched from or written to `source` are left to finish; they
-/// come back here as resident-clean or absent. Pages awaiting a frame are fetched from `source` when admitted
-/// (reading a leaving home is allowed until HomeMoved).
+/// come back here as resident-clean or absent. So do pages awaiting a frame, whose early fetch from `source`
+/// is in flight or arrived (reading a leaving home is allowed until HomeMoved): once admitted and installed,
+/// they are resident-clean copies of `source`'s bytes and are copied out from here.
 let private moveAway (source: NodeId) (page: PageNumber) (progress: Progress) : Progress =
     let state, _ = progress
     match Map.tryFind page state.Pages with
@@ -564,7 +611,7 @@ let private onMoveHome (source: NodeId) (requestedTarget: NodeId) (progress: Pro
 
 let private pageOf (action: PagerAction) =
     match action with
-    | ZeroFill(page, _) | Fetch(page, _) | Install(page, _) | WriteProtect page | Unprotect page | CopyOut(page, _)
+    | ZeroFill(page, _) | Fetch(page, _) | Install(page, _) | DiscardFetched page | WriteProtect page | Unprotect page | CopyOut(page, _)
     | Drop page | Wake(page, _) | AcknowledgeInvalidate(page, _) | MovePage(page, _, _) -> ValueSome page
     | HomeMoved _ | Report _ -> ValueNone
 

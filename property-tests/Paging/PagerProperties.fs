@@ -54,7 +54,7 @@ type World =
       Stores: Map<NodeId * PageNumber, int>
       /// Fetches in flight with the bytes the source sent (read when the request left: the earliest moment).
       Fetches: (PageNumber * int) list
-      /// Bytes handed over with FetchDone, waiting for Install.
+      /// Bytes handed over with FetchDone, held (as the shell holds its buffer) until Install or DiscardFetched.
       Arrived: Map<PageNumber, int>
       WriteBacks: (PageNumber * NodeId * int) list
       /// Store-to-store transfers in flight (page, from, to); the bytes are read when it completes.
@@ -109,7 +109,8 @@ let private homeOf page (world: World) = (Map.find page world.Pager.Pages).Home
 /// The model's own statement of "this page still needs node n" (newest bytes there, or a transfer with it).
 let private needs (node: NodeId) (state: PageState) =
     match state with
-    | Absent(HeldBy n) | AwaitingFrame(HeldBy n, _) | ResidentClean(HeldBy n, _) -> n = node
+    | Absent(HeldBy n) | AwaitingFrame(FetchedEarly n, _) | ResidentClean(HeldBy n, _) -> n = node
+    | AwaitingFrame(EarlyFetch(source, stale), _) -> source = node || stale = Some node
     | Fetching fetch -> fetch.Source = node || fetch.Stale = Some node
     | WritingBack writeBack -> writeBack.Target = node
     | MovingHome move -> move.From = node || move.To = node
@@ -138,9 +139,14 @@ let private perform (world: World) (action: PagerAction) : World =
         match Map.tryFind page world.Arrived with
         | Some value -> install page protection value { world with Arrived = Map.remove page world.Arrived }
         | None -> violation (sprintf "install of page %d with no fetched bytes" page) world
+    | DiscardFetched page ->
+        if Map.containsKey page world.Arrived then { world with Arrived = Map.remove page world.Arrived }
+        else violation (sprintf "discard of page %d with no fetched bytes" page) world
     | Fetch(page, source) ->
         if Map.containsKey page world.Memory || world.Fetches |> List.exists (fst >> (=) page) then
             violation (sprintf "fetch of page %d that is mapped or already in flight" page) world
+        elif Map.containsKey page world.Arrived then
+            violation (sprintf "fetch of page %d whose fetched bytes were neither installed nor discarded" page) world
         else
             let bytes = Map.tryFind (source, page) world.Stores |> Option.defaultValue 0
             { world with Fetches = world.Fetches @ [ page, bytes ] } |> readFrom source "fetch"
@@ -208,8 +214,9 @@ let private checkConsistency (world: World) =
             let mapped = Map.tryFind page world.Memory
             let ok =
                 match record.State with
-                | Absent _ | AwaitingFrame _ -> mapped.IsNone && not (fetching page) && not (writingBack page)
-                | Fetching _ -> mapped.IsNone && fetching page && not (writingBack page)
+                | Absent _ | AwaitingFrame(AwaitedZeroes, _) -> mapped.IsNone && not (fetching page) && not (writingBack page)
+                | AwaitingFrame(EarlyFetch _, _) | Fetching _ -> mapped.IsNone && fetching page && not (writingBack page)
+                | AwaitingFrame(FetchedEarly _, _) -> mapped.IsNone && not (fetching page) && not (writingBack page)
                 | ResidentClean _ -> (mapped |> Option.map (fun f -> not f.Writable)) = Some true && not (writingBack page)
                 | ResidentDirty _ -> (mapped |> Option.map (fun f -> f.Writable)) = Some true && not (writingBack page)
                 | WritingBack _ -> (mapped |> Option.map (fun f -> not f.Writable)) = Some true && writingBack page
@@ -228,14 +235,16 @@ let private checkConsistency (world: World) =
       if pager.WriteBacksInFlight <> countStates (function WritingBack w -> w.Evicting | _ -> false) pager then "write-back count drifted"
       if FrameQueue.toList pager.AwaitingFrames |> List.sort <> pagesWhere (function AwaitingFrame _ -> true | _ -> false) then
           "frame queue and AwaitingFrame pages differ"
-      if clockPages pager |> List.sort <> pagesWhere isResident then "clock ring and resident pages differ" ]
+      if clockPages pager |> List.sort <> pagesWhere isResident then "clock ring and resident pages differ"
+      // Fetched bytes are held exactly while the page waits for a frame with them: none leak, none are lost.
+      if Map.keys world.Arrived |> List.ofSeq <> pagesWhere (function AwaitingFrame(FetchedEarly _, _) -> true | _ -> false) then
+          sprintf "fetched bytes held for %A" (Map.keys world.Arrived |> List.ofSeq) ]
     |> List.fold (fun world problem -> violation problem world) world
 
 let private feed (event: PagerEvent) (world: World) =
     let pager, actions = step world.Pager event
     let world = actions |> List.fold perform { world with Pager = pager }
-    // Bytes FetchDone delivered but the pager did not install were stale; the shell returns the buffer.
-    checkConsistency { world with Arrived = Map.empty }
+    checkConsistency world
 
 let private nth index (items: 'a list) = if List.isEmpty items then None else Some(List.item (index % items.Length) items)
 let private removeNth index (items: 'a list) = List.removeAt (index % items.Length) items
@@ -413,7 +422,41 @@ let tests =
             let s3, a3 = step s2 (WriteBackDone 0UL)
             Expect.equal a3 [ Drop 0UL; ZeroFill(1UL, WriteProtected); Wake(1UL, [ 2UL ]) ] "drop, then admit the waiting page"
             let _, a4 = step s3 (Fault(3UL, 0UL, Read))
-            Expect.equal a4 [ Drop 1UL; Fetch(0UL, 0) ] "the clean victim is dropped without copy-out; the page comes back from home"
+            Expect.equal a4 [ Fetch(0UL, 0); Drop 1UL ] "the page is fetched back from home at once; the clean victim is dropped without copy-out"
+
+        testPropertyWithConfig config "a fault on a page a node holds, with every frame dirty, fetches it in the same step as the victim's copy-out" <|
+            Prop.forAll (Arb.fromGen (Gen.zip3 (Gen.choose (1, 6)) (Gen.elements [ FirstTouch; Bind; Interleave ]) (Gen.elements [ Read; Write ])))
+                (fun (budget, policy, access) ->
+                    let config = PagerConfig.create localNode budget (placementFor policy) |> Result.defaultWith (failwithf "%A")
+                    let held = 7UL
+                    // A remote write leaves the page absent here, its bytes at its home.
+                    let invalidated, _ = step (create config) (RemoteInvalidate(held, remoteNode))
+                    let full =
+                        [ 0 .. budget - 1 ] |> List.fold (fun s page -> fst (step s (Fault(uint64 page + 1UL, uint64 page, Write)))) invalidated
+                    let home = (Map.find held full.Pages).Home
+                    let _, actions = step full (Fault(100UL, held, access))
+                    let copiedOut = actions |> List.exists (function CopyOut(victim, _) -> victim <> held | _ -> false)
+                    (List.contains (Fetch(held, home)) actions && copiedOut)
+                    |> Prop.label (sprintf "budget %d, home %d: %A" budget home actions))
+
+        testCase "an early fetch completes before or after the victim's write-back; the page is installed once both are done" <| fun () ->
+            let config = PagerConfig.create 0 1 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A")
+            let s1, _ = step (create config) (RemoteInvalidate(5UL, 1))
+            let s2, _ = step s1 (Fault(1UL, 0UL, Write))
+            let s3, a3 = step s2 (Fault(2UL, 5UL, Read))
+            let home = (Map.find 5UL s3.Pages).Home
+            Expect.equal a3 [ Fetch(5UL, home); WriteProtect 0UL; CopyOut(0UL, 0) ] "fetch and write-back start together"
+            // Bytes first: kept until the frame is free.
+            let s4, a4 = step s3 (FetchDone 5UL)
+            Expect.isEmpty a4 "no frame yet: the bytes wait"
+            Expect.equal (stateOf 5UL s4) (Some(AwaitingFrame(FetchedEarly home, [ { Fault = 2UL; Access = Read } ]))) "arrived"
+            let _, a5 = step s4 (WriteBackDone 0UL)
+            Expect.equal a5 [ Drop 0UL; Install(5UL, WriteProtected); Wake(5UL, [ 2UL ]) ] "installed as soon as the frame is free"
+            // Frame first: the page is admitted to the fetch already in flight, without a second Fetch.
+            let s4', a4' = step s3 (WriteBackDone 0UL)
+            Expect.equal a4' [ Drop 0UL ] "no second fetch"
+            let _, a5' = step s4' (FetchDone 5UL)
+            Expect.equal a5' [ Install(5UL, WriteProtected); Wake(5UL, [ 2UL ]) ] "installed when the bytes arrive"
 
         testCase "a write during write-back waits and cancels the eviction when the copy is home" <| fun () ->
             let config = PagerConfig.create 0 4 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A")

@@ -41,7 +41,7 @@ public sealed class UserfaultPager : IDisposable
     /// reader's interrupt.
     readonly Channel<CorePager.PagerEvent> requests =
         Channel.CreateUnbounded<CorePager.PagerEvent>(new UnboundedChannelOptions { SingleReader = true });
-    /// Buffers of fetches in flight or arrived (until Install), of write-backs and of home moves in flight, by
+    /// Buffers of fetches in flight or arrived (until Install or DiscardFetched), of write-backs and of home moves in flight, by
     /// page (the core has at most one transfer per page in flight). Touched under the step lock only.
     readonly Dictionary<ulong, byte[]> fetched = [];
     readonly Dictionary<ulong, byte[]> outgoing = [];
@@ -69,8 +69,6 @@ public sealed class UserfaultPager : IDisposable
     CorePager.PagerState state;
     Thread? thread;
     ulong nextFault;
-    /// Set when the step being performed issued a Fetch (a stale FetchDone re-fetches into the same buffer).
-    bool refetched;
 
     public PagerMetrics Metrics { get; } = new();
 
@@ -322,7 +320,6 @@ public sealed class UserfaultPager : IDisposable
     {
         var (next, actions) = CorePager.step(state, pagerEvent);
         Volatile.Write(ref state, next);
-        refetched = false;
         for (var list = actions; !list.IsEmpty; list = list.Tail)
         {
             var action = list.Head;
@@ -336,9 +333,6 @@ public sealed class UserfaultPager : IDisposable
         }
         switch (pagerEvent)
         {
-            case CorePager.PagerEvent.FetchDone done when !refetched && fetched.Remove(done.Item, out var unused):
-                pageBuffers.Push(unused); // the fetch went stale; its bytes were never installed
-                break;
             case CorePager.PagerEvent.WriteBackDone done when outgoing.Remove(done.Item, out var sent):
                 pageBuffers.Push(sent);
                 break;
@@ -397,9 +391,11 @@ public sealed class UserfaultPager : IDisposable
                 Metrics.CountZeroFill();
                 break;
             case CorePager.PagerAction.Fetch fetch:
-                if (!fetched.TryGetValue(fetch.Item1, out var buffer))
-                    fetched[fetch.Item1] = buffer = RentBuffer();
-                refetched = true;
+                // The core frees every fetched buffer explicitly (Install or DiscardFetched): bytes that arrived
+                // for a page still waiting for a frame are kept, not taken for stale.
+                if (fetched.ContainsKey(fetch.Item1))
+                    throw new InvalidOperationException($"pager: Fetch of page 0x{fetch.Item1:X} whose fetched bytes were neither installed nor discarded");
+                var buffer = fetched[fetch.Item1] = RentBuffer();
                 Metrics.CountFetch();
                 ValueTask read;
                 try
@@ -417,6 +413,9 @@ public sealed class UserfaultPager : IDisposable
                 Fill(install.Item1, install.Item2, bytes, wake: false);
                 pageBuffers.Push(bytes);
                 Metrics.CountInstall();
+                break;
+            case CorePager.PagerAction.DiscardFetched discard:
+                pageBuffers.Push(TakeFetched(discard.Item));
                 break;
             case CorePager.PagerAction.WriteProtect protect:
                 uffd.WriteProtect(HostAddressOf(protect.Item), PageSize, protect: true);
