@@ -135,23 +135,41 @@ type PagerConfig =
         { LocalNode: NodeId
           BudgetPages: int
           Placement: Placement
-          ReadAheadPages: int }
+          ReadAheadPages: int
+          FreeFrameTarget: int }
 
     member config.Budget = config.BudgetPages
     /// Pages per aligned read-ahead block; 0 when read-ahead is off (the default).
     member config.ReadAhead = config.ReadAheadPages
+    /// Frames kept free, or being freed by write-backs in flight, once the budget is nearly full: the low
+    /// watermark (docs/pager.md, "Evicting ahead").
+    member config.FreeFrames = config.FreeFrameTarget
 
 type PagerConfigError = BudgetBelowOnePage of int
 
 module PagerConfig =
+    /// Frames evicted ahead by default: one fault per vCPU of a small guest finds a frame at once.
+    [<Literal>]
+    let DefaultFreeFrames = 4
+
+    /// At most a quarter of the budget is kept free, so that a small budget still holds the pages its faults
+    /// need at once (a target of 0 below 4 pages: evicting ahead never takes a page just admitted).
+    let private capped (budgetPages: int) (frames: int) = max 0 (min frames (budgetPages / 4))
+
     /// A budget of at least one page is what lets every fault make progress.
     let create (localNode: NodeId) (budgetPages: int) (placement: Placement) : Result<PagerConfig, PagerConfigError> =
         if budgetPages < 1 then Error(BudgetBelowOnePage budgetPages)
-        else Ok { LocalNode = localNode; BudgetPages = budgetPages; Placement = placement; ReadAheadPages = 0 }
+        else
+            Ok { LocalNode = localNode; BudgetPages = budgetPages; Placement = placement; ReadAheadPages = 0
+                 FreeFrameTarget = capped budgetPages DefaultFreeFrames }
 
     /// Read-ahead of aligned blocks of `blockPages` pages (docs/pager.md, "Read-ahead"); below 2 turns it off.
     let withReadAhead (blockPages: int) (config: PagerConfig) =
         { config with ReadAheadPages = if blockPages < 2 then 0 else blockPages }
+
+    /// The free-frame target (capped to a quarter of the budget); 0 evicts only when a fault needs the frame.
+    let withFreeFrames (frames: int) (config: PagerConfig) =
+        { config with FreeFrameTarget = capped config.BudgetPages frames }
 
 /// Pages waiting for a frame, oldest first: a banker's queue, O(1) amortized.
 type FrameQueue =
@@ -316,20 +334,23 @@ let private admit (page: PageNumber) (progress: Progress) : Progress =
         | FetchedEarly source -> makeResident page record (HeldBy source) waiters (fun protection -> Install(page, protection)) progress
     | _ -> progress
 
-/// Runs after every event: admits waiting pages while frames are free, and when they are not, evicts CLOCK
-/// victims until the write-backs in flight will free a frame for every waiting page. Never exceeds the
-/// budget, because a page is admitted only into a free frame.
-let rec private settle (progress: Progress) : Progress =
+/// Runs after every event: admits waiting pages while frames are free; then evicts CLOCK victims until the
+/// frames free now or freed by the write-backs in flight cover every waiting page plus `target` (the free-frame
+/// target, or 0 in a step that must not evict ahead, see `step`). Evicting ahead lets the next fault map its
+/// page as soon as its bytes are there, instead of waiting for a victim's write-back as well. Never exceeds
+/// the budget, because a page is admitted only into a free frame.
+let rec private settle (target: int) (progress: Progress) : Progress =
     let state, actions = progress
     match FrameQueue.tryDequeue state.AwaitingFrames with
-    | None -> progress
     | Some(page, rest) when state.FramesInUse < state.Config.BudgetPages ->
-        settle (admit page ({ state with AwaitingFrames = rest }, actions))
-    | Some _ when state.WriteBacksInFlight < FrameQueue.length state.AwaitingFrames ->
-        match Clock.chooseVictim ringSlot withRingSlot state.Pages state.Clock with
-        | ValueSome(struct (victim, pages, clock)) -> settle (evict victim ({ state with Pages = pages; Clock = clock }, actions))
-        | ValueNone -> progress
-    | Some _ -> progress
+        settle target (admit page ({ state with AwaitingFrames = rest }, actions))
+    | _ ->
+        let coming = state.Config.BudgetPages - state.FramesInUse + state.WriteBacksInFlight
+        if coming >= FrameQueue.length state.AwaitingFrames + target then progress
+        else
+            match Clock.chooseVictim ringSlot withRingSlot state.Pages state.Clock with
+            | ValueSome(struct (victim, pages, clock)) -> settle target (evict victim ({ state with Pages = pages; Clock = clock }, actions))
+            | ValueNone -> progress
 
 let private onFault (fault: FaultId) (page: PageNumber) (access: Access) (progress: Progress) : Progress =
     let state, _ = progress
@@ -477,7 +498,7 @@ let private onRemoteInvalidate (page: PageNumber) (requester: NodeId) (progress:
 
 /// Read-ahead after a fault that admitted `page` from "untouched" or `Absent source`: when every other page of
 /// its aligned block is in the same condition (untouched, or Absent with the same source) and free frames
-/// hold them all without evicting anything (no page awaits a frame), map them too, after the faulting page's
+/// hold them all without evicting anything or taking the free-frame target (no page awaits a frame), map them too, after the faulting page's
 /// wake. Zero pages get the faulting access's protection (a sequential writer writes them next; a writable
 /// page is dirty, so nothing is lost); fetched pages arrive clean, write-protected. No page is woken: no
 /// thread waits on them, and a thread that faults on one meanwhile waits (Fetching) or is woken at once.
@@ -495,7 +516,7 @@ let private readAhead (page: PageNumber) (access: Access) (before: PageState opt
         | _ -> false
     match source with
     | Some source when blockPages > 1 && admitted && FrameQueue.length state.AwaitingFrames = 0
-                       && state.FramesInUse + blockPages - 1 <= state.Config.BudgetPages ->
+                       && state.FramesInUse + blockPages - 1 + state.Config.FreeFrameTarget <= state.Config.BudgetPages ->
         let first = page - page % uint64 blockPages
         let others = [ for q in first .. first + uint64 blockPages - 1UL do if q <> page then q ]
         let sameCondition q =
@@ -656,7 +677,11 @@ let step (state: PagerState) (event: PagerEvent) : PagerState * PagerAction list
         | RemoteInvalidate(page, requester) -> onRemoteInvalidate page requester start
         | MoveHome(source, target) -> onMoveHome source target start
         | MovePageDone page -> onMovePageDone page start
-    let settled = settle handled
+    // Evicting ahead is background work: a step that sends a fetch leaves it to a later one (the fetch's own
+    // completion at the latest, after its Install and Wake), so that a victim's write-protect, copy-out and
+    // send never delay the reply a fault waits for. Evictions that waiting pages need happen at once.
+    let startsFetch = snd handled |> List.exists (function Fetch _ -> true | _ -> false)
+    let settled = settle (if startsFetch then 0 else state.Config.FreeFrameTarget) handled
     let readAheadDone =
         match event with
         | Fault(_, page, access) when state.Config.ReadAheadPages > 1 -> readAhead page access (stateOf page state) settled

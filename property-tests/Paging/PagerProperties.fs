@@ -35,8 +35,9 @@ type Command =
     | MoveHomeOf of source: NodeId * target: NodeId
     | CompleteMove of int
 
-/// `ReadAhead`: pages per aligned read-ahead block (0: off).
-type Scenario = { Budget: int; Policy: PlacementPolicy; ReadAhead: int; Commands: Command list }
+/// `ReadAhead`: pages per aligned read-ahead block (0: off). `FreeFrames`: the free-frame target asked for
+/// (the pager caps it to a quarter of the budget).
+type Scenario = { Budget: int; Policy: PlacementPolicy; ReadAhead: int; FreeFrames: int; Commands: Command list }
 
 /// An access a thread performs; `Write` carries the value, unique per write so that a stale read shows.
 type ThreadAccess = { Page: PageNumber; Write: int option }
@@ -330,6 +331,7 @@ let private newWorld (scenario: Scenario) =
         PagerConfig.create localNode scenario.Budget (placementFor scenario.Policy)
         |> Result.defaultWith (fun e -> failwithf "%A" e)
         |> PagerConfig.withReadAhead scenario.ReadAhead
+        |> PagerConfig.withFreeFrames scenario.FreeFrames
     { Pager = create config; Memory = Map.empty; Stores = Map.empty; Fetches = []; Arrived = Map.empty; WriteBacks = []
       Transfers = []; Leaving = Map.empty; Departed = Set.empty; HomeMovedCount = Map.empty
       Messages = []; Threads = Map.ofList [ for t in 0 .. threadCount - 1 -> t, Idle ]; Delivered = Set.empty
@@ -376,9 +378,10 @@ let private scenarioGen allowRemote allowMoves =
         let! budget = Gen.frequency [ 3, Gen.constant 1; 3, Gen.constant 2; 2, Gen.choose (3, 9) ]
         let! policy = Gen.elements [ FirstTouch; Bind; Interleave ]
         let! readAhead = Gen.elements [ 0; 0; 2; 4 ]
+        let! freeFrames = Gen.elements [ 0; 1; 2; PagerConfig.DefaultFreeFrames ]
         let! length = Gen.choose (0, 120)
         let! commands = Gen.listOfLength length (commandGen allowRemote allowMoves)
-        return { Budget = budget; Policy = policy; ReadAhead = readAhead; Commands = commands }
+        return { Budget = budget; Policy = policy; ReadAhead = readAhead; FreeFrames = freeFrames; Commands = commands }
     }
 
 let private shrinkScenario (scenario: Scenario) =
@@ -410,6 +413,11 @@ let tests =
                 Prop.forAll (scenariosWithMoves true) (holds noProblems)
             testPropertyWithConfig config "after draining, at most budget pages are mapped" <|
                 Prop.forAll (scenarios true) (holds (fun (world, _) -> world.Memory.Count <= world.Pager.Config.Budget))
+            // Nothing is in flight after the drain, so every frame the last step's eviction ahead freed is free.
+            testPropertyWithConfig config "after draining, at least the free-frame target (at most a quarter of the budget) is free" <|
+                Prop.forAll (scenarios true) (holds (fun (world, _) ->
+                    let target = world.Pager.Config.FreeFrames
+                    target <= world.Pager.Config.Budget / 4 && world.Pager.Config.Budget - world.Memory.Count >= target))
         ]
 
         testCase "a dirty page is written back before it is dropped, and a clean one is just dropped" <| fun () ->
@@ -427,7 +435,9 @@ let tests =
         testPropertyWithConfig config "a fault on a page a node holds, with every frame dirty, fetches it in the same step as the victim's copy-out" <|
             Prop.forAll (Arb.fromGen (Gen.zip3 (Gen.choose (1, 6)) (Gen.elements [ FirstTouch; Bind; Interleave ]) (Gen.elements [ Read; Write ])))
                 (fun (budget, policy, access) ->
-                    let config = PagerConfig.create localNode budget (placementFor policy) |> Result.defaultWith (failwithf "%A")
+                    let config =
+                        PagerConfig.create localNode budget (placementFor policy) |> Result.defaultWith (failwithf "%A")
+                        |> PagerConfig.withFreeFrames 0
                     let held = 7UL
                     // A remote write leaves the page absent here, its bytes at its home.
                     let invalidated, _ = step (create config) (RemoteInvalidate(held, remoteNode))
@@ -458,6 +468,27 @@ let tests =
             let _, a5' = step s4' (FetchDone 5UL)
             Expect.equal a5' [ Install(5UL, WriteProtected); Wake(5UL, [ 2UL ]) ] "installed when the bytes arrive"
 
+        testCase "evicting ahead: once the budget is nearly full, a victim starts home after each fault's page is mapped, so the next fault is installed as soon as its bytes arrive" <| fun () ->
+            let config = PagerConfig.create 0 4 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A") |> PagerConfig.withFreeFrames 1
+            Expect.equal config.FreeFrames 1 "target"
+            let held = 7UL
+            let invalidated, _ = step (create config) (RemoteInvalidate(held, 1))
+            let s1 = [ 0UL .. 2UL ] |> List.fold (fun s page -> fst (step s (Fault(page + 1UL, page, Write)))) invalidated
+            Expect.equal s1.FramesInUse 3 "three dirty pages, the target's one frame free"
+            let s2, a2 = step s1 (Fault(4UL, 3UL, Write))
+            Expect.equal a2 [ ZeroFill(3UL, Writable); Wake(3UL, [ 4UL ]); WriteProtect 0UL; CopyOut(0UL, 0) ]
+                "the last free frame is used at once, and the oldest page starts home to free the next one"
+            let home = (Map.find held s2.Pages).Home
+            let s3, a3 = step s2 (WriteBackDone 0UL)
+            Expect.equal a3 [ Drop 0UL ] "the frame is free before the next fault"
+            let s4, a4 = step s3 (Fault(5UL, held, Read))
+            Expect.equal a4 [ Fetch(held, home) ] "fetched into the free frame; no victim's copy-out delays the reply the fault waits for"
+            let _, a5 = step s4 (FetchDone held)
+            Expect.equal a5 [ Install(held, WriteProtected); Wake(held, [ 5UL ]); WriteProtect 1UL; CopyOut(1UL, 0) ]
+                "installed at once, and only after the wake does the next victim start home"
+            let unlimited = PagerConfig.create 0 8 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A") |> PagerConfig.withFreeFrames 100
+            Expect.equal unlimited.FreeFrames 2 "capped to a quarter of the budget"
+
         testCase "a write during write-back waits and cancels the eviction when the copy is home" <| fun () ->
             let config = PagerConfig.create 0 4 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A")
             let s1, _ = step (create config) (Fault(1UL, 0UL, Write))
@@ -473,7 +504,8 @@ let tests =
 
         testCase "read-ahead maps the rest of an untouched aligned block after the faulting page's wake" <| fun () ->
             let config =
-                PagerConfig.create 0 8 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A") |> PagerConfig.withReadAhead 4
+                PagerConfig.create 0 8 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A")
+                |> PagerConfig.withReadAhead 4 |> PagerConfig.withFreeFrames 0
             let s1, a1 = step (create config) (Fault(1UL, 1UL, Write))
             Expect.equal a1 [ ZeroFill(1UL, Writable); Wake(1UL, [ 1UL ]); ZeroFill(0UL, Writable); ZeroFill(2UL, Writable); ZeroFill(3UL, Writable) ]
                 "a writer's block is zero-filled writable"

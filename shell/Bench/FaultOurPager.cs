@@ -129,6 +129,9 @@ public static class FaultOurPager
     /// The node the pager runs as.
     const int LocalNode = 0;
 
+    /// The frames our pager keeps free for this budget (the core's default target), which the C reference is told.
+    public static int FreeFramesFor(int pages, int budgetPages) => ConfigFor(pages, budgetPages, LocalNode).FreeFrames;
+
     /// The paged region is one SRAT range of `home`, the only node with memory, so every page is homed there.
     static SsiHv.Core.Paging.Pager.PagerConfig ConfigFor(int pages, int budgetPages, int home)
     {

@@ -47,13 +47,19 @@ public static class FaultReference
     }
 
     /// One run of a C reference taking uffd_reference's arguments and printing (at least) its key=value lines;
-    /// also returns every key=value it printed. `placement` pins its vCPU and handler threads (or not).
+    /// also returns every key=value it printed. `placement` pins its vCPU and handler threads (or not); the
+    /// reference evicts ahead to our pager's free-frame target for this budget (BENCH_FREE_FRAMES), so both
+    /// sides evict in the same order.
     public static (FaultRun Run, double TscPerMicrosecond, IReadOnlyDictionary<string, double> Values) RunExecutable(
         string executable, FaultTools tools, int pages, int budgetPages, int passes, FaultThreadPlacement placement)
     {
         var resultsFile = Path.Combine(tools.Directory, "results.bin");
+        var environment = new Dictionary<string, string>(placement.ReferenceEnvironment)
+        {
+            ["BENCH_FREE_FRAMES"] = Invariant(FaultOurPager.FreeFramesFor(pages, budgetPages)),
+        };
         var command = new BootCommand(executable,
-            [tools.GuestBinary, Invariant(pages), Invariant(budgetPages), Invariant(passes), resultsFile], placement.ReferenceEnvironment);
+            [tools.GuestBinary, Invariant(pages), Invariant(budgetPages), Invariant(passes), resultsFile], environment);
         var observation = BootObservation.RunAsync(command, RunTimeout).GetAwaiter().GetResult();
         if (observation.ExitCode != 0)
             throw new BenchRunException($"C reference: '{command.Display}' exited with {observation.ExitCode}", observation.Tail());

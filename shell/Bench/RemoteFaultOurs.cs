@@ -34,6 +34,9 @@ public static class RemoteFaultOurs
             Log = line => Console.Error.WriteLine($"ssihv bench remote-fault: {line}"),
             // A benchmark measures latency; it must not fail because a loaded host stalled one reply for 2 s.
             RequestTimeout = TimeSpan.FromSeconds(10),
+            // The thread that reads the home's replies steps the completions that install pages and wake the
+            // vCPU: it serves faults beside the pager thread, as the C handler that reads its socket does.
+            ReplyThreadCpu = placement.PagerCpu,
         });
         try
         {

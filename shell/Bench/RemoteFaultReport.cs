@@ -27,7 +27,9 @@ public static class RemoteFaultReport
         {
             Invariant($"TSC: {results.TscPerMicrosecond:F1} ticks/µs (measured by the C reference: rdtsc against CLOCK_MONOTONIC over 200 ms)"),
             Invariant($"{results.Pages} pages ({results.Pages * 4} KiB) touched per pass, budget {results.BudgetPages} pages, every page homed in another process over TCP loopback; {results.Ours.Count} runs each, samples pooled"),
-            results.Placement.Describe(),
+            results.Placement.PagerCpu is { } pagerCpu
+                ? Invariant($"{results.Placement.Describe()}; ours also pins the transport thread that reads the home's replies (and steps their completions) on CPU {pagerCpu}")
+                : results.Placement.Describe(),
             "",
             "guest-measured latency of one touch (rdtsc around the faulting write), µs:",
             Invariant($"  {"kind",-30} {"ours p50",9} {"C p50",9} {"ratio",7} {"ours p99",9} {"C p99",9} {"ratio",7}"),
@@ -54,13 +56,9 @@ public static class RemoteFaultReport
                 ? Invariant($"    pager fault read → resolved p50 ≤ {p50:F0}, p99 ≤ {p99:F0} (PagerMetrics power-of-two bucket upper bounds)")
                 : Invariant($"    pager fault read → resolved p50 {p50:F1}, p99 {p99:F1}"));
             var refault = side == "ours" ? medians[Segments[2]].Ours : medians[Segments[2]].C;
-            var (fetch, store) = (Median(runs, r => r.FetchP50), Median(runs, r => r.StoreP50));
-            // Our pager sends the fetch in the same step as the victim's write-back (the two overlap); the C
-            // handler sends the fetch once the write-back is acknowledged (the two add up).
-            var roundTrips = side == "ours" ? Math.Max(fetch, store) : fetch + store;
-            lines.Add(side == "ours"
-                ? Invariant($"    re-fault median {refault:F1} = the longer of the overlapping round trips {roundTrips:F1} + the rest {refault - roundTrips:F1} (fault delivery, pager steps, UFFDIO_COPY, wake)")
-                : Invariant($"    re-fault median {refault:F1} = round trips one after the other {roundTrips:F1} + the rest {refault - roundTrips:F1} (fault delivery, handler, UFFDIO_COPY, wake)"));
+            // Both sides evict ahead, after a fault's wake: the fault itself waits for its fetch alone.
+            var fetch = Median(runs, r => r.FetchP50);
+            lines.Add(Invariant($"    re-fault median {refault:F1} = fetch round trip {fetch:F1} + the rest {refault - fetch:F1} (fault delivery, {(side == "ours" ? "pager steps" : "handler")}, UFFDIO_COPY, wake, and waiting for the previous fault's eviction ahead to finish)"));
         }
         var our = results.Ours[^1].Run;
         var reference = results.Reference[^1].Run;

@@ -28,6 +28,12 @@ public sealed record TransportOptions(int Self, IPEndPoint Listen, ClusterSecret
     /// ...and one still silent this much later is closed and its peer reported lost.
     public TimeSpan PingTimeout { get; init; } = TimeSpan.FromSeconds(3);
 
+    /// Pins the receive thread of every connection this node dials to this CPU (null: the scheduler places it).
+    /// That thread reads the replies and runs what waited for them inline, which for a boot node's pager is the
+    /// completion step that installs a fetched page and wakes the vCPU: pinned beside the pager thread, it serves
+    /// faults from the pager's CPU, as a single-threaded handler would (docs/transport.md, "Threads").
+    public int? ReplyThreadCpu { get; init; }
+
     /// The RDMA device port the RDMA transport uses (ibv ports count from 1).
     public byte RdmaPort { get; init; } = 1;
 

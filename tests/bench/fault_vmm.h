@@ -131,6 +131,16 @@ static void pin_from_environment(const char *name)
     if (sched_setaffinity(0, sizeof set, &set)) die(name);
 }
 
+/* The free-frame target of our pager (BENCH_FREE_FRAMES, 0 when unset), below `budget`: after serving a fault
+ * (its UFFDIO_COPY has woken the vCPU), the handler evicts until that many frames are free, as our pager evicts
+ * ahead, so that the next fault finds a free frame and waits for no write-back. */
+static unsigned long free_frames_from_environment(unsigned long budget)
+{
+    const char *value = getenv("BENCH_FREE_FRAMES");
+    unsigned long frames = value && *value ? strtoul(value, NULL, 10) : 0;
+    return frames < budget ? frames : budget - 1;
+}
+
 /* The handler thread's loop until *stopping: every page fault message goes to serve with the time its read()
  * returned (the start of the span our pager's metric covers). */
 static void read_faults(int uffd, volatile int *stopping, void (*serve)(unsigned long address, double read_at))

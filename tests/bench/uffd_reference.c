@@ -5,9 +5,13 @@
  *   - a fault on a page never seen: UFFDIO_COPY of a zero page (it wakes the vCPU);
  *   - a fault on a page that was evicted: UFFDIO_COPY of its bytes from the store;
  *   - before installing, when `budget` pages are resident: evict the oldest installed page (FIFO): copy its
- *     4 KiB to the store, MADV_DONTNEED it.
+ *     4 KiB to the store, MADV_DONTNEED it;
+ *   - with BENCH_FREE_FRAMES (the bench passes our pager's free-frame target): after installing (the vCPU is
+ *     woken), evict ahead until that many frames are free, as our pager does.
  * No write protection and no CLOCK: with one vCPU, blocked while its fault is served, nothing can write a page
- * being evicted, so this is the floor that a general pager (ours) is measured against.
+ * being evicted on the fault path; one evicted ahead is the oldest, which fault_guest.S (touching pages in
+ * order) does not write again until much later (the read-back check would show a lost write). So this is the
+ * floor that a general pager (ours, which write-protects every victim) is measured against.
  *
  * Usage: uffd_reference GUEST.BIN PAGES BUDGET_PAGES PASSES RESULTS.BIN
  * Writes the guest's per-touch cycle counts (u32, pages * passes) to RESULTS.BIN and prints key=value lines
@@ -22,7 +26,7 @@ static unsigned long pages, budget;
 static int uffd;
 static volatile int stopping, measuring = 1; /* measuring: the guest runs (not the read-back check) */
 static uint8_t *resident, *stored;
-static unsigned long *fifo, fifo_head, fifo_count;
+static unsigned long *fifo, fifo_head, fifo_count, free_frames;
 static unsigned long faults, zero_fills, fetches, evictions;
 static double *handle_us; /* per fault: read() returned -> UFFDIO_COPY returned (the same span our pager's metric covers) */
 static unsigned long handled, handle_capacity;
@@ -64,6 +68,8 @@ static void serve(unsigned long address, double read_at)
     fifo[(fifo_head + fifo_count++) % budget] = page;
     if (measuring && handled < handle_capacity)
         handle_us[handled++] = now_us() - read_at;
+    while (fifo_count > budget - free_frames) /* evicting ahead, after the wake (free_frames_from_environment) */
+        evict_oldest();
 }
 
 static void *handler(void *unused)
@@ -78,6 +84,7 @@ int main(int argc, char **argv)
     struct fault_arguments arguments = parse_fault_arguments(argc, argv, "uffd_reference");
     pages = arguments.pages;
     budget = arguments.budget;
+    free_frames = free_frames_from_environment(budget);
     unsigned long passes = arguments.passes;
 
     struct fault_vm vm = create_fault_vm(&arguments, "uffd_reference");

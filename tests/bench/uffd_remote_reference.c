@@ -5,11 +5,14 @@
  *   - FETCH (16-byte request: u32 op = 1, u32 0, u64 page) with the page's 4096 bytes (zeroes if never stored);
  *   - STORE (the 16-byte request with op = 2, then 4096 bytes) with the 16-byte request echoed (stored).
  * The parent is the VMM + handler of uffd_reference.c, except that:
- *   - evicting the oldest installed page (FIFO, when `budget` pages are resident) STOREs its bytes at the
- *     server and waits for the echo before MADV_DONTNEED (the bytes are home before the frame is reused);
+ *   - evicting the oldest installed page (FIFO) STOREs its bytes at the server and waits for the echo before
+ *     MADV_DONTNEED (the bytes are home before the frame is reused);
  *   - a fault on an evicted page FETCHes it from the server, then UFFDIO_COPY.
- * One request outstanding at a time, the simplest correct order (store, then fetch): this is the floor that our
- * pager + ClusterPageStore + TcpNodeTransport, talking to a HomePageStore in another process, is measured against.
+ * One request outstanding at a time. With BENCH_FREE_FRAMES (the bench passes our pager's free-frame target) the
+ * handler evicts ahead after each fault's UFFDIO_COPY, as our pager does, so a fault waits for its fetch alone;
+ * without it, a fault on a full budget stores the victim and then fetches (store, then fetch). This is the floor
+ * that our pager + ClusterPageStore + TcpNodeTransport, talking to a HomePageStore in another process, is
+ * measured against.
  *
  * Usage: uffd_remote_reference GUEST.BIN PAGES BUDGET_PAGES PASSES RESULTS.BIN
  * Writes the guest's per-touch cycle counts (u32, pages * passes) to RESULTS.BIN and prints key=value lines
@@ -34,7 +37,7 @@ static unsigned long pages, budget;
 static int uffd;
 static volatile int stopping, measuring = 1; /* measuring: the guest runs (not the read-back check) */
 static uint8_t *resident, *stored;
-static unsigned long *fifo, fifo_head, fifo_count;
+static unsigned long *fifo, fifo_head, fifo_count, free_frames;
 static unsigned long faults, zero_fills, fetches, evictions;
 /* While the guest runs: per fault, read() returned -> UFFDIO_COPY returned (the span our pager's metric covers);
  * per fetch and per store, request written -> reply read; per UFFDIO_COPY, the ioctl alone. */
@@ -137,6 +140,8 @@ static void serve(unsigned long address, double read_at)
     fifo[(fifo_head + fifo_count++) % budget] = page;
     record(&copy_us, copied_at - copy_at);
     record(&handle_us, copied_at - read_at);
+    while (fifo_count > budget - free_frames) /* evicting ahead, after the wake (free_frames_from_environment) */
+        evict_oldest();
 }
 
 static void *handler(void *unused)
@@ -159,6 +164,7 @@ int main(int argc, char **argv)
     struct fault_arguments arguments = parse_fault_arguments(argc, argv, "uffd_remote_reference");
     pages = arguments.pages;
     budget = arguments.budget;
+    free_frames = free_frames_from_environment(budget);
     unsigned long passes = arguments.passes;
 
     /* The page server first, before any thread or KVM file exists: fork copies nothing of them. */

@@ -126,7 +126,7 @@ public sealed class PeerLink
             current = connection;
             lostRaised = false;
         }
-        connection.Start($"transport {owner.Self}->{Node}");
+        connection.Start($"transport {owner.Self}->{Node}", options.ReplyThreadCpu, owner.Log);
         return connection;
     }
 

@@ -22,8 +22,24 @@ public sealed class TcpPeerConnection(PeerLink link, FrameSocket socket)
     /// Why this connection ended, for the requests that were waiting on it.
     public string LossReason => Volatile.Read(ref lossReason);
 
-    /// The receive loop gets its own thread: a reply wakes it directly from recv (FrameSocket says why).
-    public void Start(string name) => new Thread(ReceiveLoop) { IsBackground = true, Name = name }.Start();
+    /// The receive loop gets its own thread: a reply wakes it directly from recv (FrameSocket says why). `cpu`:
+    /// TransportOptions.ReplyThreadCpu; a refused pin is logged and the thread runs unpinned (placement is a
+    /// matter of speed, never of correctness).
+    public void Start(string name, int? cpu, Action<string> log) => new Thread(() =>
+    {
+        if (cpu is { } pinned)
+        {
+            try
+            {
+                Interop.Linux.CpuAffinity.PinCurrentThread(pinned);
+            }
+            catch (Exception e) when (e is Interop.Linux.LinuxError or ArgumentOutOfRangeException)
+            {
+                log($"transport: {name}: the receive thread stays unpinned: {e.Message}");
+            }
+        }
+        ReceiveLoop();
+    }) { IsBackground = true, Name = name }.Start();
 
     /// Ends the connection; pending requests fail with `reason`. Idempotent: the first reason stands.
     public void Close(string reason)
