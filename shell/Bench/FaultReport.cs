@@ -28,6 +28,7 @@ public static class FaultReport
             Invariant($"TSC: {results.TscPerMicrosecond:F1} ticks/µs (measured by the C reference: rdtsc against CLOCK_MONOTONIC over 200 ms)"),
             Invariant($"{results.Pages} pages ({results.Pages * 4} KiB) touched per pass, budget {results.BudgetPages} pages; {results.Ours.Count} runs each, samples pooled"),
             results.Placement.Describe(),
+            Invariant($"both sides evict ahead, after a fault's wake, to a free-frame target of {FaultOurPager.FreeFramesFor(results.Pages, results.BudgetPages)} (ours: PagerConfig.FreeFrames; the C handler: BENCH_FREE_FRAMES)"),
             "",
             "guest-measured latency of one touch (rdtsc around the faulting write), µs:",
             Invariant($"  {"kind",-32} {"ours p50",9} {"C p50",9} {"ratio",7} {"ours p99",9} {"C p99",9} {"ratio",7}"),

@@ -30,6 +30,7 @@ public static class RemoteFaultReport
             results.Placement.PagerCpu is { } pagerCpu
                 ? Invariant($"{results.Placement.Describe()}; ours also pins the transport thread that reads the home's replies (and steps their completions) on CPU {pagerCpu}")
                 : results.Placement.Describe(),
+            Invariant($"both sides evict ahead, after a fault's wake, to a free-frame target of {FaultOurPager.FreeFramesFor(results.Pages, results.BudgetPages)} (ours: PagerConfig.FreeFrames; the C handler: BENCH_FREE_FRAMES)"),
             "",
             "guest-measured latency of one touch (rdtsc around the faulting write), µs:",
             Invariant($"  {"kind",-30} {"ours p50",9} {"C p50",9} {"ratio",7} {"ours p99",9} {"C p99",9} {"ratio",7}"),

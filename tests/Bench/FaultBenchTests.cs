@@ -22,7 +22,9 @@ public sealed class FaultBenchTests
         var result = CliRun.AsProcess(BenchTimeout, "bench", "fault", "--budget", "16K", "--runs", "1", "--pin", "1,0");
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains("threads pinned alike on both sides: vCPU on CPU 1, pager (C: handler) on CPU 0", result.Stdout);
-        Assert.Contains("last run: ours 32 faults, 16 zero-fills, 16 fetches, 28 evictions; C 32 faults, 16 zero-fills, 16 fetches, 28 evictions", result.Stdout);
+        Assert.Contains("both sides evict ahead, after a fault's wake, to a free-frame target of 1 (ours: PagerConfig.FreeFrames; the C handler: BENCH_FREE_FRAMES)", result.Stdout);
+        // The last fault's eviction ahead runs after its wake, so it may or may not be counted before the guest halts.
+        Assert.Matches(@"last run: ours 32 faults, 16 zero-fills, 16 fetches, 2[89] evictions; C 32 faults, 16 zero-fills, 16 fetches, 2[89] evictions", result.Stdout);
         foreach (var kind in new[] { "first touch (budget not full)", "first touch + eviction", "re-fault + eviction" })
             Assert.Matches(new Regex($@"^  {Regex.Escape(kind)}\s+\d+\.\d\s+\d+\.\d\s+\d+\.\d\d×", RegexOptions.Multiline), result.Stdout);
     }
