@@ -12,6 +12,11 @@ namespace SsiHv.Shell.Bench;
 /// </summary>
 public sealed record FaultThreadPlacement(int? VcpuCpu, int? PagerCpu)
 {
+    /// Where <c>bench remote-fault</c> runs the remote home process (ours, and the C reference's page server): on
+    /// the vCPU's CPU, which idles while the vCPU waits for its fault. On a cluster the home is another machine and
+    /// never competes with the pager for a CPU; left to the scheduler on two CPUs, it is woken onto the pager's.
+    public int? HomeCpu => PagerCpu is null ? null : VcpuCpu;
+
     public static readonly FaultThreadPlacement Unpinned = new(null, null);
 
     /// vCPU on CPU 0 and the pager on CPU 1 where there are two CPUs or more; else unpinned.
@@ -44,6 +49,7 @@ public sealed record FaultThreadPlacement(int? VcpuCpu, int? PagerCpu)
             {
                 ["BENCH_VCPU_CPU"] = vcpu.ToString(CultureInfo.InvariantCulture),
                 ["BENCH_HANDLER_CPU"] = pager.ToString(CultureInfo.InvariantCulture),
+                ["BENCH_SERVER_CPU"] = vcpu.ToString(CultureInfo.InvariantCulture),
             }
             : new Dictionary<string, string>();
 

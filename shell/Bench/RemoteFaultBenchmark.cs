@@ -20,7 +20,7 @@ public static class RemoteFaultBenchmark
         if (pages * passes > FaultGuestLayout.MaxTouches)
             throw new ArgumentOutOfRangeException(nameof(budgetPages), $"at most {FaultGuestLayout.MaxTouches / passes / FaultBenchmark.WorkingSetPerBudget} budget pages");
         var storeMiB = (int)((ulong)pages * FaultGuestLayout.PageSize / (1024 * 1024)) + 1;
-        using var home = RemoteFaultHome.Process.Start(storeMiB);
+        using var home = RemoteFaultHome.Process.Start(storeMiB, placement.HomeCpu);
         progress($"remote home: 'ssihv bench remote-fault-home' (node {RemoteFaultHome.Node}) listening on {home.Endpoint}");
 
         var ours = new List<RemoteFaultRun>();

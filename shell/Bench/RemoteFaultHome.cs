@@ -90,12 +90,16 @@ public static class RemoteFaultHome
             (this.process, Endpoint, Secret) = (process, endpoint, secret);
         }
 
-        /// Starts `ssihv bench remote-fault-home` of this build and waits until it listens.
-        public static Process Start(int storeMiB)
+        /// Starts `ssihv bench remote-fault-home` of this build and waits until it listens; with `cpu`, every
+        /// thread of it runs on that CPU (started through util-linux `taskset`, so the runtime's threads too).
+        public static Process Start(int storeMiB, int? cpu)
         {
             var secretBytes = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
             var secret = ClusterSecretModule.tryCreate(secretBytes).ResultValue;
-            var command = FaultProbeRun.OurCommand(["bench", "remote-fault-home"]);
+            var home = FaultProbeRun.OurCommand(["bench", "remote-fault-home"]);
+            var command = cpu is { } pinned
+                ? new BootCommand("taskset", ["-c", pinned.ToString(CultureInfo.InvariantCulture), home.FileName, .. home.Arguments], home.Environment)
+                : home;
             var start = new ProcessStartInfo(command.FileName)
             {
                 RedirectStandardInput = true,

@@ -27,8 +27,8 @@ public static class RemoteFaultReport
         {
             Invariant($"TSC: {results.TscPerMicrosecond:F1} ticks/µs (measured by the C reference: rdtsc against CLOCK_MONOTONIC over 200 ms)"),
             Invariant($"{results.Pages} pages ({results.Pages * 4} KiB) touched per pass, budget {results.BudgetPages} pages, every page homed in another process over TCP loopback; {results.Ours.Count} runs each, samples pooled"),
-            results.Placement.PagerCpu is { } pagerCpu
-                ? Invariant($"{results.Placement.Describe()}; ours also pins the transport thread that reads the home's replies (and steps their completions) on CPU {pagerCpu}")
+            results.Placement is { PagerCpu: { } pagerCpu, HomeCpu: { } homeCpu }
+                ? Invariant($"{results.Placement.Describe()}, home process (C: page server) on CPU {homeCpu}; ours also pins the transport thread that reads the home's replies (and steps their completions) on CPU {pagerCpu}")
                 : results.Placement.Describe(),
             Invariant($"both sides evict ahead, after a fault's wake, to a free-frame target of {FaultOurPager.FreeFramesFor(results.Pages, results.BudgetPages)} (ours: PagerConfig.FreeFrames; the C handler: BENCH_FREE_FRAMES)"),
             "",

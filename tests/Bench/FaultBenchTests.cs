@@ -48,7 +48,9 @@ public sealed class FaultBenchTests
         Assert.Empty(none.ReferenceEnvironment);
         Assert.Equal("threads not pinned (placed by the scheduler)", none.Describe());
         var pinned = new FaultThreadPlacement(1, 0);
-        Assert.Equal(new Dictionary<string, string> { ["BENCH_VCPU_CPU"] = "1", ["BENCH_HANDLER_CPU"] = "0" }, pinned.ReferenceEnvironment);
+        Assert.Equal(new Dictionary<string, string> { ["BENCH_VCPU_CPU"] = "1", ["BENCH_HANDLER_CPU"] = "0", ["BENCH_SERVER_CPU"] = "1" }, pinned.ReferenceEnvironment);
+        Assert.Equal(1, pinned.HomeCpu); // remote-fault's home processes share the vCPU's CPU, idle while it faults
+        Assert.Null(none.HomeCpu);
     }
 
     [Fact]

@@ -24,7 +24,7 @@ public sealed partial class RemoteFaultBenchTests
         var stdout = result.Stdout;
 
         Assert.Contains("remote home: 'ssihv bench remote-fault-home' (node 1) listening on 127.0.0.1:", stdout);
-        Assert.Contains("ours also pins the transport thread that reads the home's replies (and steps their completions) on CPU 1", stdout);
+        Assert.Contains("home process (C: page server) on CPU 0; ours also pins the transport thread that reads the home's replies (and steps their completions) on CPU 1", stdout);
         Assert.Contains("wrong pages (bytes read back after the passes, all runs): ours 0, C 0", stdout);
         foreach (var kind in new[] { "first touch (zero-fill)", "first touch + write-back", "re-fault: write-back + fetch" })
         {

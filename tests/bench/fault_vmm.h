@@ -120,7 +120,8 @@ static int create_vcpu(const struct fault_vm *f, struct kvm_run **run)
 
 /* Pins the calling thread to the CPU that environment variable `name` names, if it is set: `ssihv bench fault
  * --pin` places our vCPU and pager threads and these two threads on the same CPUs (BENCH_VCPU_CPU,
- * BENCH_HANDLER_CPU). */
+ * BENCH_HANDLER_CPU); `bench remote-fault` also places its home process and the page server alike
+ * (BENCH_SERVER_CPU). */
 static void pin_from_environment(const char *name)
 {
     const char *value = getenv(name);

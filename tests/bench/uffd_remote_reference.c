@@ -175,8 +175,10 @@ int main(int argc, char **argv)
         || getsockname(listener, (struct sockaddr *)&address, &address_length)) die("listen on 127.0.0.1");
     pid_t page_server = fork();
     if (page_server < 0) die("fork");
-    if (page_server == 0)
+    if (page_server == 0) {
+        pin_from_environment("BENCH_SERVER_CPU"); /* single-threaded here: the whole page server runs there */
         serve_pages(listener, pages);
+    }
     close(listener);
     server = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (server < 0 || connect(server, (struct sockaddr *)&address, sizeof address)) die("connect to the page server");
