@@ -206,6 +206,8 @@ type PagerState =
       FramesInUse: int
       /// Evicting WritingBack pages: frames that will be released without choosing another victim.
       WriteBacksInFlight: int
+      /// Fetching pages: while one is in flight, nothing is evicted ahead (`evictAhead`).
+      FetchesInFlight: int
       /// How many pages each node homes, for placement.
       HomedPages: Map<NodeId, uint64>
       /// Every home that left (or is leaving), to the node that took its pages over. Never a chain: a move
@@ -217,7 +219,7 @@ type PagerState =
 
 let create (config: PagerConfig) =
     { Config = config; Pages = Map.empty; Clock = Clock.empty; AwaitingFrames = FrameQueue.empty
-      FramesInUse = 0; WriteBacksInFlight = 0; HomedPages = Map.empty; HomeMoves = Map.empty; Draining = Map.empty }
+      FramesInUse = 0; WriteBacksInFlight = 0; FetchesInFlight = 0; HomedPages = Map.empty; HomeMoves = Map.empty; Draining = Map.empty }
 
 let stateOf (page: PageNumber) (state: PagerState) = Map.tryFind page state.Pages |> Option.map (fun r -> r.State)
 
@@ -254,6 +256,8 @@ let private setState (page: PageNumber) (record: PageRecord) (pageState: PageSta
 let private mapState (change: PagerState -> PagerState) ((state, actions): Progress) : Progress = change state, actions
 
 let private releaseFrame (state: PagerState) = { state with FramesInUse = state.FramesInUse - 1 }
+
+let private startedFetching (state: PagerState) = { state with FetchesInFlight = state.FetchesInFlight + 1 }
 
 /// After a resident page's state changed to a non-resident one (which holds no slot).
 let private leftRing (state: PagerState) = { state with Clock = Clock.removed ringSlot state.Pages state.Clock }
@@ -319,6 +323,7 @@ let private admitWith (page: PageNumber) (record: PageRecord) (newest: CopySourc
     | HeldBy source ->
         progress
         |> setState page record (Fetching { Source = source; Waiters = waiters; Stale = None })
+        |> mapState startedFetching
         |> emit (Fetch(page, source))
 
 /// Gives the oldest page awaiting a frame its frame: zero-filled, installed if its bytes arrived, or left to
@@ -330,15 +335,15 @@ let private admit (page: PageNumber) (progress: Progress) : Progress =
         let progress = { state with FramesInUse = state.FramesInUse + 1 }, actions
         match copy with
         | AwaitedZeroes -> makeResident page record Zeroes waiters (fun protection -> ZeroFill(page, protection)) progress
-        | EarlyFetch(source, stale) -> progress |> setState page record (Fetching { Source = source; Waiters = waiters; Stale = stale })
+        | EarlyFetch(source, stale) ->
+            progress |> setState page record (Fetching { Source = source; Waiters = waiters; Stale = stale }) |> mapState startedFetching
         | FetchedEarly source -> makeResident page record (HeldBy source) waiters (fun protection -> Install(page, protection)) progress
     | _ -> progress
 
 /// Runs after every event: admits waiting pages while frames are free; then evicts CLOCK victims until the
-/// frames free now or freed by the write-backs in flight cover every waiting page plus `target` (the free-frame
-/// target, or 0 in a step that must not evict ahead, see `step`). Evicting ahead lets the next fault map its
-/// page as soon as its bytes are there, instead of waiting for a victim's write-back as well. Never exceeds
-/// the budget, because a page is admitted only into a free frame.
+/// frames free now or freed by the write-backs in flight cover every waiting page plus `target` (0 in `step`:
+/// only what waiting pages need; the free-frame target in `evictAhead`). Never exceeds the budget, because a
+/// page is admitted only into a free frame.
 let rec private settle (target: int) (progress: Progress) : Progress =
     let state, actions = progress
     match FrameQueue.tryDequeue state.AwaitingFrames with
@@ -396,7 +401,9 @@ let private onFetchDone (page: PageNumber) (progress: Progress) : Progress =
         |> emit (DiscardFetched page)
         |> emit (Fetch(page, freshAt))
     | Some({ State = Fetching fetch } as record) ->
-        makeResident page record (HeldBy fetch.Source) fetch.Waiters (fun protection -> Install(page, protection)) progress
+        progress
+        |> mapState (fun s -> { s with FetchesInFlight = s.FetchesInFlight - 1 })
+        |> makeResident page record (HeldBy fetch.Source) fetch.Waiters (fun protection -> Install(page, protection))
     | Some({ State = AwaitingFrame(EarlyFetch(_, Some freshAt), waiters) } as record) ->
         progress
         |> setState page record (AwaitingFrame(EarlyFetch(freshAt, None), waiters))
@@ -552,6 +559,7 @@ let private readAhead (page: PageNumber) (access: Access) (before: PageState opt
                     | HeldBy node ->
                         progress
                         |> setState q record (Fetching { Source = node; Waiters = []; Stale = None })
+                        |> mapState startedFetching
                         |> emit (Fetch(q, node))
             others |> List.fold readOne progress
     | _ -> progress
@@ -659,6 +667,20 @@ let private continueMoves (eventPage: PageNumber voption) (progress: Progress) :
             { state with Draining = Map.remove source state.Draining }, HomeMoved source :: actions
         else progress) progress
 
+/// Evicting ahead (docs/pager.md): victims for the free-frame target, so that the next fault finds a frame and
+/// waits for its own bytes alone. The shell calls it after performing each step's actions, so that neither the
+/// choice nor the write-protect, copy-out and send of a victim delay the Install/ZeroFill and Wake of the step
+/// before. Nothing is evicted ahead while a fetch is in flight: that work would compete with the reply a
+/// fault waits for; the fetch's own completion step comes next and is followed by this call.
+let evictAhead (state: PagerState) : PagerState * PagerAction list =
+    if state.FetchesInFlight > 0 || state.Config.FreeFrameTarget = 0 then state, []
+    else
+        let evicted, actions = settle state.Config.FreeFrameTarget (state, [])
+        let final, actions =
+            if Map.isEmpty evicted.Draining || List.isEmpty actions then evicted, actions
+            else continueMoves ValueNone (evicted, actions)
+        final, List.rev actions
+
 let private eventPage (event: PagerEvent) =
     match event with
     | Fault(_, page, _) | FetchDone page | WriteBackDone page | EvictRequested page | RemoteInvalidate(page, _)
@@ -677,11 +699,7 @@ let step (state: PagerState) (event: PagerEvent) : PagerState * PagerAction list
         | RemoteInvalidate(page, requester) -> onRemoteInvalidate page requester start
         | MoveHome(source, target) -> onMoveHome source target start
         | MovePageDone page -> onMovePageDone page start
-    // Evicting ahead is background work: a step that sends a fetch leaves it to a later one (the fetch's own
-    // completion at the latest, after its Install and Wake), so that a victim's write-protect, copy-out and
-    // send never delay the reply a fault waits for. Evictions that waiting pages need happen at once.
-    let startsFetch = snd handled |> List.exists (function Fetch _ -> true | _ -> false)
-    let settled = settle (if startsFetch then 0 else state.Config.FreeFrameTarget) handled
+    let settled = settle 0 handled
     let readAheadDone =
         match event with
         | Fault(_, page, access) when state.Config.ReadAheadPages > 1 -> readAhead page access (stateOf page state) settled

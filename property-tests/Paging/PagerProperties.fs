@@ -234,6 +234,7 @@ let private checkConsistency (world: World) =
       if pager.FramesInUse <> countStates holdsFrame pager || pager.FramesInUse > budget then
           sprintf "frames in use %d, counted %d, budget %d" pager.FramesInUse (countStates holdsFrame pager) budget
       if pager.WriteBacksInFlight <> countStates (function WritingBack w -> w.Evicting | _ -> false) pager then "write-back count drifted"
+      if pager.FetchesInFlight <> countStates (function Fetching _ -> true | _ -> false) pager then "fetch count drifted"
       if FrameQueue.toList pager.AwaitingFrames |> List.sort <> pagesWhere (function AwaitingFrame _ -> true | _ -> false) then
           "frame queue and AwaitingFrame pages differ"
       if clockPages pager |> List.sort <> pagesWhere isResident then "clock ring and resident pages differ"
@@ -242,9 +243,12 @@ let private checkConsistency (world: World) =
           sprintf "fetched bytes held for %A" (Map.keys world.Arrived |> List.ofSeq) ]
     |> List.fold (fun world problem -> violation problem world) world
 
+/// Steps the event and performs its actions, then evicts ahead and performs those, as the shell does.
 let private feed (event: PagerEvent) (world: World) =
     let pager, actions = step world.Pager event
     let world = actions |> List.fold perform { world with Pager = pager }
+    let pager, ahead = evictAhead world.Pager
+    let world = ahead |> List.fold perform { world with Pager = pager }
     checkConsistency world
 
 let private nth index (items: 'a list) = if List.isEmpty items then None else Some(List.item (index % items.Length) items)
@@ -468,24 +472,27 @@ let tests =
             let _, a5' = step s4' (FetchDone 5UL)
             Expect.equal a5' [ Install(5UL, WriteProtected); Wake(5UL, [ 2UL ]) ] "installed when the bytes arrive"
 
-        testCase "evicting ahead: once the budget is nearly full, a victim starts home after each fault's page is mapped, so the next fault is installed as soon as its bytes arrive" <| fun () ->
+        testCase "evicting ahead: once the budget is nearly full, a victim starts home after each fault's page is mapped and woken, so the next fault is installed as soon as its bytes arrive" <| fun () ->
             let config = PagerConfig.create 0 4 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A") |> PagerConfig.withFreeFrames 1
             Expect.equal config.FreeFrames 1 "target"
             let held = 7UL
             let invalidated, _ = step (create config) (RemoteInvalidate(held, 1))
             let s1 = [ 0UL .. 2UL ] |> List.fold (fun s page -> fst (step s (Fault(page + 1UL, page, Write)))) invalidated
             Expect.equal s1.FramesInUse 3 "three dirty pages, the target's one frame free"
+            Expect.equal (snd (evictAhead s1)) [] "the target is free: nothing to evict ahead"
             let s2, a2 = step s1 (Fault(4UL, 3UL, Write))
-            Expect.equal a2 [ ZeroFill(3UL, Writable); Wake(3UL, [ 4UL ]); WriteProtect 0UL; CopyOut(0UL, 0) ]
-                "the last free frame is used at once, and the oldest page starts home to free the next one"
+            Expect.equal a2 [ ZeroFill(3UL, Writable); Wake(3UL, [ 4UL ]) ] "the last free frame is used at once"
+            let s2, ahead2 = evictAhead s2
+            Expect.equal ahead2 [ WriteProtect 0UL; CopyOut(0UL, 0) ] "then, after the wake, the oldest page starts home to free the next one"
             let home = (Map.find held s2.Pages).Home
             let s3, a3 = step s2 (WriteBackDone 0UL)
             Expect.equal a3 [ Drop 0UL ] "the frame is free before the next fault"
             let s4, a4 = step s3 (Fault(5UL, held, Read))
-            Expect.equal a4 [ Fetch(held, home) ] "fetched into the free frame; no victim's copy-out delays the reply the fault waits for"
-            let _, a5 = step s4 (FetchDone held)
-            Expect.equal a5 [ Install(held, WriteProtected); Wake(held, [ 5UL ]); WriteProtect 1UL; CopyOut(1UL, 0) ]
-                "installed at once, and only after the wake does the next victim start home"
+            Expect.equal a4 [ Fetch(held, home) ] "fetched into the free frame"
+            Expect.equal (snd (evictAhead s4)) [] "no victim's copy-out competes with the reply the fault waits for"
+            let s5, a5 = step s4 (FetchDone held)
+            Expect.equal a5 [ Install(held, WriteProtected); Wake(held, [ 5UL ]) ] "installed at once"
+            Expect.equal (snd (evictAhead s5)) [ WriteProtect 1UL; CopyOut(1UL, 0) ] "and only then does the next victim start home"
             let unlimited = PagerConfig.create 0 8 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A") |> PagerConfig.withFreeFrames 100
             Expect.equal unlimited.FreeFrames 2 "capped to a quarter of the budget"
 

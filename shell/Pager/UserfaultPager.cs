@@ -300,15 +300,24 @@ public sealed class UserfaultPager : IDisposable
         Handle(CorePager.PagerEvent.NewFault(id, GuestPageOf((nint)message.Address), write ? Access.Write : Access.Read));
     }
 
-    /// Steps one event, then the completions its actions produced (and theirs), before anything else is read.
+    /// Steps one event, then the completions its actions produced (and theirs), then evicts ahead (whose
+    /// write-backs a local store completes at once, stepped here too), before anything else is read. Evicting
+    /// ahead is asked only once the step's actions are performed: its choice and syscalls never delay the
+    /// Install/ZeroFill and Wake of a fault.
     void Handle(CorePager.PagerEvent pagerEvent)
     {
         stepping = true;
         try
         {
             Step(pagerEvent);
-            while (FailureReason is null && completions.TryDequeue(out var completion))
-                Step(completion);
+            do
+            {
+                while (FailureReason is null && completions.TryDequeue(out var completion))
+                    Step(completion);
+                if (FailureReason is null)
+                    PerformStepped(CorePager.evictAhead(state), pagerEvent: null);
+            }
+            while (FailureReason is null && completions.Count > 0);
         }
         finally
         {
@@ -316,9 +325,13 @@ public sealed class UserfaultPager : IDisposable
         }
     }
 
-    void Step(CorePager.PagerEvent pagerEvent)
+    void Step(CorePager.PagerEvent pagerEvent) => PerformStepped(CorePager.step(state, pagerEvent), pagerEvent);
+
+    /// Publishes the core's new state, then performs its actions in order (and releases the buffer of a
+    /// completed transfer once its completion has been stepped).
+    void PerformStepped(Tuple<CorePager.PagerState, Microsoft.FSharp.Collections.FSharpList<CorePager.PagerAction>> stepped, CorePager.PagerEvent? pagerEvent)
     {
-        var (next, actions) = CorePager.step(state, pagerEvent);
+        var (next, actions) = stepped;
         Volatile.Write(ref state, next);
         for (var list = actions; !list.IsEmpty; list = list.Tail)
         {
