@@ -219,7 +219,8 @@ type PagerState =
 
 let create (config: PagerConfig) =
     { Config = config; Pages = Map.empty; Clock = Clock.empty; AwaitingFrames = FrameQueue.empty
-      FramesInUse = 0; WriteBacksInFlight = 0; FetchesInFlight = 0; HomedPages = Map.empty; HomeMoves = Map.empty; Draining = Map.empty }
+      FramesInUse = 0; WriteBacksInFlight = 0; FetchesInFlight = 0
+      HomedPages = Map.empty; HomeMoves = Map.empty; Draining = Map.empty }
 
 let stateOf (page: PageNumber) (state: PagerState) = Map.tryFind page state.Pages |> Option.map (fun r -> r.State)
 
@@ -505,8 +506,8 @@ let private onRemoteInvalidate (page: PageNumber) (requester: NodeId) (progress:
 
 /// Read-ahead after a fault that admitted `page` from "untouched" or `Absent source`: when every other page of
 /// its aligned block is in the same condition (untouched, or Absent with the same source) and free frames
-/// hold them all without evicting anything or taking the free-frame target (no page awaits a frame), map them too, after the faulting page's
-/// wake. Zero pages get the faulting access's protection (a sequential writer writes them next; a writable
+/// hold them all without evicting anything or taking the free-frame target (no page awaits a frame), map them
+/// too, after the faulting page's wake. Zero pages get the faulting access's protection (a sequential writer writes them next; a writable
 /// page is dirty, so nothing is lost); fetched pages arrive clean, write-protected. No page is woken: no
 /// thread waits on them, and a thread that faults on one meanwhile waits (Fetching) or is woken at once.
 let private readAhead (page: PageNumber) (access: Access) (before: PageState option) (progress: Progress) : Progress =
