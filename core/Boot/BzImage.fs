@@ -192,3 +192,17 @@ let plan (k: Kernel) (inputs: BootInputs) : Result<Plan, string> =
             let! chunks = validate inputs.Ranges (bootParams :: fixedChunks @ Option.toList initrd)
             return { Chunks = chunks; Entry = longModeEntry (address + entryOffset64) zeroPageAddress }
     }
+
+/// The compressed kernel inside the protected-mode part: payload_offset (0x248) bytes into it, payload_length
+/// (0x24C) long. Returns its offset in the file and its length, checked against the file's size.
+let compressedPayload (k: Kernel) : Result<int * int, string> =
+    let kernelStart = (k.Header.SetupSectors + 1) * 512
+    result {
+        let! offset = u32 k.File k.Image "payload_offset" 0x248UL
+        let! length = u32 k.File k.Image "payload_length" 0x24CUL
+        let start = uint64 kernelStart + offset
+        if length = 0UL || start + length > uint64 k.Image.Length then
+            return! Error(sprintf "%s: payload_offset %s + payload_length %s reach past the file's %d bytes" k.File (hex offset) (hex length) k.Image.Length)
+        else
+            return int start, int length
+    }

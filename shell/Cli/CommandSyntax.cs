@@ -10,23 +10,25 @@ public sealed record OptionSpec(string Name, string ValueName, string Descriptio
     public string Usage => IsFlag ? $"--{Name}" : $"--{Name} {ValueName}";
 }
 
-/// <summary>A positional argument, e.g. the <c>DIR</c> of <c>acpi check DIR</c>.</summary>
+/// <summary>A positional argument, e.g. the <c>DIR</c> of <c>acpi check DIR</c>; as a command's Rest, every word
+/// after <c>--</c> (e.g. the command <c>lab exec</c> runs).</summary>
 public sealed record PositionalSpec(string Name, string Description);
 
 /// <summary>What a command accepts, used both to parse its arguments and to print its <c>--help</c>.</summary>
 public sealed record CommandSyntax(
     string Command, string Summary, string Description,
-    IReadOnlyList<PositionalSpec> Positionals, IReadOnlyList<OptionSpec> Options)
+    IReadOnlyList<PositionalSpec> Positionals, IReadOnlyList<OptionSpec> Options, PositionalSpec? Rest = null)
 {
     public string UsageLine =>
         string.Join(' ', new[] { $"ssihv {Command}" }
             .Concat(Positionals.Select(p => p.Name))
-            .Concat(Options.Select(o => o.Required ? o.Usage : $"[{o.Usage}]")));
+            .Concat(Options.Select(o => o.Required ? o.Usage : $"[{o.Usage}]"))
+            .Concat(Rest is null ? [] : [$"-- {Rest.Name}"]));
 
     public string Help()
     {
         var lines = new List<string> { $"Usage: {UsageLine}", "", Description };
-        var entries = Positionals.Select(p => (p.Name, p.Description))
+        var entries = Positionals.Concat(Rest is null ? [] : [Rest]).Select(p => (p.Name, p.Description))
             .Concat(Options.Select(o => (o.Usage, o.Description)))
             .Append(("-h, --help", "show this help"))
             .ToList();

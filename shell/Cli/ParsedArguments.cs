@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace SsiHv.Shell.Cli;
 
 /// <summary>
@@ -10,18 +12,33 @@ public sealed class ParsedArguments
     readonly Dictionary<string, string> options;
     readonly Dictionary<string, string> positionals;
 
-    ParsedArguments(bool helpRequested, Dictionary<string, string> options, Dictionary<string, string> positionals)
+    ParsedArguments(bool helpRequested, Dictionary<string, string> options, Dictionary<string, string> positionals, IReadOnlyList<string> rest)
     {
         HelpRequested = helpRequested;
         this.options = options;
         this.positionals = positionals;
+        Rest = rest;
     }
 
     public bool HelpRequested { get; }
 
+    /// The words after `--` of a command with a Rest argument, as given.
+    public IReadOnlyList<string> Rest { get; }
+
     public string? Option(string name) => options.GetValueOrDefault(name);
 
     public bool Flag(string name) => options.ContainsKey(name);
+
+    /// A duration option in seconds (0 < s <= one day), or `fallback` when it is absent; bad input names it.
+    public TimeSpan Seconds(string command, OptionSpec option, double fallback)
+    {
+        var text = Option(option.Name);
+        if (text is null)
+            return TimeSpan.FromSeconds(fallback);
+        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && seconds > 0 && seconds <= 86400
+            ? TimeSpan.FromSeconds(seconds)
+            : throw CliException.BadInput($"ssihv {command}: --{option.Name} {text}: expected a number of seconds between 0 and 86400");
+    }
 
     /// Present whenever parsing succeeded: required options and all positionals are checked by <see cref="Parse"/>.
     public string Required(string name) =>
@@ -32,10 +49,16 @@ public sealed class ParsedArguments
     {
         var options = new Dictionary<string, string>();
         var positionalValues = new List<string>();
+        var rest = new List<string>();
         var optionsEnded = false;
         for (var i = 0; i < args.Count; i++)
         {
             var arg = args[i];
+            if (optionsEnded && syntax.Rest is not null)
+            {
+                rest.Add(arg);
+                continue;
+            }
             if (optionsEnded || !arg.StartsWith('-') || arg == "-")
             {
                 positionalValues.Add(arg);
@@ -47,7 +70,7 @@ public sealed class ParsedArguments
                 continue;
             }
             if (arg is "-h" or "--help")
-                return new ParsedArguments(true, [], []);
+                return new ParsedArguments(true, [], [], []);
 
             if (!arg.StartsWith("--"))
                 throw Usage(syntax, $"unknown option '{arg}'");
@@ -78,9 +101,11 @@ public sealed class ParsedArguments
             throw Usage(syntax, $"missing {syntax.Positionals[positionalValues.Count].Name}");
         foreach (var missing in syntax.Options.Where(o => o.Required && !options.ContainsKey(o.Name)))
             throw Usage(syntax, $"missing --{missing.Name} {missing.ValueName}");
+        if (syntax.Rest is not null && rest.Count == 0)
+            throw Usage(syntax, $"missing -- {syntax.Rest.Name}");
 
         var positionals = syntax.Positionals.Zip(positionalValues).ToDictionary(p => p.First.Name, p => p.Second);
-        return new ParsedArguments(false, options, positionals);
+        return new ParsedArguments(false, options, positionals, rest);
     }
 
     static CliException Usage(CommandSyntax syntax, string problem) =>

@@ -37,7 +37,7 @@ public sealed class RunCommand : ICommand
         var topology = TopologyInput.Load(arguments);
         var (kernelPath, kernel) = KernelImage(arguments);
         var initrd = arguments.Option(Initrd.Name) is { } initrdPath ? ReadInput(initrdPath, "--initrd") : null;
-        var timeout = TimeoutOf(arguments);
+        var timeout = arguments.Seconds(Syntax.Command, Timeout, DefaultTimeoutSeconds);
         var config = new VmConfig(topology, kernelPath, kernel, initrd, arguments.Option(Append.Name) ?? "", MemoryBudgetOf(arguments));
 
         using var consoleStream = arguments.Option(Console.Name) is { } path ? OpenConsoleFile(path) : System.Console.OpenStandardOutput();
@@ -133,16 +133,6 @@ public sealed class RunCommand : ICommand
             return null;
         var parsed = Core.Units.ByteSize.parse(text);
         return parsed.IsOk ? parsed.ResultValue : throw CliException.BadInput($"ssihv run: --memory-budget: {parsed.ErrorValue}");
-    }
-
-    static TimeSpan TimeoutOf(ParsedArguments arguments)
-    {
-        var text = arguments.Option(Timeout.Name);
-        if (text is null)
-            return TimeSpan.FromSeconds(DefaultTimeoutSeconds);
-        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && seconds > 0 && seconds <= 86400
-            ? TimeSpan.FromSeconds(seconds)
-            : throw CliException.BadInput($"ssihv run: --timeout {text}: expected a number of seconds between 0 and 86400");
     }
 
     /// Bytes typed at an interactive terminal go to the guest's COM1 (the VM of the moment, across --reboot).

@@ -50,10 +50,10 @@ public sealed class UpCommand : ICommand
         var options = new LocalClusterOptions(
             topology, name, bytes,
             arguments.Flag(Netns.Name) ? ClusterPlan.Addressing.NetworkNamespaces : ClusterPlan.Addressing.Loopback,
-            GuestOf(arguments, Seconds(arguments, Timeout, DefaultTimeoutSeconds)),
+            GuestOf(arguments, arguments.Seconds(Syntax.Command, Timeout, DefaultTimeoutSeconds).TotalSeconds),
             MemoryBudgetOf(arguments),
-            TimeSpan.FromSeconds(Seconds(arguments, Timeout, DefaultTimeoutSeconds)),
-            TimeSpan.FromSeconds(Seconds(arguments, StartTimeout, DefaultStartTimeoutSeconds)));
+            arguments.Seconds(Syntax.Command, Timeout, DefaultTimeoutSeconds),
+            arguments.Seconds(Syntax.Command, StartTimeout, DefaultStartTimeoutSeconds));
 
         LocalClusterResult result;
         using (var console = System.Console.OpenStandardOutput())
@@ -128,15 +128,5 @@ public sealed class UpCommand : ICommand
         return parsed.ResultValue % MiB == 0
             ? (long)(parsed.ResultValue / MiB)
             : throw CliException.BadInput($"ssihv up: --memory-budget {text}: expected a whole number of MiB (e.g. 256M)");
-    }
-
-    static double Seconds(ParsedArguments arguments, OptionSpec option, double fallback)
-    {
-        var text = arguments.Option(option.Name);
-        if (text is null)
-            return fallback;
-        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && seconds > 0 && seconds <= 86400
-            ? seconds
-            : throw CliException.BadInput($"ssihv up: --{option.Name} {text}: expected a number of seconds between 0 and 86400");
     }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using SsiHv.Core.Cluster;
+using SsiHv.Shell.Processes;
 
 namespace SsiHv.Shell.Cluster;
 
@@ -120,35 +121,8 @@ public sealed class NetworkNamespaces : IDisposable
     }
 
     /// Runs `ip` and returns its standard output; a failure is a NetworkSetupException naming the command.
-    static string RunIp(IReadOnlyList<string> arguments)
-    {
-        var start = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in arguments)
-            start.ArgumentList.Add(argument);
-        var command = $"ip {string.Join(' ', arguments)}";
-        Process process;
-        try
-        {
-            process = Process.Start(start) ?? throw new NetworkSetupException($"{command}: cannot start ip");
-        }
-        catch (System.ComponentModel.Win32Exception e)
-        {
-            throw new NetworkSetupException($"{command}: cannot start ip ({e.Message}); apt-get install iproute2");
-        }
-        using (process)
-        {
-            var stderr = process.StandardError.ReadToEndAsync();
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            if (!process.WaitForExit(CommandTimeout))
-            {
-                process.Kill(entireProcessTree: true);
-                throw new NetworkSetupException($"{command}: no answer within {CommandTimeout.TotalSeconds} s");
-            }
-            if (process.ExitCode != 0)
-                throw new NetworkSetupException($"{command}: exit {process.ExitCode}: {stderr.Result.Trim()}");
-            return stdout.Result;
-        }
-    }
+    static string RunIp(IReadOnlyList<string> arguments) =>
+        HostCommand.Run("ip", arguments, CommandTimeout, message => new NetworkSetupException(message), "apt-get install iproute2");
 }
 
 /// <summary>An `ip` command of the --netns setup or teardown failed; the message names it and its error.</summary>

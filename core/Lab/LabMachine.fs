@@ -1,0 +1,142 @@
+/// A lab machine (docs/lab.md): one QEMU process under TCG with AMD-V emulated (`-cpu EPYC,+svm`), so that the
+/// stock kernel inside loads kvm-amd and offers a real /dev/kvm on hosts that have none. This module is the pure
+/// part: what a machine is, the QEMU command line and kernel command line that make it, and the protocol lines
+/// the lab's /init prints on the console. Starting, watching and removing machines is the shell's (shell/Lab/).
+module SsiHv.Core.Lab.LabMachine
+
+/// TCG's threading: `Single` runs every vCPU of the machine on one host thread, `Multi` gives each its own.
+/// Single is the default: with Multi, nested SVM plus userfaultfd under load panicked the lab kernel
+/// ("corrupted stack end detected inside scheduler"), with Single it did not (docs/lab.md).
+type TcgThreading =
+    | Single
+    | Multi
+
+/// The machine's NIC: a tap device on the host (made and removed by the shell) and the address inside.
+type Nic =
+    { Tap: string
+      Mac: string
+      /// Address with prefix length, e.g. 10.213.0.1/24.
+      Address: string
+      /// Add a soft-RoCE device (rdma_rxe) on the NIC, so the verbs transport has a real RDMA device.
+      Rxe: bool }
+
+type MachineSpec =
+    { Cpus: int
+      MemoryMiB: int
+      Threading: TcgThreading
+      /// The ELF kernel (with a PVH note) and the lab initramfs.
+      Kernel: string
+      Initramfs: string
+      /// The shell script /init runs as the command (inside, at the same path: the host's / is shared).
+      Script: string
+      /// Host directories shared writable at the same path inside (the rest of / is read-only with a
+      /// throw-away overlay on top).
+      WritableShares: string list
+      /// Unix sockets on the host that receive the command's stdout and stderr (QEMU connects to them).
+      StdoutSocket: string
+      StderrSocket: string
+      Nic: Nic option }
+
+let minCpus = 1
+let maxCpus = 16
+/// Below this the kernel, the initramfs and a dotnet process do not fit.
+let minMemoryMiB = 512
+let maxMemoryMiB = 65536
+/// x86's COMMAND_LINE_SIZE, less the NUL.
+let maxKernelCommandLine = 2047
+let hostRootTag = "hostroot"
+let shareTag (index: int) = sprintf "share%d" index
+
+/// The lab's /init prints these, each alone on a console line, prefixed by `protocolPrefix`.
+let protocolPrefix = "SSIHV-LAB "
+
+type ConsoleEvent =
+    /// Modules loaded, the host's root mounted: the command starts now.
+    | Ready
+    /// The command ended with this exit code (the shell's $?: 128 + N when killed by signal N).
+    | Exited of code: int
+    /// /init could not prepare the machine; the command never ran.
+    | SetupFailed of reason: string
+    | Other of line: string
+
+let parseConsoleLine (line: string) : ConsoleEvent =
+    let trimmed = line.TrimEnd('\r')
+    let at = trimmed.IndexOf protocolPrefix
+    if at < 0 then
+        Other trimmed
+    else
+        let message = trimmed.Substring(at + protocolPrefix.Length).Trim()
+        match message.Split(' ', 2) with
+        | [| "ready" |] -> Ready
+        | [| "exit"; code |] ->
+            match System.Int32.TryParse(code, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture) with
+            | true, value when value <= 255 -> Exited value
+            | _ -> Other trimmed
+        | [| "failed"; reason |] -> SetupFailed reason
+        | _ -> Other trimmed
+
+/// Paths travel on the kernel command line (space-separated words) and in QEMU's comma-separated options.
+let private pathProblem (what: string) (path: string) =
+    if System.String.IsNullOrEmpty path || path.[0] <> '/' then Some(sprintf "%s %s: expected an absolute path" what path)
+    elif path |> Seq.exists (fun c -> System.Char.IsWhiteSpace c || System.Char.IsControl c) then
+        Some(sprintf "%s %s: a lab machine cannot use a path with white space" what path)
+    else None
+
+/// QEMU splits option values at commas; a literal comma is written twice.
+let private qemuValue (text: string) = text.Replace(",", ",,")
+
+let kernelCommandLine (spec: MachineSpec) =
+    [ yield "console=ttyS0"
+      yield "quiet"
+      yield "panic=-1"
+      yield "mitigations=off"
+      yield "ssihv.script=" + spec.Script
+      for i, path in List.indexed spec.WritableShares -> sprintf "ssihv.%s=%s" (shareTag i) path
+      match spec.Nic with
+      | Some nic ->
+          yield "ssihv.ip=" + nic.Address
+          if nic.Rxe then yield "ssihv.rxe=1"
+      | None -> () ]
+    |> String.concat " "
+
+/// The problems with a spec, each naming the field and the rule; empty when QEMU may be started with it.
+let validate (spec: MachineSpec) : string list =
+    [ if spec.Cpus < minCpus || spec.Cpus > maxCpus then
+          yield sprintf "cpus %d: expected %d..%d" spec.Cpus minCpus maxCpus
+      if spec.MemoryMiB < minMemoryMiB || spec.MemoryMiB > maxMemoryMiB then
+          yield sprintf "memory %d MiB: expected %d..%d MiB" spec.MemoryMiB minMemoryMiB maxMemoryMiB
+      yield! [ "kernel", spec.Kernel; "initramfs", spec.Initramfs; "script", spec.Script
+               "stdout socket", spec.StdoutSocket; "stderr socket", spec.StderrSocket ]
+             |> List.choose (fun (what, path) -> pathProblem what path)
+      yield! spec.WritableShares |> List.choose (pathProblem "writable share")
+      match spec.Nic with
+      | Some nic when nic.Tap.Length = 0 || nic.Tap.Length > 15 || nic.Tap |> Seq.exists (fun c -> not (System.Char.IsLetterOrDigit c || c = '-' || c = '_')) ->
+          yield sprintf "tap %s: expected 1..15 letters, digits, '-' or '_'" nic.Tap
+      | _ -> ()
+      let commandLine = kernelCommandLine spec
+      if commandLine.Length > maxKernelCommandLine then
+          yield sprintf "kernel command line: %d characters, more than the %d x86 allows (shorter paths)" commandLine.Length maxKernelCommandLine ]
+
+/// The arguments after `qemu-system-x86_64`. The console (ttyS0) is QEMU's stdio; ttyS1 and ttyS2 carry the
+/// command's stdout and stderr to the sockets, so that the command's bytes never mix with kernel messages.
+let qemuArguments (spec: MachineSpec) : string list =
+    let share (id: string) (path: string) (readOnly: bool) =
+        [ "-fsdev"
+          sprintf "local,id=%s,path=%s,security_model=none,multidevs=remap%s" id (qemuValue path) (if readOnly then ",readonly=on" else "")
+          "-device"
+          sprintf "virtio-9p-pci,fsdev=%s,mount_tag=%s" id id ]
+    [ yield! [ "-accel"; (match spec.Threading with Single -> "tcg,thread=single" | Multi -> "tcg,thread=multi") ]
+      yield! [ "-cpu"; "EPYC,+svm"; "-smp"; string spec.Cpus; "-m"; string spec.MemoryMiB ]
+      yield! [ "-nodefaults"; "-no-user-config"; "-display"; "none"; "-monitor"; "none"; "-no-reboot" ]
+      yield! [ "-kernel"; spec.Kernel; "-initrd"; spec.Initramfs; "-append"; kernelCommandLine spec ]
+      yield! [ "-chardev"; "stdio,id=console,signal=off"; "-serial"; "chardev:console" ]
+      yield! [ "-chardev"; sprintf "socket,id=stdout,path=%s" (qemuValue spec.StdoutSocket); "-serial"; "chardev:stdout" ]
+      yield! [ "-chardev"; sprintf "socket,id=stderr,path=%s" (qemuValue spec.StderrSocket); "-serial"; "chardev:stderr" ]
+      yield! share hostRootTag "/" true
+      for i, path in List.indexed spec.WritableShares do
+          yield! share (shareTag i) path false
+      match spec.Nic with
+      | Some nic ->
+          yield! [ "-netdev"; sprintf "tap,id=net0,ifname=%s,script=no,downscript=no" nic.Tap
+                   "-device"; sprintf "virtio-net-pci,netdev=net0,mac=%s" nic.Mac ]
+      | None -> () ]
