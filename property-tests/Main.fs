@@ -27,6 +27,7 @@ let all =
         Cluster.NodeConfigProperties.tests
         Cluster.ClusterTopologyProperties.tests
         Cluster.ClusterPlanProperties.tests
+        Lab.LabProperties.tests
     ]
 
 [<EntryPoint>]

@@ -11,9 +11,17 @@ type TcgThreading =
     | Single
     | Multi
 
-/// The machine's NIC: a tap device on the host (made and removed by the shell) and the address inside.
+/// Where the machine's NIC leads.
+type NicLink =
+    /// A tap device on the host (made, bridged and removed by the shell): machines reach each other and the host.
+    | Tap of name: string
+    /// QEMU's user-mode network with restrict=on: packets reach nothing beyond the machine's own NIC. For a machine
+    /// that needs an RDMA device of its own (soft RoCE needs a NIC), and sends no traffic anywhere.
+    | Isolated
+
+/// The machine's NIC and its address inside.
 type Nic =
-    { Tap: string
+    { Link: NicLink
       Mac: string
       /// Address with prefix length, e.g. 10.213.0.1/24.
       Address: string
@@ -110,8 +118,8 @@ let validate (spec: MachineSpec) : string list =
              |> List.choose (fun (what, path) -> pathProblem what path)
       yield! spec.WritableShares |> List.choose (pathProblem "writable share")
       match spec.Nic with
-      | Some nic when nic.Tap.Length = 0 || nic.Tap.Length > 15 || nic.Tap |> Seq.exists (fun c -> not (System.Char.IsLetterOrDigit c || c = '-' || c = '_')) ->
-          yield sprintf "tap %s: expected 1..15 letters, digits, '-' or '_'" nic.Tap
+      | Some { Link = Tap tap } when tap.Length = 0 || tap.Length > 15 || tap |> Seq.exists (fun c -> not (System.Char.IsLetterOrDigit c || c = '-' || c = '_')) ->
+          yield sprintf "tap %s: expected 1..15 letters, digits, '-' or '_'" tap
       | _ -> ()
       let commandLine = kernelCommandLine spec
       if commandLine.Length > maxKernelCommandLine then
@@ -137,6 +145,12 @@ let qemuArguments (spec: MachineSpec) : string list =
           yield! share (shareTag i) path false
       match spec.Nic with
       | Some nic ->
-          yield! [ "-netdev"; sprintf "tap,id=net0,ifname=%s,script=no,downscript=no" nic.Tap
-                   "-device"; sprintf "virtio-net-pci,netdev=net0,mac=%s" nic.Mac ]
+          let backend =
+              match nic.Link with
+              | Tap tap -> sprintf "tap,id=net0,ifname=%s,script=no,downscript=no" tap
+              | Isolated -> "user,id=net0,restrict=on"
+          yield! [ "-netdev"; backend; "-device"; sprintf "virtio-net-pci,netdev=net0,mac=%s" nic.Mac ]
       | None -> () ]
+
+/// The NIC of a machine that needs only its own soft-RoCE device (`ssihv lab exec --rdma`).
+let isolatedRdmaNic = { Link = Isolated; Mac = "52:54:00:12:34:56"; Address = "10.0.2.15/24"; Rxe = true }

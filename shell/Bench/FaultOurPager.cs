@@ -3,6 +3,7 @@ using SsiHv.Core.Memory;
 using SsiHv.Core.Paging;
 using SsiHv.Interop.Kvm;
 using SsiHv.Shell.Pager;
+using SsiHv.Shell.Vmm;
 using SsiHv.Shell.Vmm.Memory;
 using static SsiHv.Shell.Bench.FaultGuestLayout;
 
@@ -30,7 +31,7 @@ public static class FaultOurPager
     public static FaultRun Run(byte[] guestCode, int pages, int budgetPages, int passes, int home, Func<GuestMemory, IPageStore> storeFor, Action? guestHalted,
         FaultThreadPlacement placement)
     {
-        using var kvm = KvmSystem.Open();
+        using var kvm = HostKvm.Open();
         using var vm = kvm.CreateVm();
         // One node-0 RAM range (paged) plus GuestMemory's unpaged BIOS area at 0xE0000, which holds the code.
         using var memory = GuestMemory.Create(vm, [new Layout.MemoryRange(0, DataBase, (ulong)pages * PageSize)]);

@@ -82,14 +82,21 @@ public sealed class BenchCommand : ICommand
     public int Run(ParsedArguments arguments, TextWriter output) =>
         arguments.Required(Kind.Name) switch
         {
-            "boot" => RunBoot(arguments, output),
-            "fault" => RunFault(arguments, output),
-            "remote-fault" => RunRemoteFault(arguments, output),
+            "boot" => RunBoot(RequireKvm("boot", arguments), output),
+            "fault" => RunFault(RequireKvm("fault", arguments), output),
+            "remote-fault" => RunRemoteFault(RequireKvm("remote-fault", arguments), output),
             // Internal: the remote home process that 'bench remote-fault' starts (RemoteFaultHome).
             "remote-fault-home" => RemoteFaultHome.Serve(Console.In, output),
             "transport" => RunTransport(arguments, output),
             var other => throw CliException.BadInput($"ssihv bench: unknown benchmark '{other}'; expected boot, fault, remote-fault or transport"),
         };
+
+    /// The benchmarks whose guest runs on this host's KVM say at once, in one line, when there is none.
+    static ParsedArguments RequireKvm(string benchmark, ParsedArguments arguments) =>
+        HostKvm.Unavailable() is { } reason
+            ? throw CliException.Failure(
+                $"ssihv bench {benchmark}: {reason}: this host has no usable KVM; run it in a lab machine: ssihv lab exec -- ssihv bench {benchmark} ... (docs/lab.md)")
+            : arguments;
 
     int RunBoot(ParsedArguments arguments, TextWriter output)
     {

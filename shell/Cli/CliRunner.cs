@@ -9,7 +9,7 @@ public static class CliRunner
 {
     /// Every command, in the order the top-level help lists them.
     public static IReadOnlyList<ICommand> Commands { get; } =
-        [new AcpiGenerateCommand(), new AcpiShowCommand(), new AcpiCheckCommand(), new RunCommand(), new NodeCommand(), new UpCommand(), new LabExecCommand(), new LabPrepareCommand(), new BenchCommand()];
+        [new AcpiGenerateCommand(), new AcpiShowCommand(), new AcpiCheckCommand(), new RunCommand(), new NodeCommand(), new UpCommand(), new LabExecCommand(), new LabPrepareCommand(), new LabCheckCommand(), new BenchCommand()];
 
     public static int Run(IReadOnlyList<string> args, TextWriter output, TextWriter error)
     {

@@ -20,6 +20,8 @@ public sealed class LabExecCommand : ICommand
         $"fail when the machine is not ready to run the command within this long (default {LabMachineOptions.Default.BootTimeout.TotalSeconds})", Required: false);
     static readonly OptionSpec Writable = new("writable", "DIR[:DIR...]",
         "host directories the command may write to, shared at the same path (the rest of / is read-only with a throw-away overlay)", Required: false);
+    static readonly OptionSpec Rdma = OptionSpec.Flag("rdma",
+        "give the machine a NIC that leads nowhere (QEMU user network, restrict=on) with a soft-RoCE device on it (rdma_rxe): a real RDMA device for the command");
     static readonly OptionSpec Threads = new("tcg-threads", "single|multi",
         "how TCG runs the machine's CPUs: one host thread for all (single, the default: stable) or one each (multi)", Required: false);
 
@@ -30,7 +32,7 @@ public sealed class LabExecCommand : ICommand
         + "read-only with a writable overlay), runs COMMAND in it in this directory with this environment, streams\n"
         + "its stdout and stderr and exits with its exit code. The lab image is built on first use (ssihv lab prepare).",
         [],
-        [Cpus, Memory, Timeout, BootTimeout, Writable, Threads],
+        [Cpus, Memory, Timeout, BootTimeout, Writable, Rdma, Threads],
         new PositionalSpec("COMMAND [ARGS...]", "the command to run inside, e.g. dotnet shell/bin/Release/net10.0/ssihv.dll run --guest probe"));
 
     public int Run(ParsedArguments arguments, TextWriter output)
@@ -43,6 +45,7 @@ public sealed class LabExecCommand : ICommand
             CommandTimeout = arguments.Seconds(Syntax.Command, Timeout, defaults.CommandTimeout.TotalSeconds),
             BootTimeout = arguments.Seconds(Syntax.Command, BootTimeout, defaults.BootTimeout.TotalSeconds),
             WritableShares = arguments.Option(Writable.Name) is { } writable ? WritableDirectories(writable) : [],
+            Nic = arguments.Flag(Rdma.Name) ? LabMachineSpec.isolatedRdmaNic : null,
             Threading = arguments.Option(Threads.Name) switch
             {
                 null or "single" => LabMachineSpec.TcgThreading.Single,

@@ -25,6 +25,8 @@ public static class LabImage
     const string KernelFile = "vmlinux";
     const string InitramfsFile = "initramfs.cpio";
     const string StampFile = "image.stamp";
+    /// Kept beside the image: the module list can be checked against the kernel's own dependency data.
+    static readonly string[] ModuleIndexFiles = ["modules.dep", "modules.builtin"];
     const string Busybox = "/bin/busybox";
 
     /// $SSIHV_LAB_DIR, else .guest-cache/lab in the repository this ssihv was built in, else ~/.cache/ssihv/lab.
@@ -53,7 +55,8 @@ public static class LabImage
         var stamp = string.Join('\n', Path.GetFileName(package), Hash(init), Hash(busybox), string.Join(',', Core.Lab.LabImage.moduleRoots));
         var files = new LabImageFiles(Path.Combine(directory, KernelFile), Path.Combine(directory, InitramfsFile), release);
         var stampPath = Path.Combine(directory, StampFile);
-        if (File.Exists(files.Kernel) && File.Exists(files.Initramfs) && File.Exists(stampPath) && File.ReadAllText(stampPath) == stamp)
+        if (ModuleIndexFiles.Append(files.Kernel).Append(files.Initramfs).All(f => File.Exists(Path.Combine(directory, f)))
+            && File.Exists(stampPath) && File.ReadAllText(stampPath) == stamp)
             return files;
 
         progress.WriteLine($"ssihv lab: building the lab image from {Path.GetFileName(package)} in {directory}");
@@ -76,6 +79,8 @@ public static class LabImage
             var modules = order.ResultValue.Select(path => Tuple.Create(path, File.ReadAllBytes(Path.Combine(modulesRoot, path)))).ToList();
             WriteAtomically(files.Initramfs, Core.Lab.LabImage.initramfs(busybox, init, Microsoft.FSharp.Collections.ListModule.OfSeq(modules)));
             ExtractVmlinux(Directory.GetFiles(Path.Combine(unpacked, "boot"), "vmlinuz-*").Single(), files.Kernel);
+            foreach (var file in ModuleIndexFiles)
+                File.Copy(Path.Combine(modulesRoot, file), Path.Combine(directory, file), overwrite: true);
             File.WriteAllText(stampPath, stamp);
             progress.WriteLine($"ssihv lab: image ready: kernel {release}, {modules.Count} modules ({string.Join(' ', modules.Select(m => KernelModules.nameOfPath(m.Item1)))})");
             return files;

@@ -2,7 +2,7 @@
 # /init of a lab machine (docs/lab.md). Loads the modules listed in /lab/modules.load, mounts the host's / over
 # virtio-9p read-only with a throw-away tmpfs overlay on top and chroots into it, so the host's paths, tools and
 # build outputs are all there; mounts the writable shares at their own paths; brings up the NIC (and soft RoCE
-# on it) when asked; then runs the command script with its stdout on ttyS1 and its stderr on ttyS2.
+# on it) when asked; then runs the command script with its stdout relayed to ttyS1 and its stderr to ttyS2.
 # Protocol lines on the console (ttyS0), each alone on its line: "SSIHV-LAB ready", "SSIHV-LAB exit CODE",
 # "SSIHV-LAB failed REASON". The kernel command line carries the parameters: ssihv.script=PATH,
 # ssihv.shareN=PATH (N = 0, 1, ...), ssihv.ip=ADDRESS/PREFIX, ssihv.rxe=1.
@@ -66,7 +66,20 @@ stty -F /dev/ttyS1 raw -echo || fail "stty ttyS1"
 stty -F /dev/ttyS2 raw -echo || fail "stty ttyS2"
 ulimit -n 1048576
 script=$(param script)
+# Through pipes, as on a host where the output is captured: programs that see a terminal would add colours and
+# cursor control.
+mkfifo /command.stdout /command.stderr
+cat /command.stdout >/dev/ttyS1 &
+stdout_relay=$!
+cat /command.stderr >/dev/ttyS2 &
+stderr_relay=$!
 say ready
-chroot /root /bin/sh "$script" </dev/null >/dev/ttyS1 2>/dev/ttyS2
-say "exit $?"
+chroot /root /bin/sh "$script" </dev/null >/command.stdout 2>/command.stderr
+code=$?
+# A background process the command left behind may hold the pipes open: its output is given 10 s, not forever.
+(sleep 10; kill "$stdout_relay" "$stderr_relay" 2>/dev/null) &
+watchdog=$!
+wait "$stdout_relay" "$stderr_relay"
+kill "$watchdog" 2>/dev/null
+say "exit $code"
 poweroff -f

@@ -67,7 +67,7 @@ public sealed class VirtualMachine : IDisposable
             config.Initrd is null ? FSharpOption<ReadOnlyMemory<byte>>.None : FSharpOption<ReadOnlyMemory<byte>>.Some(config.Initrd),
             TableSet.rsdpAddress));
 
-        kvm = KvmSystem.Open();
+        kvm = HostKvm.Open();
         vm = kvm.CreateVm();
         TrySetTssAddress();
         vm.CreateIrqchip();

@@ -2,6 +2,7 @@ using System.Text.RegularExpressions;
 using SsiHv.Interop.Linux;
 using SsiHv.Shell.Bench;
 using SsiHv.Tests.Cli;
+using SsiHv.Tests.Support;
 using Xunit;
 
 namespace SsiHv.Tests.Bench;
@@ -15,6 +16,7 @@ public sealed class FaultBenchTests
 {
     static readonly TimeSpan BenchTimeout = TimeSpan.FromMinutes(4);
 
+    [Trait(Needs.Trait, Needs.Kvm)]
     [Fact]
     public void A_pinned_tiny_run_names_the_placement_and_reports_every_row()
     {

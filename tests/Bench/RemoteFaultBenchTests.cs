@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using SsiHv.Shell.Bench;
 using SsiHv.Tests.Cli;
+using SsiHv.Tests.Support;
 using Xunit;
 
 namespace SsiHv.Tests.Bench;
@@ -15,6 +16,7 @@ public sealed partial class RemoteFaultBenchTests
 {
     static readonly TimeSpan BenchTimeout = TimeSpan.FromMinutes(4);
 
+    [Trait(Needs.Trait, Needs.Kvm)]
     [Fact]
     public void TinyRunReportsEveryRowAndLosesNoPage()
     {

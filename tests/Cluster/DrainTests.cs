@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using SsiHv.Shell.Cluster;
+using SsiHv.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -13,6 +14,7 @@ namespace SsiHv.Tests.Cluster;
 /// </summary>
 public sealed class DrainTests(ITestOutputHelper output)
 {
+    [Trait(Needs.Trait, Needs.Kvm)]
     [Fact]
     public async Task Draining_a_memory_node_mid_run_moves_its_pages_and_loses_none()
     {

@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using SsiHv.Core.Transport;
+using SsiHv.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -16,6 +17,7 @@ public sealed class HostilePeerTests(ITestOutputHelper output)
     const int MemoryNodeTransport = 24121;
     static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
 
+    [Trait(Needs.Trait, Needs.Kvm)]
     [Fact]
     public async Task Garbage_and_a_wrong_hmac_are_cut_off_without_touching_the_guest()
     {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using SsiHv.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -14,6 +15,7 @@ public sealed class NodeLossTests(ITestOutputHelper output)
     /// The transport's request timeout (2 s) plus its keep-alive (1 s + 3 s), with room for a loaded machine.
     static readonly TimeSpan LossBound = TimeSpan.FromSeconds(30);
 
+    [Trait(Needs.Trait, Needs.Kvm)]
     [Fact]
     public async Task Killing_a_memory_node_stops_the_guest_naming_that_node()
     {

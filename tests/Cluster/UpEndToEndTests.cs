@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using SsiHv.Tests.Cli;
+using SsiHv.Tests.Support;
 using SsiHv.Tests.Vmm;
 using Xunit;
 using Xunit.Abstractions;
@@ -20,6 +21,7 @@ public sealed partial class UpEndToEndTests(ITestOutputHelper output) : IDisposa
 
     public void Dispose() => files.Dispose();
 
+    [Trait(Needs.Trait, Needs.Kvm)]
     [Theory]
     [InlineData(2, false)]
     [InlineData(2, true)]

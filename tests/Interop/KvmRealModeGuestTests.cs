@@ -1,5 +1,6 @@
 using SsiHv.Interop.Kvm;
 using SsiHv.Interop.Memory;
+using SsiHv.Tests.Support;
 using Xunit;
 
 namespace SsiHv.Tests.Interop;
@@ -7,6 +8,7 @@ namespace SsiHv.Tests.Interop;
 /// <summary>The interop layer on the real /dev/kvm: a few bytes of real-mode guest code write to a port and halt.</summary>
 public sealed class KvmRealModeGuestTests
 {
+    [Trait(Needs.Trait, Needs.Kvm)]
     [Fact]
     public void A_real_mode_guest_does_port_io_and_halts()
     {

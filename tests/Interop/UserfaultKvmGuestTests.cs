@@ -1,6 +1,7 @@
 using SsiHv.Interop.Kvm;
 using SsiHv.Interop.Memory;
 using SsiHv.Interop.Userfault;
+using SsiHv.Tests.Support;
 using SsiHv.Tests.Vmm;
 using Xunit;
 using Xunit.Abstractions;
@@ -18,6 +19,7 @@ public sealed class UserfaultKvmGuestTests(ITestOutputHelper output)
     const int Page = 4096;
     const int Timeout = UserfaultTestThread.WaitMilliseconds;
 
+    [Trait(Needs.Trait, Needs.Kvm)]
     [Fact]
     public void Guest_read_and_write_faults_are_resolved_by_UFFDIO_COPY_from_another_thread()
     {
@@ -81,6 +83,7 @@ public sealed class UserfaultKvmGuestTests(ITestOutputHelper output)
         }
     }
 
+    [Trait(Needs.Trait, Needs.Kvm)]
     [Fact]
     public void A_guest_write_to_a_write_protected_page_waits_until_protection_is_cleared()
     {
@@ -134,6 +137,7 @@ public sealed class UserfaultKvmGuestTests(ITestOutputHelper output)
 
     /// With UFFD_USER_MODE_ONLY the kernel refuses to block KVM's own fault on the page: KVM then treats the
     /// guest address as unbacked and reports the access as MMIO. Why guest memory needs a full descriptor.
+    [Trait(Needs.Trait, Needs.Kvm)]
     [Fact]
     public void A_user_mode_only_descriptor_does_not_see_the_faults_KVM_takes_for_the_guest()
     {

@@ -1,4 +1,5 @@
 using SsiHv.Tests.Cli;
+using SsiHv.Tests.Support;
 using SsiHv.Tests.Vmm;
 using Xunit;
 using Xunit.Abstractions;
@@ -14,6 +15,7 @@ namespace SsiHv.Tests.Pager;
 [Collection(VmmTestCollection.Name)]
 public sealed class OvercommittedGuestTests(ITestOutputHelper output)
 {
+    [Trait(Needs.Trait, Needs.Kvm)]
     [Theory]
     [InlineData("memtest.cpus=1")]
     [InlineData("memtest.cpus=all")]

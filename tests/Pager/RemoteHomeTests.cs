@@ -4,6 +4,7 @@ using SsiHv.Shell.Pager;
 using SsiHv.Shell.Vmm;
 using SsiHv.Shell.Vmm.Boot;
 using SsiHv.Shell.Vmm.Devices;
+using SsiHv.Tests.Support;
 using SsiHv.Tests.Vmm;
 using Xunit;
 using Xunit.Abstractions;
@@ -21,6 +22,7 @@ public sealed class RemoteHomeTests(ITestOutputHelper output)
 {
     static readonly TimeSpan RunLimit = TimeSpan.FromSeconds(240);
 
+    [Trait(Needs.Trait, Needs.Kvm)]
     [Fact]
     public void Memtest_passes_when_every_transfer_completes_later_on_another_thread()
     {
@@ -36,6 +38,7 @@ public sealed class RemoteHomeTests(ITestOutputHelper output)
             $"{vm.Metrics.CompletionsInline} completions stepped inline, {vm.Metrics.CompletionsPosted} posted to the pager thread");
     }
 
+    [Trait(Needs.Trait, Needs.Kvm)]
     [Fact]
     public void A_home_that_fails_a_transfer_stops_the_vm_with_the_home_page_and_error_within_seconds()
     {
@@ -52,6 +55,7 @@ public sealed class RemoteHomeTests(ITestOutputHelper output)
         Assert.True(afterFailure < TimeSpan.FromSeconds(15), $"the VM took {afterFailure.TotalSeconds:F1} s to stop after the failure");
     }
 
+    [Trait(Needs.Trait, Needs.Kvm)]
     [Fact]
     public void A_home_moved_mid_run_keeps_every_byte_and_is_not_touched_after_HomeMoved()
     {

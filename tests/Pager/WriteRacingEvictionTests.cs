@@ -5,6 +5,7 @@ using SsiHv.Interop.Kvm;
 using SsiHv.Interop.Memory;
 using SsiHv.Shell.Pager;
 using SsiHv.Shell.Vmm.Memory;
+using SsiHv.Tests.Support;
 using Xunit;
 using SsiHv.Tests.Vmm;
 using Xunit.Abstractions;
@@ -26,6 +27,7 @@ public sealed class WriteRacingEvictionTests(ITestOutputHelper output)
     const int BudgetPages = 8;
     static readonly TimeSpan RaceDuration = TimeSpan.FromSeconds(3);
 
+    [Trait(Needs.Trait, Needs.Kvm)]
     [Fact]
     public void No_write_is_lost_and_no_read_is_stale_while_pages_are_evicted_under_the_writers()
     {

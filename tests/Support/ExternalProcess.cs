@@ -15,7 +15,9 @@ public sealed record ProcessResult(string Command, int ExitCode, string Stdout, 
 /// </summary>
 public static class ExternalProcess
 {
-    public static ProcessResult Run(string program, IEnumerable<string> arguments, TimeSpan timeout, string? workingDirectory = null)
+    public static ProcessResult Run(
+        string program, IEnumerable<string> arguments, TimeSpan timeout, string? workingDirectory = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo(program)
         {
@@ -26,6 +28,8 @@ public static class ExternalProcess
         };
         foreach (var argument in arguments)
             start.ArgumentList.Add(argument);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+            start.Environment[name] = value;
         var command = $"{program} {string.Join(' ', start.ArgumentList)}";
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {command}");
         process.StandardInput.Close();

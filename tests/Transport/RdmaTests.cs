@@ -3,6 +3,7 @@ using SsiHv.Interop.Rdma;
 using SsiHv.Shell.Nodes;
 using SsiHv.Shell.Transport;
 using SsiHv.Shell.Transport.Tcp;
+using SsiHv.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
 using static SsiHv.Tests.Transport.TransportTestSupport;
@@ -120,6 +121,7 @@ public sealed class RdmaTests(ITestOutputHelper output)
         return (log, a, b, pagesOfB);
     }
 
+    [Trait(Needs.Trait, Needs.Rdma)]
     [RdmaDeviceFact]
     public async Task Pages_round_trip_over_RDMA_between_two_transports_from_the_factory()
     {
@@ -144,6 +146,7 @@ public sealed class RdmaTests(ITestOutputHelper output)
         Assert.True(Assert.Single(a.Traffic(), t => t.Node == B).RequestsSent >= 2);
     }
 
+    [Trait(Needs.Trait, Needs.Rdma)]
     [RdmaDeviceFact]
     public async Task A_hundred_concurrent_fetches_each_get_their_page_and_fetches_racing_stores_never_see_a_torn_page()
     {
@@ -178,6 +181,7 @@ public sealed class RdmaTests(ITestOutputHelper output)
         await storing.WaitAsync(TimeSpan.FromSeconds(10));
     }
 
+    [Trait(Needs.Trait, Needs.Rdma)]
     [RdmaDeviceFact]
     public async Task A_home_that_goes_away_fails_fetches_as_unavailable_and_is_reported_lost()
     {

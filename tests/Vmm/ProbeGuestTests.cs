@@ -3,6 +3,7 @@ using SsiHv.Core.Memory;
 using SsiHv.Core.Topology;
 using SsiHv.Tests.Acpi;
 using SsiHv.Tests.Cli;
+using SsiHv.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
 using CoreTopology = SsiHv.Core.Topology.Topology;
@@ -19,6 +20,7 @@ public sealed class ProbeGuestTests(ITestOutputHelper output)
 {
     public static TheoryData<string> Topologies => new(GeneratedTables.TestTopologies);
 
+    [Trait(Needs.Trait, Needs.Kvm)]
     [Theory]
     [MemberData(nameof(Topologies))]
     public void The_probe_sees_the_topology_starts_every_cpu_tests_all_memory_and_powers_off(string topology)

@@ -1,5 +1,6 @@
 using SsiHv.Tests.Cli;
 using SsiHv.Tests.LinuxGuest;
+using SsiHv.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -78,6 +79,7 @@ public sealed class RunCommandFailureTests(ITestOutputHelper output) : IDisposab
         Assert.Contains("exactly one of --kernel FILE or --guest probe", result.Stderr);
     }
 
+    [Trait(Needs.Trait, Needs.Kvm)]
     [Fact]
     public void A_crashing_guest_fails_with_its_registers_and_the_instruction_bytes_at_rip()
     {
@@ -90,6 +92,7 @@ public sealed class RunCommandFailureTests(ITestOutputHelper output) : IDisposab
         Assert.Contains("bytes at RIP (guest-physical 0x200000): 0F0B", result.Stderr);
     }
 
+    [Trait(Needs.Trait, Needs.Kvm)]
     [Fact]
     public void A_guest_that_never_stops_is_stopped_at_the_timeout()
     {
