@@ -142,7 +142,7 @@ let tests =
                        | Cpio.CharDevice(_, m, ma, mi) -> mode = (0o020000 ||| m) && major = ma && minor = mi) entries read)
 
         test "the initramfs holds busybox, /init, the module list in order and every module under /lib/modules" {
-            let read, _ = readCpio (LabImage.initramfs [| 1uy |] "#!/bin/sh\n" [ "kernel/a/x.ko", [| 2uy |]; "kernel/b/y.ko", [| 3uy |] ])
+            let read, _ = readCpio (ImageLayout.initramfs [| 1uy |] "#!/bin/sh\n" [ "kernel/a/x.ko", [| 2uy |]; "kernel/b/y.ko", [| 3uy |] ])
             let names = read |> List.map (fun (n, _, _, _, _, _) -> n)
             let data name = read |> List.pick (fun (n, _, _, _, d, _) -> if n = name then Some d else None)
             Expect.equal (data "lab/modules.load") "kernel/a/x.ko\nkernel/b/y.ko\n"B "load list"
@@ -213,14 +213,14 @@ let tests =
 
         test "the kernel package comes from apt-cache depends; its release names the modules directory" {
             let output = "linux-image-amd64\n  Depends: linux-image-6.1.0-57-amd64\n  Recommends: firmware\n"
-            Expect.equal (LabImage.kernelPackage output) (Ok "linux-image-6.1.0-57-amd64") "package"
-            Expect.isError (LabImage.kernelPackage "linux-image-amd64\n  Depends: linux-headers\n") "no package"
-            Expect.equal (LabImage.kernelRelease "linux-image-6.1.0-57-amd64") "6.1.0-57-amd64" "release"
+            Expect.equal (ImageLayout.kernelPackage output) (Ok "linux-image-6.1.0-57-amd64") "package"
+            Expect.isError (ImageLayout.kernelPackage "linux-image-amd64\n  Depends: linux-headers\n") "no package"
+            Expect.equal (ImageLayout.kernelRelease "linux-image-6.1.0-57-amd64") "6.1.0-57-amd64" "release"
         }
 
         test "only an ELF64 without PT_INTERP counts as static" {
-            Expect.isTrue (LabImage.isStaticExecutable (elf false)) "static"
-            Expect.isFalse (LabImage.isStaticExecutable (elf true)) "dynamic"
-            Expect.isFalse (LabImage.isStaticExecutable [| 0x7Fuy; 0uy |]) "truncated"
+            Expect.isTrue (ImageLayout.isStaticExecutable (elf false)) "static"
+            Expect.isFalse (ImageLayout.isStaticExecutable (elf true)) "dynamic"
+            Expect.isFalse (ImageLayout.isStaticExecutable [| 0x7Fuy; 0uy |]) "truncated"
         }
     ]

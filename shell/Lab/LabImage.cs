@@ -52,7 +52,7 @@ public static class LabImage
         var busybox = ReadBusybox();
         var package = CachedPackage(directory) ?? DownloadPackage(directory, progress);
         var release = LabImageRelease(package);
-        var stamp = string.Join('\n', Path.GetFileName(package), Hash(init), Hash(busybox), string.Join(',', Core.Lab.LabImage.moduleRoots));
+        var stamp = string.Join('\n', Path.GetFileName(package), Hash(init), Hash(busybox), string.Join(',', Core.Lab.ImageLayout.moduleRoots));
         var files = new LabImageFiles(Path.Combine(directory, KernelFile), Path.Combine(directory, InitramfsFile), release);
         var stampPath = Path.Combine(directory, StampFile);
         if (ModuleIndexFiles.Append(files.Kernel).Append(files.Initramfs).All(f => File.Exists(Path.Combine(directory, f)))
@@ -73,11 +73,11 @@ public static class LabImage
                 File.ReadAllText(Path.Combine(modulesRoot, "modules.dep")), File.ReadAllText(Path.Combine(modulesRoot, "modules.builtin")));
             if (index.IsError)
                 throw new LabException($"{modulesRoot}: {index.ErrorValue}");
-            var order = KernelModules.loadOrder(index.ResultValue, Core.Lab.LabImage.moduleRoots);
+            var order = KernelModules.loadOrder(index.ResultValue, Core.Lab.ImageLayout.moduleRoots);
             if (order.IsError)
                 throw new LabException($"{Path.GetFileName(package)}: {order.ErrorValue}");
             var modules = order.ResultValue.Select(path => Tuple.Create(path, File.ReadAllBytes(Path.Combine(modulesRoot, path)))).ToList();
-            WriteAtomically(files.Initramfs, Core.Lab.LabImage.initramfs(busybox, init, Microsoft.FSharp.Collections.ListModule.OfSeq(modules)));
+            WriteAtomically(files.Initramfs, Core.Lab.ImageLayout.initramfs(busybox, init, Microsoft.FSharp.Collections.ListModule.OfSeq(modules)));
             ExtractVmlinux(Directory.GetFiles(Path.Combine(unpacked, "boot"), "vmlinuz-*").Single(), files.Kernel);
             foreach (var file in ModuleIndexFiles)
                 File.Copy(Path.Combine(modulesRoot, file), Path.Combine(directory, file), overwrite: true);
@@ -96,7 +96,7 @@ public static class LabImage
     {
         // linux-image-6.1.0-57-amd64_6.1.192-3_amd64.deb
         var name = Path.GetFileName(package).Split('_')[0];
-        return Core.Lab.LabImage.kernelRelease(name);
+        return Core.Lab.ImageLayout.kernelRelease(name);
     }
 
     static string? CachedPackage(string directory) =>
@@ -105,12 +105,12 @@ public static class LabImage
     static string DownloadPackage(string directory, TextWriter progress)
     {
         var depends = Tool("apt-cache", ["depends", "linux-image-amd64"], "apt-get install apt");
-        var package = Core.Lab.LabImage.kernelPackage(depends);
+        var package = Core.Lab.ImageLayout.kernelPackage(depends);
         if (package.IsError)
         {
             progress.WriteLine("ssihv lab: apt-cache does not know linux-image-amd64; running apt-get update");
             Tool("apt-get", ["update", "-qq"], "apt-get install apt", DownloadTimeout);
-            package = Core.Lab.LabImage.kernelPackage(Tool("apt-cache", ["depends", "linux-image-amd64"], "apt-get install apt"));
+            package = Core.Lab.ImageLayout.kernelPackage(Tool("apt-cache", ["depends", "linux-image-amd64"], "apt-get install apt"));
             if (package.IsError)
                 throw new LabException(package.ErrorValue);
         }
@@ -156,7 +156,7 @@ public static class LabImage
         if (!File.Exists(Busybox))
             throw new LabException($"{Busybox} is missing: apt-get install busybox-static");
         var bytes = File.ReadAllBytes(Busybox);
-        return Core.Lab.LabImage.isStaticExecutable(bytes)
+        return Core.Lab.ImageLayout.isStaticExecutable(bytes)
             ? bytes
             : throw new LabException($"{Busybox} is not a static x86-64 executable (the initramfs has no libraries): apt-get install busybox-static");
     }

@@ -109,7 +109,7 @@ public sealed class LabMachineTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public void Ctrl_c_stops_the_machine_and_removes_it()
+    public async Task Ctrl_c_stops_the_machine_and_removes_it()
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
         foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "ssihv.dll"), "lab", "exec", "--", "sleep", "600" })
@@ -129,11 +129,11 @@ public sealed class LabMachineTests(ITestOutputHelper output) : IDisposable
                     running.TrySetResult();
             }
         });
-        Assert.True(running.Task.Wait(Patience), "the machine never became ready");
+        Assert.True(await Task.WhenAny(running.Task, Task.Delay(Patience)) == running.Task, "the machine never became ready");
         Assert.Equal(0, ExternalProcess.Run("kill", ["-INT", process.Id.ToString()], TimeSpan.FromSeconds(10)).ExitCode);
         Assert.True(process.WaitForExit(TimeSpan.FromSeconds(30)), "ssihv lab exec did not stop after SIGINT");
-        reader.Wait(TimeSpan.FromSeconds(5));
-        output.WriteLine(string.Join('\n', stderr) + stdout.Result);
+        await Task.WhenAny(reader, Task.Delay(TimeSpan.FromSeconds(5)));
+        output.WriteLine(string.Join('\n', stderr) + await stdout);
         Assert.Equal(1, process.ExitCode);
         Assert.Contains(stderr, l => l.Contains("interrupted; the lab machine was stopped and removed"));
         AssertNothingLeftBehind();
@@ -168,7 +168,7 @@ public sealed class LabMachineTests(ITestOutputHelper output) : IDisposable
         var directory = Path.GetDirectoryName(image.Initramfs)!;
         var dependencies = File.ReadAllText(Path.Combine(directory, "modules.dep"));
         var index = KernelModules.parse(dependencies, File.ReadAllText(Path.Combine(directory, "modules.builtin"))).ResultValue;
-        var expected = KernelModules.loadOrder(index, Core.Lab.LabImage.moduleRoots).ResultValue.ToList();
+        var expected = KernelModules.loadOrder(index, Core.Lab.ImageLayout.moduleRoots).ResultValue.ToList();
 
         var unpacked = scratch.CreateSubdirectory("initramfs");
         var cpio = ExternalProcess.Run("sh", ["-c", $"cpio -id --quiet < {image.Initramfs}"], TimeSpan.FromSeconds(60), unpacked.FullName);

@@ -2,7 +2,7 @@
 /// unpacked, never installed) and an initramfs holding busybox, the lab's /init and the kernel modules the lab
 /// needs with their dependency closure. This module decides the package, the modules and the archive's layout;
 /// the shell downloads, unpacks and writes.
-module SsiHv.Core.Lab.LabImage
+module SsiHv.Core.Lab.ImageLayout
 
 /// What the lab needs from the kernel, by feature; KernelModules.loadOrder adds what they depend on.
 let moduleRoots =
