@@ -19,8 +19,9 @@ log() { echo "[setup] $*"; }
 # acpica-tools: iasl, which must disassemble every table we generate; gcc: the probe guest;
 # iproute2 + iputils-ping: `ssihv up --netns` and its namespace tests.
 # libibverbs1: RDMA device enumeration and the verbs transport; libibverbs-dev: infiniband/verbs.h, against which
-# the tests check our hand-written verbs struct layouts.
-packages=(qemu-system-x86 acpica-tools busybox-static cpio xz-utils gcc make binutils iproute2 iputils-ping libibverbs1 libibverbs-dev)
+# the tests check our hand-written verbs struct layouts; ibverbs-providers: the user-space driver of soft RoCE
+# (rdma_rxe) in lab machines. kmod: depmod, which writes the lab kernel's modules.dep (docs/lab.md).
+packages=(qemu-system-x86 acpica-tools busybox-static cpio xz-utils gcc make binutils iproute2 iputils-ping libibverbs1 libibverbs-dev ibverbs-providers kmod)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
@@ -44,3 +45,8 @@ log "probe guest built: tests/guest/build/probe.elf"
 if $build_guest && [[ -f tests/linux-guest/build.sh ]]; then
     bash tests/linux-guest/build.sh
 fi
+
+# The lab image (Debian's kernel with kvm-amd + the lab initramfs): machines with real KVM one level down, where
+# the KVM tests and the main job run on hosts without /dev/kvm. Built once; later runs only check its stamp.
+dotnet build shell -c Release -nologo -v quiet
+dotnet shell/bin/Release/net10.0/ssihv.dll lab prepare

@@ -11,6 +11,9 @@ type Addressing =
     | Loopback
     /// Node i in its own network namespace at 10.213.0.(i+1), the port of its topology `address`.
     | NetworkNamespaces
+    /// Node i in its own lab machine (docs/lab.md) at 10.213.0.(i+1): the namespaces' address plan, each machine
+    /// with its own kernel and network stack on a tap device of the same bridge.
+    | LabMachines
 
 /// The control port is the transport port plus this.
 let httpPortOffset = 1000
@@ -139,7 +142,7 @@ let plan (input: PlanInput) : Result<ClusterPlan, PlanError list> =
             parsed
             |> List.mapi (fun position (index, r) ->
                 match r with
-                | Ok e when input.Addressing = NetworkNamespaces -> index, { e with Host = NamespaceLayout.nodeAddress position }
+                | Ok e when input.Addressing <> Loopback -> index, { e with Host = NamespaceLayout.nodeAddress position }
                 | Ok e -> index, e
                 | Error _ -> failwith "unreachable: errors were returned above")
         match portClashes input.Addressing transports with

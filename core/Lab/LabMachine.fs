@@ -152,5 +152,25 @@ let qemuArguments (spec: MachineSpec) : string list =
           yield! [ "-netdev"; backend; "-device"; sprintf "virtio-net-pci,netdev=net0,mac=%s" nic.Mac ]
       | None -> () ]
 
+/// A NIC on the host's tap device `tap` with `address` (A.B.C.D/P) inside: its MAC is QEMU's prefix 52:54:00 and
+/// the address's last three octets, so machines on one bridge never share one. Error when the address is no
+/// IPv4 address with a prefix length.
+let tapNic (tap: string) (address: string) (rxe: bool) : Result<Nic, string> =
+    let octet (text: string) =
+        match System.Int32.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture) with
+        | true, value when value <= 255 -> Some value
+        | _ -> None
+    match address.Split('/') with
+    | [| ip; prefix |] ->
+        let octets = ip.Split('.') |> Array.choose octet
+        match ip.Split('.').Length, octets, octet prefix with
+        | 4, [| _; b; c; d |], Some length when length >= 1 && length <= 30 ->
+            Ok { Link = Tap tap
+                 Mac = sprintf "52:54:00:%02x:%02x:%02x" b c d
+                 Address = address
+                 Rxe = rxe }
+        | _ -> Error(sprintf "address %s: expected an IPv4 address with a prefix length 1..30, e.g. 10.213.0.1/24" address)
+    | _ -> Error(sprintf "address %s: expected an IPv4 address with a prefix length, e.g. 10.213.0.1/24" address)
+
 /// The NIC of a machine that needs only its own soft-RoCE device (`ssihv lab exec --rdma`).
 let isolatedRdmaNic = { Link = Isolated; Mac = "52:54:00:12:34:56"; Address = "10.0.2.15/24"; Rxe = true }

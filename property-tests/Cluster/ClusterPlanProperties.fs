@@ -37,7 +37,7 @@ let private planned addressing topology =
     | Ok p -> p
     | Error e -> failwithf "plan refused a valid topology: %A" e
 
-let private addressings = Gen.elements [ Loopback; NetworkNamespaces ]
+let private addressings = Gen.elements [ Loopback; NetworkNamespaces; LabMachines ]
 
 let private forAll (property: Topology -> Addressing -> bool) =
     Prop.forAll (Arb.fromGen (Gen.zip topologies addressings)) (fun (t, a) -> property t a)
@@ -78,13 +78,13 @@ let tests =
             && endpoints |> List.forall (fun e -> e.Port >= 1 && e.Port <= 65535)
             && p.Nodes |> List.forall (fun c -> c.Http.Host = c.Transport.Host && c.Http.Port = c.Transport.Port + httpPortOffset))
 
-        testPropertyWithConfig config "loopback keeps topology addresses; namespaces give node i 10.213.0.(i+1), same port" <| forAll (fun t a ->
+        testPropertyWithConfig config "loopback keeps topology addresses; namespaces and lab machines give node i 10.213.0.(i+1), same port" <| forAll (fun t a ->
             let p = planned a t
             p.Nodes |> List.forall (fun c ->
                 let address = (t.Nodes |> List.find (fun n -> n.Id = c.Id)).Address.Value
                 match a with
                 | Loopback -> string c.Transport = address
-                | NetworkNamespaces ->
+                | NetworkNamespaces | LabMachines ->
                     c.Transport.Host = sprintf "10.213.0.%d" (c.Id + 1) && address.EndsWith(sprintf ":%d" c.Transport.Port)))
 
         testPropertyWithConfig config "default memory budget is half the boot node's memory; a given one is kept" <| forAll (fun t a ->
@@ -115,14 +115,14 @@ let tests =
                 let broken = { t with Nodes = t.Nodes |> List.mapi (fun i n -> if i = 1 then { n with Address = Some first } else n) }
                 match a, plan (input a broken) with
                 | Loopback, Error errors -> errors |> List.exists (fun e -> e.Field.StartsWith "nodes[1].address")
-                | NetworkNamespaces, Ok _ -> true
+                | (NetworkNamespaces | LabMachines), Ok _ -> true
                 | _ -> false))
 
         testPropertyWithConfig config "non-loopback addresses are refused on loopback only" <| forAll (fun t a ->
             let moved = { t with Nodes = t.Nodes |> List.map (fun n -> { n with Address = n.Address |> Option.map (fun s -> s.Replace("127.", "192.")) }) }
             match a, plan (input a moved) with
             | Loopback, Error errors -> errors.Length = t.Nodes.Length && errors |> List.forall (fun e -> e.Field.EndsWith ".address")
-            | NetworkNamespaces, Ok _ -> true
+            | (NetworkNamespaces | LabMachines), Ok _ -> true
             | _ -> false)
 
         testCase "a missing address, a short secret and a short token are each named" <| fun () ->

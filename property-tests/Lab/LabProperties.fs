@@ -211,6 +211,22 @@ let tests =
                 Expect.exists problems (fun p -> p.StartsWith expected) expected
         }
 
+        testPropertyWithConfig config "a tap NIC's MAC is distinct for distinct addresses on one subnet; bad addresses are refused" <|
+            Prop.forAll (Arb.fromGen (Gen.zip (Gen.choose (1, 254)) (Gen.choose (1, 254)))) (fun (a, b) ->
+                let nic host = LabMachine.tapNic "t" (sprintf "10.213.0.%d/24" host) true
+                match nic a, nic b with
+                | Ok x, Ok y ->
+                    (x.Mac = y.Mac) = (a = b) && x.Mac.StartsWith "52:54:00:" && x.Link = LabMachine.Tap "t" && x.Rxe
+                    && [ "10.213.0.1"; "10.213.0.1/33"; "fe80::1/64"; "x/24" ] |> List.forall (fun bad -> Result.isError (LabMachine.tapNic "t" bad false))
+                | _ -> false)
+
+        testPropertyWithConfig config "lab machines for node hosts: two CPUs for the boot node, one otherwise; memory covers the node and its store within the limits" <|
+            Prop.forAll (Arb.fromGen (Gen.zip3 (Gen.elements [ true; false ]) (Gen.choose (1, 100000)) (Gen.choose (1, 100000)))) (fun (boot, memory, store) ->
+                let size = LabSizing.forNode boot (int64 memory) (int64 store)
+                size.Cpus = (if boot then 2 else 1)
+                && size.MemoryMiB >= 2048 && size.MemoryMiB <= LabMachine.maxMemoryMiB
+                && (size.MemoryMiB = LabMachine.maxMemoryMiB || size.MemoryMiB >= memory + store + 1536))
+
         test "the kernel package comes from apt-cache depends; its release names the modules directory" {
             let output = "linux-image-amd64\n  Depends: linux-image-6.1.0-57-amd64\n  Recommends: firmware\n"
             Expect.equal (ImageLayout.kernelPackage output) (Ok "linux-image-6.1.0-57-amd64") "package"

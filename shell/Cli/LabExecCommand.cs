@@ -21,7 +21,10 @@ public sealed class LabExecCommand : ICommand
     static readonly OptionSpec Writable = new("writable", "DIR[:DIR...]",
         "host directories the command may write to, shared at the same path (the rest of / is read-only with a throw-away overlay)", Required: false);
     static readonly OptionSpec Rdma = OptionSpec.Flag("rdma",
-        "give the machine a NIC that leads nowhere (QEMU user network, restrict=on) with a soft-RoCE device on it (rdma_rxe): a real RDMA device for the command");
+        "a soft-RoCE device (rdma_rxe) on the machine's NIC: a real RDMA device for the command (without --tap, on a NIC that leads nowhere: QEMU's user network with restrict=on)");
+    static readonly OptionSpec Tap = new("tap", "NAME",
+        "connect the machine's NIC to this existing host tap device (ssihv up --lab puts them on one bridge); needs --address", Required: false);
+    static readonly OptionSpec Address = new("address", "A.B.C.D/P", "the NIC's address inside, with --tap", Required: false);
     static readonly OptionSpec Threads = new("tcg-threads", "single|multi",
         "how TCG runs the machine's CPUs: one host thread for all (single, the default: stable) or one each (multi)", Required: false);
 
@@ -32,7 +35,7 @@ public sealed class LabExecCommand : ICommand
         + "read-only with a writable overlay), runs COMMAND in it in this directory with this environment, streams\n"
         + "its stdout and stderr and exits with its exit code. The lab image is built on first use (ssihv lab prepare).",
         [],
-        [Cpus, Memory, Timeout, BootTimeout, Writable, Rdma, Threads],
+        [Cpus, Memory, Timeout, BootTimeout, Writable, Rdma, Tap, Address, Threads],
         new PositionalSpec("COMMAND [ARGS...]", "the command to run inside, e.g. dotnet shell/bin/Release/net10.0/ssihv.dll run --guest probe"));
 
     public int Run(ParsedArguments arguments, TextWriter output)
@@ -45,7 +48,7 @@ public sealed class LabExecCommand : ICommand
             CommandTimeout = arguments.Seconds(Syntax.Command, Timeout, defaults.CommandTimeout.TotalSeconds),
             BootTimeout = arguments.Seconds(Syntax.Command, BootTimeout, defaults.BootTimeout.TotalSeconds),
             WritableShares = arguments.Option(Writable.Name) is { } writable ? WritableDirectories(writable) : [],
-            Nic = arguments.Flag(Rdma.Name) ? LabMachineSpec.isolatedRdmaNic : null,
+            Nic = NicOf(arguments),
             Threading = arguments.Option(Threads.Name) switch
             {
                 null or "single" => LabMachineSpec.TcgThreading.Single,
@@ -77,6 +80,21 @@ public sealed class LabExecCommand : ICommand
         catch (OperationCanceledException)
         {
             throw CliException.Failure("ssihv lab exec: interrupted; the lab machine was stopped and removed");
+        }
+    }
+
+    static LabMachineSpec.Nic? NicOf(ParsedArguments arguments)
+    {
+        var rdma = arguments.Flag(Rdma.Name);
+        switch (arguments.Option(Tap.Name), arguments.Option(Address.Name))
+        {
+            case (null, null):
+                return rdma ? LabMachineSpec.isolatedRdmaNic : null;
+            case ({ } tap, { } address):
+                var nic = LabMachineSpec.tapNic(tap, address, rdma);
+                return nic.IsOk ? nic.ResultValue : throw CliException.BadInput($"ssihv lab exec: --address: {nic.ErrorValue}");
+            default:
+                throw CliException.BadInput("ssihv lab exec: --tap NAME and --address A.B.C.D/P go together");
         }
     }
 

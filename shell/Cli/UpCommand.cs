@@ -18,6 +18,8 @@ public sealed class UpCommand : ICommand
         Required: false);
     static readonly OptionSpec Netns = OptionSpec.Flag("netns",
         "run each node host in its own network namespace (10.213.0.N on a bridge at 10.213.0.254) instead of on 127.0.0.1; removed at the end");
+    static readonly OptionSpec Lab = OptionSpec.Flag("lab",
+        "run each node host in its own lab machine (real KVM one level down, docs/lab.md) on tap devices of one bridge, 10.213.0.N as with --netns, soft RoCE between machines; for hosts without /dev/kvm (default topology then: 2 CPUs + 64 MiB, 64 MiB memory-only)");
     static readonly OptionSpec Guest = new("guest", "NAME", "the built-in guest: 'probe' (DESIGN.md §6; the default when no --kernel)", Required: false);
     static readonly OptionSpec Kernel = new("kernel", "FILE", "a Linux bzImage, or an ELF kernel with a PVH note", Required: false);
     static readonly OptionSpec Initrd = new("initrd", "FILE", "an initial ramdisk for --kernel", Required: false);
@@ -30,6 +32,10 @@ public sealed class UpCommand : ICommand
         "fail when a node host does not answer, or the cluster does not form, within this long (default 60)", Required: false);
     const double DefaultTimeoutSeconds = 300;
     const double DefaultStartTimeoutSeconds = 60;
+    /// A lab machine boots in seconds but runs .NET and the guest at TCG speed: a node host takes about a minute
+    /// to answer, the probe's memtest of 128 MiB a few minutes (docs/lab.md).
+    const double LabTimeoutSeconds = 1200;
+    const double LabStartTimeoutSeconds = 300;
 
     public CommandSyntax Syntax { get; } = new(
         "up",
@@ -40,20 +46,25 @@ public sealed class UpCommand : ICommand
         + "prints pages per node, remote fault latency and bytes moved per peer. Then it stops every node host.\n"
         + "Exit 0 when the guest powered off, 1 when the guest or a node host failed (named), 2 for bad input.",
         [],
-        [Topology, Netns, Guest, Kernel, Initrd, Append, MemoryBudget, Timeout, StartTimeout]);
+        [Topology, Netns, Lab, Guest, Kernel, Initrd, Append, MemoryBudget, Timeout, StartTimeout]);
 
     public int Run(ParsedArguments arguments, TextWriter output)
     {
-        var (name, bytes) = TopologySource(arguments);
+        var lab = arguments.Flag(Lab.Name);
+        if (lab && arguments.Flag(Netns.Name))
+            throw CliException.BadInput("ssihv up: give --netns or --lab, not both");
+        var (name, bytes) = TopologySource(arguments, lab);
         if (!TopologyFile.TryParse(name, bytes, out var topology, out var problems))
             throw CliException.BadInput(problems);
+        var timeout = arguments.Seconds(Syntax.Command, Timeout, lab ? LabTimeoutSeconds : DefaultTimeoutSeconds);
         var options = new LocalClusterOptions(
             topology, name, bytes,
-            arguments.Flag(Netns.Name) ? ClusterPlan.Addressing.NetworkNamespaces : ClusterPlan.Addressing.Loopback,
-            GuestOf(arguments, arguments.Seconds(Syntax.Command, Timeout, DefaultTimeoutSeconds).TotalSeconds),
+            lab ? ClusterPlan.Addressing.LabMachines
+                : arguments.Flag(Netns.Name) ? ClusterPlan.Addressing.NetworkNamespaces : ClusterPlan.Addressing.Loopback,
+            GuestOf(arguments, timeout.TotalSeconds),
             MemoryBudgetOf(arguments),
-            arguments.Seconds(Syntax.Command, Timeout, DefaultTimeoutSeconds),
-            arguments.Seconds(Syntax.Command, StartTimeout, DefaultStartTimeoutSeconds));
+            timeout,
+            arguments.Seconds(Syntax.Command, StartTimeout, lab ? LabStartTimeoutSeconds : DefaultStartTimeoutSeconds));
 
         LocalClusterResult result;
         using (var console = System.Console.OpenStandardOutput())
@@ -78,10 +89,12 @@ public sealed class UpCommand : ICommand
             : throw CliException.Failure($"ssihv up: {ClusterSummary.GuestEnd(result.Vm)}");
     }
 
-    static (string Name, byte[] Bytes) TopologySource(ParsedArguments arguments)
+    static (string Name, byte[] Bytes) TopologySource(ParsedArguments arguments, bool lab)
     {
         if (arguments.Option(Topology.Name) is not { } path)
-            return (DefaultTopology.Name, Encoding.UTF8.GetBytes(DefaultTopology.Json));
+            return lab
+                ? (DefaultTopology.LabName, Encoding.UTF8.GetBytes(DefaultTopology.LabJson))
+                : (DefaultTopology.Name, Encoding.UTF8.GetBytes(DefaultTopology.Json));
         try
         {
             return (path, File.ReadAllBytes(path));

@@ -1,7 +1,9 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using SsiHv.Core.Cluster;
+using SsiHv.Shell.Lab;
 
 namespace SsiHv.Shell.Cluster;
 
@@ -90,11 +92,22 @@ public sealed class LocalCluster
                 network = NetworkNamespaces.Create(Environment.ProcessId, plan.Nodes.Length);
                 Progress($"network namespaces {string.Join(", ", network.Names.Namespaces)} on bridge {network.Names.Bridge} ({NamespaceLayout.bridgeAddress})");
             }
+            else if (options.Addressing.IsLabMachines)
+            {
+                // Built before any machine starts, so the node hosts' lab exec processes only wait for QEMU.
+                var image = LabImage.Prepare(LabImage.DefaultDirectory(), log);
+                network = NetworkNamespaces.CreateForLabMachines(Environment.ProcessId, plan.Nodes.Length);
+                Progress($"lab machines (kernel {image.Release}) on tap devices {string.Join(", ", network.Names.HostInterfaces)} of bridge {network.Names.Bridge} ({NamespaceLayout.bridgeAddress})");
+            }
             return RunNodes(plan, directory.FullName, network).GetAwaiter().GetResult();
         }
         catch (NetworkSetupException e)
         {
-            throw new ClusterRunException([$"ssihv up: --netns: {e.Message}"]);
+            throw new ClusterRunException([$"ssihv up: {(options.Addressing.IsLabMachines ? "--lab" : "--netns")}: {e.Message}"]);
+        }
+        catch (LabException e)
+        {
+            throw new ClusterRunException([$"ssihv up: --lab: {e.Message}"]);
         }
         catch (Exception e) when (e is OperationCanceledException or ClusterApiException or HttpRequestException)
         {
@@ -166,14 +179,35 @@ public sealed class LocalCluster
     void StartNode(ClusterPlan.NodeConfig node, string configPath, (NetworkNamespaces Network, int Index)? place)
     {
         var command = nodeCommand(node, configPath);
-        var start = place is var (network, index)
-            ? network.InNamespace(index, command.Program, command.Arguments)
-            : Start(command);
+        var start = place switch
+        {
+            var (network, index) when options.Addressing.IsLabMachines => Start(InLabMachine(node, command, network, index)),
+            var (network, index) => network.InNamespace(index, command.Program, command.Arguments),
+            null => Start(command),
+        };
         var process = NodeProcess.Start(node.Id, start, log, node.Boot ? console : null);
         lock (nodes)
             nodes.Add(process);
         Progress($"started node {node.Id} (pid {process.Pid}): {start.FileName} {string.Join(' ', start.ArgumentList)}");
         _ = process.Exited.ContinueWith(exited => OnNodeExit(process, exited.Result), TaskScheduler.Default);
+    }
+
+    /// `ssihv lab exec` around the node host's command: its own machine, sized by core LabSizing, its NIC on the
+    /// node's tap with the node's address and soft RoCE, so node hosts in different machines use RDMA verbs.
+    CommandLine InLabMachine(ClusterPlan.NodeConfig node, CommandLine command, NetworkNamespaces network, int index)
+    {
+        var size = Core.Lab.LabSizing.forNode(node.Boot, node.MemoryMiB, node.StoreMiB);
+        var ssihv = SsihvNode(node, "");
+        var limit = (int)Math.Ceiling((options.StartTimeout * 2 + options.VmTimeout + VmReportGrace).TotalSeconds);
+        return new CommandLine(ssihv.Program, [
+            ssihv.Arguments[0], "lab", "exec",
+            "--cpus", size.Cpus.ToString(CultureInfo.InvariantCulture),
+            "--memory", $"{size.MemoryMiB}M",
+            "--tap", network.Names.HostInterfaces[index],
+            "--address", $"{NamespaceLayout.nodeAddress(index)}/{NamespaceLayout.prefixLength}",
+            "--rdma",
+            "--timeout", limit.ToString(CultureInfo.InvariantCulture),
+            "--", command.Program, .. command.Arguments]);
     }
 
     static ProcessStartInfo Start(CommandLine command)

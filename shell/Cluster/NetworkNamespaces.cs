@@ -18,7 +18,14 @@ public sealed class NetworkNamespaces : IDisposable
     readonly List<string> createdLinks = [];
     int disposed;
 
-    NetworkNamespaces(NamespaceLayout.NamespaceNames names) => Names = names;
+    /// True for lab machines: each node's end of the bridge is a tap device that QEMU opens (no namespace).
+    readonly bool taps;
+
+    NetworkNamespaces(NamespaceLayout.NamespaceNames names, bool taps)
+    {
+        Names = names;
+        this.taps = taps;
+    }
 
     public NamespaceLayout.NamespaceNames Names { get; }
 
@@ -27,7 +34,13 @@ public sealed class NetworkNamespaces : IDisposable
 
     /// Builds the network for `nodeCount` nodes; throws <see cref="NetworkSetupException"/> naming the failed
     /// `ip` command after removing whatever it had made.
-    public static NetworkNamespaces Create(int pid, int nodeCount)
+    public static NetworkNamespaces Create(int pid, int nodeCount) => Create(pid, nodeCount, taps: false);
+
+    /// The same bridge and addresses for `ssihv up --lab`: node i's end is tap device HostInterfaces[i], which
+    /// node i's lab machine opens as its NIC and configures at 10.213.0.(i+1) inside.
+    public static NetworkNamespaces CreateForLabMachines(int pid, int nodeCount) => Create(pid, nodeCount, taps: true);
+
+    static NetworkNamespaces Create(int pid, int nodeCount, bool taps)
     {
         var layout = NamespaceLayout.names(pid, nodeCount);
         if (layout.IsError)
@@ -36,7 +49,7 @@ public sealed class NetworkNamespaces : IDisposable
         if (holder is not null)
             throw new NetworkSetupException(
                 $"{NamespaceLayout.subnet} is already in use in the root namespace by {holder} (another `ssihv up --netns`?); wait for it to end, or remove it with 'ip link delete {holder}' if its run was killed");
-        var network = new NetworkNamespaces(layout.ResultValue);
+        var network = new NetworkNamespaces(layout.ResultValue, taps);
         try
         {
             network.Build();
@@ -81,6 +94,14 @@ public sealed class NetworkNamespaces : IDisposable
         {
             var ns = Names.Namespaces[i];
             var hostEnd = Names.HostInterfaces[i];
+            if (taps)
+            {
+                Ip("tuntap", "add", "dev", hostEnd, "mode", "tap");
+                createdLinks.Add(hostEnd);
+                Ip("link", "set", hostEnd, "master", bridge);
+                Ip("link", "set", hostEnd, "up");
+                continue;
+            }
             Ip("netns", "add", ns);
             createdNamespaces.Add(ns);
             // The peer is created directly inside the namespace, so no temporary name can clash in the root one.

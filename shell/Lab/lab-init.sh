@@ -65,6 +65,8 @@ fi
 stty -F /dev/ttyS1 raw -echo || fail "stty ttyS1"
 stty -F /dev/ttyS2 raw -echo || fail "stty ttyS2"
 ulimit -n 1048576
+# Tests read this to scale their time limits: everything here runs at TCG speed (docs/lab.md).
+export SSIHV_LAB_MACHINE=1
 script=$(param script)
 # Through pipes, as on a host where the output is captured: programs that see a terminal would add colours and
 # cursor control.

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using SsiHv.Shell.Cluster;
+using SsiHv.Tests.Support;
 
 namespace SsiHv.Tests.Cluster;
 
@@ -53,7 +54,7 @@ public sealed class NodeHostProcesses : IDisposable
         process.BeginErrorReadLine();
         nodes[id] = (process, stdout, stderr);
         var url = new Uri($"http://127.0.0.1:{httpPort}");
-        Client.WaitHealthyAsync(url, id, TimeSpan.FromSeconds(60), CancellationToken.None).GetAwaiter().GetResult();
+        Client.WaitHealthyAsync(url, id, TestTime.Seconds(60), CancellationToken.None).GetAwaiter().GetResult();
         return url;
     }
 
@@ -64,7 +65,7 @@ public sealed class NodeHostProcesses : IDisposable
     {
         var boot = Start(0, cpus: 2, memoryMiB: 64, transportPort: transportBase, httpPort: httpBase, join: null, memoryBudgetMiB: 32);
         Start(1, cpus: 0, memoryMiB: 128, transportPort: transportBase + 1, httpPort: httpBase + 1, join: boot);
-        await Client.WaitAllActiveAsync(boot, [0, 1], TimeSpan.FromSeconds(60), CancellationToken.None);
+        await Client.WaitAllActiveAsync(boot, [0, 1], TestTime.Seconds(60), CancellationToken.None);
         await Client.StartVmAsync(boot, new VmRequest("probe", null, null, "", 240), CancellationToken.None);
         return boot;
     }

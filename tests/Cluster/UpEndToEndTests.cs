@@ -32,9 +32,9 @@ public sealed partial class UpEndToEndTests(ITestOutputHelper output) : IDisposa
             NetworkNamespacesCollection.WaitUntilSubnetIsFree();
         var basePort = 23000 + 10 * nodeCount + (netns ? 100 : 0);
         var topology = files.Topology(Topology(nodeCount, basePort), $"cluster{nodeCount}.json");
-        string[] arguments = ["up", "--topology", topology, "--guest", "probe", "--timeout", "240", .. (netns ? new[] { "--netns" } : [])];
+        string[] arguments = ["up", "--topology", topology, "--guest", "probe", "--timeout", TestTime.SecondsArgument(240), "--start-timeout", TestTime.SecondsArgument(60), .. (netns ? new[] { "--netns" } : [])];
 
-        var run = CliRun.AsProcess(TimeSpan.FromMinutes(6), arguments);
+        var run = CliRun.AsProcess(TestTime.Minutes(6), arguments);
         output.WriteLine(run.ToString());
 
         Assert.True(run.ExitCode == 0, run.ToString());
