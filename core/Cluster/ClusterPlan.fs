@@ -18,6 +18,10 @@ type Addressing =
 /// The control port is the transport port plus this.
 let httpPortOffset = 1000
 
+/// Lab machines run at TCG speed: a page's round trip between two of them took over 2 s under load, so their
+/// transports wait ten times longer before they call a request or a peer lost.
+let labTimeoutScale = 10
+
 type Endpoint =
     { Host: string
       Port: int }
@@ -41,7 +45,9 @@ type NodeConfig =
       /// Boot node only.
       MemoryBudgetMiB: int64 option
       /// Room for the whole guest on every node, so any node can take over a drained node's pages.
-      StoreMiB: int64 }
+      StoreMiB: int64
+      /// NodeConfig's transportTimeoutScale: `labTimeoutScale` in lab machines, else 1.
+      TransportTimeoutScale: int }
 
 type PlanInput =
     { Topology: Topology
@@ -172,7 +178,8 @@ let plan (input: PlanInput) : Result<ClusterPlan, PlanError list> =
                   Join = if isBoot then None else Some bootUrl
                   Topology = if isBoot then Some input.TopologyPath else None
                   MemoryBudgetMiB = if isBoot then budget else None
-                  StoreMiB = max node.MemoryMiB (Topology.totalMemoryMiB input.Topology) }
+                  StoreMiB = max node.MemoryMiB (Topology.totalMemoryMiB input.Topology)
+                  TransportTimeoutScale = if input.Addressing = LabMachines then labTimeoutScale else 1 }
             Ok { Nodes = endpoints |> List.map config; BootNode = boot.Id; BootUrl = bootUrl }
 
 let errorText (e: PlanError) = sprintf "%s: %s" e.Field e.Message

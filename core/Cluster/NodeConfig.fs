@@ -22,7 +22,8 @@ type RawNodeConfig =
       Join: string option
       Topology: string option
       MemoryBudgetMiB: int64 option
-      StoreMiB: int64 option }
+      StoreMiB: int64 option
+      TransportTimeoutScale: int option }
 
 /// An IPv4 address and a TCP port; port 0 lets the kernel pick a free one (tests, `ssihv up`).
 type Endpoint =
@@ -48,12 +49,16 @@ type NodeConfig =
       /// Host memory the page store may fill: the node's own memoryMiB plus room for pages of drained nodes.
       StoreMiB: int64
       Initiator: NodeId option
-      Role: NodeRole }
+      Role: NodeRole
+      /// Multiplies the transport's request, connect, reconnect and keep-alive timeouts: 1 on real machines; more
+      /// for node hosts on emulated ones, where a page's round trip can take seconds (`ssihv up --lab` writes 10).
+      TransportTimeoutScale: int }
 
 /// A broken rule: the field (as spelled in the file) and what was expected there.
 type ConfigError = { Field: string; Rule: string }
 
 let minimumApiTokenLength = 16
+let maximumTransportTimeoutScale = 100
 let minimumSecretHexDigits = ClusterSecret.minimumLength * 2
 
 let private error field rule = { Field = field; Rule = rule }
@@ -170,14 +175,20 @@ let validate (raw: RawNodeConfig) : Result<NodeConfig, ConfigError list> =
         | None, Ok m -> Ok m
         | None, Error _ -> Ok 0L // memoryMiB's own error is reported
     let role = role raw (match cpus with Ok c -> Some c | Error _ -> None)
-    match id, transport, http, secret, token, cpus, memory, store, initiator, role with
-    | Ok id, Ok transport, Ok http, Ok secret, Ok token, Ok cpus, Ok memory, Ok store, Ok initiator, Ok role ->
+    let timeoutScale =
+        match raw.TransportTimeoutScale with
+        | None -> Ok 1
+        | Some s when s >= 1 && s <= maximumTransportTimeoutScale -> Ok s
+        | Some s -> Error [ error "transportTimeoutScale" (sprintf "expected a whole number from 1 to %d, found %d" maximumTransportTimeoutScale s) ]
+    match id, transport, http, secret, token, cpus, memory, store, initiator, role, timeoutScale with
+    | Ok id, Ok transport, Ok http, Ok secret, Ok token, Ok cpus, Ok memory, Ok store, Ok initiator, Ok role, Ok timeoutScale ->
         Ok { Id = id; Transport = transport; Http = http; Secret = secret; ApiToken = token; Cpus = cpus
-             MemoryMiB = memory; StoreMiB = store; Initiator = initiator; Role = role }
+             MemoryMiB = memory; StoreMiB = store; Initiator = initiator; Role = role; TransportTimeoutScale = timeoutScale }
     | _ ->
         Error(
             resultErrors id @ resultErrors transport @ resultErrors http @ resultErrors secret @ resultErrors token
-            @ resultErrors cpus @ resultErrors memory @ resultErrors store @ resultErrors initiator @ resultErrors role)
+            @ resultErrors cpus @ resultErrors memory @ resultErrors store @ resultErrors initiator @ resultErrors role
+            @ resultErrors timeoutScale)
 
 let isBoot (config: NodeConfig) = match config.Role with BootNode _ -> true | MemoryNode _ -> false
 

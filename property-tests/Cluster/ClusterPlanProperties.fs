@@ -100,6 +100,9 @@ let tests =
             let total = t.Nodes |> List.sumBy (fun n -> n.MemoryMiB)
             (planned a t).Nodes |> List.forall (fun c -> c.StoreMiB = total && c.StoreMiB >= c.MemoryMiB))
 
+        testPropertyWithConfig config "lab machines' transports wait labTimeoutScale times longer; everywhere else the scale is 1" <| forAll (fun t a ->
+            (planned a t).Nodes |> List.forall (fun c -> c.TransportTimeoutScale = (if a = LabMachines then labTimeoutScale else 1)))
+
         testPropertyWithConfig config "secret and token reach every node unchanged" <| forAll (fun t a ->
             (planned a t).Nodes |> List.forall (fun c -> c.Secret = String.replicate 32 "a" && c.ApiToken = "token-of-sixteen-chars"))
 

@@ -163,7 +163,7 @@ let tests =
                 let expectedExports =
                     env
                     |> List.filter (fun (n, _) ->
-                        System.Text.RegularExpressions.Regex.IsMatch(n, "^[A-Za-z_][A-Za-z0-9_]*$") && not (List.contains n [ "PWD"; "OLDPWD"; "SHLVL"; "_" ]))
+                        System.Text.RegularExpressions.Regex.IsMatch(n, "^[A-Za-z_][A-Za-z0-9_]*\\z") && not (List.contains n [ "PWD"; "OLDPWD"; "SHLVL"; "_" ]))
                     |> List.sortBy fst
                     |> List.map (fun (n, v) -> sprintf "export %s=%s\n" n (CommandScript.quote v))
                 CommandScript.render "/work/main" env words

@@ -54,7 +54,7 @@ public sealed class NodeCommand : ICommand
         try
         {
             var listen = new IPEndPoint(IPAddress.Parse(config.Transport.Address), config.Transport.Port);
-            transport = NodeTransport.Create(new TransportOptions(config.Id, listen, config.Secret, home) { Log = log });
+            transport = NodeTransport.Create(new TransportOptions(config.Id, listen, config.Secret, home) { Log = log }.Scaled(config.TransportTimeoutScale));
         }
         catch (TransportException e)
         {

@@ -22,7 +22,7 @@ public sealed record NodePagesReply(int Id, long PagesHomed, long PagesStored, l
 
 public sealed record LatencyReply(double? P50, double? P99);
 
-public sealed record PeerTrafficReply(int Node, long BytesSent, long BytesReceived);
+public sealed record PeerTrafficReply(int Node, long BytesSent, long BytesReceived, string? Fetches);
 
 public sealed record PagesReply(
     IReadOnlyList<NodePagesReply> Nodes, JsonElement? Faults, LatencyReply? RemoteFaultLatencyMicroseconds,

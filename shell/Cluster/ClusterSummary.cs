@@ -25,7 +25,8 @@ public static class ClusterSummary
 
         var peers = pages.Peers ?? [];
         lines.Add(peers.Count == 0 ? "bytes moved per peer: none" : "bytes moved per peer:");
-        lines.AddRange(peers.OrderBy(p => p.Node).Select(p => $"  node {p.Node}: sent {Bytes(p.BytesSent)}, received {Bytes(p.BytesReceived)}"));
+        lines.AddRange(peers.OrderBy(p => p.Node).Select(p =>
+            $"  node {p.Node}: sent {Bytes(p.BytesSent)}, received {Bytes(p.BytesReceived)}{(p.Fetches is { } fetches ? $"; fetches over {fetches}" : "")}"));
         return lines;
     }
 

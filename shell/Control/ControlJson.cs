@@ -41,7 +41,7 @@ public sealed record FaultsReply(long Read, long Write, long WriteProtect, long 
 
 public sealed record LatencyReply(double P50, double P99);
 
-public sealed record PeerReply(int Node, long BytesSent, long BytesReceived);
+public sealed record PeerReply(int Node, long BytesSent, long BytesReceived, string Fetches);
 
 public sealed record PagesReply(
     IReadOnlyList<NodePagesReply> Nodes, FaultsReply Faults, LatencyReply RemoteFaultLatencyMicroseconds, IReadOnlyList<PeerReply> Peers);

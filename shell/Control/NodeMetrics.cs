@@ -97,6 +97,6 @@ public sealed class NodeMetrics
             pager?.Nodes.Select(n => new NodePagesReply(n.Node, n.PagesHomed, n.PagesStored, n.PagesResident, n.PagesRemote)).ToList() ?? [],
             new FaultsReply(f.Read, f.Write, f.WriteProtect, f.ZeroFills, f.Fetches, f.WriteBacks, f.Evictions),
             new LatencyReply(latency.QuantileSeconds(0.5) * 1e6, latency.QuantileSeconds(0.99) * 1e6),
-            status.Traffic().Select(p => new PeerReply(p.Node, p.BytesSent, p.BytesReceived)).ToList());
+            status.Traffic().Select(p => new PeerReply(p.Node, p.BytesSent, p.BytesReceived, p.Fetches)).ToList());
     }
 }

@@ -40,7 +40,11 @@ public interface INodeTransport : IAsyncDisposable
     IReadOnlyList<PeerTraffic> Traffic();
 }
 
-public readonly record struct PeerTraffic(int Node, long BytesSent, long BytesReceived, long RequestsSent, long RequestsServed);
+/// <summary>
+/// Bytes and requests exchanged with one peer, and how fetches from it travel (`Fetches`): "TCP", or the RDMA
+/// path ("RDMA READ over rxe0") once it is built, or TCP with the reason RDMA cannot be used.
+/// </summary>
+public readonly record struct PeerTraffic(int Node, long BytesSent, long BytesReceived, long RequestsSent, long RequestsServed, string Fetches);
 
 /// <summary>What a node does with the requests peers send it: the pages it homes.</summary>
 public interface IPageService

@@ -10,5 +10,5 @@ public sealed class PeerCounters(int node)
     public long RequestsServed;
 
     public PeerTraffic Snapshot() => new(Node, Interlocked.Read(ref BytesSent), Interlocked.Read(ref BytesReceived),
-        Interlocked.Read(ref RequestsSent), Interlocked.Read(ref RequestsServed));
+        Interlocked.Read(ref RequestsSent), Interlocked.Read(ref RequestsServed), "TCP");
 }

@@ -9,6 +9,17 @@ namespace SsiHv.Shell.Transport;
 /// </summary>
 public sealed record TransportOptions(int Self, IPEndPoint Listen, ClusterSecret Secret, IPageService Pages)
 {
+    /// These options with every timeout (request, connect, reconnect window, ping interval and timeout) times
+    /// `scale`: node configs' transportTimeoutScale, for node hosts on emulated machines.
+    public TransportOptions Scaled(int scale) => scale == 1 ? this : this with
+    {
+        RequestTimeout = RequestTimeout * scale,
+        ConnectTimeout = ConnectTimeout * scale,
+        ReconnectWindow = ReconnectWindow * scale,
+        PingInterval = PingInterval * scale,
+        PingTimeout = PingTimeout * scale,
+    };
+
     /// A request not answered within this fails with PeerUnavailableException (waiting for a free in-flight
     /// place counts against it too).
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(2);

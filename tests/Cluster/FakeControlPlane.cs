@@ -104,7 +104,7 @@ public sealed class FakeControlPlane : IDisposable
                               {"id":1,"pagesHomed":262144,"pagesStored":200000,"pagesResident":0}],
                      "faults":{"zeroFill":1000,"remoteFetch":5000},
                      "remoteFaultLatencyMicroseconds":{"p50":71.5,"p99":140.25},
-                     "peers":[{"node":1,"bytesSent":20480000,"bytesReceived":40960000}]}
+                     "peers":[{"node":1,"bytesSent":20480000,"bytesReceived":40960000,"fetches":"RDMA READ over rxe0"}]}
                     """);
             default:
                 return Problem(404, "no such route", route);

@@ -68,7 +68,7 @@ public sealed class LocalClusterTests : IDisposable
         var summary = string.Join('\n', ClusterSummary.Lines(result.Vm, result.Pages));
         Assert.Contains("the guest powered off", summary);
         Assert.Contains("p50 71.5 µs, p99 140.3 µs", summary);
-        Assert.Contains("node 1: sent 19.5 MiB, received 39.1 MiB", summary);
+        Assert.Contains("node 1: sent 19.5 MiB, received 39.1 MiB; fetches over RDMA READ over rxe0", summary);
         Assert.Contains("200,000", summary);
 
         AssertStoppedAndCleanedUp(2, log.ToString());

@@ -48,7 +48,7 @@ public sealed partial class UpEndToEndTests(ITestOutputHelper output) : IDisposa
         foreach (var node in Enumerable.Range(1, nodeCount - 1))
         {
             Assert.True(rows[node] > 0, $"node {node} stores no pages\n{run}");
-            Assert.Matches($@"ssihv up:   node {node}: sent [\d.,]+ (B|MiB), received [\d.,]+ (B|MiB)", run.Stdout);
+            Assert.Matches($@"ssihv up:   node {node}: sent [\d.,]+ (B|MiB), received [\d.,]+ (B|MiB); fetches over TCP", run.Stdout);
         }
         Assert.Matches(@"ssihv up: remote fault latency: p50 [\d.]+ µs, p99 [\d.]+ µs", run.Stdout);
         for (var node = 0; node < nodeCount; node++)

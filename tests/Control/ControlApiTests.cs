@@ -83,6 +83,7 @@ public sealed class ControlApiTests
         Assert.Equal(64, pages.Body.GetProperty("remoteFaultLatencyMicroseconds").GetProperty("p99").GetDouble(), 6);
         var peer = Assert.Single(pages.Body.GetProperty("peers").EnumerateArray().ToArray());
         Assert.Equal(4096 * 3, peer.GetProperty("bytesSent").GetInt64());
+        Assert.Equal("RDMA READ over rxe0", peer.GetProperty("fetches").GetString());
 
         AssertProblem(await cluster.GetAsync(boot, "/v1/topology"), 404, "POST /v1/vm");
         AssertProblem(await cluster.GetAsync(boot, "/v1/acpi/SRAT"), 404, "POST /v1/vm");

@@ -27,7 +27,7 @@ public sealed class ControlCluster : IAsyncDisposable
         var raw = new NodeConfig.RawNodeConfig(
             Some(id), Some($"127.0.0.1:{7200 + id}"), Some("127.0.0.1:0"), Some("00112233445566778899aabbccddeeff"), Some(token),
             Some(cpus), Some(memoryMiB), initiator is { } i ? Some(i) : null, join is null ? Some(true) : null,
-            join is null ? null : Some(join), null, null, null);
+            join is null ? null : Some(join), null, null, null, null);
         var validated = NodeConfig.validate(raw);
         Assert.True(validated.IsOk, validated.IsError ? string.Join("; ", validated.ErrorValue.Select(NodeConfig.errorText)) : "");
         return validated.ResultValue;

@@ -63,7 +63,7 @@ public sealed class FixedNodeStatus : INodeStatus
 {
     public long PagesStored => 123;
 
-    public IReadOnlyList<Shell.Transport.PeerTraffic> Traffic() => [new(1, 4096 * 3, 4096 * 5, 3, 5)];
+    public IReadOnlyList<Shell.Transport.PeerTraffic> Traffic() => [new(1, 4096 * 3, 4096 * 5, 3, 5, "RDMA READ over rxe0")];
 
     public PagerStatus? Pager() => new(
         [new NodePages(0, 262144, 0, 1000, 0), new NodePages(1, 131072, 700, 40, 660)],

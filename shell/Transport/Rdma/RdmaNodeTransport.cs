@@ -140,7 +140,14 @@ public sealed class RdmaNodeTransport : INodeTransport
         }
     }
 
-    public IReadOnlyList<PeerTraffic> Traffic() => tcp.Traffic();
+    public IReadOnlyList<PeerTraffic> Traffic() =>
+        tcp.Traffic().Select(t => t with { Fetches = FetchPath(t.Node) }).ToList();
+
+    string FetchPath(int node) =>
+        !routes.TryGetValue(node, out var route) ? "TCP"
+        : route.Path is { IsBroken: false } ? $"RDMA READ over {device.Name}"
+        : route.TcpOnly is { } reason ? $"TCP (no RDMA path: {reason})"
+        : "TCP (no RDMA fetch yet)";
 
     public async ValueTask DisposeAsync()
     {
