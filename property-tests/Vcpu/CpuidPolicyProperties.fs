@@ -41,4 +41,9 @@ let tests =
             Expect.equal (CpuidPolicy.coreIdBits 4) 2 "bits"
             Expect.equal (CpuidPolicy.coreIdBits 5) 3 "bits"
             Expect.equal (CpuidPolicy.coreIdBits 1) 0 "bits"
+
+        testPropertyWithConfig config "only RIP FFF0 with CS F000 based at FFFF0000 is a vCPU just reset" <|
+            fun (rip: uint64) (selector: uint16) (csBase: uint64) ->
+                SsiHv.Core.Vcpu.ResetState.isResetState 0xFFF0UL 0xF000us 0xFFFF0000UL
+                && SsiHv.Core.Vcpu.ResetState.isResetState rip selector csBase = (rip = 0xFFF0UL && selector = 0xF000us && csBase = 0xFFFF0000UL)
     ]

@@ -8,7 +8,8 @@ namespace SsiHv.Shell.Bench;
 /// </summary>
 public sealed class TransportReference(string directory, string executable)
 {
-    static readonly TimeSpan BuildTimeout = TimeSpan.FromSeconds(60);
+    // A hang guard, not a speed goal: gcc -O2 in a lab machine (TCG, docs/lab.md) takes minutes.
+    static readonly TimeSpan BuildTimeout = TimeSpan.FromSeconds(600);
     /// The reference gives up by itself after 120 s (alarm); this is the backstop that kills it.
     static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(150);
 

@@ -23,6 +23,13 @@ public static class FailureReport
             text.AppendLine($"  RAX {r.Rax:X16}  RBX {r.Rbx:X16}  RCX {r.Rcx:X16}  RDX {r.Rdx:X16}");
             text.AppendLine($"  RSI {r.Rsi:X16}  RDI {r.Rdi:X16}  R8  {r.R8:X16}  R9  {r.R9:X16}");
             text.AppendLine($"  CS {s.Cs.Selector:X4} base {s.Cs.Base:X} L={s.Cs.L} D={s.Cs.Db}  CR0 {s.Cr0:X}  CR2 {s.Cr2:X}  CR3 {s.Cr3:X}  CR4 {s.Cr4:X}  EFER {s.Efer:X}");
+            if (Core.Vcpu.ResetState.isResetState(r.Rip, s.Cs.Selector, s.Cs.Base))
+            {
+                // AMD's VMCB is undefined after a shutdown intercept, so kvm-amd re-initialises the vCPU: what the
+                // guest was doing is gone. (kvm-intel keeps it.)
+                text.AppendLine("  these are the registers of a vCPU just reset (kvm-amd resets a vCPU on a triple fault): where the guest failed is not known");
+                return text.ToString().TrimEnd();
+            }
             var physical = Translate(memory, s, s.Cs.Base + r.Rip);
             if (physical is { } address)
             {
