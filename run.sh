@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The main job on a fresh machine: a whole SSI-HV cluster on this host. `ssihv up --netns` starts one node host
-# per node of the default two-node topology (a boot node with the vCPUs, a memory-only node), each in its own
-# network namespace joined by veth to a bridge, forms the cluster over the authenticated transport, boots the
-# probe guest on the boot node with the assembled ACPI tables and streams its console: the guest reports the
-# NUMA machine it sees, starts every CPU and writes and verifies every page of every node, while the boot node
-# keeps only part of guest RAM resident and pages the memory node's pages over the transport. It ends with the
-# summary (pages per node, remote fault latency, bytes moved) and removes the namespaces.
-# Arguments are passed to `ssihv up` (e.g. --topology FILE, --memory-budget SIZE, without --netns: loopback).
+# The main job on a fresh machine: a whole SSI-HV cluster on this host. `ssihv up` starts one node host per node
+# of the default two-node topology (a boot node with the vCPUs, a memory-only node), forms the cluster over the
+# authenticated transport, boots the probe guest on the boot node with the assembled ACPI tables and streams its
+# console: the guest reports the NUMA machine it sees, starts every CPU and writes and verifies every page of
+# every node, while the boot node keeps only part of guest RAM resident and pages the memory node's pages over
+# the transport. It ends with the summary (pages per node, remote fault latency, bytes moved and how) and
+# removes what it made. Where this host's KVM works, each node host runs in its own network namespace
+# (--netns); elsewhere each runs in its own lab machine (--lab, docs/lab.md: real KVM one level down, soft RoCE
+# between the machines). Arguments are passed to `ssihv up` instead (e.g. --topology FILE --netns).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -15,6 +16,12 @@ dotnet build shell -c Release -nologo -v quiet
 ssihv() { dotnet "shell/bin/Release/net10.0/ssihv.dll" "$@"; }
 
 if (($# == 0)); then
-    set -- --netns
+    if kvm="$(ssihv lab check)"; then
+        echo "run.sh: ssihv up --netns: $kvm"
+        set -- --netns
+    else
+        echo "run.sh: ssihv up --lab: $kvm"
+        set -- --lab
+    fi
 fi
 ssihv up "$@"
