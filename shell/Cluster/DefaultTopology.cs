@@ -10,37 +10,24 @@ namespace SsiHv.Shell.Cluster;
 public static class DefaultTopology
 {
     public const string Name = "(built-in two-node topology)";
-
-    public const string Json = """
-        {
-          "name": "two-node-cluster",
-          "nodes": [
-            { "id": 0, "cpus": 2, "memoryMiB": 256, "address": "127.0.0.1:7100" },
-            { "id": 1, "cpus": 0, "memoryMiB": 512, "address": "127.0.0.1:7101", "initiator": 0 }
-          ],
-          "distances":     [[10, 40], [40, 10]],
-          "latencyNs":     [[100, 2000], [2000, 100]],
-          "bandwidthMBps": [[20480, 5120], [5120, 20480]],
-          "caches": [
-            { "node": 1, "sizeMiB": 64, "level": 1, "associativity": "direct", "writePolicy": "write-back", "lineBytes": 64 }
-          ]
-        }
-        """;
-
     public const string LabName = "(built-in two-node lab topology)";
 
-    public const string LabJson = """
+    public static string Json { get; } = Shaped("two-node-cluster", cpuNodeMiB: 256, memoryNodeMiB: 512, cacheMiB: 64);
+
+    public static string LabJson { get; } = Shaped("two-node-lab-cluster", cpuNodeMiB: 64, memoryNodeMiB: 64, cacheMiB: 16);
+
+    static string Shaped(string name, int cpuNodeMiB, int memoryNodeMiB, int cacheMiB) => $$"""
         {
-          "name": "two-node-lab-cluster",
+          "name": "{{name}}",
           "nodes": [
-            { "id": 0, "cpus": 2, "memoryMiB": 64, "address": "127.0.0.1:7100" },
-            { "id": 1, "cpus": 0, "memoryMiB": 64, "address": "127.0.0.1:7101", "initiator": 0 }
+            { "id": 0, "cpus": 2, "memoryMiB": {{cpuNodeMiB}}, "address": "127.0.0.1:7100" },
+            { "id": 1, "cpus": 0, "memoryMiB": {{memoryNodeMiB}}, "address": "127.0.0.1:7101", "initiator": 0 }
           ],
           "distances":     [[10, 40], [40, 10]],
           "latencyNs":     [[100, 2000], [2000, 100]],
           "bandwidthMBps": [[20480, 5120], [5120, 20480]],
           "caches": [
-            { "node": 1, "sizeMiB": 16, "level": 1, "associativity": "direct", "writePolicy": "write-back", "lineBytes": 64 }
+            { "node": 1, "sizeMiB": {{cacheMiB}}, "level": 1, "associativity": "direct", "writePolicy": "write-back", "lineBytes": 64 }
           ]
         }
         """;

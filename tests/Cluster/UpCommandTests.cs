@@ -37,6 +37,14 @@ public sealed class UpCommandTests : IDisposable
         Assert.Contains($"{file}: nodes[1].address: port 8100 is also used by nodes[0].address (+1000 for HTTP)", result.Stderr);
     }
 
+    [Fact]
+    public void Netns_and_lab_together_are_bad_input()
+    {
+        var result = CliRun.InProcess("up", "--netns", "--lab");
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains("give --netns or --lab, not both", result.Stderr);
+    }
+
     [Theory]
     [InlineData("--guest", "memtest", "--guest memtest: unknown guest; expected 'probe'")]
     [InlineData("--memory-budget", "1500K", "--memory-budget 1500K: expected a whole number of MiB")]

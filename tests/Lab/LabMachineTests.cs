@@ -144,6 +144,7 @@ public sealed class LabMachineTests(ITestOutputHelper output) : IDisposable
     [InlineData("--memory", "100M", "--memory 100M: expected whole MiB from 512M to 64G")]
     [InlineData("--tcg-threads", "many", "--tcg-threads many: expected 'single' or 'multi'")]
     [InlineData("--writable", "/no/such/dir", "--writable /no/such/dir: no such directory")]
+    [InlineData("--tap", "ssihvtap0", "--tap NAME and --address A.B.C.D/P go together")]
     public void Bad_options_exit_2_naming_the_option(string option, string value, string expected)
     {
         var result = Ssihv("lab", "exec", option, value, "--", "true");
