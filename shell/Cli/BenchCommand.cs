@@ -82,21 +82,22 @@ public sealed class BenchCommand : ICommand
     public int Run(ParsedArguments arguments, TextWriter output) =>
         arguments.Required(Kind.Name) switch
         {
-            "boot" => RunBoot(RequireKvm("boot", arguments), output),
-            "fault" => RunFault(RequireKvm("fault", arguments), output),
-            "remote-fault" => RunRemoteFault(RequireKvm("remote-fault", arguments), output),
+            "boot" => RunBoot(arguments, output),
+            "fault" => RunFault(arguments, output),
+            "remote-fault" => RunRemoteFault(arguments, output),
             // Internal: the remote home process that 'bench remote-fault' starts (RemoteFaultHome).
             "remote-fault-home" => RemoteFaultHome.Serve(Console.In, output),
             "transport" => RunTransport(arguments, output),
             var other => throw CliException.BadInput($"ssihv bench: unknown benchmark '{other}'; expected boot, fault, remote-fault or transport"),
         };
 
-    /// The benchmarks whose guest runs on this host's KVM say at once, in one line, when there is none.
-    static ParsedArguments RequireKvm(string benchmark, ParsedArguments arguments) =>
-        HostKvm.Unavailable() is { } reason
-            ? throw CliException.Failure(
-                $"ssihv bench {benchmark}: {reason}: this host has no usable KVM; run it in a lab machine: ssihv lab exec -- ssihv bench {benchmark} ... (docs/lab.md)")
-            : arguments;
+    /// The benchmarks whose guest runs on this host's KVM say so in one line, once their arguments are checked.
+    static void RequireKvm(string benchmark)
+    {
+        if (HostKvm.Unavailable() is { } reason)
+            throw CliException.Failure(
+                $"ssihv bench {benchmark}: {reason}: this host has no usable KVM; run it in a lab machine: ssihv lab exec -- ssihv bench {benchmark} ... (docs/lab.md)");
+    }
 
     int RunBoot(ParsedArguments arguments, TextWriter output)
     {
@@ -108,6 +109,7 @@ public sealed class BenchCommand : ICommand
             throw CliException.BadInput(problems);
         var runs = RunsOf(arguments, "boot");
         var append = arguments.Option(Append.Name) ?? DefaultAppend;
+        RequireKvm("boot");
 
         string probeElf;
         try
@@ -166,6 +168,7 @@ public sealed class BenchCommand : ICommand
         var runs = RunsOf(arguments, "fault");
         var (budgetBytes, budgetPages) = BudgetOf(arguments, "fault");
         var placement = PlacementOf(arguments, "fault");
+        RequireKvm("fault");
 
         output.WriteLine(FormattableString.Invariant($"ssihv bench fault: budget {budgetPages} pages ({budgetBytes / 1024} KiB), working set {budgetPages * FaultBenchmark.WorkingSetPerBudget} pages, runs per pager: {runs}"));
         AgainstReference("fault", FaultReference.Build, tools => tools.Directory, (tools, _) =>
@@ -245,6 +248,7 @@ public sealed class BenchCommand : ICommand
         var runs = RunsOf(arguments, "remote-fault");
         var placement = PlacementOf(arguments, "remote-fault");
         var (budgetBytes, budgetPages) = BudgetOf(arguments, "remote-fault");
+        RequireKvm("remote-fault");
         output.WriteLine(FormattableString.Invariant(
             $"ssihv bench remote-fault: budget {budgetPages} pages ({budgetBytes / 1024} KiB), working set {budgetPages * FaultBenchmark.WorkingSetPerBudget} pages homed on node {RemoteFaultHome.Node} in another process, runs per side: {runs}"));
         AgainstReference("remote-fault", FaultReference.Build, tools => tools.Directory, (tools, sources) =>
