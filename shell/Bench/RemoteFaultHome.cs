@@ -53,6 +53,8 @@ public static class RemoteFaultHome
         var transport = new TcpNodeTransport(new Transport.TransportOptions(Node, new IPEndPoint(IPAddress.Loopback, 0), secret.ResultValue, store)
         {
             Log = line => Console.Error.WriteLine($"remote-fault-home: {line}"),
+            // Its side of the hello has the same patience as the benchmark's (RemoteFaultOurs).
+            ConnectTimeout = TimeSpan.FromSeconds(10),
         });
         try
         {

@@ -32,8 +32,10 @@ public static class RemoteFaultOurs
         var transport = new TcpNodeTransport(new TransportOptions(LocalNode, new IPEndPoint(IPAddress.Loopback, 0), home.Secret, localStore)
         {
             Log = line => Console.Error.WriteLine($"ssihv bench remote-fault: {line}"),
-            // A benchmark measures latency; it must not fail because a loaded host stalled one reply for 2 s.
+            // A benchmark measures latency; it must not fail because a loaded host (or a lab machine's TCG) stalled
+            // one reply or the hello for 2 s.
             RequestTimeout = TimeSpan.FromSeconds(10),
+            ConnectTimeout = ConnectTimeout,
             // The thread that reads the home's replies steps the completions that install pages and wake the
             // vCPU: it serves faults beside the pager thread, as the C handler that reads its socket does.
             ReplyThreadCpu = placement.PagerCpu,
