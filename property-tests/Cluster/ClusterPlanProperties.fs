@@ -30,7 +30,7 @@ let private topologies =
 
 let private input addressing topology =
     { Topology = topology; TopologyPath = "/tmp/up/topology.json"; Secret = String.replicate 32 "a"
-      ApiToken = "token-of-sixteen-chars"; Addressing = addressing; MemoryBudgetMiB = None }
+      ApiToken = "token-of-sixteen-chars"; Addressing = addressing; MemoryBudgetMiB = None; TransportTimeoutScale = None }
 
 let private planned addressing topology =
     match plan (input addressing topology) with
@@ -100,8 +100,12 @@ let tests =
             let total = t.Nodes |> List.sumBy (fun n -> n.MemoryMiB)
             (planned a t).Nodes |> List.forall (fun c -> c.StoreMiB = total && c.StoreMiB >= c.MemoryMiB))
 
-        testPropertyWithConfig config "lab machines' transports wait labTimeoutScale times longer; everywhere else the scale is 1" <| forAll (fun t a ->
-            (planned a t).Nodes |> List.forall (fun c -> c.TransportTimeoutScale = (if a = LabMachines then labTimeoutScale else 1)))
+        testPropertyWithConfig config "transports wait 10 times longer in lab machines, as long as given, else as their defaults; 0 and 101 are refused" <| forAll (fun t a ->
+            let scales input = match plan input with Ok p -> p.Nodes |> List.map (fun c -> c.TransportTimeoutScale) |> List.distinct | Error _ -> []
+            scales (input a t) = [ (if a = LabMachines then 10 else 1) ]
+            && scales { input a t with TransportTimeoutScale = Some 7 } = [ 7 ]
+            && errorFields (plan { input a t with TransportTimeoutScale = Some 0 }) = [ "--transport-timeout-scale" ]
+            && errorFields (plan { input a t with TransportTimeoutScale = Some 101 }) = [ "--transport-timeout-scale" ])
 
         testPropertyWithConfig config "secret and token reach every node unchanged" <| forAll (fun t a ->
             (planned a t).Nodes |> List.forall (fun c -> c.Secret = String.replicate 32 "a" && c.ApiToken = "token-of-sixteen-chars"))

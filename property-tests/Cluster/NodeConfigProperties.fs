@@ -113,7 +113,7 @@ let tests =
 
         testPropertyWithConfig config "any record at all is accepted or refused with errors naming documented fields, never an exception" <|
             fun (raw: RawNodeConfig) ->
-                let fields = set [ "id"; "transport"; "http"; "secret"; "apiToken"; "cpus"; "memoryMiB"; "initiator"; "boot"; "join"; "topology"; "memoryBudgetMiB"; "storeMiB" ]
+                let fields = set [ "id"; "transport"; "http"; "secret"; "apiToken"; "cpus"; "memoryMiB"; "initiator"; "boot"; "join"; "topology"; "memoryBudgetMiB"; "storeMiB"; "transportTimeoutScale" ]
                 match validate raw with
                 | Ok _ -> true
                 | Error errors -> not errors.IsEmpty && errors |> List.forall (fun e -> fields.Contains e.Field && e.Rule <> "")

@@ -17,6 +17,8 @@ public sealed record LocalClusterOptions(
     ClusterPlan.Addressing Addressing,
     VmRequest Guest,
     long? MemoryBudgetMiB,
+    /// The node configs' transportTimeoutScale; null: the addressing's default (10 in lab machines, else 1).
+    int? TransportTimeoutScale,
     /// Limit for the guest's run, from POST /v1/vm to "stopped".
     TimeSpan VmTimeout,
     /// Limit for each node host to answer /v1/health and for the cluster to become active.
@@ -133,7 +135,8 @@ public sealed class LocalCluster
             RandomNumberGenerator.GetHexString(2 * SecretBytes, lowercase: true),
             Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(TokenBytes)),
             options.Addressing,
-            options.MemoryBudgetMiB is { } budget ? budget : null));
+            options.MemoryBudgetMiB is { } budget ? budget : null,
+            options.TransportTimeoutScale is { } scale ? scale : null));
         if (planned.IsError)
             throw new ClusterInputException(planned.ErrorValue.Select(e => $"{options.TopologyName}: {ClusterPlan.errorText(e)}").ToList());
         return planned.ResultValue;

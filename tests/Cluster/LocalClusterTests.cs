@@ -148,7 +148,7 @@ public sealed class LocalClusterTests : IDisposable
         var bytes = Encoding.UTF8.GetBytes(topologyText);
         Assert.True(TopologyFile.TryParse("lab.json", bytes, out var topology, out var problems), string.Join('\n', problems));
         return new LocalClusterOptions(topology, "lab.json", bytes, ClusterPlan.Addressing.Loopback,
-            new VmRequest("probe", null, null, "", 120), null, TimeSpan.FromSeconds(120), StartTimeout);
+            new VmRequest("probe", null, null, "", 120), null, null, TimeSpan.FromSeconds(120), StartTimeout);
     }
 
     /// A long-lived stand-in for a node host that leaves its pid in the scratch directory; notes where its

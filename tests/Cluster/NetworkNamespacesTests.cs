@@ -98,7 +98,7 @@ public sealed class NetworkNamespacesTests
         var bytes = System.Text.Encoding.UTF8.GetBytes(topology);
         Assert.True(Shell.Topology.TopologyFile.TryParse("n.json", bytes, out var parsed, out var problems), string.Join('\n', problems));
         var options = new LocalClusterOptions(parsed, "n.json", bytes, Core.Cluster.ClusterPlan.Addressing.NetworkNamespaces,
-            new VmRequest("probe", null, null, "", 60), null, TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(20));
+            new VmRequest("probe", null, null, "", 60), null, null, TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(20));
         var log = new StringWriter();
 
         // The boot node's stand-in shows the address it sees and fails, as a node host that cannot bind would.

@@ -20,7 +20,7 @@ public sealed class NodeHostProcesses : IDisposable
     readonly DirectoryInfo directory = Directory.CreateTempSubdirectory("ssihv-nodes-");
     readonly Dictionary<int, (Process Process, StringBuilder Stdout, StringBuilder Stderr)> nodes = [];
 
-    public ClusterClient Client { get; } = new(Token, TimeSpan.FromSeconds(10), _ => { });
+    public ClusterClient Client { get; } = new(Token, TestTime.Seconds(10), _ => { });
 
     /// Starts node `id`; `join` is the boot node's control URL, null for the boot node itself.
     public Uri Start(int id, int cpus, long memoryMiB, int transportPort, int httpPort, Uri? join,
@@ -38,6 +38,9 @@ public sealed class NodeHostProcesses : IDisposable
             fields.Add($"\"memoryBudgetMiB\": {budget}");
         if (storeMiB is { } store)
             fields.Add($"\"storeMiB\": {store}");
+        // In a lab machine the transport's timeouts stretch like the tests' own limits.
+        if (TestTime.Scale != 1)
+            fields.Add($"\"transportTimeoutScale\": {TestTime.Scale}");
         var config = Path.Combine(directory.FullName, $"node{id}.json");
         File.WriteAllText(config, "{ " + string.Join(", ", fields) + " }");
 
@@ -66,7 +69,7 @@ public sealed class NodeHostProcesses : IDisposable
         var boot = Start(0, cpus: 2, memoryMiB: 64, transportPort: transportBase, httpPort: httpBase, join: null, memoryBudgetMiB: 32);
         Start(1, cpus: 0, memoryMiB: 128, transportPort: transportBase + 1, httpPort: httpBase + 1, join: boot);
         await Client.WaitAllActiveAsync(boot, [0, 1], TestTime.Seconds(60), CancellationToken.None);
-        await Client.StartVmAsync(boot, new VmRequest("probe", null, null, "", 240), CancellationToken.None);
+        await Client.StartVmAsync(boot, new VmRequest("probe", null, null, "", (int)TestTime.Seconds(240).TotalSeconds), CancellationToken.None);
         return boot;
     }
 

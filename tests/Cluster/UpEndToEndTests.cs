@@ -32,7 +32,8 @@ public sealed partial class UpEndToEndTests(ITestOutputHelper output) : IDisposa
             NetworkNamespacesCollection.WaitUntilSubnetIsFree();
         var basePort = 23000 + 10 * nodeCount + (netns ? 100 : 0);
         var topology = files.Topology(Topology(nodeCount, basePort), $"cluster{nodeCount}.json");
-        string[] arguments = ["up", "--topology", topology, "--guest", "probe", "--timeout", TestTime.SecondsArgument(240), "--start-timeout", TestTime.SecondsArgument(60), .. (netns ? new[] { "--netns" } : [])];
+        string[] arguments = ["up", "--topology", topology, "--guest", "probe", "--timeout", TestTime.SecondsArgument(240), "--start-timeout", TestTime.SecondsArgument(60),
+            "--transport-timeout-scale", TestTime.Scale.ToString(System.Globalization.CultureInfo.InvariantCulture), .. (netns ? new[] { "--netns" } : [])];
 
         var run = CliRun.AsProcess(TestTime.Minutes(6), arguments);
         output.WriteLine(run.ToString());
