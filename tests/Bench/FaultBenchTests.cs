@@ -14,7 +14,7 @@ namespace SsiHv.Tests.Bench;
 /// </summary>
 public sealed class FaultBenchTests
 {
-    static readonly TimeSpan BenchTimeout = TestTime.Minutes(4);
+    static readonly TimeSpan BenchTimeout = TestScale.Minutes(4);
 
     [Trait(Needs.Trait, Needs.Kvm)]
     [Fact]

@@ -22,26 +22,27 @@ public sealed class DrainTests(ITestOutputHelper output)
         try
         {
             // Node 0 is the drain's target (the first remaining home): room for its own 64 MiB and node 1's 128.
-            var boot = cluster.Start(0, cpus: 2, memoryMiB: 64, transportPort: 24110, httpPort: 24210, join: null, memoryBudgetMiB: 32, storeMiB: 256);
-            cluster.Start(1, cpus: 0, memoryMiB: 128, transportPort: 24111, httpPort: 24211, join: boot);
-            cluster.Start(2, cpus: 0, memoryMiB: 128, transportPort: 24112, httpPort: 24212, join: boot);
-            await cluster.Client.WaitAllActiveAsync(boot, [0, 1, 2], TestTime.Seconds(60), CancellationToken.None);
-            await cluster.Client.StartVmAsync(boot, new VmRequest("probe", null, null, "", 300), CancellationToken.None);
+            var boot = cluster.Start(0, cpus: 2, memoryMiB: TestScale.GuestMiB(64), transportPort: 24110, httpPort: 24210, join: null,
+                memoryBudgetMiB: TestScale.GuestMiB(32), storeMiB: TestScale.GuestMiB(256));
+            cluster.Start(1, cpus: 0, memoryMiB: TestScale.GuestMiB(128), transportPort: 24111, httpPort: 24211, join: boot);
+            cluster.Start(2, cpus: 0, memoryMiB: TestScale.GuestMiB(128), transportPort: 24112, httpPort: 24212, join: boot);
+            await cluster.Client.WaitAllActiveAsync(boot, [0, 1, 2], TestScale.Seconds(60), CancellationToken.None);
+            await cluster.Client.StartVmAsync(boot, new VmRequest("probe", null, null, "", (int)TestScale.Seconds(300).TotalSeconds), CancellationToken.None);
 
             // Mid-way through node 1's memtest: many of its pages are only at node 1 now.
-            Assert.True(NodeHostProcesses.WaitUntil(() => cluster.StoredAt(boot, 1) >= 8000, TestTime.Seconds(180)),
-                "node 1 never held 8000 pages");
+            Assert.True(NodeHostProcesses.WaitUntil(() => cluster.StoredAt(boot, 1) >= TestScale.Pages(8000), TestScale.Seconds(180)),
+                $"node 1 never held {TestScale.Pages(8000)} pages");
             using var http = new HttpClient();
             using var drain = new HttpRequestMessage(HttpMethod.Post, new Uri(boot, "/v1/cluster/nodes/1/drain"));
             drain.Headers.Authorization = new AuthenticationHeaderValue("Bearer", NodeHostProcesses.Token);
             var reply = http.Send(drain);
             Assert.Equal(HttpStatusCode.Accepted, reply.StatusCode);
 
-            Assert.True(NodeHostProcesses.WaitUntil(() => cluster.StateOf(boot, 1) == "left", TestTime.Seconds(120)),
+            Assert.True(NodeHostProcesses.WaitUntil(() => cluster.StateOf(boot, 1) == "left", TestScale.Seconds(120)),
                 $"node 1 is {cluster.StateOf(boot, 1)}, expected left");
             Assert.Equal(0, cluster.StoredAt(boot, 1)); // the pager holds nothing of node 1 any more
 
-            var vm = await cluster.Client.WaitVmStoppedAsync(boot, TestTime.Seconds(300), CancellationToken.None);
+            var vm = await cluster.Client.WaitVmStoppedAsync(boot, TestScale.Seconds(300), CancellationToken.None);
             Assert.True(vm.ExitCode == 0, $"the guest did not power off: {vm.Reason}");
             MemtestVerdict.AssertEveryNodeVerified(cluster.Stdout(0), nodeCount: 3);
             Assert.Contains("moving the pages homed on node 1 to node 0", cluster.Stderr(0));

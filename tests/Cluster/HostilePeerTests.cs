@@ -15,7 +15,7 @@ namespace SsiHv.Tests.Cluster;
 public sealed class HostilePeerTests(ITestOutputHelper output)
 {
     const int MemoryNodeTransport = 24121;
-    static readonly TimeSpan Patience = TestTime.Seconds(10);
+    static readonly TimeSpan Patience = TestScale.Seconds(10);
 
     [Trait(Needs.Trait, Needs.Kvm)]
     [Fact]
@@ -26,8 +26,8 @@ public sealed class HostilePeerTests(ITestOutputHelper output)
         {
             var boot = await cluster.StartTwoNodeProbeAsync(transportBase: MemoryNodeTransport - 1, httpBase: 24220);
             Assert.True(NodeHostProcesses.WaitUntil(
-                () => cluster.StoredAt(boot, 1) > 1000,
-                TestTime.Seconds(180)), "the guest never paged to node 1");
+                () => cluster.StoredAt(boot, 1) > TestScale.Pages(1000),
+                TestScale.Seconds(180)), "the guest never paged to node 1");
 
             var logBefore = cluster.Stderr(1).Length;
             AssertClosedByPeer(SendGarbage());
@@ -35,7 +35,7 @@ public sealed class HostilePeerTests(ITestOutputHelper output)
             Assert.True(NodeHostProcesses.WaitUntil(() => cluster.Stderr(1).Length > logBefore && cluster.Stderr(1)[logBefore..].Split('\n').Count(l => l.Contains("127.0.0.1")) >= 2, Patience),
                 $"node 1 logged no line for each stranger:\n{cluster.Stderr(1)[logBefore..]}");
 
-            var vm = await cluster.Client.WaitVmStoppedAsync(boot, TestTime.Seconds(300), CancellationToken.None);
+            var vm = await cluster.Client.WaitVmStoppedAsync(boot, TestScale.Seconds(300), CancellationToken.None);
             Assert.True(vm.ExitCode == 0, $"the guest did not power off: {vm.Reason}");
             MemtestVerdict.AssertEveryNodeVerified(cluster.Stdout(0), nodeCount: 2);
             Assert.Equal("active", (await cluster.Client.ClusterAsync(boot, CancellationToken.None)).Members.Single(m => m.Id == 1).State);

@@ -20,7 +20,7 @@ public sealed class NodeHostProcesses : IDisposable
     readonly DirectoryInfo directory = Directory.CreateTempSubdirectory("ssihv-nodes-");
     readonly Dictionary<int, (Process Process, StringBuilder Stdout, StringBuilder Stderr)> nodes = [];
 
-    public ClusterClient Client { get; } = new(Token, TestTime.Seconds(10), _ => { });
+    public ClusterClient Client { get; } = new(Token, TestScale.Seconds(10), _ => { });
 
     /// Starts node `id`; `join` is the boot node's control URL, null for the boot node itself.
     public Uri Start(int id, int cpus, long memoryMiB, int transportPort, int httpPort, Uri? join,
@@ -39,8 +39,8 @@ public sealed class NodeHostProcesses : IDisposable
         if (storeMiB is { } store)
             fields.Add($"\"storeMiB\": {store}");
         // In a lab machine the transport's timeouts stretch like the tests' own limits.
-        if (TestTime.Scale != 1)
-            fields.Add($"\"transportTimeoutScale\": {TestTime.Scale}");
+        if (TestScale.Scale != 1)
+            fields.Add($"\"transportTimeoutScale\": {TestScale.Scale}");
         var config = Path.Combine(directory.FullName, $"node{id}.json");
         File.WriteAllText(config, "{ " + string.Join(", ", fields) + " }");
 
@@ -57,19 +57,20 @@ public sealed class NodeHostProcesses : IDisposable
         process.BeginErrorReadLine();
         nodes[id] = (process, stdout, stderr);
         var url = new Uri($"http://127.0.0.1:{httpPort}");
-        Client.WaitHealthyAsync(url, id, TestTime.Seconds(60), CancellationToken.None).GetAwaiter().GetResult();
+        Client.WaitHealthyAsync(url, id, TestScale.Seconds(60), CancellationToken.None).GetAwaiter().GetResult();
         return url;
     }
 
     /// The smallest paging cluster: node 0 with both vCPUs, 64 MiB of its own and 32 MiB resident; node 1 homing
-    /// 128 MiB. Transport ports `transportBase` + id, control ports `httpBase` + id. Returns the boot node's URL
+    /// 128 MiB (an eighth of each in a lab machine, TestScale). Transport ports `transportBase` + id, control ports `httpBase` + id. Returns the boot node's URL
     /// once the probe guest was started on it.
     public async Task<Uri> StartTwoNodeProbeAsync(int transportBase, int httpBase)
     {
-        var boot = Start(0, cpus: 2, memoryMiB: 64, transportPort: transportBase, httpPort: httpBase, join: null, memoryBudgetMiB: 32);
-        Start(1, cpus: 0, memoryMiB: 128, transportPort: transportBase + 1, httpPort: httpBase + 1, join: boot);
-        await Client.WaitAllActiveAsync(boot, [0, 1], TestTime.Seconds(60), CancellationToken.None);
-        await Client.StartVmAsync(boot, new VmRequest("probe", null, null, "", (int)TestTime.Seconds(240).TotalSeconds), CancellationToken.None);
+        var boot = Start(0, cpus: 2, memoryMiB: TestScale.GuestMiB(64), transportPort: transportBase, httpPort: httpBase, join: null,
+            memoryBudgetMiB: TestScale.GuestMiB(32));
+        Start(1, cpus: 0, memoryMiB: TestScale.GuestMiB(128), transportPort: transportBase + 1, httpPort: httpBase + 1, join: boot);
+        await Client.WaitAllActiveAsync(boot, [0, 1], TestScale.Seconds(60), CancellationToken.None);
+        await Client.StartVmAsync(boot, new VmRequest("probe", null, null, "", (int)TestScale.Seconds(240).TotalSeconds), CancellationToken.None);
         return boot;
     }
 

@@ -13,7 +13,7 @@ namespace SsiHv.Tests.Cluster;
 public sealed class NodeLossTests(ITestOutputHelper output)
 {
     /// The transport's request timeout (2 s) plus its keep-alive (1 s + 3 s), with room for a loaded machine.
-    static readonly TimeSpan LossBound = TestTime.Seconds(30);
+    static readonly TimeSpan LossBound = TestScale.Seconds(30);
 
     [Trait(Needs.Trait, Needs.Kvm)]
     [Fact]
@@ -24,8 +24,8 @@ public sealed class NodeLossTests(ITestOutputHelper output)
         {
             var boot = await cluster.StartTwoNodeProbeAsync(transportBase: 24100, httpBase: 24200);
 
-            Assert.True(NodeHostProcesses.WaitUntil(() => cluster.StoredAt(boot, 1) >= 2000, TestTime.Seconds(180)),
-                "node 1 never held 2000 pages: the guest did not page to it");
+            Assert.True(NodeHostProcesses.WaitUntil(() => cluster.StoredAt(boot, 1) >= TestScale.Pages(2000), TestScale.Seconds(180)),
+                $"node 1 never held {TestScale.Pages(2000)} pages: the guest did not page to it");
             var clock = Stopwatch.StartNew();
             cluster.Kill(1);
             var vm = await cluster.Client.WaitVmStoppedAsync(boot, LossBound, CancellationToken.None);

@@ -32,10 +32,10 @@ public sealed partial class UpEndToEndTests(ITestOutputHelper output) : IDisposa
             NetworkNamespacesCollection.WaitUntilSubnetIsFree();
         var basePort = 23000 + 10 * nodeCount + (netns ? 100 : 0);
         var topology = files.Topology(Topology(nodeCount, basePort), $"cluster{nodeCount}.json");
-        string[] arguments = ["up", "--topology", topology, "--guest", "probe", "--timeout", TestTime.SecondsArgument(240), "--start-timeout", TestTime.SecondsArgument(60),
-            "--transport-timeout-scale", TestTime.Scale.ToString(System.Globalization.CultureInfo.InvariantCulture), .. (netns ? new[] { "--netns" } : [])];
+        string[] arguments = ["up", "--topology", topology, "--guest", "probe", "--timeout", TestScale.SecondsArgument(240), "--start-timeout", TestScale.SecondsArgument(60),
+            "--transport-timeout-scale", TestScale.Scale.ToString(System.Globalization.CultureInfo.InvariantCulture), .. (netns ? new[] { "--netns" } : [])];
 
-        var run = CliRun.AsProcess(TestTime.Minutes(6), arguments);
+        var run = CliRun.AsProcess(TestScale.Minutes(6), arguments);
         output.WriteLine(run.ToString());
 
         Assert.True(run.ExitCode == 0, run.ToString());
@@ -64,12 +64,12 @@ public sealed partial class UpEndToEndTests(ITestOutputHelper output) : IDisposa
         }
     }
 
-    /// Node 0 runs both vCPUs; every node homes 256 MiB (small, so the run stays short under kvm_pvm).
+    /// Node 0 runs both vCPUs; every node homes 256 MiB (small, so the run stays short; an eighth in a lab machine).
     static string Topology(int nodeCount, int basePort)
     {
         var nodes = Enumerable.Range(0, nodeCount).Select(id => id == 0
-            ? $$"""{ "id": 0, "cpus": 2, "memoryMiB": 256, "address": "127.0.0.1:{{basePort}}" }"""
-            : $$"""{ "id": {{id}}, "cpus": 0, "memoryMiB": 256, "address": "127.0.0.1:{{basePort + id}}", "initiator": 0 }""");
+            ? $$"""{ "id": 0, "cpus": 2, "memoryMiB": {{TestScale.GuestMiB(256)}}, "address": "127.0.0.1:{{basePort}}" }"""
+            : $$"""{ "id": {{id}}, "cpus": 0, "memoryMiB": {{TestScale.GuestMiB(256)}}, "address": "127.0.0.1:{{basePort + id}}", "initiator": 0 }""");
         return $$"""{ "name": "up-{{nodeCount}}", "nodes": [ {{string.Join(", ", nodes)}} ] }""";
     }
 

@@ -21,8 +21,8 @@ public sealed class OvercommittedGuestTests(ITestOutputHelper output)
     [InlineData("memtest.cpus=all")]
     public void Memtest_passes_with_guest_ram_four_times_the_budget(string cpus)
     {
-        var run = CliRun.AsProcess(TestTime.Minutes(5),
-            "run", "--topology", TopologyPath, "--guest", "probe", "--memory-budget", "64M", "--append", cpus, "--timeout", TestTime.SecondsArgument(280));
+        var run = CliRun.AsProcess(TestScale.Minutes(5),
+            "run", "--topology", TopologyPath, "--guest", "probe", "--memory-budget", "64M", "--append", cpus, "--timeout", TestScale.SecondsArgument(280));
         output.WriteLine(run.ToString());
         Assert.True(run.ExitCode == 0, run.ToString());
 

@@ -20,7 +20,7 @@ namespace SsiHv.Tests.Pager;
 [Collection(VmmTestCollection.Name)]
 public sealed class RemoteHomeTests(ITestOutputHelper output)
 {
-    static readonly TimeSpan RunLimit = TestTime.Seconds(240);
+    static readonly TimeSpan RunLimit = TestScale.Seconds(240);
 
     [Trait(Needs.Trait, Needs.Kvm)]
     [Fact]
@@ -52,7 +52,7 @@ public sealed class RemoteHomeTests(ITestOutputHelper output)
         Assert.Contains(FailingPageStore.Complaint, reason);
         var afterFailure = Stopwatch.GetElapsedTime(store.FailedAt, stopped);
         output.WriteLine($"stopped {afterFailure.TotalMilliseconds:F0} ms after the failure ({Stopwatch.GetElapsedTime(started, stopped).TotalSeconds:F1} s in all): {reason}");
-        Assert.True(afterFailure < TestTime.Seconds(15), $"the VM took {afterFailure.TotalSeconds:F1} s to stop after the failure");
+        Assert.True(afterFailure < TestScale.Seconds(15), $"the VM took {afterFailure.TotalSeconds:F1} s to stop after the failure");
     }
 
     [Trait(Needs.Trait, Needs.Kvm)]
@@ -72,7 +72,7 @@ public sealed class RemoteHomeTests(ITestOutputHelper output)
                 while (store!.WritesOf(leaving) < 5_000 && !running.IsCompleted && deadline.Elapsed < RunLimit)
                     Thread.Sleep(10);
                 moved = machine.Pager!.MoveHomeAsync(leaving, taking);
-                Assert.True(moved.Wait(TestTime.Seconds(120)), "MoveHomeAsync did not complete within 120 s");
+                Assert.True(moved.Wait(TestScale.Seconds(120)), "MoveHomeAsync did not complete within 120 s");
                 store.Close(leaving);
                 movedWhileRunning = !running.IsCompleted;
             });

@@ -78,7 +78,7 @@ public sealed class WriteRacingEvictionTests(ITestOutputHelper output)
         });
         var threads = writers.Append(evictor).ToList();
         threads.ForEach(t => t.Start());
-        var deadline = DateTime.UtcNow + RaceDuration + TestTime.Seconds(60);
+        var deadline = DateTime.UtcNow + RaceDuration + TestScale.Seconds(60);
         Assert.True(threads.All(t => t.Join(deadline - DateTime.UtcNow > TimeSpan.Zero ? deadline - DateTime.UtcNow : TimeSpan.Zero)),
             "a racing thread did not finish");
 

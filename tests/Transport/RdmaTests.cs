@@ -115,8 +115,8 @@ public sealed class RdmaTests(ITestOutputHelper output)
         var log = new TransportLog(output);
         var pagesOfB = new HomePageStore(B, storeMiB: 4);
         // In a lab machine (soft RoCE under TCG) every timeout stretches like the tests' own limits.
-        var a = NodeTransport.Create((Options(A, new HomePageStore(A, storeMiB: 1), log) with { ReconnectWindow = reconnectWindow ?? TimeSpan.FromSeconds(5) }).Scaled(TestTime.Scale));
-        var b = NodeTransport.Create(Options(B, pagesOfB, log).Scaled(TestTime.Scale));
+        var a = NodeTransport.Create((Options(A, new HomePageStore(A, storeMiB: 1), log) with { ReconnectWindow = reconnectWindow ?? TimeSpan.FromSeconds(5) }).Scaled(TestScale.Scale));
+        var b = NodeTransport.Create(Options(B, pagesOfB, log).Scaled(TestScale.Scale));
         Assert.IsType<Shell.Transport.Rdma.RdmaNodeTransport>(a);
         a.SetPeer(B, Address(b));
         return (log, a, b, pagesOfB);
@@ -159,7 +159,7 @@ public sealed class RdmaTests(ITestOutputHelper output)
             await a.StorePageAsync(B, page, Pattern(page, salt: 5));
 
         var buffers = Enumerable.Range(0, 100).Select(_ => new byte[4096]).ToArray();
-        await Task.WhenAll(Enumerable.Range(0, 100).Select(i => a.FetchPageAsync(B, (ulong)i, buffers[i]).AsTask())).WaitAsync(TestTime.Seconds(30));
+        await Task.WhenAll(Enumerable.Range(0, 100).Select(i => a.FetchPageAsync(B, (ulong)i, buffers[i]).AsTask())).WaitAsync(TestScale.Seconds(30));
         for (var i = 0; i < 100; i++)
             Assert.True(Pattern((ulong)i, salt: 5).AsSpan().SequenceEqual(buffers[i]), $"fetch of page {i} got other bytes");
 
@@ -179,7 +179,7 @@ public sealed class RdmaTests(ITestOutputHelper output)
             Assert.True(salts.Any(s => s.AsSpan().SequenceEqual(fetched)), $"fetch {i} of page 7 is not one whole stored page");
         }
         stop.Cancel();
-        await storing.WaitAsync(TestTime.Seconds(10));
+        await storing.WaitAsync(TestScale.Seconds(10));
     }
 
     [Trait(Needs.Trait, Needs.Rdma)]
@@ -201,7 +201,7 @@ public sealed class RdmaTests(ITestOutputHelper output)
             for (var i = 0; i < 10; i++)
                 await a.FetchPageAsync(B, 3, new byte[4096]);
         });
-        Assert.StartsWith("2: ", await lost.Task.WaitAsync(TestTime.Seconds(15)));
+        Assert.StartsWith("2: ", await lost.Task.WaitAsync(TestScale.Seconds(15)));
         Assert.True(log.Contains("node 2", "is lost"));
     }
 }

@@ -27,7 +27,7 @@ public sealed class ProbeGuestTests(ITestOutputHelper output)
     {
         var path = Path.Combine(TestFiles.RepoRoot, "tests", "topologies", topology + ".json");
         Assert.True(SsiHv.Shell.Topology.TopologyFile.TryLoad(path, out var t, out var problems), string.Join('\n', problems));
-        var run = CliRun.AsProcess(TestTime.Minutes(3), "run", "--topology", path, "--guest", "probe", "--timeout", TestTime.SecondsArgument(150));
+        var run = CliRun.AsProcess(TestScale.Minutes(3), "run", "--topology", path, "--guest", "probe", "--timeout", TestScale.SecondsArgument(150));
         output.WriteLine(run.ToString());
         Assert.True(run.ExitCode == 0, run.ToString());
         Assert.Contains("the guest powered off", run.Stdout);

@@ -18,7 +18,7 @@ public sealed class RunCommandFailureTests(ITestOutputHelper output) : IDisposab
 
     CliResult Run(params string[] args)
     {
-        var result = CliRun.AsProcess(TestTime.Minutes(2), ["run", .. args]);
+        var result = CliRun.AsProcess(TestScale.Minutes(2), ["run", .. args]);
         output.WriteLine(result.ToString());
         Assert.DoesNotContain("   at ", result.Stderr);
         return result;
@@ -85,7 +85,7 @@ public sealed class RunCommandFailureTests(ITestOutputHelper output) : IDisposab
     {
         // ud2 with no IDT: #UD, then #DF, then a triple fault. What the registers then show depends on the CPU vendor.
         var kernel = TinyPvhGuest.Build(files.Directory, "crash", "ud2");
-        var result = Run("--topology", TwoNode, "--kernel", kernel, "--timeout", TestTime.SecondsArgument(60));
+        var result = Run("--topology", TwoNode, "--kernel", kernel, "--timeout", TestScale.SecondsArgument(60));
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("the guest failed", result.Stderr);
         Assert.Contains("triple fault (KVM_EXIT_SHUTDOWN)", result.Stderr);
@@ -113,7 +113,7 @@ public sealed class RunCommandFailureTests(ITestOutputHelper output) : IDisposab
         var result = Run("--topology", TwoNode, "--kernel", kernel, "--timeout", "3");
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("still running after 3 s", result.Stderr);
-        Assert.True(DateTime.UtcNow - started < TestTime.Seconds(30), "stopping took too long");
+        Assert.True(DateTime.UtcNow - started < TestScale.Seconds(30), "stopping took too long");
     }
 
     public void Dispose() => files.Dispose();
