@@ -162,6 +162,9 @@ let private withMember id (bootRefusal: string option) cluster f =
 let private join (info: NodeInfo) cluster =
     match validate info, stateOf info.Id cluster with
     | Error e, _ -> reject cluster e
+    // The same join again: its reply was lost (a slow boot node answered after the joiner's HTTP timeout), so the
+    // joiner retried. It is already in; refusing would make it give up on a cluster it belongs to.
+    | Ok _, Some(Joining | Active) when cluster.Members.[info.Id].Info = info -> cluster, []
     | Ok _, Some((Joining | Active | Draining) as state) -> reject cluster (AlreadyMember(info.Id, state))
     | Ok info, (None | Some Left | Some Lost) ->
         { cluster with Members = cluster.Members |> Map.add info.Id { Info = info; State = Joining } },

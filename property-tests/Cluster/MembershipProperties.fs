@@ -160,10 +160,18 @@ let tests =
             Expect.equal after.Vm (Stopped "node 1 was lost; it homed guest memory of the VM") "stopped"
         }
 
+        test "the same join again (its reply was lost) changes nothing and is not refused; another node under the same id is" {
+            let node1 = { Id = 1; Cpus = 0; MemoryMiB = 512L; Address = "10.0.0.2:7100"; Initiator = Some 0 }
+            for events in [ [ Join node1 ]; [ Join node1; Connected 1 ] ] do
+                let before = apply events
+                Expect.equal (step before (Join node1)) (before, []) "a retried join"
+                expectReject (Join { node1 with Address = "10.0.0.9:7100" }) before (AlreadyMember(1, (if events.Length = 1 then Joining else Active)))
+        }
+
         test "refusals are values with a message a person can act on" {
             let node1 = { Id = 1; Cpus = 0; MemoryMiB = 512L; Address = "10.0.0.2:7100"; Initiator = Some 0 }
             let joined = apply [ Join node1 ]
-            expectReject (Join node1) joined (AlreadyMember(1, Joining))
+            expectReject (Join { node1 with MemoryMiB = 1024L }) joined (AlreadyMember(1, Joining))
             expectReject (Drain 5) joined (UnknownNode 5)
             expectReject (Drain 0) joined (IsBootNode(0, "be drained"))
             expectReject StartVm joined (StillJoining [ 1 ])
