@@ -53,6 +53,19 @@ module Gid =
 
     let toArray (Gid bytes) = Array.copy bytes
 
+    /// The RoCE v2 GID of an IPv4 address, ::ffff:a.b.c.d (an IPv4-mapped IPv6 address), which a RoCE port lists
+    /// for every IPv4 address of its network interface. None unless `ipv4` has 4 bytes.
+    let ofIPv4 (ipv4: byte[]) : Gid option =
+        if ipv4.Length = 4 then Some(Gid(Array.concat [ Array.zeroCreate 10; [| 0xFFuy; 0xFFuy |]; ipv4 ])) else None
+
+    /// Which entry of a port's GID table (index, GID) routes RoCE v2 traffic for `ipv4`: the one that is its
+    /// IPv4-mapped GID. Between machines only that one works (the link-local GID at index 0 does not leave the
+    /// link as RoCE v2 over IPv4); None when the port lists no GID for that address.
+    let indexForIPv4 (table: (int * Gid) list) (ipv4: byte[]) : int option =
+        match ofIPv4 ipv4 with
+        | Some(Gid wanted) -> table |> List.tryPick (fun (index, Gid bytes) -> if bytes = wanted then Some index else None)
+        | None -> None
+
 /// One end of a reliable-connected queue pair, as the other end needs it to connect (docs/transport.md, "RDMA"):
 /// QP number, the first packet sequence number it sends, its port's LID and GID, and the path MTU (ibv_mtu).
 type RdmaEndpoint =

@@ -62,4 +62,16 @@ let tests =
                 match RdmaRead.pathMtu local remote with
                 | Ok mtu -> mtu = min local remote && local >= 1uy && local <= 5uy && remote >= 1uy && remote <= 5uy
                 | Error _ -> local < 1uy || local > 5uy || remote < 1uy || remote > 5uy)
+
+        testProperty "the RoCE v2 GID of an IPv4 address is found at its index in a port's table, and only there" <|
+            Prop.forAll (Arb.fromGen (Gen.zip3 (Gen.arrayOfLength 4 (ArbMap.defaults |> ArbMap.generate<byte>)) (Gen.choose (0, 7)) (Gen.choose (1, 8)))) (fun (ipv4, at, length) ->
+                let at = at % length
+                let other index = match Gid.tryCreate (Array.init 16 (fun i -> byte (0xFE + i * index))) with Ok g -> g | Error e -> failwith e
+                let mapped = (Gid.ofIPv4 ipv4).Value
+                let table = [ for i in 0 .. length - 1 -> i, (if i = at then mapped else other i) ]
+                let without = table |> List.filter (fun (i, _) -> i <> at)
+                Gid.toArray mapped = Array.concat [ Array.zeroCreate 10; [| 0xFFuy; 0xFFuy |]; ipv4 ]
+                && Gid.indexForIPv4 table ipv4 = Some at
+                && Gid.indexForIPv4 without ipv4 = None
+                && Gid.ofIPv4 [| 1uy; 2uy; 3uy |] = None)
     ]

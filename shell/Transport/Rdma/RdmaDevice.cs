@@ -20,13 +20,16 @@ public sealed class RdmaDevice : IDisposable
 
     readonly byte port;
     readonly int gidIndex;
+    /// Why <see cref="GidIndex"/> is the one it is, for the transport's log.
+    public string GidChoice { get; }
     readonly IbvMtu activeMtu;
     readonly bool ethernet;
 
-    public unsafe RdmaDevice(string name, byte port, int gidIndex)
+    /// `ipv4`: the address the node's transport listens on; on RoCE the port's GID for it is used when the port
+    /// lists one (core Gid.indexForIPv4), else `gidIndex`.
+    public unsafe RdmaDevice(string name, byte port, int gidIndex, byte[]? ipv4 = null)
     {
         this.port = port;
-        this.gidIndex = gidIndex;
         Name = name;
         Context = DeviceContextHandle.Open(name);
         try
@@ -40,10 +43,11 @@ public sealed class RdmaDevice : IDisposable
             activeMtu = attributes.ActiveMtu;
             ethernet = attributes.LinkLayer == IbvLinkLayer.Ethernet;
             Lid = attributes.Lid;
+            (this.gidIndex, GidChoice) = ChooseGid(port, attributes.GidTableLength, gidIndex, ipv4);
             var gid = default(IbvGid);
-            error = Ibverbs.QueryGid(Context.DangerousGetHandle(), port, gidIndex, &gid);
+            error = Ibverbs.QueryGid(Context.DangerousGetHandle(), port, this.gidIndex, &gid);
             if (error != 0)
-                throw new RdmaException($"ibv_query_gid({name}, port {port}, index {gidIndex}) failed: errno {error}");
+                throw new RdmaException($"ibv_query_gid({name}, port {port}, index {this.gidIndex}) failed: errno {error}");
             Gid = gid;
             ProtectionDomain = new ProtectionDomainHandle(Context);
         }
@@ -52,6 +56,29 @@ public sealed class RdmaDevice : IDisposable
             Context.Dispose();
             throw;
         }
+    }
+
+    (int Index, string Why) ChooseGid(byte port, int tableLength, int configured, byte[]? ipv4)
+    {
+        if (!ethernet || ipv4 is null)
+            return (configured, $"GID index {configured}");
+        var table = new List<Tuple<int, Gid>>();
+        for (var index = 0; index < tableLength; index++)
+        {
+            var entry = default(IbvGid);
+            unsafe
+            {
+                if (Ibverbs.QueryGid(Context.DangerousGetHandle(), port, index, &entry) != 0)
+                    continue;
+            }
+            if (GidModule.tryCreate(entry.ToBytes()) is { IsOk: true } gid)
+                table.Add(Tuple.Create(index, gid.ResultValue));
+        }
+        var found = GidModule.indexForIPv4(Microsoft.FSharp.Collections.ListModule.OfSeq(table), ipv4);
+        var address = string.Join('.', ipv4);
+        return found is { } chosen
+            ? (chosen.Value, $"GID index {chosen.Value} (RoCE v2 for {address})")
+            : (configured, $"GID index {configured} (the port lists no GID for {address})");
     }
 
     public string Name { get; }

@@ -32,7 +32,8 @@ public sealed class RdmaNodeTransport : INodeTransport
     public RdmaNodeTransport(TransportOptions options, string deviceName)
     {
         options.Validate();
-        device = new RdmaDevice(deviceName, options.RdmaPort, options.RdmaGidIndex);
+        device = new RdmaDevice(deviceName, options.RdmaPort, options.RdmaGidIndex,
+            options.Listen.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? options.Listen.Address.GetAddressBytes() : null);
         home = new RdmaHomeService(device, options.Pages, options.Self);
         try
         {
@@ -50,7 +51,7 @@ public sealed class RdmaNodeTransport : INodeTransport
             PeerLost?.Invoke(node, reason);
         };
         Options = options;
-        options.Log($"transport: node {Self}: RDMA fetches over {deviceName} port {options.RdmaPort} (LID {device.Lid}); everything else over TCP");
+        options.Log($"transport: node {Self}: RDMA fetches over {deviceName} port {options.RdmaPort} (LID {device.Lid}, {device.GidChoice}); everything else over TCP");
     }
 
     public TransportOptions Options { get; }
