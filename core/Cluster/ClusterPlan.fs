@@ -21,7 +21,7 @@ let httpPortOffset = 1000
 /// Lab machines run at TCG speed: a page's round trip between two of them took over 2 s under load, so their
 /// transports wait ten times longer before they call a request or a peer lost. Elsewhere the transport's own
 /// timeouts hold (1).
-let defaultTransportTimeoutScale (addressing: Addressing) = if addressing = LabMachines then 10 else 1
+let defaultTimeoutScale (addressing: Addressing) = if addressing = LabMachines then 10 else 1
 
 type Endpoint =
     { Host: string
@@ -47,8 +47,8 @@ type NodeConfig =
       MemoryBudgetMiB: int64 option
       /// Room for the whole guest on every node, so any node can take over a drained node's pages.
       StoreMiB: int64
-      /// NodeConfig's transportTimeoutScale, the input's for every node.
-      TransportTimeoutScale: int }
+      /// NodeConfig's timeoutScale, the input's for every node.
+      TimeoutScale: int }
 
 type PlanInput =
     { Topology: Topology
@@ -59,8 +59,8 @@ type PlanInput =
       Addressing: Addressing
       /// None: half of the boot node's memory (so that remote nodes' pages are really paged).
       MemoryBudgetMiB: int64 option
-      /// None: `defaultTransportTimeoutScale` of the addressing.
-      TransportTimeoutScale: int option }
+      /// None: `defaultTimeoutScale` of the addressing.
+      TimeoutScale: int option }
 
 type ClusterPlan =
     { /// In node id order.
@@ -117,9 +117,9 @@ let private checkCredentials (input: PlanInput) =
       match input.MemoryBudgetMiB with
       | Some budget when budget < 1L -> err "--memory-budget" (sprintf "expected at least 1 MiB, found %d MiB" budget)
       | _ -> ()
-      match input.TransportTimeoutScale with
-      | Some scale when scale < 1 || scale > SsiHv.Core.Cluster.NodeConfig.maximumTransportTimeoutScale ->
-          err "--transport-timeout-scale" (sprintf "expected a whole number from 1 to %d, found %d" SsiHv.Core.Cluster.NodeConfig.maximumTransportTimeoutScale scale)
+      match input.TimeoutScale with
+      | Some scale when scale < 1 || scale > SsiHv.Core.Cluster.NodeConfig.maximumTimeoutScale ->
+          err "--timeout-scale" (sprintf "expected a whole number from 1 to %d, found %d" SsiHv.Core.Cluster.NodeConfig.maximumTimeoutScale scale)
       | _ -> () ]
 
 /// Every port a node host opens, with the field that asked for it: two equal ones on one address would not both bind.
@@ -186,7 +186,7 @@ let plan (input: PlanInput) : Result<ClusterPlan, PlanError list> =
                   Topology = if isBoot then Some input.TopologyPath else None
                   MemoryBudgetMiB = if isBoot then budget else None
                   StoreMiB = max node.MemoryMiB (Topology.totalMemoryMiB input.Topology)
-                  TransportTimeoutScale = input.TransportTimeoutScale |> Option.defaultValue (defaultTransportTimeoutScale input.Addressing) }
+                  TimeoutScale = input.TimeoutScale |> Option.defaultValue (defaultTimeoutScale input.Addressing) }
             Ok { Nodes = endpoints |> List.map config; BootNode = boot.Id; BootUrl = bootUrl }
 
 let errorText (e: PlanError) = sprintf "%s: %s" e.Field e.Message

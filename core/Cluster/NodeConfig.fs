@@ -23,7 +23,7 @@ type RawNodeConfig =
       Topology: string option
       MemoryBudgetMiB: int64 option
       StoreMiB: int64 option
-      TransportTimeoutScale: int option }
+      TimeoutScale: int option }
 
 /// An IPv4 address and a TCP port; port 0 lets the kernel pick a free one (tests, `ssihv up`).
 type Endpoint =
@@ -50,15 +50,16 @@ type NodeConfig =
       StoreMiB: int64
       Initiator: NodeId option
       Role: NodeRole
-      /// Multiplies the transport's request, connect, reconnect and keep-alive timeouts: 1 on real machines; more
-      /// for node hosts on emulated ones, where a page's round trip can take seconds (`ssihv up --lab` writes 10).
-      TransportTimeoutScale: int }
+      /// Multiplies the node host's timeouts (the transport's request, connect, reconnect and keep-alive ones, its
+      /// start-up and join, the boot node's control steps): 1 on real machines; more for node hosts on emulated
+      /// ones, where a page's round trip or a start-up can take many times longer (`ssihv up --lab` writes 10).
+      TimeoutScale: int }
 
 /// A broken rule: the field (as spelled in the file) and what was expected there.
 type ConfigError = { Field: string; Rule: string }
 
 let minimumApiTokenLength = 16
-let maximumTransportTimeoutScale = 100
+let maximumTimeoutScale = 100
 let minimumSecretHexDigits = ClusterSecret.minimumLength * 2
 
 let private error field rule = { Field = field; Rule = rule }
@@ -176,14 +177,14 @@ let validate (raw: RawNodeConfig) : Result<NodeConfig, ConfigError list> =
         | None, Error _ -> Ok 0L // memoryMiB's own error is reported
     let role = role raw (match cpus with Ok c -> Some c | Error _ -> None)
     let timeoutScale =
-        match raw.TransportTimeoutScale with
+        match raw.TimeoutScale with
         | None -> Ok 1
-        | Some s when s >= 1 && s <= maximumTransportTimeoutScale -> Ok s
-        | Some s -> Error [ error "transportTimeoutScale" (sprintf "expected a whole number from 1 to %d, found %d" maximumTransportTimeoutScale s) ]
+        | Some s when s >= 1 && s <= maximumTimeoutScale -> Ok s
+        | Some s -> Error [ error "timeoutScale" (sprintf "expected a whole number from 1 to %d, found %d" maximumTimeoutScale s) ]
     match id, transport, http, secret, token, cpus, memory, store, initiator, role, timeoutScale with
     | Ok id, Ok transport, Ok http, Ok secret, Ok token, Ok cpus, Ok memory, Ok store, Ok initiator, Ok role, Ok timeoutScale ->
         Ok { Id = id; Transport = transport; Http = http; Secret = secret; ApiToken = token; Cpus = cpus
-             MemoryMiB = memory; StoreMiB = store; Initiator = initiator; Role = role; TransportTimeoutScale = timeoutScale }
+             MemoryMiB = memory; StoreMiB = store; Initiator = initiator; Role = role; TimeoutScale = timeoutScale }
     | _ ->
         Error(
             resultErrors id @ resultErrors transport @ resultErrors http @ resultErrors secret @ resultErrors token

@@ -30,7 +30,7 @@ let private topologies =
 
 let private input addressing topology =
     { Topology = topology; TopologyPath = "/tmp/up/topology.json"; Secret = String.replicate 32 "a"
-      ApiToken = "token-of-sixteen-chars"; Addressing = addressing; MemoryBudgetMiB = None; TransportTimeoutScale = None }
+      ApiToken = "token-of-sixteen-chars"; Addressing = addressing; MemoryBudgetMiB = None; TimeoutScale = None }
 
 let private planned addressing topology =
     match plan (input addressing topology) with
@@ -101,11 +101,11 @@ let tests =
             (planned a t).Nodes |> List.forall (fun c -> c.StoreMiB = total && c.StoreMiB >= c.MemoryMiB))
 
         testPropertyWithConfig config "transports wait 10 times longer in lab machines, as long as given, else as their defaults; 0 and 101 are refused" <| forAll (fun t a ->
-            let scales input = match plan input with Ok p -> p.Nodes |> List.map (fun c -> c.TransportTimeoutScale) |> List.distinct | Error _ -> []
+            let scales input = match plan input with Ok p -> p.Nodes |> List.map (fun c -> c.TimeoutScale) |> List.distinct | Error _ -> []
             scales (input a t) = [ (if a = LabMachines then 10 else 1) ]
-            && scales { input a t with TransportTimeoutScale = Some 7 } = [ 7 ]
-            && errorFields (plan { input a t with TransportTimeoutScale = Some 0 }) = [ "--transport-timeout-scale" ]
-            && errorFields (plan { input a t with TransportTimeoutScale = Some 101 }) = [ "--transport-timeout-scale" ])
+            && scales { input a t with TimeoutScale = Some 7 } = [ 7 ]
+            && errorFields (plan { input a t with TimeoutScale = Some 0 }) = [ "--timeout-scale" ]
+            && errorFields (plan { input a t with TimeoutScale = Some 101 }) = [ "--timeout-scale" ])
 
         testPropertyWithConfig config "secret and token reach every node unchanged" <| forAll (fun t a ->
             (planned a t).Nodes |> List.forall (fun c -> c.Secret = String.replicate 32 "a" && c.ApiToken = "token-of-sixteen-chars"))

@@ -33,11 +33,11 @@ let private validRaw: Gen<RawNodeConfig> =
         let! initiator = Gen.optionOf (Gen.constant (id + 1))
         let! bootFlagOnMemoryNode = Gen.elements [ None; Some false ]
         let! spareStore = Gen.optionOf (Gen.choose (0, 4096) |> Gen.map int64)
-        let! timeoutScale = Gen.optionOf (Gen.choose (1, maximumTransportTimeoutScale))
+        let! timeoutScale = Gen.optionOf (Gen.choose (1, maximumTimeoutScale))
         let common =
             { Id = Some id; Transport = Some(sprintf "127.0.0.1:%d" transportPort); Http = Some(sprintf "10.1.2.3:%d" httpPort)
               Secret = Some secret; ApiToken = Some token; Cpus = None; MemoryMiB = None; Initiator = None; Boot = None
-              Join = None; Topology = None; MemoryBudgetMiB = None; StoreMiB = None; TransportTimeoutScale = timeoutScale }
+              Join = None; Topology = None; MemoryBudgetMiB = None; StoreMiB = None; TimeoutScale = timeoutScale }
         return
             if boot then
                 { common with Cpus = Some cpus; MemoryMiB = Some bootMemory; Boot = Some true; Topology = topology; MemoryBudgetMiB = budget
@@ -74,8 +74,8 @@ let private broken: Gen<RawNodeConfig * string> =
                   (fun (r: RawNodeConfig) -> { r with Initiator = r.Id; Cpus = Some 0; MemoryMiB = Some 64L; StoreMiB = None }), "initiator"
                   (fun (r: RawNodeConfig) -> { r with Boot = Some true; Join = Some "http://127.0.0.1:8100" }), "join"
                   (fun (r: RawNodeConfig) -> { r with Boot = None; Join = None }), "boot"
-                  (fun (r: RawNodeConfig) -> { r with TransportTimeoutScale = Some 0 }), "transportTimeoutScale"
-                  (fun (r: RawNodeConfig) -> { r with TransportTimeoutScale = Some 101 }), "transportTimeoutScale"
+                  (fun (r: RawNodeConfig) -> { r with TimeoutScale = Some 0 }), "timeoutScale"
+                  (fun (r: RawNodeConfig) -> { r with TimeoutScale = Some 101 }), "timeoutScale"
                   (if isBoot then (fun (r: RawNodeConfig) -> { r with Initiator = Some 7; Cpus = Some 2 }), "initiator"
                    else (fun (r: RawNodeConfig) -> { r with Join = Some "https://boot.example:8100" }), "join")
                   (if isBoot then (fun (r: RawNodeConfig) -> { r with MemoryBudgetMiB = Some 0L }), "memoryBudgetMiB"
@@ -113,7 +113,7 @@ let tests =
 
         testPropertyWithConfig config "any record at all is accepted or refused with errors naming documented fields, never an exception" <|
             fun (raw: RawNodeConfig) ->
-                let fields = set [ "id"; "transport"; "http"; "secret"; "apiToken"; "cpus"; "memoryMiB"; "initiator"; "boot"; "join"; "topology"; "memoryBudgetMiB"; "storeMiB"; "transportTimeoutScale" ]
+                let fields = set [ "id"; "transport"; "http"; "secret"; "apiToken"; "cpus"; "memoryMiB"; "initiator"; "boot"; "join"; "topology"; "memoryBudgetMiB"; "storeMiB"; "timeoutScale" ]
                 match validate raw with
                 | Ok _ -> true
                 | Error errors -> not errors.IsEmpty && errors |> List.forall (fun e -> fields.Contains e.Field && e.Rule <> "")
@@ -129,7 +129,7 @@ let tests =
                 { Id = Some -1; Transport = Some "127.0.0.1:7101"; Http = Some "nowhere"; Secret = Some "00112233"
                   ApiToken = Some "a-long-random-token"; Cpus = Some 0; MemoryMiB = Some 1024L; Initiator = None; Boot = None
                   Join = Some "http://127.0.0.1:8100"; Topology = None; MemoryBudgetMiB = None; StoreMiB = None
-                  TransportTimeoutScale = None }
+                  TimeoutScale = None }
             match validate raw with
             | Ok _ -> failtest "accepted"
             | Error errors ->

@@ -54,7 +54,7 @@ public sealed class NodeCommand : ICommand
         try
         {
             var listen = new IPEndPoint(IPAddress.Parse(config.Transport.Address), config.Transport.Port);
-            transport = NodeTransport.Create(new TransportOptions(config.Id, listen, config.Secret, home) { Log = log }.Scaled(config.TransportTimeoutScale));
+            transport = NodeTransport.Create(new TransportOptions(config.Id, listen, config.Secret, home) { Log = log }.Scaled(config.TimeoutScale));
         }
         catch (TransportException e)
         {
@@ -62,11 +62,13 @@ public sealed class NodeCommand : ICommand
         }
         var budget = config.Role is NodeConfig.NodeRole.BootNode boot ? boot.memoryBudgetMiB : null;
         var effects = new NodeEffects(config.Id, budget?.Value, home, transport, log);
-        await using var host = new NodeHost(config, template, effects, new NodeStatus(home, transport, effects), log);
+        await using var host = new NodeHost(config, template, effects, new NodeStatus(home, transport, effects), log,
+            NodeHostTimeouts.Default.Scaled(config.TimeoutScale));
+        var startTimeout = StartTimeout * config.TimeoutScale;
         try
         {
             using var starting = CancellationTokenSource.CreateLinkedTokenSource(stop);
-            starting.CancelAfter(StartTimeout);
+            starting.CancelAfter(startTimeout);
             await host.StartAsync(starting.Token);
         }
         catch (JoinFailedException e)
@@ -83,7 +85,7 @@ public sealed class NodeCommand : ICommand
         }
         catch (OperationCanceledException)
         {
-            throw CliException.Failure($"ssihv node {config.Id}: did not start within {StartTimeout.TotalSeconds} s");
+            throw CliException.Failure($"ssihv node {config.Id}: did not start within {startTimeout.TotalSeconds} s");
         }
         await Task.Delay(Timeout.Infinite, stop).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         return ExitCodes.Success;

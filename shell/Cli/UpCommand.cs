@@ -27,8 +27,8 @@ public sealed class UpCommand : ICommand
     static readonly OptionSpec MemoryBudget = new("memory-budget", "SIZE",
         "guest RAM kept resident on the boot node, whole MiB (e.g. 256M); the rest is paged to the nodes that home it (default: half the boot node's memory)",
         Required: false);
-    static readonly OptionSpec TransportTimeoutScale = new("transport-timeout-scale", "N",
-        "multiply the node hosts' transport timeouts by N, 1..100 (default 10 with --lab, else 1): for slow or emulated machines (docs/node-host.md)",
+    static readonly OptionSpec TimeoutScale = new("timeout-scale", "N",
+        "multiply the node hosts' timeouts (transport, start-up, join) by N, 1..100 (default 10 with --lab, else 1): for slow or emulated machines (docs/node-host.md)",
         Required: false);
     static readonly OptionSpec Timeout = new("timeout", "SECONDS", "fail when the guest has not stopped after this long (default 300)", Required: false);
     static readonly OptionSpec StartTimeout = new("start-timeout", "SECONDS",
@@ -49,7 +49,7 @@ public sealed class UpCommand : ICommand
         + "prints pages per node, remote fault latency and bytes moved per peer. Then it stops every node host.\n"
         + "Exit 0 when the guest powered off, 1 when the guest or a node host failed (named), 2 for bad input.",
         [],
-        [Topology, Netns, Lab, Guest, Kernel, Initrd, Append, MemoryBudget, TransportTimeoutScale, Timeout, StartTimeout]);
+        [Topology, Netns, Lab, Guest, Kernel, Initrd, Append, MemoryBudget, TimeoutScale, Timeout, StartTimeout]);
 
     public int Run(ParsedArguments arguments, TextWriter output)
     {
@@ -66,10 +66,10 @@ public sealed class UpCommand : ICommand
                 : arguments.Flag(Netns.Name) ? ClusterPlan.Addressing.NetworkNamespaces : ClusterPlan.Addressing.Loopback,
             GuestOf(arguments, timeout.TotalSeconds),
             MemoryBudgetOf(arguments),
-            arguments.Option(TransportTimeoutScale.Name) is { } scale
+            arguments.Option(TimeoutScale.Name) is { } scale
                 ? int.TryParse(scale, NumberStyles.None, CultureInfo.InvariantCulture, out var value)
                     ? value
-                    : throw CliException.BadInput($"ssihv up: --transport-timeout-scale {scale}: expected a whole number from 1 to 100")
+                    : throw CliException.BadInput($"ssihv up: --timeout-scale {scale}: expected a whole number from 1 to 100")
                 : null,
             timeout,
             arguments.Seconds(Syntax.Command, StartTimeout, lab ? LabStartTimeoutSeconds : DefaultStartTimeoutSeconds));

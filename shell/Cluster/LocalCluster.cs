@@ -17,8 +17,8 @@ public sealed record LocalClusterOptions(
     ClusterPlan.Addressing Addressing,
     VmRequest Guest,
     long? MemoryBudgetMiB,
-    /// The node configs' transportTimeoutScale; null: the addressing's default (10 in lab machines, else 1).
-    int? TransportTimeoutScale,
+    /// The node configs' timeoutScale; null: the addressing's default (10 in lab machines, else 1).
+    int? TimeoutScale,
     /// Limit for the guest's run, from POST /v1/vm to "stopped".
     TimeSpan VmTimeout,
     /// Limit for each node host to answer /v1/health and for the cluster to become active.
@@ -43,7 +43,7 @@ public sealed record LocalClusterResult(VmReply Vm, PagesReply Pages);
 /// </summary>
 public sealed class LocalCluster
 {
-    static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(10);
+    static readonly TimeSpan BaseRequestTimeout = TimeSpan.FromSeconds(10);
     static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(10);
     /// The boot node enforces the guest's timeout itself; this is how long after it we still wait for its word.
     static readonly TimeSpan VmReportGrace = TimeSpan.FromSeconds(30);
@@ -51,6 +51,8 @@ public sealed class LocalCluster
     const int TokenBytes = 24;
 
     readonly LocalClusterOptions options;
+    /// The control API of node hosts with scaled timeouts answers as slowly as they wait: so long do we wait.
+    readonly TimeSpan requestTimeout;
     readonly NodeCommand nodeCommand;
     readonly TextWriter log;
     readonly Stream console;
@@ -62,6 +64,7 @@ public sealed class LocalCluster
     LocalCluster(LocalClusterOptions options, NodeCommand nodeCommand, TextWriter log, Stream console)
     {
         this.options = options;
+        requestTimeout = BaseRequestTimeout * (options.TimeoutScale ?? ClusterPlan.defaultTimeoutScale(options.Addressing));
         this.nodeCommand = nodeCommand;
         this.log = TextWriter.Synchronized(log);
         this.console = console;
@@ -114,7 +117,7 @@ public sealed class LocalCluster
         catch (Exception e) when (e is OperationCanceledException or ClusterApiException or HttpRequestException)
         {
             // After an abort, a call that failed because a node host had just died is not the news: the death is.
-            throw new ClusterRunException(abortReason ?? [$"ssihv up: {(e is OperationCanceledException ? "no reply from the control API within " + RequestTimeout.TotalSeconds + " s" : e.Message)}"]);
+            throw new ClusterRunException(abortReason ?? [$"ssihv up: {(e is OperationCanceledException ? "no reply from the control API within " + requestTimeout.TotalSeconds + " s" : e.Message)}"]);
         }
         finally
         {
@@ -136,7 +139,7 @@ public sealed class LocalCluster
             Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(TokenBytes)),
             options.Addressing,
             options.MemoryBudgetMiB is { } budget ? budget : null,
-            options.TransportTimeoutScale is { } scale ? scale : null));
+            options.TimeoutScale is { } scale ? scale : null));
         if (planned.IsError)
             throw new ClusterInputException(planned.ErrorValue.Select(e => $"{options.TopologyName}: {ClusterPlan.errorText(e)}").ToList());
         return planned.ResultValue;
@@ -146,7 +149,7 @@ public sealed class LocalCluster
     {
         var cancellation = abort.Token;
         var token = plan.Nodes.Head.ApiToken;
-        using var client = new ClusterClient(token, RequestTimeout, Progress);
+        using var client = new ClusterClient(token, requestTimeout, Progress);
         var boot = plan.Nodes.Single(n => n.Boot);
         var bootUrl = new Uri(plan.BootUrl);
         // The boot node first: the others join it as they start.
@@ -247,11 +250,11 @@ public sealed class LocalCluster
             abort.Cancel();
     }
 
-    static async Task TryStopVm(ClusterClient client, Uri bootUrl)
+    async Task TryStopVm(ClusterClient client, Uri bootUrl)
     {
         try
         {
-            using var limit = new CancellationTokenSource(RequestTimeout);
+            using var limit = new CancellationTokenSource(requestTimeout);
             await client.StopVmAsync(bootUrl, limit.Token);
         }
         catch (Exception e) when (e is ClusterApiException or HttpRequestException or OperationCanceledException)

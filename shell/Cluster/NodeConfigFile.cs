@@ -29,8 +29,8 @@ public static class NodeConfigFile
         if (node.MemoryBudgetMiB is { } budget)
             json.WriteNumber("memoryBudgetMiB", budget.Value);
         json.WriteNumber("storeMiB", node.StoreMiB);
-        if (node.TransportTimeoutScale != 1)
-            json.WriteNumber("transportTimeoutScale", node.TransportTimeoutScale);
+        if (node.TimeoutScale != 1)
+            json.WriteNumber("timeoutScale", node.TimeoutScale);
         json.WriteEndObject();
     }
 }

@@ -22,7 +22,7 @@ public sealed class NodeConfigDocument
     public string? Topology { get; set; }
     public long? MemoryBudgetMiB { get; set; }
     public long? StoreMiB { get; set; }
-    public int? TransportTimeoutScale { get; set; }
+    public int? TimeoutScale { get; set; }
 }
 
 /// <summary>Source-generated reader; comments and trailing commas accepted (people edit these files by hand).</summary>

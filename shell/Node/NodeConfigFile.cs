@@ -55,7 +55,7 @@ public static class NodeConfigFile
     static NodeConfig.RawNodeConfig ToRaw(NodeConfigDocument d) =>
         new(Option(d.Id), Option(d.Transport), Option(d.Http), Option(d.Secret), Option(d.ApiToken), Option(d.Cpus),
             Option(d.MemoryMiB), Option(d.Initiator), Option(d.Boot), Option(d.Join), Option(d.Topology),
-            Option(d.MemoryBudgetMiB), Option(d.StoreMiB), Option(d.TransportTimeoutScale));
+            Option(d.MemoryBudgetMiB), Option(d.StoreMiB), Option(d.TimeoutScale));
 
     static FSharpOption<T>? Option<T>(T? value) where T : struct => value is { } v ? FSharpOption<T>.Some(v) : null;
 

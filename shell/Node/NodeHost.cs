@@ -8,6 +8,11 @@ namespace SsiHv.Shell.Nodes;
 public sealed record NodeHostTimeouts(ControlTimeouts Control, JoinClient.Retry Join)
 {
     public static NodeHostTimeouts Default { get; } = new(ControlTimeouts.Default, JoinClient.Retry.Default);
+
+    /// Every wait `scale` times longer (the node config's timeoutScale, for emulated machines).
+    public NodeHostTimeouts Scaled(int scale) => scale == 1 ? this : new(
+        new ControlTimeouts(Control.Connect * scale, Control.StartVm * scale, Control.MovePages * scale, Control.StopVm * scale),
+        Join with { Total = Join.Total * scale, MaximumDelay = Join.MaximumDelay * scale, AttemptTimeout = Join.AttemptTimeout * scale });
 }
 
 /// <summary>

@@ -10,7 +10,7 @@ namespace SsiHv.Shell.Transport;
 public sealed record TransportOptions(int Self, IPEndPoint Listen, ClusterSecret Secret, IPageService Pages)
 {
     /// These options with every timeout (request, connect, reconnect window, ping interval and timeout) times
-    /// `scale`: node configs' transportTimeoutScale, for node hosts on emulated machines.
+    /// `scale`: node configs' timeoutScale, for node hosts on emulated machines.
     public TransportOptions Scaled(int scale) => scale == 1 ? this : this with
     {
         RequestTimeout = RequestTimeout * scale,

@@ -40,7 +40,7 @@ public sealed class NodeHostProcesses : IDisposable
             fields.Add($"\"storeMiB\": {store}");
         // In a lab machine the transport's timeouts stretch like the tests' own limits.
         if (TestScale.Scale != 1)
-            fields.Add($"\"transportTimeoutScale\": {TestScale.Scale}");
+            fields.Add($"\"timeoutScale\": {TestScale.Scale}");
         var config = Path.Combine(directory.FullName, $"node{id}.json");
         File.WriteAllText(config, "{ " + string.Join(", ", fields) + " }");
 

@@ -49,8 +49,8 @@ public sealed class UpCommandTests : IDisposable
     [InlineData("--guest", "memtest", "--guest memtest: unknown guest; expected 'probe'")]
     [InlineData("--memory-budget", "1500K", "--memory-budget 1500K: expected a whole number of MiB")]
     [InlineData("--timeout", "-3", "--timeout -3: expected a number of seconds")]
-    [InlineData("--transport-timeout-scale", "ten", "--transport-timeout-scale ten: expected a whole number from 1 to 100")]
-    [InlineData("--transport-timeout-scale", "0", "--transport-timeout-scale: expected a whole number from 1 to 100, found 0")]
+    [InlineData("--timeout-scale", "ten", "--timeout-scale ten: expected a whole number from 1 to 100")]
+    [InlineData("--timeout-scale", "0", "--timeout-scale: expected a whole number from 1 to 100, found 0")]
     [InlineData("--kernel", "/nonexistent/bzImage", "--kernel /nonexistent/bzImage: no such file")]
     public void BadOptionsExitTwoNamingTheOption(string option, string value, string expected)
     {

@@ -33,7 +33,7 @@ public sealed partial class UpEndToEndTests(ITestOutputHelper output) : IDisposa
         var basePort = 23000 + 10 * nodeCount + (netns ? 100 : 0);
         var topology = files.Topology(Topology(nodeCount, basePort), $"cluster{nodeCount}.json");
         string[] arguments = ["up", "--topology", topology, "--guest", "probe", "--timeout", TestScale.SecondsArgument(240), "--start-timeout", TestScale.SecondsArgument(60),
-            "--transport-timeout-scale", TestScale.Scale.ToString(System.Globalization.CultureInfo.InvariantCulture), .. (netns ? new[] { "--netns" } : [])];
+            "--timeout-scale", TestScale.Scale.ToString(System.Globalization.CultureInfo.InvariantCulture), .. (netns ? new[] { "--netns" } : [])];
 
         var run = CliRun.AsProcess(TestScale.Minutes(6), arguments);
         output.WriteLine(run.ToString());
