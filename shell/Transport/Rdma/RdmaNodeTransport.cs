@@ -82,9 +82,23 @@ public sealed class RdmaNodeTransport : INodeTransport
     {
         if (destination.Length < WireFrame.PageLength)
             throw new ArgumentException($"FetchPageAsync: the destination holds {destination.Length} bytes, a page is {WireFrame.PageLength}", nameof(destination));
-        if (await PathOf(node, cancellation) is { } path && await path.TryFetchAsync(page, destination, cancellation))
-            return;
-        // No RDMA to this home, or every READ met a store in progress: the home copies the page under its lock.
+        if (await PathOf(node, cancellation) is { } path)
+        {
+            try
+            {
+                if (await path.TryFetchAsync(page, destination, cancellation))
+                    return;
+            }
+            catch (PeerUnavailableException e) when (path.IsBroken)
+            {
+                // The RDMA path broke (a READ went unanswered), not necessarily the home: the TCP link, whose own
+                // timeouts and keep-alive decide whether the home is lost, fetches this page; the next fetch
+                // builds a new path.
+                Options.Log($"transport: node {Self}: page {page} from node {node} over TCP: {e.Message}");
+            }
+        }
+        // No RDMA to this home, a broken path, or every READ met a store in progress: the home copies the page
+        // under its lock.
         await tcp.FetchPageAsync(node, page, destination, cancellation);
     }
 
