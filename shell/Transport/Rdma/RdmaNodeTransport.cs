@@ -10,7 +10,8 @@ namespace SsiHv.Shell.Transport.Rdma;
 /// reconnect, PeerLost and Traffic; the TCP transport also serves the RDMA side channel (<see cref="RdmaHomeService"/>).
 /// FetchPage is one-sided: per home an <see cref="RdmaPeerPath"/> reads the page's slot with fenced RDMA READs.
 /// A home whose page service has no registered memory, or a path that cannot be built because the peer has no
-/// RDMA, is fetched from over TCP (logged once per peer); a broken path is rebuilt on the next fetch.
+/// RDMA, is fetched from over TCP (logged once per peer); a fetch whose path broke is retried over TCP (logged),
+/// and the next fetch builds a new path.
 /// </summary>
 public sealed class RdmaNodeTransport : INodeTransport
 {
