@@ -93,7 +93,8 @@ module Flags =
 module BootArchitecture =
     /// Legacy devices (the COM1 UART) exist on the LPC/ISA side.
     let legacyDevices = 1us <<< 0
-    /// An 8042 keyboard controller exists (the VMM's i8042 is how a guest resets on some paths).
+    /// An 8042 keyboard controller exists. Ours leaves it clear: the VMM's i8042 only takes the pulse-reset
+    /// command, and Linux probes an announced controller and logs "i8042: probe of i8042 failed with error -5".
     let keyboardController8042 = 1us <<< 1
 
 /// The FADT fields SSI-HV writes or inspects. 32-bit fields and their 64-bit X_ twins are kept separately
@@ -175,7 +176,7 @@ let ours (facsAddress: uint64) (dsdtAddress: uint64) =
       C2Latency = 101us
       C3Latency = 1001us
       Century = 0uy
-      BootArchitecture = BootArchitecture.legacyDevices ||| BootArchitecture.keyboardController8042
+      BootArchitecture = BootArchitecture.legacyDevices
       Flags = Flags.wbinvd ||| Flags.procC1 ||| Flags.powerButton ||| Flags.sleepButton ||| Flags.fixedRtc ||| Flags.timerValueExtended ||| Flags.resetRegisterSupported
       ResetRegister = GenericAddress.ioPort resetPort 1uy GenericAddress.byteAccess
       ResetValue = resetValue

@@ -13,6 +13,7 @@ let syscallMask = 0xC0000084u
 let kernelGsBase = 0xC0000102u
 let ia32MiscEnable = 0x1A0u
 let ia32MtrrDefType = 0x2FFu
+let ia32TimeStampCounter = 0x10u
 
 /// IA32_MISC_ENABLE bit 0: fast-string operations.
 let miscEnableFastString = 1UL
@@ -31,3 +32,9 @@ let forBoot : (uint32 * uint64) list =
       kernelGsBase, 0UL
       ia32MiscEnable, miscEnableFastString
       ia32MtrrDefType, mtrrEnabledWriteBack ]
+
+/// Written to every vCPU one after another once all exist, as QEMU does at reset: KVM treats TSC writes of
+/// the same value less than a second apart as one synchronization, so every vCPU gets the same TSC offset.
+/// vCPUs created further apart (a slow host, a lab machine) would otherwise keep different TSCs, and KVM gives
+/// Linux's kvm-clock no stable master clock: its CPUs then disagree about the time and the boot stalls.
+let synchronizeTimeStampCounters : (uint32 * uint64) list = [ ia32TimeStampCounter, 0UL ]

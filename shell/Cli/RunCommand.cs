@@ -74,7 +74,7 @@ public sealed class RunCommand : ICommand
                     output.WriteLine("ssihv run: the guest reset (give --reboot to boot it again)");
                     return ExitCodes.Success;
                 case VmStop.TimedOut t:
-                    throw CliException.Failure($"ssihv run: the guest was still running after {t.Limit.TotalSeconds} s (--timeout); stopped it");
+                    throw CliException.Failure([$"ssihv run: the guest was still running after {t.Limit.TotalSeconds} s (--timeout); stopped it", .. t.VcpuStates.Split('\n')]);
                 case VmStop.Stopped stopped:
                     throw CliException.Failure($"ssihv run: the VM was stopped: {stopped.Reason}");
                 case VmStop.Failure f:

@@ -90,7 +90,7 @@ public sealed class NodeEffects : IClusterEffects
             {
                 VmStop.PowerOff => new VmEnd("the guest powered off", Failed: false),
                 VmStop.Reset => new VmEnd("the guest reset", Failed: false),
-                VmStop.TimedOut t => new VmEnd($"the guest was still running after {t.Limit.TotalSeconds} s; stopped it", Failed: true),
+                VmStop.TimedOut t => new VmEnd($"the guest was still running after {t.Limit.TotalSeconds} s; stopped it\n{t.VcpuStates}", Failed: true),
                 VmStop.Failure f => new VmEnd($"the guest failed: {f.Report}", Failed: true),
                 VmStop.Stopped s => new VmEnd(s.Reason, Failed: true),
                 _ => new VmEnd($"the VM stopped: {stop}", Failed: true),

@@ -98,13 +98,14 @@ public sealed class VirtualMachine : IDisposable
         {
             var vcpu = vm.CreateVcpu(id);
             vcpus.Add(vcpu);
-            VcpuSetup.SetCpuid(vcpu, supportedCpuid, cpus, (uint)id);
+            VcpuSetup.SetCpuid(vcpu, supportedCpuid, (uint)id);
             VcpuSetup.SetBootMsrs(vcpu);
             VcpuSetup.SetBootFpu(vcpu);
             if (id == 0)
                 VcpuSetup.SetEntryState(vcpu, plan.Entry);
             loops.Add(new VcpuLoop(vcpu, ports, memory, RequestStop));
         }
+        VcpuSetup.SynchronizeTimeStampCounters(vcpus);
         // Writing each LAPIC state back makes KVM rebuild its APIC ID routing map with every vCPU in it, as
         // QEMU's reset does. Without it, on this host's KVM an INIT IPI to the only AP of a 2-vCPU VM was
         // never delivered (measured: the AP stayed in wait-for-INIT until the run ended).
@@ -156,10 +157,13 @@ public sealed class VirtualMachine : IDisposable
             }
             catch (OperationCanceledException)
             {
-                stop = new VmStop.TimedOut(timeout);
+                stop = new VmStop.TimedOut(timeout, "");
             }
         }
         var stuck = loops.Where(loop => !loop.Stop(VcpuStopTimeout)).Select(loop => loop.Id).ToList();
+        if (stop is VmStop.TimedOut timedOut)
+            stop = timedOut with { VcpuStates = string.Join('\n', vcpus.Where(v => !stuck.Contains(v.Id))
+                .Select(v => FailureReport.Describe(v, memory, "registers when stopped"))) };
         Pager?.Stop();
         console.Writer.TryComplete();
         await writer;

@@ -15,12 +15,16 @@ namespace SsiHv.Tests.LinuxGuest;
 /// named <c>SSDT2</c> etc. by the kernel).
 /// </param>
 /// <param name="KernelLog">The kernel log lines that mention ACPI, NUMA, SRAT, SLIT, HMAT or nodes.</param>
+/// <param name="OnlineCpus"><c>/sys/devices/system/cpu/online</c>.</param>
+/// <param name="Problems">The kernel log lines of level warning (4) or worse, raw (<c>&lt;4&gt;[time] text</c>).</param>
 public sealed record NumaView(
     string KernelRelease,
     IReadOnlySet<int> OnlineNodes,
     IReadOnlyList<NodeView> Nodes,
     IReadOnlyDictionary<string, byte[]> AcpiTables,
-    IReadOnlyList<string> KernelLog)
+    IReadOnlyList<string> KernelLog,
+    IReadOnlySet<int> OnlineCpus,
+    IReadOnlyList<string> Problems)
 {
     public const string BeginMarker = "SSIHV-NUMA-BEGIN";
     public const string EndMarker = "SSIHV-NUMA-END";
@@ -91,6 +95,8 @@ public sealed record NumaView(
         readonly SortedDictionary<int, NodeBuilder> nodes = new();
         readonly SortedDictionary<string, byte[]> acpiTables = new(StringComparer.Ordinal);
         readonly List<string> kernelLog = new();
+        IReadOnlySet<int> onlineCpus = new SortedSet<int>();
+        readonly List<string> problems = new();
 
         public void Add(string line)
         {
@@ -100,6 +106,8 @@ public sealed record NumaView(
                 case "kernel": kernelRelease = rest; break;
                 case "online": onlineNodes = ParseList(rest); break;
                 case "log": kernelLog.Add(rest); break;
+                case "cpus": onlineCpus = ParseList(rest); break;
+                case "problem": problems.Add(rest); break;
                 case "acpi":
                     var signature = Word(rest, out var base64);
                     acpiTables[signature] = Convert.FromBase64String(base64);
@@ -120,7 +128,9 @@ public sealed record NumaView(
             onlineNodes,
             nodes.Values.Select(n => n.Build()).ToList(),
             acpiTables,
-            kernelLog);
+            kernelLog,
+            onlineCpus,
+            problems);
     }
 
     sealed class NodeBuilder(int id)

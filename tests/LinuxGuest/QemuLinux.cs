@@ -9,6 +9,13 @@ public sealed record QemuBootOptions
 
     public int Cpus { get; init; } = 1;
 
+    /// <summary>The <c>-accel</c> value: <c>tcg</c> emulates the CPU anywhere; <c>kvm</c> needs /dev/kvm (a lab
+    /// machine has one).</summary>
+    public string Accelerator { get; init; } = "tcg";
+
+    /// <summary>The <c>-cpu</c> model; null keeps QEMU's default for the accelerator.</summary>
+    public string? CpuModel { get; init; }
+
     /// <summary>The <c>-machine</c> value. SMM is off because SeaBIOS's SMM setup is slow under TCG and
     /// nothing here needs it; add <c>,hmat=on</c> when QEMU itself is to generate an HMAT.</summary>
     public string Machine { get; init; } = "pc,smm=off";
@@ -40,8 +47,8 @@ public sealed record LinuxBoot(NumaView Numa, IReadOnlyList<string> Console, Tim
 public sealed class QemuLinuxTestCollection;
 
 /// <summary>
-/// Boots Debian's kernel under QEMU TCG with the harness initramfs and returns the kernel's NUMA view.
-/// TCG, not KVM: this machine's KVM cannot run a stock Linux kernel (DESIGN.md section 5).
+/// Boots Debian's kernel under QEMU (TCG unless the options ask for KVM) with the harness initramfs and returns
+/// the kernel's NUMA view.
 /// </summary>
 public static class QemuLinux
 {
@@ -54,9 +61,9 @@ public static class QemuLinux
 
     const int ConsoleTailLines = 60;
 
-    // quiet: less serial output to emulate. panic=-1: a panic (say, on tables the kernel rejects) reboots
-    // at once, which -no-reboot turns into QEMU exiting, instead of hanging until the timeout.
-    const string KernelArgs = "console=ttyS0 quiet panic=-1";
+    /// quiet: less serial output to emulate. panic=-1: a panic (say, on tables the kernel rejects) reboots
+    /// at once, which -no-reboot turns into QEMU exiting, instead of hanging until the timeout.
+    public const string KernelArgs = "console=ttyS0 quiet panic=-1";
 
     /// <summary>QEMU's full argument list (without the program name) for a boot of <paramref name="images"/>.</summary>
     public static IReadOnlyList<string> QemuArguments(QemuBootOptions options, GuestImages images)
@@ -64,7 +71,7 @@ public static class QemuLinux
         var args = new List<string>
         {
             "-machine", options.Machine,
-            "-accel", "tcg",
+            "-accel", options.Accelerator,
             "-m", $"{options.MemoryMiB}M",
             "-smp", options.Cpus.ToString(),
             "-nographic",
@@ -75,6 +82,8 @@ public static class QemuLinux
             "-initrd", images.InitramfsPath,
             "-append", string.IsNullOrWhiteSpace(options.ExtraKernelArgs) ? KernelArgs : $"{KernelArgs} {options.ExtraKernelArgs}",
         };
+        if (options.CpuModel is { } model)
+            args.AddRange(["-cpu", model]);
         foreach (var file in options.AcpiTableFiles)
         {
             // QEMU's option syntax escapes a comma inside a value by doubling it.

@@ -4,6 +4,7 @@
 # the BEGIN and END markers; each line is "<kind> <fields...>":
 #   kernel <release>
 #   online <node list>
+#   cpus <list of online CPUs>
 #   node <N> cpulist <cpu list, may be empty>
 #   node <N> memtotal_kib <kB>
 #   node <N> distance <d0> <d1> ...
@@ -12,6 +13,7 @@
 #   node <N> cache <K> <size|line_size|indexing|write_policy> <value>
 #   acpi <signature> <base64 of the raw table>
 #   log <kernel log line about ACPI/NUMA>
+#   problem <kernel log line of level warning or worse, raw: "<level>[time] text">
 /bin/busybox mount -t proc proc /proc
 /bin/busybox mount -t sysfs sysfs /sys
 export PATH=/bin
@@ -53,6 +55,7 @@ report_node() {
 echo "SSIHV-NUMA-BEGIN"
 echo "kernel $(uname -r)"
 echo "online $(cat $nodes/online)"
+echo "cpus $(cat /sys/devices/system/cpu/online)"
 for dir in $nodes/node*; do
     [ -d "$dir" ] && report_node "$dir"
 done
@@ -60,6 +63,7 @@ for table in /sys/firmware/acpi/tables/*; do
     [ -f "$table" ] && echo "acpi ${table##*/} $(base64 -w 0 "$table")"
 done
 dmesg | grep -i -E 'acpi|numa|srat|slit|hmat|node' | sed 's/^/log /'
+dmesg -r | grep '^<[0-4]>' | sed 's/^/problem /'
 echo "SSIHV-NUMA-END"
 
 poweroff -f

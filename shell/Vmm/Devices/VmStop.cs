@@ -6,7 +6,8 @@ public abstract record VmStop
     public sealed record PowerOff : VmStop;
     public sealed record Reset : VmStop;
     public sealed record Failure(string Report) : VmStop;
-    public sealed record TimedOut(TimeSpan Limit) : VmStop;
+    /// `VcpuStates`: each vCPU's registers when it was stopped (FailureReport), for finding where a guest hangs.
+    public sealed record TimedOut(TimeSpan Limit, string VcpuStates) : VmStop;
     /// Stopped from outside the guest (VirtualMachine.Stop): the control plane, a lost node, a failed pager.
     public sealed record Stopped(string Reason) : VmStop;
 }

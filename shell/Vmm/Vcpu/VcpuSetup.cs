@@ -7,11 +7,11 @@ namespace SsiHv.Shell.Vmm.Vcpu;
 /// <summary>Puts a vCPU into the state the boot plan asks for, and gives every vCPU its own CPUID identity.</summary>
 public static class VcpuSetup
 {
-    public static void SetCpuid(KvmVcpu vcpu, KvmCpuidEntry2[] supported, int cpuCount, uint apicId)
+    public static void SetCpuid(KvmVcpu vcpu, KvmCpuidEntry2[] supported, uint apicId)
     {
         var leaves = Microsoft.FSharp.Collections.ListModule.OfSeq(supported.Select(e =>
             new CpuidPolicy.Leaf(e.Function, e.Index, e.Eax, e.Ebx, e.Ecx, e.Edx)));
-        var patched = CpuidPolicy.forCpu(cpuCount, apicId, leaves).ToArray();
+        var patched = CpuidPolicy.forCpu(apicId, leaves).ToArray();
         var entries = supported.ToArray();
         for (var i = 0; i < entries.Length; i++)
         {
@@ -23,10 +23,19 @@ public static class VcpuSetup
         vcpu.SetCpuid(entries);
     }
 
-    /// KVM stops at the first MSR it rejects; every boot MSR is architectural, so a short count is a failure.
-    public static void SetBootMsrs(KvmVcpu vcpu)
+    public static void SetBootMsrs(KvmVcpu vcpu) => SetMsrs(vcpu, BootMsrs.forBoot);
+
+    /// Call with every vCPU, back to back, once all exist (see BootMsrs.synchronizeTimeStampCounters).
+    public static void SynchronizeTimeStampCounters(IEnumerable<KvmVcpu> vcpus)
     {
-        var entries = BootMsrs.forBoot.Select(m => new KvmMsrEntry { Index = m.Item1, Data = m.Item2 }).ToArray();
+        foreach (var vcpu in vcpus)
+            SetMsrs(vcpu, BootMsrs.synchronizeTimeStampCounters);
+    }
+
+    /// KVM stops at the first MSR it rejects; every MSR we write is architectural, so a short count is a failure.
+    static void SetMsrs(KvmVcpu vcpu, Microsoft.FSharp.Collections.FSharpList<Tuple<uint, ulong>> msrs)
+    {
+        var entries = msrs.Select(m => new KvmMsrEntry { Index = m.Item1, Data = m.Item2 }).ToArray();
         var written = vcpu.SetMsrs(entries);
         if (written != entries.Length)
             throw new InvalidOperationException($"KVM_SET_MSRS on vCPU {vcpu.Id} stopped at MSR 0x{entries[written].Index:X}");
