@@ -19,6 +19,7 @@ let all =
         Boot.BootProperties.tests
         Vcpu.CpuidPolicyProperties.tests
         Devices.DeviceProperties.tests
+        Devices.PciHostBridgeProperties.tests
         Paging.PagingTests.tests
         Transport.FrameProperties.tests
         Transport.HelloProperties.tests

@@ -96,6 +96,9 @@ module BootArchitecture =
     /// An 8042 keyboard controller exists. Ours leaves it clear: the VMM's i8042 only takes the pulse-reset
     /// command, and Linux probes an announced controller and logs "i8042: probe of i8042 failed with error -5".
     let keyboardController8042 = 1us <<< 1
+    /// No CMOS real-time clock. Linux then registers no rtc_cmos device (which logs "broken or not accessible"
+    /// on a machine without one) and takes the wall-clock time from kvm-clock.
+    let noCmosRtc = 1us <<< 5
 
 /// The FADT fields SSI-HV writes or inspects. 32-bit fields and their 64-bit X_ twins are kept separately
 /// because both exist in foreign tables; ours sets only the X_ twin of FIRMWARE_CTRL and DSDT (see `ours`).
@@ -176,7 +179,7 @@ let ours (facsAddress: uint64) (dsdtAddress: uint64) =
       C2Latency = 101us
       C3Latency = 1001us
       Century = 0uy
-      BootArchitecture = BootArchitecture.legacyDevices
+      BootArchitecture = BootArchitecture.legacyDevices ||| BootArchitecture.noCmosRtc
       Flags = Flags.wbinvd ||| Flags.procC1 ||| Flags.powerButton ||| Flags.sleepButton ||| Flags.fixedRtc ||| Flags.timerValueExtended ||| Flags.resetRegisterSupported
       ResetRegister = GenericAddress.ioPort resetPort 1uy GenericAddress.byteAccess
       ResetValue = resetValue

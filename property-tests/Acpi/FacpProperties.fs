@@ -55,6 +55,7 @@ let tests =
             Expect.equal (int ours.XPm1aEventBlock.BitWidth) (8 * int ours.Pm1EventLength) "PM1a event width agrees"
             Expect.equal (int ours.XPm1aControlBlock.BitWidth) (8 * int ours.Pm1ControlLength) "PM1a control width agrees"
             Expect.equal (ours.BootArchitecture &&& BootArchitecture.keyboardController8042) 0us "no 8042 announced"
+            Expect.notEqual (ours.BootArchitecture &&& BootArchitecture.noCmosRtc) 0us "no CMOS RTC"
         }
         test "a revision 1 FADT (116 bytes) parses with the later fields absent" {
             let parsed = Facp.parse (shortened Facp.minimumSize 1uy)

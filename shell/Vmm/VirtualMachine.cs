@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using Microsoft.FSharp.Core;
 using SsiHv.Core.Acpi;
 using SsiHv.Core.Boot;
+using SsiHv.Core.Devices;
 using SsiHv.Core.Memory;
 using SsiHv.Interop.Kvm;
 using SsiHv.Interop.Linux;
@@ -91,6 +92,9 @@ public sealed class VirtualMachine : IDisposable
         ports.Attach(PowerManagementPorts.First, PowerManagementPorts.Count, new PowerManagementPorts(RequestStop));
         ports.Attach(ResetRegisterPort.Port, 1, new ResetRegisterPort(RequestStop));
         ports.Attach(I8042Ports.First, I8042Ports.Count, new I8042Ports(RequestStop));
+        var pci = new PciConfigPorts();
+        ports.Attach(PciHostBridge.addressPort, 1, pci.AddressRegister);
+        ports.Attach(PciHostBridge.dataPort, PciHostBridge.dataPortCount, pci.DataRegister);
 
         var supportedCpuid = kvm.SupportedCpuid();
         var cpus = Core.Topology.TopologyModule.totalCpus(config.Topology);
