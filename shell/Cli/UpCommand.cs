@@ -19,7 +19,7 @@ public sealed class UpCommand : ICommand
     static readonly OptionSpec Netns = OptionSpec.Flag("netns",
         "run each node host in its own network namespace (10.213.0.N on a bridge at 10.213.0.254) instead of on 127.0.0.1; removed at the end");
     static readonly OptionSpec Lab = OptionSpec.Flag("lab",
-        "run each node host in its own lab machine (real KVM one level down, docs/lab.md) on tap devices of one bridge, 10.213.0.N as with --netns, soft RoCE between machines; for hosts without /dev/kvm (default topology then: 2 CPUs + 64 MiB, 64 MiB memory-only)");
+        "run each node host in its own lab machine (real KVM one level down, docs/lab.md) on tap devices of one bridge, 10.213.0.N as with --netns, soft RoCE between machines; for hosts without /dev/kvm (default topology then: 2 CPUs + 64 MiB, 64 MiB memory-only; with --kernel 128 MiB each)");
     static readonly OptionSpec Guest = new("guest", "NAME", "the built-in guest: 'probe' (DESIGN.md §6; the default when no --kernel)", Required: false);
     static readonly OptionSpec Kernel = new("kernel", "FILE", "a Linux bzImage, or an ELF kernel with a PVH note", Required: false);
     static readonly OptionSpec Initrd = new("initrd", "FILE", "an initial ramdisk for --kernel", Required: false);
@@ -100,9 +100,12 @@ public sealed class UpCommand : ICommand
     static (string Name, byte[] Bytes) TopologySource(ParsedArguments arguments, bool lab)
     {
         if (arguments.Option(Topology.Name) is not { } path)
-            return lab
-                ? (DefaultTopology.LabName, Encoding.UTF8.GetBytes(DefaultTopology.LabJson))
-                : (DefaultTopology.Name, Encoding.UTF8.GetBytes(DefaultTopology.Json));
+            return (lab, arguments.Option(Kernel.Name) is not null) switch
+            {
+                (true, true) => (DefaultTopology.LabLinuxName, Encoding.UTF8.GetBytes(DefaultTopology.LabLinuxJson)),
+                (true, false) => (DefaultTopology.LabName, Encoding.UTF8.GetBytes(DefaultTopology.LabJson)),
+                _ => (DefaultTopology.Name, Encoding.UTF8.GetBytes(DefaultTopology.Json)),
+            };
         try
         {
             return (path, File.ReadAllBytes(path));
