@@ -16,12 +16,13 @@ done
 log() { echo "[setup] $*"; }
 
 # qemu + busybox + cpio + xz: the Linux guest that parses our ACPI tables (DESIGN.md §5);
-# acpica-tools: iasl, which must disassemble every table we generate; gcc: the probe guest;
+# acpica-tools: iasl, which must disassemble every table we generate; gcc: the probe guest; libc6-dev: the
+# static C library the Linux NUMA memtest guest (guests/linux-numa-memtest) links;
 # iproute2 + iputils-ping: `ssihv up --netns` and its namespace tests.
 # libibverbs1: RDMA device enumeration and the verbs transport; libibverbs-dev: infiniband/verbs.h, against which
 # the tests check our hand-written verbs struct layouts; ibverbs-providers: the user-space driver of soft RoCE
 # (rdma_rxe) in lab machines. kmod: depmod, which writes the lab kernel's modules.dep (docs/lab.md).
-packages=(qemu-system-x86 acpica-tools busybox-static cpio xz-utils gcc make binutils iproute2 iputils-ping libibverbs1 libibverbs-dev ibverbs-providers kmod)
+packages=(qemu-system-x86 acpica-tools busybox-static cpio xz-utils gcc libc6-dev make binutils iproute2 iputils-ping libibverbs1 libibverbs-dev ibverbs-providers kmod)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
