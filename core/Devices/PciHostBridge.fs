@@ -18,12 +18,13 @@ let private header =
        0x00uy; 0x00uy; 0x00uy; 0x06uy   // revision, programming interface, subclass, class
        0x00uy; 0x00uy; 0x00uy; 0x00uy |] // cache line, latency timer, header type 0, BIST
 
+let private allOnes length = if length >= 4 then 0xFFFF_FFFFu else (1u <<< (8 * length)) - 1u
+
 /// What a read of `length` bytes (1, 2 or 4) at `offset` (0-3) into CONFIG_DATA returns, CONFIG_ADDRESS being
 /// `address`: the host bridge's header bytes (0 past its first 16 bytes) or all ones for anything else.
 let readData (address: uint32) (offset: int) (length: int) : uint32 =
     let bus, device, fn = (address >>> 16) &&& 0xFFu, (address >>> 11) &&& 0x1Fu, (address >>> 8) &&& 0x7u
-    let allOnes = if length >= 4 then 0xFFFF_FFFFu else (1u <<< (8 * length)) - 1u
-    if address &&& enableBit = 0u || bus <> 0u || device <> 0u || fn <> 0u then allOnes
+    if address &&& enableBit = 0u || bus <> 0u || device <> 0u || fn <> 0u then allOnes length
     else
         let start = int (address &&& 0xFCu) + offset
         Seq.init length (fun i -> if start + i < header.Length then uint32 header.[start + i] <<< (8 * i) else 0u)
@@ -31,3 +32,9 @@ let readData (address: uint32) (offset: int) (length: int) : uint32 =
 
 /// CONFIG_ADDRESS keeps what a dword write stores, with the reserved bits 30:24 and 1:0 reading as 0.
 let writeAddress (value: uint32) = value &&& 0x80FF_FFFCu
+
+/// CONFIG_ADDRESS is a dword register: a narrower read of port 0xCF8 sees nothing there (all ones)...
+let readAddress (address: uint32) (length: int) = if length = 4 then address else allOnes length
+
+/// ...and a narrower write leaves it as it was.
+let afterAddressWrite (address: uint32) (value: uint32) (length: int) = if length = 4 then writeAddress value else address

@@ -38,6 +38,13 @@ let tests =
                 let offset = int offset % 4
                 PciHostBridge.readData address offset 1 = ((whole >>> (8 * offset)) &&& 0xFFu)
                 && (offset > 2 || PciHostBridge.readData address offset 2 = ((whole >>> (8 * offset)) &&& 0xFFFFu))
+        testPropertyWithConfig config "CONFIG_ADDRESS is a dword register: narrower reads see all ones, narrower writes change nothing" <|
+            fun (address: uint32) (value: uint32) (sizeIndex: byte) ->
+                let length = [| 1; 2; 4 |].[int sizeIndex % 3]
+                let read = PciHostBridge.readAddress address length
+                let written = PciHostBridge.afterAddressWrite address value length
+                if length = 4 then read = address && written = PciHostBridge.writeAddress value
+                else read = (1u <<< (8 * length)) - 1u && written = address
         testPropertyWithConfig config "CONFIG_ADDRESS keeps the enable bit, bus, device, function and dword register only" <|
             fun (value: uint32) ->
                 let kept = PciHostBridge.writeAddress value

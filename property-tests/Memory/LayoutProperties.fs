@@ -37,7 +37,7 @@ let tests =
                 let owners = Layout.ranges t |> List.map (fun r -> r.Node)
                 owners = List.sort owners)
 
-        testCase "2 x 1 GiB is QEMU's layout (DESIGN.md §4.3)" <| fun () ->
+        testCase "2 x 1 GiB is QEMU's layout (docs/vmm.md §1)" <| fun () ->
             let spec =
                 { TopologySpec.Name = None
                   Nodes = Some [ { NodeSpec.Id = Some 0; Cpus = Some 2; MemoryMiB = Some 1024L; Address = None; Initiator = None }

@@ -10,7 +10,7 @@ using SsiHv.Shell.Vmm.Memory;
 namespace SsiHv.Shell.Pager;
 
 /// <summary>
-/// The page-fault pipeline of DESIGN.md §3 for one node host. One pager thread polls the userfaultfd (and an
+/// The page-fault pipeline (docs/pager.md) for one node host. One pager thread polls the userfaultfd (and an
 /// eventfd for events queued by other threads), turns each fault message into a <see cref="CorePager.PagerEvent"/>,
 /// asks the core's <see cref="CorePager.step"/> what to do and performs the actions (UFFDIO_COPY,
 /// UFFDIO_WRITEPROTECT, UFFDIO_WAKE, MADV_DONTNEED, the page store) in order. When the page store answers at

@@ -10,15 +10,21 @@ public sealed class PciConfigPorts
 {
     uint address;
 
-    public IPortDevice AddressRegister => new Register(this, isAddress: true);
-    public IPortDevice DataRegister => new Register(this, isAddress: false);
+    public PciConfigPorts()
+    {
+        AddressRegister = new Register(this, isAddress: true);
+        DataRegister = new Register(this, isAddress: false);
+    }
+
+    public IPortDevice AddressRegister { get; }
+    public IPortDevice DataRegister { get; }
 
     sealed class Register(PciConfigPorts owner, bool isAddress) : IPortDevice
     {
         public void Read(ushort offset, Span<byte> data)
         {
             var value = isAddress
-                ? (data.Length == 4 ? owner.address : uint.MaxValue)
+                ? PciHostBridge.readAddress(owner.address, data.Length)
                 : PciHostBridge.readData(owner.address, offset, data.Length);
             for (var i = 0; i < data.Length; i++)
                 data[i] = (byte)(value >> (8 * i));
@@ -26,9 +32,13 @@ public sealed class PciConfigPorts
 
         public void Write(ushort offset, ReadOnlySpan<byte> data)
         {
-            // Only a dword write is CONFIG_ADDRESS; configuration writes to the bridge change nothing.
-            if (isAddress && data.Length == 4)
-                owner.address = PciHostBridge.writeAddress(System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(data));
+            // Configuration writes to the bridge change nothing.
+            if (!isAddress)
+                return;
+            uint value = 0;
+            for (var i = 0; i < data.Length; i++)
+                value |= (uint)data[i] << (8 * i);
+            owner.address = PciHostBridge.afterAddressWrite(owner.address, value, data.Length);
         }
     }
 }
