@@ -61,8 +61,27 @@ xunit_counts() {
 }
 # The failed and the skipped tests' names again, after the long log, where whoever reads only its end sees them.
 xunit_names() {
-    grep -o '<UnitTestResult [^>]*outcome="Failed"' "$1" 2>/dev/null \
-        | grep -o 'testName="[^"]*"' | sed -e 's/^testName="\(.*\)"$/test.sh: xunit failed: \1/' -e 's/&quot;/"/g' || true
+    # Each failure with the first lines of its message: the console log shows the message before the test's long
+    # output, so it is not in the log's tail either.
+    awk -v limit=12 '
+        function unescape(text) {
+            gsub(/&lt;/, "<", text); gsub(/&gt;/, ">", text); gsub(/&quot;/, "\"", text); gsub(/&apos;/, "\047", text)
+            gsub(/&#xD;/, "", text); gsub(/&#xA;/, "\n", text); gsub(/&amp;/, "\\&", text); return text
+        }
+        /<UnitTestResult / {
+            failed = $0 ~ /outcome="Failed"/; inMessage = 0; shown = 0
+            if (failed && match($0, /testName="[^"]*"/))
+                print "test.sh: xunit failed: " unescape(substr($0, RSTART + 10, RLENGTH - 11))
+        }
+        failed && /<Message>/ { inMessage = 1; sub(/.*<Message>/, "") }
+        failed && inMessage {
+            line = $0; last = sub(/<\/Message>.*/, "", line)
+            if (shown < limit) print "test.sh:     " unescape(line)
+            else if (shown == limit) print "test.sh:     ..."
+            shown++
+            if (last) inMessage = 0
+        }
+    ' "$1" 2>/dev/null || true
     grep -o '<UnitTestResult [^>]*outcome="NotExecuted"' "$1" 2>/dev/null \
         | grep -o 'testName="[^"]*"' | sed -e 's/^testName="\(.*\)"$/test.sh: xunit skipped: \1/' -e 's/&quot;/"/g' || true
 }
