@@ -15,7 +15,7 @@ done
 
 log() { echo "[setup] $*"; }
 
-# qemu + busybox + cpio + xz: the Linux guest that parses our ACPI tables (DESIGN.md §5);
+# qemu + busybox + cpio + xz: the Linux guest that parses our ACPI tables (docs/design.md §6);
 # acpica-tools: iasl, which must disassemble every table we generate; gcc: the probe guest; libc6-dev: the
 # static C library the Linux NUMA memtest guest (guests/linux-numa-memtest) links;
 # iproute2 + iputils-ping: `ssihv up --netns` and its namespace tests.

@@ -148,7 +148,7 @@ let parse (bytes: byte[]) : Result<Madt, AcpiError> =
 
 /// Our MADT, revision 5 (the revision that defines the Online Capable flag, ACPI 6.3+; iasl 20200925 decodes it
 /// without remark), laid out like QEMU's pc machine:
-/// - one enabled Local APIC per CPU with APIC ID = ACPI processor UID = CPU index (DESIGN.md §4.2), and a
+/// - one enabled Local APIC per CPU with APIC ID = ACPI processor UID = CPU index (docs/design.md §4.2), and a
 ///   Local x2APIC for CPUs whose APIC ID is 255 or more, which an 8-bit field cannot hold;
 /// - the I/O APIC with ID 0 at its standard address, GSIs from 0. I/O APIC IDs live in their own namespace
 ///   on x86-64 (Linux only checks them against other I/O APICs), so ID 0 beside CPU 0 is what QEMU does too;

@@ -2,7 +2,7 @@
 /// (Pvh.fs, BzImage.fs) build their chunks here; the shell only copies each chunk's bytes and sets registers.
 /// Fixed low addresses follow Firecracker/Cloud Hypervisor (GDT 0x500, zero page 0x7000, boot stack below
 /// 0x9000, PML4 0x9000, PDPT 0xA000, PD 0xB000, command line 0x20000): all in the RAM below 640 KiB that the
-/// layout always has (DESIGN.md §4.3), and every one is still checked against the RAM ranges.
+/// layout always has (docs/design.md §4.3), and every one is still checked against the RAM ranges.
 module SsiHv.Core.Boot.BootPlan
 
 open System

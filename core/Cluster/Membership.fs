@@ -1,4 +1,4 @@
-/// The boot node's view of the cluster as a pure state machine (DESIGN.md §3, "Control"; §4.5):
+/// The boot node's view of the cluster as a pure state machine (docs/design.md §3.4, §4.5):
 /// `step : Cluster -> MembershipEvent -> Cluster * MembershipAction list`. The HTTP control plane and the
 /// transport feed it events; the shell performs the actions in order. A refused event changes nothing and
 /// returns the single action `Reject error`, whose text says what to do instead.
@@ -6,8 +6,8 @@
 /// Nodes go Joining → Active → (Draining →) Left, or Lost from anywhere. A VM is started on the Active nodes;
 /// its topology is fixed while it runs (the guest cannot lose CPUs or NUMA nodes), except that a memory-only
 /// node may be drained: its pages move to another node homing the VM's memory before it leaves. Losing a
-/// node that runs the VM's vCPUs or homes its memory stops the VM, because its pages are gone (DESIGN.md §9's
-/// replicas will change this).
+/// node that runs the VM's vCPUs or homes its memory stops the VM, because its pages are gone (replicas,
+/// not built yet, would change this: docs/design.md §7).
 module SsiHv.Core.Cluster.Membership
 
 open SsiHv.Core.Paging

@@ -1,4 +1,4 @@
-/// The guest physical memory layout of DESIGN.md §4.3, identical to QEMU's pc machine so that our SRAT can be
+/// The guest physical memory layout of docs/design.md §4.3, identical to QEMU's pc machine so that our SRAT can be
 /// compared range by range with QEMU's: node memory in node-id order, the legacy hole 640 KiB–1 MiB cut out
 /// of the first node, and everything that would fall at or above 3 GiB moved above 4 GiB.
 module SsiHv.Core.Memory.Layout

@@ -1,4 +1,4 @@
-/// SLIT distances: Linux's acceptance rules and the derivation from latencies (DESIGN.md §4.2).
+/// SLIT distances: Linux's acceptance rules and the derivation from latencies (docs/design.md §4.2).
 module SsiHv.Core.Numa.Distances
 
 open SsiHv.Core.Topology

@@ -7,7 +7,7 @@ module SsiHv.Core.Numa.HmatEncoding
 open SsiHv.Core.Topology
 
 /// The entries HMAT carries: rows of initiators (nodes with CPUs), columns of nodes with memory. Other
-/// entries of the topology's matrices are ignored (DESIGN.md §4.2).
+/// entries of the topology's matrices are ignored (docs/design.md §4.2).
 let usedEntries (nodes: Node list) (m: 'a list list) =
     let initiators = nodes |> List.filter (fun n -> n.Cpus > 0) |> List.map (fun n -> n.Id)
     let targets = nodes |> List.filter (fun n -> n.MemoryMiB > 0L) |> List.map (fun n -> n.Id)

@@ -1,4 +1,4 @@
-/// The userfaultfd pager of one node host as a pure state machine (DESIGN.md §3, "Page faults"):
+/// The userfaultfd pager of one node host as a pure state machine (docs/design.md §3.3):
 /// `step : PagerState -> PagerEvent -> PagerState * PagerAction list`.
 ///
 /// The shell feeds it fault messages, completions of the transfers it started and eviction or invalidation
@@ -458,7 +458,7 @@ let private onEvictRequested (page: PageNumber) (progress: Progress) : Progress 
     | _ -> progress
 
 /// After a remote write, the newest bytes are wherever the page's home says; the home directory
-/// (DESIGN.md §9) forwards a fetch to the current owner.
+/// (not built yet, docs/design.md §7) forwards a fetch to the current owner.
 let private onRemoteInvalidate (page: PageNumber) (requester: NodeId) (progress: Progress) : Progress =
     let state, _ = progress
     let acknowledge = emit (AcknowledgeInvalidate(page, requester))

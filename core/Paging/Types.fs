@@ -3,8 +3,8 @@ namespace SsiHv.Core.Paging
 /// A guest page frame number: guest-physical address / 4 KiB. Pages are the pager's unit of transfer.
 type PageNumber = uint64
 
-/// A node host, by its topology id (DESIGN.md §4.2). Every transfer names one, because pages move between
-/// nodes and (DESIGN.md §9) vCPUs will run on several of them.
+/// A node host, by its topology id (docs/design.md §4.2). Every transfer names one, because pages move between
+/// nodes and vCPUs may come to run on several of them (docs/design.md §7).
 type NodeId = int
 
 /// One userfaultfd fault message. The pager wakes each exactly once, so the shell can count and trace faults.

@@ -66,7 +66,7 @@ type Node =
       /// field for a memory-only node, None when a memory-only node names none.
       Initiator: int option }
 
-/// A topology that obeys every rule of DESIGN.md §4.2. Only `Validation.validate` builds one, so code that
+/// A topology that obeys every rule of docs/design.md §4.2. Only `Validation.validate` builds one, so code that
 /// receives a Topology never re-checks it. Matrices are indexed [from/initiator][to/target] by node id.
 type Topology =
     { Name: string
@@ -87,7 +87,7 @@ module Topology =
     let totalCpus (t: Topology) = t.Nodes |> List.sumBy (fun n -> n.Cpus)
     let totalMemoryMiB (t: Topology) = t.Nodes |> List.sumBy (fun n -> n.MemoryMiB)
 
-    /// CPUs are numbered node by node (DESIGN.md §4.2): the node owning CPU `cpu`.
+    /// CPUs are numbered node by node (docs/design.md §4.2): the node owning CPU `cpu`.
     let nodeOfCpu (t: Topology) (cpu: int) =
         let rec find acc nodes =
             match nodes with

@@ -1,4 +1,4 @@
-/// Every rule of DESIGN.md §4.2, checked in one pass that reports all broken rules, each with its field path.
+/// Every rule of docs/design.md §4.2, checked in one pass that reports all broken rules, each with its field path.
 module SsiHv.Core.Topology.Validation
 
 open SsiHv.Core.Numa

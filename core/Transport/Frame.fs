@@ -1,4 +1,4 @@
-/// The frame every message travels in (DESIGN.md §4.6; docs/transport.md has the layout table): a 20-byte
+/// The frame every message travels in (docs/design.md §4.6; docs/transport.md has the layout table): a 20-byte
 /// little-endian header (magic, version, message type, reserved, request id, payload length) and the payload.
 ///
 /// `decode` never throws: each header field is checked as soon as its bytes are there, the payload length is

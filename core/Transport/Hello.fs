@@ -1,4 +1,4 @@
-/// The authenticated hello every connection starts with (DESIGN.md §4.6), as a pure state machine: the shell
+/// The authenticated hello every connection starts with (docs/design.md §4.6), as a pure state machine: the shell
 /// generates the nonce, sends what `Send` says (request id 0) and feeds every decoded message to `step` until
 /// the state is Authenticated or Rejected; only then does the connection carry requests.
 ///

@@ -1,4 +1,4 @@
-/// What node hosts say to each other (DESIGN.md §4.6): the authenticated hello, the pager's page transfers
+/// What node hosts say to each other (docs/design.md §4.6): the authenticated hello, the pager's page transfers
 /// and invalidations (docs/pager.md), errors and keep-alives. Values whose size the wire fixes (nonces,
 /// proofs, pages, error texts) can only be built at that size, so every Message can be encoded.
 namespace SsiHv.Core.Transport

@@ -19,7 +19,7 @@ public static class QemuNumaOptions
 
     public static IReadOnlyList<string> Arguments(CoreTopology topology)
     {
-        // Node ids are 0..N-1; CPUs are numbered node by node in id order (DESIGN.md §4.2).
+        // Node ids are 0..N-1; CPUs are numbered node by node in id order (docs/design.md §4.2).
         var nodes = topology.Nodes.OrderBy(n => n.Id).ToList();
         var hmat = DescribesHmat(topology);
         var arguments = new List<string>();

@@ -25,7 +25,7 @@ public static class QemuReference
         var arguments = new List<string>
         {
             "-accel", "kvm",
-            // smm=off: no SMRAM setup; max-ram-below-4g=3G: the 3 GiB RAM / 1 GiB MMIO split of DESIGN.md §4.3.
+            // smm=off: no SMRAM setup; max-ram-below-4g=3G: the 3 GiB RAM / 1 GiB MMIO split of docs/design.md §4.3.
             "-M", "pc,smm=off,max-ram-below-4g=3G" + (QemuNumaOptions.DescribesHmat(topology) ? ",hmat=on" : ""),
             "-bios", "qboot.rom",
             "-cpu", "qemu64",

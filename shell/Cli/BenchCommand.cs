@@ -26,7 +26,7 @@ public sealed class BenchCommand : ICommand
     static readonly OptionSpec Topology = TopologyInput.Option with
     {
         Required = false,
-        Description = $"the topology file (JSON, DESIGN.md §4.2; bench boot default {DefaultTopology}, bench fault (probe run) default {DefaultFaultTopology})",
+        Description = $"the topology file (JSON, docs/design.md §4.2; bench boot default {DefaultTopology}, bench fault (probe run) default {DefaultFaultTopology})",
     };
     static readonly OptionSpec Runs = new("runs", "N", $"runs per VMM or pager (default {DefaultRuns})", Required: false);
     static readonly OptionSpec Append = new("append", "STR", $"the probe's command line (default \"{DefaultAppend}\")", Required: false);
@@ -47,7 +47,7 @@ public sealed class BenchCommand : ICommand
     public CommandSyntax Syntax { get; } = new(
         "bench",
         "benchmarks against a reference run in the same invocation (boot: QEMU; fault, remote-fault: a C userfaultfd pager; transport: a C TCP client/server)",
-        "bench boot: boots the probe guest (DESIGN.md §6) N times with 'ssihv run' in a child process and N times with\n"
+        "bench boot: boots the probe guest (tests/guest/README.md) N times with 'ssihv run' in a child process and N times with\n"
         + "qemu-system-x86_64 -accel kvm (pc machine, qboot firmware, PVH boot of the same ELF, same CPUs, memory,\n"
         + "NUMA nodes and command line), alternating. Prints, per run and as median and min, the time from process\n"
         + "start to the first PROBE line and to process exit, the ratios ours/QEMU, where our time goes, and our\n"
@@ -60,7 +60,7 @@ public sealed class BenchCommand : ICommand
         + "built with gcc now). Prints first-touch, first-touch+eviction and re-fault latency (median, p99), pages/s\n"
         + $"per pass and the ratios ours/C against the goal (median first touch <= {FaultReport.GoalRatio}x C). Needs root (userfaultfd).\n"
         + "Then, once, the probe guest under 'ssihv run --topology FILE --memory-budget SIZE' touches as many pages\n"
-        + "(our whole VMM, CPL3 guest; no C counterpart, compare with DESIGN.md §7's guest-first-touch floor).\n"
+        + "(our whole VMM, CPL3 guest; no C counterpart, compare with the guest-first-touch floor in docs/performance.md).\n"
         + "\n"
         + "bench remote-fault: bench fault's guest, pager and passes with every page homed on node 1 in another process:\n"
         + "'ssihv bench remote-fault-home' (started by the benchmark, not for direct use: a HomePageStore served by our TCP\n"

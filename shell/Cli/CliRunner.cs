@@ -2,7 +2,7 @@ namespace SsiHv.Shell.Cli;
 
 /// <summary>
 /// The <c>ssihv</c> front end: picks the command named by the leading words, parses the rest, runs it, and is
-/// the one place that turns failures into stderr lines and exit codes (DESIGN.md §4.1). No exception escapes
+/// the one place that turns failures into stderr lines and exit codes (docs/design.md §4.1). No exception escapes
 /// and no stack trace is ever printed: an unexpected exception becomes a single line and exit 1.
 /// </summary>
 public static class CliRunner

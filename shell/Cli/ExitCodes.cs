@@ -1,6 +1,6 @@
 namespace SsiHv.Shell.Cli;
 
-/// <summary>The exit codes of DESIGN.md §4.1, which scripts around <c>ssihv</c> rely on.</summary>
+/// <summary>The exit codes of docs/design.md §4.1, which scripts around <c>ssihv</c> rely on.</summary>
 public static class ExitCodes
 {
     public const int Success = 0;

@@ -12,7 +12,7 @@ namespace SsiHv.Shell.Cli;
 public sealed class RunCommand : ICommand
 {
     static readonly OptionSpec Kernel = new("kernel", "FILE", "a Linux bzImage, or an ELF kernel with a PVH note", Required: false);
-    static readonly OptionSpec Guest = new("guest", "NAME", "a built-in guest instead of --kernel: 'probe' (DESIGN.md §6)", Required: false);
+    static readonly OptionSpec Guest = new("guest", "NAME", "a built-in guest instead of --kernel: 'probe' (tests/guest/README.md)", Required: false);
     static readonly OptionSpec Initrd = new("initrd", "FILE", "an initial ramdisk for --kernel", Required: false);
     static readonly OptionSpec Append = new("append", "STR", "the guest's command line", Required: false);
     static readonly OptionSpec Timeout = new("timeout", "SECONDS", "stop the guest and fail after this long (default 300)", Required: false);
@@ -26,7 +26,7 @@ public sealed class RunCommand : ICommand
     public CommandSyntax Syntax { get; } = new(
         "run",
         "boot a guest on this host's KVM with the topology's ACPI tables",
-        "Creates a KVM VM laid out as the topology says (DESIGN.md §4.3), places the ACPI tables, loads the\n"
+        "Creates a KVM VM laid out as the topology says (docs/design.md §4.3), places the ACPI tables, loads the\n"
         + "kernel (bzImage through the Linux boot protocol, ELF through PVH) or the probe guest, starts one\n"
         + "thread per vCPU and runs until the guest powers off. COM1 is the console.",
         [],

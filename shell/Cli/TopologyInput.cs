@@ -6,7 +6,7 @@ namespace SsiHv.Shell.Cli;
 public static class TopologyInput
 {
     public static OptionSpec Option { get; } =
-        new("topology", "FILE", "the topology file (JSON, DESIGN.md §4.2; see examples/two-node.json)");
+        new("topology", "FILE", "the topology file (JSON, docs/design.md §4.2; see examples/two-node.json)");
 
     /// The validated topology; a broken file ends the command with exit 2 and one line per problem.
     public static Core.Topology.Topology Load(ParsedArguments arguments) =>

@@ -14,13 +14,13 @@ namespace SsiHv.Shell.Cli;
 public sealed class UpCommand : ICommand
 {
     static readonly OptionSpec Topology = new("topology", "FILE",
-        "the topology file (DESIGN.md §4.2); each node's `address` gives its transport port, the control API listens on port + 1000 (default: a built-in two-node cluster shaped like examples/two-node.json: 2 CPUs + 256 MiB, 512 MiB memory-only)",
+        "the topology file (JSON, docs/design.md §4.2); each node's `address` gives its transport port, the control API listens on port + 1000 (default: a built-in two-node cluster shaped like examples/two-node.json: 2 CPUs + 256 MiB, 512 MiB memory-only)",
         Required: false);
     static readonly OptionSpec Netns = OptionSpec.Flag("netns",
         "run each node host in its own network namespace (10.213.0.N on a bridge at 10.213.0.254) instead of on 127.0.0.1; removed at the end");
     static readonly OptionSpec Lab = OptionSpec.Flag("lab",
         "run each node host in its own lab machine (real KVM one level down, docs/lab.md) on tap devices of one bridge, 10.213.0.N as with --netns, soft RoCE between machines; for hosts without /dev/kvm (default topology then: 2 CPUs + 64 MiB, 64 MiB memory-only; with --kernel 128 MiB each)");
-    static readonly OptionSpec Guest = new("guest", "NAME", "the built-in guest: 'probe' (DESIGN.md §6; the default when no --kernel)", Required: false);
+    static readonly OptionSpec Guest = new("guest", "NAME", "the built-in guest: 'probe' (tests/guest/README.md; the default when no --kernel)", Required: false);
     static readonly OptionSpec Kernel = new("kernel", "FILE", "a Linux bzImage, or an ELF kernel with a PVH note", Required: false);
     static readonly OptionSpec Initrd = new("initrd", "FILE", "an initial ramdisk for --kernel", Required: false);
     static readonly OptionSpec Append = new("append", "STR", "the guest's command line", Required: false);

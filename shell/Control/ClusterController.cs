@@ -20,7 +20,7 @@ public sealed record ClusterView(
 public sealed record StepOutcome(ClusterView View, MembershipError? Refusal);
 
 /// <summary>
-/// The boot node's control pipeline (DESIGN.md §3, "Control"): the one place that steps
+/// The boot node's control pipeline (docs/design.md §3.4): the one place that steps
 /// <see cref="Membership.step"/>. Requests from HTTP handlers and completions of effects are queued on one
 /// channel and handled by one task, one event at a time, so the cluster state is never shared between threads;
 /// readers get the immutable <see cref="ClusterView"/> published after each step. Actions become calls on

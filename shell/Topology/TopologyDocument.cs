@@ -1,6 +1,6 @@
 namespace SsiHv.Shell.Topology;
 
-// The topology file of DESIGN.md §4.2 exactly as written. Every member is nullable: a field the user left out
+// The topology file of docs/design.md §4.2 exactly as written. Every member is nullable: a field the user left out
 // stays null and becomes None in the core's TopologySpec, so the core validator reports it as "required"
 // with its path, the same way as every other broken rule. Members carry no validation of their own.
 

@@ -4,7 +4,7 @@ using SsiHv.Core.Topology;
 namespace SsiHv.Shell.Topology;
 
 /// <summary>
-/// Reads a topology file (DESIGN.md §4.2) and validates it with the core's rules. Every problem comes back as a
+/// Reads a topology file (docs/design.md §4.2) and validates it with the core's rules. Every problem comes back as a
 /// line that names the file, the field path and what was expected there, ready to show a user.
 /// </summary>
 public static class TopologyFile

@@ -1,7 +1,7 @@
 namespace SsiHv.Shell.Transport;
 
 /// <summary>
-/// The node-to-node transport (DESIGN.md §4.6, docs/transport.md) as the rest of the shell sees it: requests to
+/// The node-to-node transport (docs/design.md §4.6, docs/transport.md) as the rest of the shell sees it: requests to
 /// peers by node id, many in flight at once, each answered or failed within its timeout. Connections are dialled
 /// on first use (or by <see cref="ConnectAsync"/>), authenticated by the hello, and re-dialled after a failure.
 /// Incoming requests are served by the <see cref="IPageService"/> the transport was created with.

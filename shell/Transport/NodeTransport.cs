@@ -4,7 +4,7 @@ using SsiHv.Shell.Transport.Tcp;
 
 namespace SsiHv.Shell.Transport;
 
-/// <summary>Chooses the transport for this machine (DESIGN.md §4.6): RDMA verbs when a device exists, TCP otherwise.</summary>
+/// <summary>Chooses the transport for this machine (docs/design.md §4.6): RDMA verbs when a device exists, TCP otherwise.</summary>
 public static class NodeTransport
 {
     public static INodeTransport Create(TransportOptions options)

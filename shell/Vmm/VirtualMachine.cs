@@ -28,7 +28,7 @@ public sealed record VmConfig(CoreTopology Topology, string KernelPath, byte[] K
     ulong? MemoryBudgetBytes = null, Func<GuestMemory, IPageStore>? PageStoreFactory = null);
 
 /// <summary>
-/// One KVM virtual machine for a topology (the boot pipeline of DESIGN.md §3): tables and boot plan from the
+/// One KVM virtual machine for a topology (the boot pipeline of docs/design.md §3.1): tables and boot plan from the
 /// core → guest memory, devices and vCPUs → vCPU threads until the guest powers off or resets, something
 /// fails, is stopped (<see cref="Stop"/>: the control plane, a lost node, a failed pager), or the time limit
 /// passes. Console bytes flow through a channel to one writer.

@@ -22,7 +22,7 @@ public sealed class KernelBootTests
     const string CommandLine = "console=ttyS0 earlyprintk=serial panic=-1";
     const ulong Rsdp = 0xE0000;
 
-    /// DESIGN.md §4.3: a 2 × 1 GiB topology is RAM [0, 0x9FFFF] + [0x100000, 0x7FFFFFFF] (merged across the
+    /// docs/design.md §4.3: a 2 × 1 GiB topology is RAM [0, 0x9FFFF] + [0x100000, 0x7FFFFFFF] (merged across the
     /// node boundary), with the ACPI BIOS area reserved.
     static readonly (ulong Base, ulong Length, uint Type)[] TwoNodeMap =
     [

@@ -83,7 +83,7 @@ public sealed class ProbeGuestTests(ITestOutputHelper output)
     static long? Optional(JsonElement value) => value.ValueKind == JsonValueKind.Null ? null : value.GetInt64();
 
     /// APs run their report at CPL0, where KVM answers CPUID with the identity we set; the BSP's report runs
-    /// at CPL3, where this host's kvm_pvm executes CPUID natively (DESIGN.md §5), so only its LAPIC ID is checked.
+    /// at CPL3, where kvm_pvm executes CPUID natively (docs/design.md §6), so only its LAPIC ID is checked.
     static void AssertEveryCpuOnline(CoreTopology t, ProbeReport report)
     {
         var cpuNodes = TopologyModule.cpuNodes(t).ToList();

@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace SsiHv.Shell.Vmm.Boot;
 
 /// <summary>
-/// The probe guest (DESIGN.md §6) is built from its C sources with gcc when it is asked for, so the binary
+/// The probe guest (docs/design.md §4.8, tests/guest/README.md) is built from its C sources with gcc when it is asked for, so the binary
 /// always matches the checkout. The sources are found next to the ssihv build (walking up to the repository
 /// root) or through SSIHV_PROBE_SOURCE.
 /// </summary>

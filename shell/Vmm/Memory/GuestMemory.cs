@@ -7,7 +7,7 @@ namespace SsiHv.Shell.Vmm.Memory;
 
 /// <summary>
 /// Guest physical memory: one anonymous host mapping and one KVM memory slot per RAM range of the layout
-/// (DESIGN.md §4.3), plus the BIOS area where the ACPI tables live. Every access is bounds-checked against the
+/// (docs/design.md §4.3), plus the BIOS area where the ACPI tables live. Every access is bounds-checked against the
 /// slots; an address outside them is an error naming it, never a wild host write.
 /// </summary>
 public sealed class GuestMemory : IDisposable
