@@ -83,9 +83,9 @@ module Flags =
     let sleepButton = 1u <<< 5
     /// Set: RTC wake status is not in the fixed register space (we emulate no RTC alarm wake).
     let fixedRtc = 1u <<< 6
-    /// RESET_REG / RESET_VALUE are valid.
     /// The PM timer counts in 32 bits (clear: 24 bits).
     let timerValueExtended = 1u <<< 8
+    /// RESET_REG / RESET_VALUE are valid.
     let resetRegisterSupported = 1u <<< 10
     let hardwareReduced = 1u <<< 20
 

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace SsiHv.Interop.Linux;
 
-/// <summary>The few libc entry points Tmds.LibC does not expose, with errno captured for LinuxError.</summary>
+/// <summary>The libc entry points interop calls, declared here rather than taken from Tmds.LibC, with errno captured for LinuxError.</summary>
 internal static unsafe partial class NativeLibc
 {
     [LibraryImport("libc", SetLastError = true)]
