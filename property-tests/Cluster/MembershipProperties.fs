@@ -3,6 +3,7 @@ module SsiHv.PropertyTests.Cluster.MembershipProperties
 open Expecto
 open FsCheck
 open FsCheck.FSharp
+open SsiHv.Core.Cluster
 open SsiHv.Core.Cluster.Membership
 
 let private config = { FsCheckConfig.defaultConfig with maxTest = 500; endSize = 120 }
@@ -16,13 +17,16 @@ let private cluster =
 
 let private nodeIds = Gen.choose (0, 6)
 
+/// Joins valid and not: memory nodes with cpus (only the boot node contributes CPUs today), without memory,
+/// with a blank address or naming themselves as initiator are refused by NodeInfo.validate.
 let private nodeInfos =
     gen {
         let! id = nodeIds
-        let! cpus = Gen.frequency [ 3, Gen.constant 0; 2, Gen.choose (1, 4); 1, Gen.constant -1 ]
+        let! cpus = Gen.frequency [ 5, Gen.constant 0; 2, Gen.choose (1, 4); 1, Gen.constant -1 ]
         let! memory = Gen.frequency [ 3, Gen.elements [ 512L; 1024L ]; 2, Gen.constant 0L ]
         let! address = Gen.frequency [ 9, Gen.constant (sprintf "10.0.0.%d:7100" (id + 1)); 1, Gen.constant " " ]
-        return { Id = id; Cpus = cpus; MemoryMiB = memory; Address = address; Initiator = None }
+        let! initiator = Gen.frequency [ 6, Gen.constant None; 3, Gen.constant (Some 0); 1, Gen.constant (Some id) ]
+        return { Id = id; Cpus = cpus; MemoryMiB = memory; Address = address; Initiator = initiator }
     }
 
 /// Steps a shell would usually take together come as one chunk (a join and its hello, a start and its
@@ -88,6 +92,15 @@ let private problems (model: Model) (before: Cluster) event (after: Cluster) act
       if not (List.isEmpty (nodesIn Draining after)) && (match after.Vm with Running _ -> false | _ -> true) then
           "a node is draining while no VM runs"
       if isReject actions && after <> before then "a rejected event changed the state"
+      match event with
+      | Join info ->
+          // Whatever the cluster's state, a join is judged by the rules every input path shares, first.
+          match NodeInfo.validate NodeKind.Memory info, actions with
+          | Error errors, [ MembershipAction.Reject(InvalidNode(id, refused)) ] when id = info.Id && refused = errors -> ()
+          | Error errors, _ -> sprintf "a join breaking %A was not refused with exactly those errors" errors
+          | Ok _, [ MembershipAction.Reject(InvalidNode _) ] -> "a valid join was refused as an invalid node"
+          | Ok _, _ -> ()
+      | _ -> ()
       match event, homesOf before.Vm with
       // The boot node cannot lose itself (it is the one running this machine); that refusal is checked below.
       | PeerLost id, Some homes when homes.Contains id && id <> boot.Id ->

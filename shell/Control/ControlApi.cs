@@ -151,7 +151,7 @@ public static class ControlApi
         : body.MemoryMiB is not { } memory ? "memoryMiB: required"
         : memory < 0 ? $"memoryMiB: expected 0 or more, found {memory}"
         : body.Address is not { } address ? "address: required (the node's transport address, IPv4:port)"
-        : NodeConfig.parseEndpoint(address) is { IsError: true } bad ? $"address: {bad.ErrorValue}"
+        : EndpointModule.parse(address) is { IsError: true } bad ? $"address: {bad.ErrorValue}"
         : body.Initiator is < 0 ? $"initiator: expected a node id (0 or more), found {body.Initiator}"
         : null;
 
