@@ -1,4 +1,5 @@
 using System.Text.Json;
+using SsiHv.Core.Cluster;
 using SsiHv.Shell.Nodes;
 using Xunit;
 
@@ -146,6 +147,24 @@ public sealed class ControlApiTests
         // node under a member's id is refused by the membership, with its text.
         Assert.Equal(202, (await cluster.PostAsync(boot, "/v1/cluster/join", JoinBody)).Status);
         AssertProblem(await cluster.PostAsync(boot, "/v1/cluster/join", JoinBody.Replace("512", "1024")), 409, "node 1 has already joined");
+    }
+
+    [Fact]
+    public async Task A_memory_node_with_cpus_is_refused_with_400_naming_cpus_as_its_config_file_would_be_and_is_no_member()
+    {
+        await using var cluster = new ControlCluster();
+        var (boot, effects) = await cluster.StartBootAsync();
+
+        // Its vCPUs would run on the boot node while the SRAT put them on node 1: a wrong answer to the guest.
+        var refused = await cluster.PostAsync(boot, "/v1/cluster/join", JoinBody.Replace("\"cpus\":0", "\"cpus\":2").Replace(",\"initiator\":0", ""));
+        const string rule = "cpus: only the boot node may contribute CPUs today; expected 0 on a memory node, found 2";
+        AssertProblem(refused, 400, $"node 1 cannot join: {rule}");
+        var fromFile = NodeConfig.validate(ControlCluster.RawConfig(1, 2, 512, boot.HttpUrl.ToString().TrimEnd('/')));
+        Assert.Equal([rule], fromFile.ErrorValue.Select(NodeConfig.errorText).ToArray());
+
+        var members = (await cluster.GetAsync(boot, "/v1/cluster")).Body.GetProperty("members").EnumerateArray();
+        Assert.Equal([0], members.Select(m => m.GetProperty("id").GetInt32()).ToArray());
+        Assert.Empty(effects.Calls);
     }
 
     [Fact]
