@@ -42,7 +42,7 @@ type MembershipEvent =
     | Drain of NodeId
     /// Every page of the draining node is at its new home.
     | DrainComplete of NodeId
-    /// The node says goodbye.
+    /// The node is taken out on purpose; refused while the VM runs on it or homes memory there.
     | Leave of NodeId
     | PeerLost of NodeId
     | StartVm
@@ -84,7 +84,7 @@ module MembershipError =
         | VmStarting -> "the VM is starting; retry once it runs"
         | VmAlreadyStarted -> "the VM is already starting or running; stop it first"
         | StillJoining ids ->
-            sprintf "node(s) %s are still joining (no authenticated hello yet); wait for them or drain them" (ids |> List.map string |> String.concat ", ")
+            sprintf "node(s) %s are still joining (no authenticated hello yet); wait for them or let them leave" (ids |> List.map string |> String.concat ", ")
         | NoCpus -> "no active node contributes CPUs: join a node with cpus > 0"
         | NoMemory -> "no active node contributes memory: join a node with memoryMiB > 0"
         | NoVmStarting -> "no VM is starting"

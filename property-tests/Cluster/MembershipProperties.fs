@@ -181,6 +181,19 @@ let tests =
                 expectReject (Join { node1 with Address = "10.0.0.9:7100" }) before (AlreadyMember(1, (if events.Length = 1 then Joining else Active)))
         }
 
+        test "a node the VM does not use leaves at once; a home of the running VM's memory and the boot node are refused" {
+            let node1 = { Id = 1; Cpus = 0; MemoryMiB = 512L; Address = "10.0.0.2:7100"; Initiator = Some 0 }
+            for joined in [ apply [ Join node1 ]; apply [ Join node1; Connected 1 ] ] do
+                let left, actions = step joined (Leave 1)
+                Expect.equal (stateOf 1 left, actions) (Some Left, [ MembershipAction.Disconnect 1 ]) "let go at once"
+                expectReject (Leave 1) left (WrongState(1, Left, "only a Joining or Active node can leave (a draining one leaves when its drain completes)"))
+            let running = apply [ Join node1; Connected 1; StartVm; VmStarted ]
+            expectReject (Leave 1) running (InUseByVm 1)
+            expectReject (Leave 0) running (IsBootNode(0, "leave"))
+            Expect.equal (MembershipError.text (InUseByVm 1))
+                "node 1 runs vCPUs or homes memory of the VM; drain it (memory-only nodes) or stop the VM first" "says to drain it"
+        }
+
         test "refusals are values with a message a person can act on" {
             let node1 = { Id = 1; Cpus = 0; MemoryMiB = 512L; Address = "10.0.0.2:7100"; Initiator = Some 0 }
             let joined = apply [ Join node1 ]

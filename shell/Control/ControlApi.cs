@@ -61,9 +61,16 @@ public static class ControlApi
         {
             if (token.Refusal(context) is { } refused) return refused;
             if (controller is null) return NotBoot(node, "drains");
-            if (!int.TryParse(id, NumberStyles.None, CultureInfo.InvariantCulture, out var nodeId))
-                return Problems.BadRequest($"id: expected a node id (an integer, 0 or more) in the path, found '{id}'");
+            if (NodeIdOf(id) is not { } nodeId) return BadNodeId(id);
             return MemberResult(await controller.DrainAsync(nodeId), nodeId);
+        });
+
+        app.MapPost("/v1/cluster/nodes/{id}/leave", async (HttpContext context, string id) =>
+        {
+            if (token.Refusal(context) is { } refused) return refused;
+            if (controller is null) return NotBoot(node, "leaves");
+            if (NodeIdOf(id) is not { } nodeId) return BadNodeId(id);
+            return MemberResult(await controller.LeaveAsync(nodeId), nodeId);
         });
 
         app.MapGet("/v1/topology", () =>
@@ -150,6 +157,12 @@ public static class ControlApi
         : body.MemoryMiB is null ? "memoryMiB: required"
         : body.Address is null ? "address: required (the node's transport address, IPv4:port)"
         : null;
+
+    static int? NodeIdOf(string text) =>
+        int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var id) ? id : null;
+
+    static IResult BadNodeId(string text) =>
+        Problems.BadRequest($"id: expected a node id (an integer, 0 or more) in the path, found '{text}'");
 
     static (VmRequest? Request, string? Problem) VmRequestOf(VmStartRequest body)
     {
