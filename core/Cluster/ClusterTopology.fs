@@ -5,7 +5,6 @@
 /// any topology file, so the ACPI tables and the memory layout treat it no differently.
 module SsiHv.Core.Cluster.ClusterTopology
 
-open SsiHv.Core.Cluster.Membership
 open SsiHv.Core.Topology
 
 let private associativityName = function

@@ -12,10 +12,6 @@ module SsiHv.Core.Cluster.Membership
 
 open SsiHv.Core.Paging
 
-/// What a node brings, from its join request. `Initiator` names, for a memory-only node, the node whose CPUs
-/// are closest to its memory (the topology file's `initiator`); the assembled topology's SRAT/HMAT use it.
-type NodeInfo = { Id: NodeId; Cpus: int; MemoryMiB: int64; Address: string; Initiator: NodeId option }
-
 type MemberState =
     /// Asked to join; the boot node's authenticated hello with it has not succeeded yet.
     | Joining
@@ -46,7 +42,7 @@ type MembershipEvent =
     | Drain of NodeId
     /// Every page of the draining node is at its new home.
     | DrainComplete of NodeId
-    /// The node says goodbye.
+    /// The node is taken out on purpose; refused while the VM runs on it or homes memory there.
     | Leave of NodeId
     | PeerLost of NodeId
     | StartVm
@@ -55,7 +51,7 @@ type MembershipEvent =
     | VmStopped of reason: string
 
 type MembershipError =
-    | InvalidNode of NodeId * problem: string
+    | InvalidNode of NodeId * NodeInfoError list
     | AlreadyMember of NodeId * MemberState
     | UnknownNode of NodeId
     | WrongState of NodeId * MemberState * needed: string
@@ -74,7 +70,7 @@ type MembershipError =
 module MembershipError =
     let text (error: MembershipError) =
         match error with
-        | InvalidNode(id, problem) -> sprintf "node %d cannot join: %s" id problem
+        | InvalidNode(id, errors) -> sprintf "node %d cannot join: %s" id (errors |> List.map NodeInfoError.text |> String.concat "; ")
         | AlreadyMember(id, state) -> sprintf "node %d has already joined (it is %A); it must leave or be drained before it joins again" id state
         | UnknownNode id -> sprintf "node %d is not a member of this cluster" id
         | WrongState(id, state, needed) -> sprintf "node %d is %A; %s" id state needed
@@ -88,7 +84,7 @@ module MembershipError =
         | VmStarting -> "the VM is starting; retry once it runs"
         | VmAlreadyStarted -> "the VM is already starting or running; stop it first"
         | StillJoining ids ->
-            sprintf "node(s) %s are still joining (no authenticated hello yet); wait for them or drain them" (ids |> List.map string |> String.concat ", ")
+            sprintf "node(s) %s are still joining (no authenticated hello yet); wait for them or let them leave" (ids |> List.map string |> String.concat ", ")
         | NoCpus -> "no active node contributes CPUs: join a node with cpus > 0"
         | NoMemory -> "no active node contributes memory: join a node with memoryMiB > 0"
         | NoVmStarting -> "no VM is starting"
@@ -108,21 +104,13 @@ type MembershipAction =
     | StopVm of reason: string
     | Reject of MembershipError
 
-let private validate (info: NodeInfo) =
-    let problem =
-        if info.Id < 0 then Some "the node id must be 0 or more"
-        elif info.Cpus < 0 then Some(sprintf "cpus must be 0 or more, found %d" info.Cpus)
-        elif info.MemoryMiB < 0L then Some(sprintf "memoryMiB must be 0 or more, found %d" info.MemoryMiB)
-        elif info.Cpus = 0 && info.MemoryMiB = 0L then Some "it contributes neither CPUs nor memory"
-        elif System.String.IsNullOrWhiteSpace info.Address then Some "its transport address is empty"
-        else None
-    match problem with
-    | Some problem -> Error(InvalidNode(info.Id, problem))
-    | None -> Ok info
+/// The node's contribution under the rules every input path shares (NodeInfo.validate).
+let private validate kind (info: NodeInfo) =
+    NodeInfo.validate kind info |> Result.mapError (fun errors -> InvalidNode(info.Id, errors))
 
 /// A cluster of the boot node alone, Active, with no VM.
 let create (boot: NodeInfo) =
-    validate boot
+    validate NodeKind.Boot boot
     |> Result.map (fun boot ->
         { BootNode = boot.Id; Members = Map.ofList [ boot.Id, { Info = boot; State = Active } ]; Vm = NotStarted })
 
@@ -159,16 +147,19 @@ let private withMember id (bootRefusal: string option) cluster f =
     | Some _, Some refused when id = cluster.BootNode -> reject cluster (IsBootNode(id, refused))
     | Some m, _ -> f m
 
+/// Every node but the boot node joins, and only the boot node contributes CPUs today.
 let private join (info: NodeInfo) cluster =
-    match validate info, stateOf info.Id cluster with
-    | Error e, _ -> reject cluster e
-    // The same join again: its reply was lost (a slow boot node answered after the joiner's HTTP timeout), so the
-    // joiner retried. It is already in; refusing would make it give up on a cluster it belongs to.
-    | Ok _, Some(Joining | Active) when cluster.Members.[info.Id].Info = info -> cluster, []
-    | Ok _, Some((Joining | Active | Draining) as state) -> reject cluster (AlreadyMember(info.Id, state))
-    | Ok info, (None | Some Left | Some Lost) ->
-        { cluster with Members = cluster.Members |> Map.add info.Id { Info = info; State = Joining } },
-        [ MembershipAction.Connect info ]
+    match validate NodeKind.Memory info with
+    | Error e -> reject cluster e
+    | Ok info ->
+        match stateOf info.Id cluster with
+        // The same join again: its reply was lost (a slow boot node answered after the joiner's HTTP timeout),
+        // so the joiner retried. It is already in; refusing would make it give up on a cluster it belongs to.
+        | Some(Joining | Active) when cluster.Members.[info.Id].Info = info -> cluster, []
+        | Some((Joining | Active | Draining) as state) -> reject cluster (AlreadyMember(info.Id, state))
+        | None | Some Left | Some Lost ->
+            { cluster with Members = cluster.Members |> Map.add info.Id { Info = info; State = Joining } },
+            [ MembershipAction.Connect info ]
 
 let private drain (m: Member) cluster =
     let id = m.Info.Id

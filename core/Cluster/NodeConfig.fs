@@ -1,10 +1,10 @@
 /// The node configuration of `ssihv node --config FILE` (docs/node-host.md): the raw record the shell reads from
 /// JSON, every rule of the documented table, and the typed configuration a node host runs with. Every broken
-/// rule is reported at once, each naming its field, so one edit of the file can fix them all.
+/// rule is reported at once, each naming its field, so one edit of the file can fix them all. What the node
+/// contributes (id, cpus, memoryMiB, transport, initiator) is judged by NodeInfo.validate, as a join is.
 module SsiHv.Core.Cluster.NodeConfig
 
 open System
-open SsiHv.Core.Cluster.Membership
 open SsiHv.Core.Paging
 open SsiHv.Core.Transport
 
@@ -24,13 +24,6 @@ type RawNodeConfig =
       MemoryBudgetMiB: int64 option
       StoreMiB: int64 option
       TimeoutScale: int option }
-
-/// An IPv4 address and a TCP port; port 0 lets the kernel pick a free one (tests, `ssihv up`).
-type Endpoint =
-    { Address: string
-      Port: int }
-
-    override this.ToString() = sprintf "%s:%d" this.Address this.Port
 
 type NodeRole =
     /// Runs the membership and the VM. `TopologyFile` describes the assembled VM's distances, HMAT and caches.
@@ -69,22 +62,8 @@ let private required field (value: 'a option) check =
     | None -> Error [ error field "required" ]
     | Some v -> check v
 
-/// "a.b.c.d:port" with four decimal octets; no host names, because a name would need a resolver (I/O).
-let parseEndpoint (text: string) : Result<Endpoint, string> =
-    let expected = sprintf "expected IPv4:port such as 127.0.0.1:7101, found \"%s\"" text
-    match text.Split ':' with
-    | [| host; port |] ->
-        let octets = host.Split '.'
-        let octetOk (o: string) =
-            o.Length >= 1 && o.Length <= 3 && o |> Seq.forall Char.IsAsciiDigit && int o <= 255
-        let portOk = port.Length >= 1 && port.Length <= 5 && port |> Seq.forall Char.IsAsciiDigit && int port <= 65535
-        if octets.Length = 4 && Array.forall octetOk octets && portOk then
-            Ok { Address = octets |> Array.map (int >> string) |> String.concat "."; Port = int port }
-        else Error expected
-    | _ -> Error expected
-
 let private endpoint field (value: string option) =
-    required field value (fun text -> parseEndpoint text |> Result.mapError (fun rule -> [ error field rule ]))
+    required field value (fun text -> Endpoint.parse text |> Result.mapError (fun rule -> [ error field rule ]))
 
 let private secret (value: string option) =
     required "secret" value (fun text ->
@@ -111,12 +90,12 @@ let parseJoinUrl (text: string) : Result<string, string> =
     let expected = sprintf "expected the boot node's control URL, http://IPv4:port, found \"%s\"" text
     let prefix = "http://"
     if text.StartsWith(prefix, StringComparison.Ordinal) then
-        match parseEndpoint (text.Substring(prefix.Length).TrimEnd '/') with
+        match Endpoint.parse (text.Substring(prefix.Length).TrimEnd '/') with
         | Ok endpoint when endpoint.Port > 0 -> Ok(prefix + string endpoint)
         | _ -> Error expected
     else Error expected
 
-let private role (raw: RawNodeConfig) (cpus: int option) =
+let private role (raw: RawNodeConfig) =
     let bootOnly field (given: bool) =
         if given then [ error field "only the boot node (\"boot\": true) takes it; remove it from a memory node" ] else []
     match raw.Boot, raw.Join with
@@ -136,60 +115,73 @@ let private role (raw: RawNodeConfig) (cpus: int option) =
         | errors -> Error errors
     | (None | Some false), Some url ->
         let urlErrors = match parseJoinUrl url with Ok _ -> [] | Error rule -> [ error "join" rule ]
-        let cpuErrors =
-            match cpus with
-            | Some c when c > 0 -> [ error "cpus" (sprintf "only the boot node may contribute CPUs today; expected 0 on a memory node, found %d" c) ]
-            | _ -> []
-        let errors = urlErrors @ cpuErrors @ bootOnly "topology" raw.Topology.IsSome @ bootOnly "memoryBudgetMiB" raw.MemoryBudgetMiB.IsSome
+        let errors = urlErrors @ bootOnly "topology" raw.Topology.IsSome @ bootOnly "memoryBudgetMiB" raw.MemoryBudgetMiB.IsSome
         match errors, parseJoinUrl url with
         | [], Ok url -> Ok(MemoryNode url)
         | errors, _ -> Error errors
+
+/// Which node the file describes. With neither `boot` nor `join` (an error of its own) the boot node's rules
+/// apply, which are the looser: a file meant for the boot node is not also told what a memory node may not do.
+let private kindOf (raw: RawNodeConfig) =
+    match raw.Boot, raw.Join with
+    | (None | Some false), Some _ -> NodeKind.Memory
+    | _ -> NodeKind.Boot
+
+/// A broken rule of the contribution under the file's name for its field: the node's address is its `transport`.
+let private inFile (e: NodeInfoError) =
+    error (match e with InvalidAddress _ -> "transport" | _ -> NodeInfoError.field e) (NodeInfoError.rule e)
+
+/// The node's contribution, judged once every field of it that is required is given.
+let private contribution (raw: RawNodeConfig) =
+    match raw.Id, raw.Cpus, raw.MemoryMiB, raw.Transport with
+    | Some id, Some cpus, Some memory, Some transport ->
+        let info: NodeInfo = { Id = id; Cpus = cpus; MemoryMiB = memory; Address = transport; Initiator = raw.Initiator }
+        NodeInfo.validate (kindOf raw) info
+        |> Result.mapError (List.map inFile)
+    | id, cpus, memory, transport ->
+        Error
+            [ if id.IsNone then error "id" "required"
+              if transport.IsNone then error "transport" "required"
+              if cpus.IsNone then error "cpus" "required"
+              if memory.IsNone then error "memoryMiB" "required" ]
+
+/// The fields in the order of docs/node-host.md's table, the order errors are reported in.
+let private tableOrder =
+    [ "id"; "transport"; "http"; "secret"; "apiToken"; "cpus"; "memoryMiB"; "initiator"; "boot"; "join"; "topology"
+      "memoryBudgetMiB"; "storeMiB"; "timeoutScale" ]
 
 let private resultErrors (result: Result<'a, ConfigError list>) = match result with Error e -> e | Ok _ -> []
 
 /// Every rule of docs/node-host.md's table, all broken ones reported, in the table's field order.
 let validate (raw: RawNodeConfig) : Result<NodeConfig, ConfigError list> =
-    let id =
-        required "id" raw.Id (fun id -> if id < 0 then Error [ error "id" (sprintf "expected 0 or more, found %d" id) ] else Ok id)
-    let transport = endpoint "transport" raw.Transport
+    let contribution = contribution raw
+    // Its errors are the contribution's, reported there once.
+    let transport = match raw.Transport with Some text -> Endpoint.parse text | None -> Error "required"
     let http = endpoint "http" raw.Http
     let secret = secret raw.Secret
     let token = apiToken raw.ApiToken
-    let cpus =
-        required "cpus" raw.Cpus (fun c -> if c < 0 then Error [ error "cpus" (sprintf "expected 0 or more, found %d" c) ] else Ok c)
-    let memory =
-        required "memoryMiB" raw.MemoryMiB (fun m ->
-            if m < 0L then Error [ error "memoryMiB" (sprintf "expected 0 or more, found %d" m) ]
-            elif m = 0L && raw.Cpus = Some 0 then Error [ error "memoryMiB" "expected more than 0: a node without cpus contributes memory" ]
-            else Ok m)
-    let initiator =
-        match raw.Initiator, raw.Cpus with
-        | None, _ -> Ok None
-        | Some i, Some c when c > 0 -> Error [ error "initiator" (sprintf "only a memory-only node (cpus 0) names an initiator; this one has %d cpus" c) ]
-        | Some i, _ when i < 0 -> Error [ error "initiator" (sprintf "expected a node id (0 or more), found %d" i) ]
-        | Some i, _ when Some i = raw.Id -> Error [ error "initiator" (sprintf "expected the id of a node with CPUs, found this node's own id %d" i) ]
-        | Some i, _ -> Ok(Some i)
     let store =
-        match raw.StoreMiB, memory with
-        | Some s, Ok m when s < m -> Error [ error "storeMiB" (sprintf "expected at least memoryMiB (%d): the store holds the node's own memory first, found %d" m s) ]
+        match raw.StoreMiB, raw.MemoryMiB with
+        | Some s, Some m when m >= 0L && s < m ->
+            Error [ error "storeMiB" (sprintf "expected at least memoryMiB (%d): the store holds the node's own memory first, found %d" m s) ]
         | Some s, _ -> Ok s
-        | None, Ok m -> Ok m
-        | None, Error _ -> Ok 0L // memoryMiB's own error is reported
-    let role = role raw (match cpus with Ok c -> Some c | Error _ -> None)
+        | None, Some m -> Ok m
+        | None, None -> Ok 0L // memoryMiB's own error is reported
+    let role = role raw
     let timeoutScale =
         match raw.TimeoutScale with
         | None -> Ok 1
         | Some s when s >= 1 && s <= maximumTimeoutScale -> Ok s
         | Some s -> Error [ error "timeoutScale" (sprintf "expected a whole number from 1 to %d, found %d" maximumTimeoutScale s) ]
-    match id, transport, http, secret, token, cpus, memory, store, initiator, role, timeoutScale with
-    | Ok id, Ok transport, Ok http, Ok secret, Ok token, Ok cpus, Ok memory, Ok store, Ok initiator, Ok role, Ok timeoutScale ->
-        Ok { Id = id; Transport = transport; Http = http; Secret = secret; ApiToken = token; Cpus = cpus
-             MemoryMiB = memory; StoreMiB = store; Initiator = initiator; Role = role; TimeoutScale = timeoutScale }
+    match contribution, transport, http, secret, token, store, role, timeoutScale with
+    | Ok info, Ok transport, Ok http, Ok secret, Ok token, Ok store, Ok role, Ok timeoutScale ->
+        Ok { Id = info.Id; Transport = transport; Http = http; Secret = secret; ApiToken = token; Cpus = info.Cpus
+             MemoryMiB = info.MemoryMiB; StoreMiB = store; Initiator = info.Initiator; Role = role; TimeoutScale = timeoutScale }
     | _ ->
-        Error(
-            resultErrors id @ resultErrors transport @ resultErrors http @ resultErrors secret @ resultErrors token
-            @ resultErrors cpus @ resultErrors memory @ resultErrors store @ resultErrors initiator @ resultErrors role
-            @ resultErrors timeoutScale)
+        resultErrors contribution @ resultErrors http @ resultErrors secret @ resultErrors token @ resultErrors store
+        @ resultErrors role @ resultErrors timeoutScale
+        |> List.sortBy (fun e -> List.findIndex ((=) e.Field) tableOrder)
+        |> Error
 
 let isBoot (config: NodeConfig) = match config.Role with BootNode _ -> true | MemoryNode _ -> false
 

@@ -4,7 +4,6 @@ open Expecto
 open FsCheck
 open FsCheck.FSharp
 open SsiHv.Core.Cluster
-open SsiHv.Core.Cluster.Membership
 open SsiHv.Core.Topology
 open SsiHv.PropertyTests.Topology
 

@@ -3,6 +3,7 @@ module SsiHv.PropertyTests.Cluster.MembershipProperties
 open Expecto
 open FsCheck
 open FsCheck.FSharp
+open SsiHv.Core.Cluster
 open SsiHv.Core.Cluster.Membership
 
 let private config = { FsCheckConfig.defaultConfig with maxTest = 500; endSize = 120 }
@@ -16,13 +17,16 @@ let private cluster =
 
 let private nodeIds = Gen.choose (0, 6)
 
+/// Joins valid and not: memory nodes with cpus (only the boot node contributes CPUs today), without memory,
+/// with a blank address or naming themselves as initiator are refused by NodeInfo.validate.
 let private nodeInfos =
     gen {
         let! id = nodeIds
-        let! cpus = Gen.frequency [ 3, Gen.constant 0; 2, Gen.choose (1, 4); 1, Gen.constant -1 ]
+        let! cpus = Gen.frequency [ 5, Gen.constant 0; 2, Gen.choose (1, 4); 1, Gen.constant -1 ]
         let! memory = Gen.frequency [ 3, Gen.elements [ 512L; 1024L ]; 2, Gen.constant 0L ]
         let! address = Gen.frequency [ 9, Gen.constant (sprintf "10.0.0.%d:7100" (id + 1)); 1, Gen.constant " " ]
-        return { Id = id; Cpus = cpus; MemoryMiB = memory; Address = address; Initiator = None }
+        let! initiator = Gen.frequency [ 6, Gen.constant None; 3, Gen.constant (Some 0); 1, Gen.constant (Some id) ]
+        return { Id = id; Cpus = cpus; MemoryMiB = memory; Address = address; Initiator = initiator }
     }
 
 /// Steps a shell would usually take together come as one chunk (a join and its hello, a start and its
@@ -88,6 +92,15 @@ let private problems (model: Model) (before: Cluster) event (after: Cluster) act
       if not (List.isEmpty (nodesIn Draining after)) && (match after.Vm with Running _ -> false | _ -> true) then
           "a node is draining while no VM runs"
       if isReject actions && after <> before then "a rejected event changed the state"
+      match event with
+      | Join info ->
+          // Whatever the cluster's state, a join is judged by the rules every input path shares, first.
+          match NodeInfo.validate NodeKind.Memory info, actions with
+          | Error errors, [ MembershipAction.Reject(InvalidNode(id, refused)) ] when id = info.Id && refused = errors -> ()
+          | Error errors, _ -> sprintf "a join breaking %A was not refused with exactly those errors" errors
+          | Ok _, [ MembershipAction.Reject(InvalidNode _) ] -> "a valid join was refused as an invalid node"
+          | Ok _, _ -> ()
+      | _ -> ()
       match event, homesOf before.Vm with
       // The boot node cannot lose itself (it is the one running this machine); that refusal is checked below.
       | PeerLost id, Some homes when homes.Contains id && id <> boot.Id ->
@@ -166,6 +179,19 @@ let tests =
                 let before = apply events
                 Expect.equal (step before (Join node1)) (before, []) "a retried join"
                 expectReject (Join { node1 with Address = "10.0.0.9:7100" }) before (AlreadyMember(1, (if events.Length = 1 then Joining else Active)))
+        }
+
+        test "a node the VM does not use leaves at once; a home of the running VM's memory and the boot node are refused" {
+            let node1 = { Id = 1; Cpus = 0; MemoryMiB = 512L; Address = "10.0.0.2:7100"; Initiator = Some 0 }
+            for joined in [ apply [ Join node1 ]; apply [ Join node1; Connected 1 ] ] do
+                let left, actions = step joined (Leave 1)
+                Expect.equal (stateOf 1 left, actions) (Some Left, [ MembershipAction.Disconnect 1 ]) "let go at once"
+                expectReject (Leave 1) left (WrongState(1, Left, "only a Joining or Active node can leave (a draining one leaves when its drain completes)"))
+            let running = apply [ Join node1; Connected 1; StartVm; VmStarted ]
+            expectReject (Leave 1) running (InUseByVm 1)
+            expectReject (Leave 0) running (IsBootNode(0, "leave"))
+            Expect.equal (MembershipError.text (InUseByVm 1))
+                "node 1 runs vCPUs or homes memory of the VM; drain it (memory-only nodes) or stop the VM first" "says to drain it"
         }
 
         test "refusals are values with a message a person can act on" {

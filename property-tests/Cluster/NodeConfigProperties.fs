@@ -3,6 +3,7 @@ module SsiHv.PropertyTests.Cluster.NodeConfigProperties
 open Expecto
 open FsCheck
 open FsCheck.FSharp
+open SsiHv.Core.Cluster
 open SsiHv.Core.Cluster.NodeConfig
 
 let private config = { FsCheckConfig.defaultConfig with maxTest = 400 }
@@ -121,7 +122,7 @@ let tests =
         testPropertyWithConfig config "endpoints round-trip through their text" <|
             Prop.forAll (Arb.fromGen (Gen.zip (Gen.arrayOfLength 4 (Gen.choose (0, 255))) port)) (fun (octets, port) ->
                 let text = sprintf "%d.%d.%d.%d:%d" octets.[0] octets.[1] octets.[2] octets.[3] port
-                parseEndpoint text = Ok { Address = text.Substring(0, text.LastIndexOf ':'); Port = port }
+                Endpoint.parse text = Ok { Address = text.Substring(0, text.LastIndexOf ':'); Port = port }
                 && parseJoinUrl (sprintf "http://%s/" text) = (if port = 0 then Error(sprintf "expected the boot node's control URL, http://IPv4:port, found \"http://%s/\"" text) else Ok("http://" + text)))
 
         test "every broken rule is reported at once, each with its rule" {

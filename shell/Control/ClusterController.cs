@@ -79,6 +79,8 @@ public sealed class ClusterController : IAsyncDisposable
 
     public Task<StepOutcome> DrainAsync(int node) => Submit(reply => new Step(MembershipEvent.NewDrain(node), reply));
 
+    public Task<StepOutcome> LeaveAsync(int node) => Submit(reply => new Step(MembershipEvent.NewLeave(node), reply));
+
     public Task<StepOutcome> StartVmAsync(VmRequest request) => Submit(reply => new StartVm(request, reply));
 
     public Task<StepOutcome> StopVmAsync(string reason) => Submit(reply => new StopVm(reason, reply));

@@ -20,9 +20,10 @@ public sealed record ControlIdentity(int Id, int Cpus, long MemoryMiB, string Tr
 
 /// <summary>
 /// The HTTP control API of docs/node-host.md as ASP.NET Core minimal API endpoints. POST endpoints need the
-/// bearer token; bodies are read with the source-generated <see cref="ControlJsonContext"/> and checked field by
-/// field; cluster and VM endpoints go to the <see cref="ClusterController"/> on the boot node and answer 404
-/// naming the boot node on a memory node.
+/// bearer token; bodies are read with the source-generated <see cref="ControlJsonContext"/> and checked for their
+/// shape here (required fields, types), while their values are the core's to judge (a join's by
+/// <c>NodeInfo.validate</c>, inside the membership); cluster and VM endpoints go to the
+/// <see cref="ClusterController"/> on the boot node and answer 404 naming the boot node on a memory node.
 /// </summary>
 public static class ControlApi
 {
@@ -50,7 +51,7 @@ public static class ControlApi
             if (controller is null) return NotBoot(node, "joins");
             var (body, problem) = await ReadBody(context, ControlJsonContext.Default.JoinRequest);
             if (problem is not null) return problem;
-            if (JoinProblem(body!) is { } invalid) return Problems.BadRequest(invalid);
+            if (MissingJoinField(body!) is { } missing) return Problems.BadRequest(missing);
             var info = new NodeInfo(body!.Id!.Value, body.Cpus!.Value, body.MemoryMiB!.Value, body.Address!,
                 body.Initiator is { } i ? Microsoft.FSharp.Core.FSharpOption<int>.Some(i) : null);
             return MemberResult(await controller.JoinAsync(info), info.Id);
@@ -60,9 +61,16 @@ public static class ControlApi
         {
             if (token.Refusal(context) is { } refused) return refused;
             if (controller is null) return NotBoot(node, "drains");
-            if (!int.TryParse(id, NumberStyles.None, CultureInfo.InvariantCulture, out var nodeId))
-                return Problems.BadRequest($"id: expected a node id (an integer, 0 or more) in the path, found '{id}'");
+            if (NodeIdOf(id) is not { } nodeId) return BadNodeId(id);
             return MemberResult(await controller.DrainAsync(nodeId), nodeId);
+        });
+
+        app.MapPost("/v1/cluster/nodes/{id}/leave", async (HttpContext context, string id) =>
+        {
+            if (token.Refusal(context) is { } refused) return refused;
+            if (controller is null) return NotBoot(node, "leaves");
+            if (NodeIdOf(id) is not { } nodeId) return BadNodeId(id);
+            return MemberResult(await controller.LeaveAsync(nodeId), nodeId);
         });
 
         app.MapGet("/v1/topology", () =>
@@ -143,17 +151,18 @@ public static class ControlApi
         }
     }
 
-    static string? JoinProblem(JoinRequest body) =>
-        body.Id is not { } id ? "id: required"
-        : id < 0 ? $"id: expected 0 or more, found {id}"
-        : body.Cpus is not { } cpus ? "cpus: required"
-        : cpus < 0 ? $"cpus: expected 0 or more, found {cpus}"
-        : body.MemoryMiB is not { } memory ? "memoryMiB: required"
-        : memory < 0 ? $"memoryMiB: expected 0 or more, found {memory}"
-        : body.Address is not { } address ? "address: required (the node's transport address, IPv4:port)"
-        : NodeConfig.parseEndpoint(address) is { IsError: true } bad ? $"address: {bad.ErrorValue}"
-        : body.Initiator is < 0 ? $"initiator: expected a node id (0 or more), found {body.Initiator}"
+    static string? MissingJoinField(JoinRequest body) =>
+        body.Id is null ? "id: required"
+        : body.Cpus is null ? "cpus: required"
+        : body.MemoryMiB is null ? "memoryMiB: required"
+        : body.Address is null ? "address: required (the node's transport address, IPv4:port)"
         : null;
+
+    static int? NodeIdOf(string text) =>
+        int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var id) ? id : null;
+
+    static IResult BadNodeId(string text) =>
+        Problems.BadRequest($"id: expected a node id (an integer, 0 or more) in the path, found '{text}'");
 
     static (VmRequest? Request, string? Problem) VmRequestOf(VmStartRequest body)
     {
@@ -173,6 +182,10 @@ public static class ControlApi
 
     static IResult MemberResult(StepOutcome outcome, int id)
     {
+        // A node whose contribution breaks a rule is a bad request whatever the cluster's state; every other
+        // refusal is the membership's, given its state now.
+        if (outcome.Refusal is MembershipError.InvalidNode invalid)
+            return Problems.BadRequest(MembershipErrorModule.text(invalid));
         if (outcome.Refusal is { } refusal)
             return Problems.Conflict(MembershipErrorModule.text(refusal));
         var member = outcome.View.Cluster.Members[id];

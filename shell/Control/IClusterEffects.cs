@@ -12,7 +12,7 @@ public interface IClusterEffects : IAsyncDisposable
 {
     /// Dials the node's transport address and completes the authenticated hello (→ Connected). Throwing means
     /// the node cannot be reached (→ PeerLost); the exception's message is logged as the reason.
-    Task ConnectAsync(Membership.NodeInfo node, CancellationToken cancellation);
+    Task ConnectAsync(NodeInfo node, CancellationToken cancellation);
 
     /// Closes the connection to a node that left, was drained or was lost.
     void Disconnect(int node);

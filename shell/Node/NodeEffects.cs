@@ -49,7 +49,7 @@ public sealed class NodeEffects : IClusterEffects
 
     void OnPeerLost(int node, string reason) => PeerLost?.Invoke(node, reason);
 
-    public Task ConnectAsync(Membership.NodeInfo node, CancellationToken cancellation)
+    public Task ConnectAsync(NodeInfo node, CancellationToken cancellation)
     {
         transport.SetPeer(node.Id, node.Address);
         return transport.ConnectAsync(node.Id, cancellation);

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using SsiHv.Core.Cluster;
 using SsiHv.Shell.Nodes;
 using Xunit;
 
@@ -92,6 +93,7 @@ public sealed class ControlApiTests
     [Theory]
     [InlineData("/v1/cluster/join", JoinBody)]
     [InlineData("/v1/cluster/nodes/1/drain", "")]
+    [InlineData("/v1/cluster/nodes/1/leave", "")]
     [InlineData("/v1/vm", """{"guest":"probe"}""")]
     [InlineData("/v1/vm/stop", "")]
     public async Task Every_POST_without_the_right_bearer_token_is_401(string path, string body)
@@ -114,6 +116,7 @@ public sealed class ControlApiTests
     [InlineData("/v1/cluster/join", """{"id":1,"cpus":0,"memoryMiB":5,"address":"node1"}""", "address: expected IPv4:port")]
     [InlineData("/v1/cluster/join", """{"id":-1,"cpus":0,"memoryMiB":5,"address":"127.0.0.1:7201"}""", "id: expected 0 or more")]
     [InlineData("/v1/cluster/nodes/one/drain", "", "id: expected a node id")]
+    [InlineData("/v1/cluster/nodes/-1/leave", "", "id: expected a node id")]
     [InlineData("/v1/vm", """{"guest":"probe","kernel":"/boot/vmlinuz"}""", "guest: give exactly one")]
     [InlineData("/v1/vm", """{"guest":"doom"}""", "guest: unknown guest")]
     [InlineData("/v1/vm", """{"guest":"probe","timeoutSeconds":0}""", "timeoutSeconds: expected")]
@@ -142,10 +145,29 @@ public sealed class ControlApiTests
         // A memory node points at its boot node for cluster state, and refuses to take joins itself.
         AssertProblem(await cluster.GetAsync(member, "/v1/cluster"), 404, $"boot node at {boot.HttpUrl.ToString().TrimEnd('/')}");
         AssertProblem(await cluster.PostAsync(member, "/v1/cluster/join", JoinBody), 404, "memory node");
+        AssertProblem(await cluster.PostAsync(member, "/v1/cluster/nodes/1/leave", ""), 404, "memory node");
         // The same join again (a joiner whose reply was lost retries) is accepted and changes nothing; another
         // node under a member's id is refused by the membership, with its text.
         Assert.Equal(202, (await cluster.PostAsync(boot, "/v1/cluster/join", JoinBody)).Status);
         AssertProblem(await cluster.PostAsync(boot, "/v1/cluster/join", JoinBody.Replace("512", "1024")), 409, "node 1 has already joined");
+    }
+
+    [Fact]
+    public async Task A_memory_node_with_cpus_is_refused_with_400_naming_cpus_as_its_config_file_would_be_and_is_no_member()
+    {
+        await using var cluster = new ControlCluster();
+        var (boot, effects) = await cluster.StartBootAsync();
+
+        // Its vCPUs would run on the boot node while the SRAT put them on node 1: a wrong answer to the guest.
+        var refused = await cluster.PostAsync(boot, "/v1/cluster/join", JoinBody.Replace("\"cpus\":0", "\"cpus\":2").Replace(",\"initiator\":0", ""));
+        const string rule = "cpus: only the boot node may contribute CPUs today; expected 0 on a memory node, found 2";
+        AssertProblem(refused, 400, $"node 1 cannot join: {rule}");
+        var fromFile = NodeConfig.validate(ControlCluster.RawConfig(1, 2, 512, boot.HttpUrl.ToString().TrimEnd('/')));
+        Assert.Equal([rule], fromFile.ErrorValue.Select(NodeConfig.errorText).ToArray());
+
+        var members = (await cluster.GetAsync(boot, "/v1/cluster")).Body.GetProperty("members").EnumerateArray();
+        Assert.Equal([0], members.Select(m => m.GetProperty("id").GetInt32()).ToArray());
+        Assert.Empty(effects.Calls);
     }
 
     [Fact]
@@ -261,6 +283,41 @@ public sealed class ControlApiTests
         await NodeOneBecomesAsync(cluster, boot, "left");
         var calls = effects.Calls.ToList();
         Assert.True(calls.IndexOf("move pages 1 -> 0") >= 0 && calls.IndexOf("move pages 1 -> 0") < calls.IndexOf("disconnect 1"), string.Join("\n", calls));
+        Assert.Equal("running", (await cluster.GetAsync(boot, "/v1/vm")).Body.GetProperty("state").GetString());
+    }
+
+    [Fact]
+    public async Task A_node_the_VM_does_not_use_leaves_at_once_and_may_join_again()
+    {
+        await using var cluster = new ControlCluster();
+        var (boot, effects) = await cluster.StartBootAsync();
+        await JoinNodeOneAsync(cluster, boot, JoinBody);
+
+        var left = await cluster.PostAsync(boot, "/v1/cluster/nodes/1/leave", "");
+        Assert.Equal(202, left.Status);
+        Assert.Equal((1, "left"), (left.Body.GetProperty("id").GetInt32(), left.Body.GetProperty("state").GetString()));
+        Assert.Equal("left", (await cluster.GetAsync(boot, "/v1/cluster")).Body.GetProperty("members")[1].GetProperty("state").GetString());
+        Assert.Contains("disconnect 1", effects.Calls);
+
+        AssertProblem(await cluster.PostAsync(boot, "/v1/cluster/nodes/1/leave", ""), 409, "node 1 is Left; only a Joining or Active node can leave");
+        await JoinNodeOneAsync(cluster, boot, JoinBody);
+    }
+
+    [Fact]
+    public async Task Leaving_is_refused_for_a_home_of_the_running_VMs_memory_the_boot_node_and_strangers()
+    {
+        await using var cluster = new ControlCluster();
+        var (boot, effects) = await cluster.StartBootAsync();
+        await JoinNodeOneAsync(cluster, boot, JoinBody);
+        await StartProbeVmAsync(cluster, boot);
+        await VmBecomesAsync(cluster, boot, "running");
+
+        AssertProblem(await cluster.PostAsync(boot, "/v1/cluster/nodes/1/leave", ""), 409,
+            "node 1 runs vCPUs or homes memory of the VM; drain it (memory-only nodes) or stop the VM first");
+        AssertProblem(await cluster.PostAsync(boot, "/v1/cluster/nodes/0/leave", ""), 409, "node 0 is the boot node: it runs the membership and cannot leave");
+        AssertProblem(await cluster.PostAsync(boot, "/v1/cluster/nodes/7/leave", ""), 409, "node 7 is not a member of this cluster");
+        Assert.Equal("active", (await cluster.GetAsync(boot, "/v1/cluster")).Body.GetProperty("members")[1].GetProperty("state").GetString());
+        Assert.DoesNotContain("disconnect 1", effects.Calls);
         Assert.Equal("running", (await cluster.GetAsync(boot, "/v1/vm")).Body.GetProperty("state").GetString());
     }
 

@@ -22,13 +22,15 @@ public sealed class ControlCluster : IAsyncDisposable
     public readonly List<string> Log = [];
     public HttpClient Http { get; } = new() { Timeout = Patience };
 
-    public static NodeConfig.NodeConfig Config(int id, int cpus, long memoryMiB, string? join, int? initiator = null, string token = Token)
-    {
-        var raw = new NodeConfig.RawNodeConfig(
-            Some(id), Some($"127.0.0.1:{7200 + id}"), Some("127.0.0.1:0"), Some("00112233445566778899aabbccddeeff"), Some(token),
+    /// A node config file's record as read: the boot node's when <paramref name="join"/> is null.
+    public static NodeConfig.RawNodeConfig RawConfig(int id, int cpus, long memoryMiB, string? join, int? initiator = null, string token = Token) =>
+        new(Some(id), Some($"127.0.0.1:{7200 + id}"), Some("127.0.0.1:0"), Some("00112233445566778899aabbccddeeff"), Some(token),
             Some(cpus), Some(memoryMiB), initiator is { } i ? Some(i) : null, join is null ? Some(true) : null,
             join is null ? null : Some(join), null, null, null, null);
-        var validated = NodeConfig.validate(raw);
+
+    public static NodeConfig.NodeConfig Config(int id, int cpus, long memoryMiB, string? join, int? initiator = null, string token = Token)
+    {
+        var validated = NodeConfig.validate(RawConfig(id, cpus, memoryMiB, join, initiator, token));
         Assert.True(validated.IsOk, validated.IsError ? string.Join("; ", validated.ErrorValue.Select(NodeConfig.errorText)) : "");
         return validated.ResultValue;
     }

@@ -19,7 +19,7 @@ public sealed class RecordingEffects : IClusterEffects
 
     public bool Disposed { get; private set; }
 
-    public Task ConnectAsync(Membership.NodeInfo node, CancellationToken cancellation)
+    public Task ConnectAsync(NodeInfo node, CancellationToken cancellation)
     {
         calls.Enqueue($"connect {node.Id} {node.Address}");
         return Task.CompletedTask;
