@@ -173,7 +173,7 @@ public sealed class LabMachine : IDisposable
         }
         throw new LabException(phase == "boot"
             ? $"the machine was not ready within {limit.TotalSeconds} s (--boot-timeout); stopped it{Explanation()}"
-            : $"the command was still running after {limit.TotalSeconds} s (--timeout); stopped the machine");
+            : $"the command was still running after {limit.TotalSeconds} s (--timeout); stopped the machine{Explanation()}");
     }
 
     string Explanation()

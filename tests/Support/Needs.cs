@@ -12,13 +12,3 @@ public static class Needs
     public const string Kvm = "kvm";
     public const string Rdma = "rdma";
 }
-
-/// <summary>
-/// `Lab=one-cpu` marks tests that boot SMP Linux: where they run in a lab machine, test.sh gives them one with a
-/// single CPU, because with several CPUs nested SVM under TCG hangs or crashes SMP Linux guests (docs/lab.md).
-/// </summary>
-public static class InLab
-{
-    public const string Trait = "Lab";
-    public const string OneCpu = "one-cpu";
-}
