@@ -1,7 +1,9 @@
 using System.Globalization;
+using SsiHv.Core.Vm;
 using SsiHv.Shell.Vmm;
 using SsiHv.Shell.Vmm.Boot;
 using SsiHv.Shell.Vmm.Devices;
+using static SsiHv.Shell.FSharpOptions;
 
 namespace SsiHv.Shell.Cli;
 
@@ -35,10 +37,12 @@ public sealed class RunCommand : ICommand
     public int Run(ParsedArguments arguments, TextWriter output)
     {
         var topology = TopologyInput.Load(arguments);
-        var (kernelPath, kernel) = KernelImage(arguments);
-        var initrd = arguments.Option(Initrd.Name) is { } initrdPath ? ReadInput(initrdPath, "--initrd") : null;
+        var guest = GuestOf(arguments);
+        var kernelFile = guest.Image as GuestImage.Kernel;
+        var (kernelPath, kernel) = kernelFile is null ? ProbeImage() : (kernelFile.path, ReadInput(kernelFile.path, "--kernel"));
+        var initrd = kernelFile?.initrd?.Value is { } initrdPath ? ReadInput(initrdPath, "--initrd") : null;
         var timeout = arguments.Seconds(Syntax.Command, Timeout, DefaultTimeoutSeconds);
-        var config = new VmConfig(topology, kernelPath, kernel, initrd, arguments.Option(Append.Name) ?? "", MemoryBudgetOf(arguments));
+        var config = new VmConfig(topology, kernelPath, kernel, initrd, guest.Append, MemoryBudgetOf(arguments));
 
         using var consoleStream = arguments.Option(Console.Name) is { } path ? OpenConsoleFile(path) : System.Console.OpenStandardOutput();
         var keyboard = System.Console.IsInputRedirected ? null : new ConsoleInput();
@@ -85,34 +89,32 @@ public sealed class RunCommand : ICommand
         }
     }
 
-    (string Path, byte[] Bytes) KernelImage(ParsedArguments arguments)
+    static Guest GuestOf(ParsedArguments arguments)
     {
-        var kernel = arguments.Option(Kernel.Name);
-        var guest = arguments.Option(Guest.Name);
-        if ((kernel is null) == (guest is null))
-            throw CliException.BadInput("ssihv run: give exactly one of --kernel FILE or --guest probe");
-        if (guest is not null)
+        var guest = GuestModule.parse(UnnamedGuest.IsMissing, new GuestFields(
+            Option(arguments.Option(Guest.Name)), Option(arguments.Option(Kernel.Name)),
+            Option(arguments.Option(Initrd.Name)), Option(arguments.Option(Append.Name))));
+        return guest.IsOk
+            ? guest.ResultValue
+            : throw CliException.BadInput($"ssihv run: {GuestErrorModule.text(GuestInput.CommandLine, guest.ErrorValue)}");
+    }
+
+    static (string Path, byte[] Bytes) ProbeImage()
+    {
+        string path;
+        try
         {
-            if (guest != "probe")
-                throw CliException.BadInput($"ssihv run: --guest {guest}: unknown guest; expected 'probe'");
-            if (arguments.Option(Initrd.Name) is not null)
-                throw CliException.BadInput("ssihv run: --initrd is for --kernel; the probe guest takes none");
-            string path;
-            try
-            {
-                path = ProbeGuest.Build();
-            }
-            catch (BootInputException e)
-            {
-                throw CliException.BadInput($"ssihv run: {e.Message}");
-            }
-            catch (VmFailureException e)
-            {
-                throw CliException.Failure($"ssihv run: {e.Message}");
-            }
-            return (path, ReadInput(path, "--guest probe"));
+            path = ProbeGuest.Build();
         }
-        return (kernel!, ReadInput(kernel!, "--kernel"));
+        catch (BootInputException e)
+        {
+            throw CliException.BadInput($"ssihv run: {e.Message}");
+        }
+        catch (VmFailureException e)
+        {
+            throw CliException.Failure($"ssihv run: {e.Message}");
+        }
+        return (path, ReadInput(path, "--guest probe"));
     }
 
     static byte[] ReadInput(string path, string option)

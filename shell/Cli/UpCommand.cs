@@ -1,8 +1,10 @@
 using System.Globalization;
 using System.Text;
 using SsiHv.Core.Cluster;
+using SsiHv.Core.Vm;
 using SsiHv.Shell.Cluster;
 using SsiHv.Shell.Topology;
+using static SsiHv.Shell.FSharpOptions;
 
 namespace SsiHv.Shell.Cli;
 
@@ -120,22 +122,17 @@ public sealed class UpCommand : ICommand
     /// from its own working directory and a missing file is the user's input error, not a cluster failure.
     static VmRequest GuestOf(ParsedArguments arguments, double timeoutSeconds)
     {
-        var kernel = arguments.Option(Kernel.Name);
-        var guest = arguments.Option(Guest.Name);
-        var initrd = arguments.Option(Initrd.Name);
-        var append = arguments.Option(Append.Name) ?? "";
-        var timeout = (int)Math.Ceiling(timeoutSeconds);
-        if (kernel is not null && guest is not null)
-            throw CliException.BadInput("ssihv up: give --kernel FILE or --guest probe, not both");
-        if (kernel is null)
-        {
-            if (guest is not null and not "probe")
-                throw CliException.BadInput($"ssihv up: --guest {guest}: unknown guest; expected 'probe'");
-            if (initrd is not null)
-                throw CliException.BadInput("ssihv up: --initrd is for --kernel; the probe guest takes none");
-            return new VmRequest("probe", null, null, append, timeout);
-        }
-        return new VmRequest(null, ExistingFile(kernel, "--kernel"), initrd is null ? null : ExistingFile(initrd, "--initrd"), append, timeout);
+        var parsed = GuestModule.parse(UnnamedGuest.MeansProbe, new GuestFields(
+            Option(arguments.Option(Guest.Name)), Option(arguments.Option(Kernel.Name)),
+            Option(arguments.Option(Initrd.Name)), Option(arguments.Option(Append.Name))));
+        if (parsed.IsError)
+            throw CliException.BadInput($"ssihv up: {GuestErrorModule.text(GuestInput.CommandLine, parsed.ErrorValue)}");
+        var guest = parsed.ResultValue;
+        if (guest.Image is GuestImage.Kernel kernel)
+            guest = new Guest(GuestImage.NewKernel(ExistingFile(kernel.path, "--kernel"),
+                Option(kernel.initrd?.Value is { } initrd ? ExistingFile(initrd, "--initrd") : null)), guest.Append);
+        var fields = GuestModule.fields(guest);
+        return new VmRequest(fields.Guest?.Value, fields.Kernel?.Value, fields.Initrd?.Value, guest.Append, (int)Math.Ceiling(timeoutSeconds));
     }
 
     static string ExistingFile(string path, string option) =>

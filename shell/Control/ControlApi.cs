@@ -6,8 +6,10 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Prometheus;
 using SsiHv.Core.Cluster;
+using SsiHv.Core.Vm;
 using SsiHv.Shell.Topology;
 using static SsiHv.Core.Cluster.Membership;
+using static SsiHv.Shell.FSharpOptions;
 
 namespace SsiHv.Shell.Control;
 
@@ -53,7 +55,7 @@ public static class ControlApi
             if (problem is not null) return problem;
             if (MissingJoinField(body!) is { } missing) return Problems.BadRequest(missing);
             var info = new NodeInfo(body!.Id!.Value, body.Cpus!.Value, body.MemoryMiB!.Value, body.Address!,
-                body.Initiator is { } i ? Microsoft.FSharp.Core.FSharpOption<int>.Some(i) : null);
+                Option(body.Initiator));
             return MemberResult(await controller.JoinAsync(info), info.Id);
         });
 
@@ -166,18 +168,14 @@ public static class ControlApi
 
     static (VmRequest? Request, string? Problem) VmRequestOf(VmStartRequest body)
     {
-        if ((body.Guest is null) == (body.Kernel is null))
-            return (null, "guest: give exactly one of \"guest\": \"probe\" and \"kernel\": \"FILE\" (a path on the boot node)");
-        if (body.Guest is { } guest && guest != "probe")
-            return (null, $"guest: unknown guest \"{guest}\"; expected \"probe\"");
-        if (body.Kernel is { } kernel && string.IsNullOrWhiteSpace(kernel))
-            return (null, "kernel: expected a file path on the boot node, found an empty string");
-        if (body.Initrd is not null && body.Kernel is null)
-            return (null, "initrd: only with \"kernel\"; the probe guest takes none");
+        var guest = GuestModule.parse(UnnamedGuest.IsMissing, new GuestFields(
+            Option(body.Guest), Option(body.Kernel), Option(body.Initrd), Option(body.Append)));
+        if (guest.IsError)
+            return (null, GuestErrorModule.text(GuestInput.HttpBody, guest.ErrorValue));
         var seconds = body.TimeoutSeconds ?? DefaultVmTimeoutSeconds;
         if (!(seconds > 0 && seconds <= MaximumVmTimeoutSeconds))
             return (null, $"timeoutSeconds: expected a number of seconds above 0 and at most {MaximumVmTimeoutSeconds}, found {seconds.ToString(CultureInfo.InvariantCulture)}");
-        return (new VmRequest(body.Guest, body.Kernel, body.Initrd, body.Append ?? "", TimeSpan.FromSeconds(seconds)), null);
+        return (new VmRequest(guest.ResultValue, TimeSpan.FromSeconds(seconds)), null);
     }
 
     static IResult MemberResult(StepOutcome outcome, int id)

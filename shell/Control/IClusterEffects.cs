@@ -1,4 +1,5 @@
 using SsiHv.Core.Cluster;
+using SsiHv.Core.Vm;
 
 namespace SsiHv.Shell.Control;
 
@@ -31,8 +32,8 @@ public interface IClusterEffects : IAsyncDisposable
     event Action<int, string>? PeerLost;
 }
 
-/// <summary>What POST /v1/vm asks for: exactly one of a built-in guest and a kernel file on the boot node.</summary>
-public sealed record VmRequest(string? Guest, string? Kernel, string? Initrd, string Append, TimeSpan Timeout);
+/// <summary>What POST /v1/vm asks for: the guest (its kernel file, if any, is on the boot node) and its time limit.</summary>
+public sealed record VmRequest(Guest Guest, TimeSpan Timeout);
 
 /// <summary>A started VM; <see cref="Ended"/> completes when the guest powered off, failed or was stopped.</summary>
 public sealed record RunningVm(Task<VmEnd> Ended);

@@ -1,7 +1,7 @@
 using System.Text.Json;
-using Microsoft.FSharp.Core;
 using SsiHv.Core.Cluster;
 using SsiHv.Shell.Topology;
+using static SsiHv.Shell.FSharpOptions;
 
 namespace SsiHv.Shell.Nodes;
 
@@ -56,8 +56,4 @@ public static class NodeConfigFile
         new(Option(d.Id), Option(d.Transport), Option(d.Http), Option(d.Secret), Option(d.ApiToken), Option(d.Cpus),
             Option(d.MemoryMiB), Option(d.Initiator), Option(d.Boot), Option(d.Join), Option(d.Topology),
             Option(d.MemoryBudgetMiB), Option(d.StoreMiB), Option(d.TimeoutScale));
-
-    static FSharpOption<T>? Option<T>(T? value) where T : struct => value is { } v ? FSharpOption<T>.Some(v) : null;
-
-    static FSharpOption<string>? Option(string? value) => value is null ? null : FSharpOption<string>.Some(value);
 }

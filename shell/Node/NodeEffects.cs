@@ -1,4 +1,5 @@
 using SsiHv.Core.Cluster;
+using SsiHv.Core.Vm;
 using SsiHv.Shell.Control;
 using SsiHv.Shell.Pager;
 using SsiHv.Shell.Transport;
@@ -106,17 +107,13 @@ public sealed class NodeEffects : IClusterEffects
 
     VmConfig VmConfigFor(Core.Topology.Topology topology, VmRequest request)
     {
-        var (path, kernel) = request.Guest switch
-        {
-            "probe" => ReadGuest(ProbeGuest.Build()),
-            null when request.Kernel is { } file => ReadGuest(file),
-            _ => throw new BootInputException($"guest: expected \"probe\" or a kernel file, found guest {request.Guest ?? "null"} and kernel {request.Kernel ?? "null"}"),
-        };
-        var initrd = request.Initrd is { } initrdPath ? File.ReadAllBytes(initrdPath) : null;
+        var kernelFile = request.Guest.Image as GuestImage.Kernel;
+        var (path, kernel) = ReadGuest(kernelFile?.path ?? ProbeGuest.Build());
+        var initrd = kernelFile?.initrd?.Value is { } initrdPath ? File.ReadAllBytes(initrdPath) : null;
         // Without a budget every page stays resident here, but the pager still homes each page on its node.
         var guestBytes = (ulong)Core.Topology.TopologyModule.totalMemoryMiB(topology) * 1024 * 1024;
         var budget = memoryBudgetMiB is { } mib ? (ulong)mib * 1024 * 1024 : guestBytes;
-        return new VmConfig(topology, path, kernel, initrd, request.Append, budget, _ => PageStore);
+        return new VmConfig(topology, path, kernel, initrd, request.Guest.Append, budget, _ => PageStore);
     }
 
     static (string, byte[]) ReadGuest(string path) => (path, File.ReadAllBytes(path));

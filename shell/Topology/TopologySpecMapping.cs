@@ -1,6 +1,7 @@
 using Microsoft.FSharp.Collections;
 using Microsoft.FSharp.Core;
 using SsiHv.Core.Topology;
+using static SsiHv.Shell.FSharpOptions;
 
 namespace SsiHv.Shell.Topology;
 
@@ -49,10 +50,4 @@ public static class TopologySpecMapping
         }
         return FSharpOption<FSharpList<TResult>>.Some(ListModule.OfSeq(mapped));
     }
-
-    static FSharpOption<T>? Option<T>(T? value) where T : struct =>
-        value is { } v ? FSharpOption<T>.Some(v) : null;
-
-    static FSharpOption<string>? Option(string? value) =>
-        value is null ? null : FSharpOption<string>.Some(value);
 }
