@@ -30,6 +30,7 @@ let all =
         Cluster.NodeConfigProperties.tests
         Cluster.ClusterTopologyProperties.tests
         Cluster.ClusterPlanProperties.tests
+        Vm.VmLifecycleProperties.tests
         Lab.LabProperties.tests
     ]
 

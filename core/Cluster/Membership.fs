@@ -6,11 +6,13 @@
 /// Nodes go Joining → Active → (Draining →) Left, or Lost from anywhere. A VM is started on the Active nodes;
 /// its topology is fixed while it runs (the guest cannot lose CPUs or NUMA nodes), except that a memory-only
 /// node may be drained: its pages move to another node homing the VM's memory before it leaves. Losing a
-/// node that runs the VM's vCPUs or homes its memory stops the VM, because its pages are gone (replicas,
-/// not built yet, would change this: docs/design.md §7).
+/// node that runs the VM's vCPUs or homes its memory stops the VM as failed, because its pages are gone
+/// (replicas, not built yet, would change this: docs/design.md §7). The rest of the VM's life (which start a
+/// report is about, the exit code of each other end, the time limits) is VmLifecycle's, which steps this machine.
 module SsiHv.Core.Cluster.Membership
 
 open SsiHv.Core.Paging
+open SsiHv.Core.Vm
 
 type MemberState =
     /// Asked to join; the boot node's authenticated hello with it has not succeeded yet.
@@ -31,7 +33,8 @@ type VmState =
     | NotStarted
     | Starting of VmTopology
     | Running of VmTopology
-    | Stopped of reason: string
+    /// With the exit code GET /v1/vm reports (ExitCode).
+    | Stopped of reason: string * exitCode: int
 
 type Cluster = { BootNode: NodeId; Members: Map<NodeId, Member>; Vm: VmState }
 
@@ -48,7 +51,7 @@ type MembershipEvent =
     | StartVm
     /// Every node host runs its part of the VM.
     | VmStarted
-    | VmStopped of reason: string
+    | VmStopped of reason: string * exitCode: int
 
 type MembershipError =
     | InvalidNode of NodeId * NodeInfoError list
@@ -134,9 +137,9 @@ let private withState id state cluster =
 let private reject cluster error = cluster, [ MembershipAction.Reject error ]
 
 /// The VM is gone, so pages being drained have nowhere left to matter: draining nodes leave.
-let private stopVm reason cluster =
+let private stopVm reason exitCode cluster =
     let draining = nodesIn Draining cluster
-    let cluster = draining |> List.fold (fun c id -> withState id Left c) { cluster with Vm = Stopped reason }
+    let cluster = draining |> List.fold (fun c id -> withState id Left c) { cluster with Vm = Stopped(reason, exitCode) }
     cluster, draining |> List.map MembershipAction.Disconnect
 
 /// Applies `f` to an existing member, refusing unknown ids and the boot node when `bootRefusal` names what
@@ -199,7 +202,7 @@ let private lost (m: Member) cluster =
             [ if m.Info.Cpus > 0 && topology.Nodes |> List.exists (fun n -> n.Id = id) then sprintf "ran %d vCPUs" m.Info.Cpus
               if topology.MemoryHomes.Contains id then "homed guest memory" ]
         let reason = sprintf "node %d was lost; it %s of the VM" id (String.concat " and " roles)
-        let cluster, disconnects = stopVm reason (withState id Lost cluster)
+        let cluster, disconnects = stopVm reason ExitCode.Failure (withState id Lost cluster)
         cluster, MembershipAction.StopVm reason :: disconnects
     | _ -> withState id Lost cluster, []
 
@@ -233,9 +236,9 @@ let step (cluster: Cluster) (event: MembershipEvent) : Cluster * MembershipActio
         match cluster.Vm with
         | Starting topology -> { cluster with Vm = Running topology }, []
         | _ -> reject cluster NoVmStarting
-    | VmStopped reason ->
+    | VmStopped(reason, exitCode) ->
         match cluster.Vm with
-        | Starting _ | Running _ -> stopVm reason cluster
-        // We asked for it with StopVm: the first reason stays.
+        | Starting _ | Running _ -> stopVm reason exitCode cluster
+        // We asked for it with StopVm: the first reason and exit code stay.
         | Stopped _ -> cluster, []
         | NotStarted -> reject cluster NoVmStarted

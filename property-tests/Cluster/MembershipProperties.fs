@@ -44,7 +44,7 @@ let private events =
           3, Gen.constant [ StartVm; VmStarted ]
           1, Gen.constant [ StartVm ]
           1, Gen.constant [ VmStarted ]
-          1, Gen.constant [ VmStopped "the guest powered off" ] ]
+          1, Gen.constant [ VmStopped("the guest powered off", 0) ] ]
     |> Gen.listOf
     |> Gen.map List.concat
 
@@ -170,7 +170,7 @@ let tests =
             let running = apply [ Join node1; Connected 1; StartVm; VmStarted ]
             let after, actions = step running (PeerLost 1)
             Expect.equal actions [ MembershipAction.StopVm "node 1 was lost; it homed guest memory of the VM" ] "stop naming it"
-            Expect.equal after.Vm (Stopped "node 1 was lost; it homed guest memory of the VM") "stopped"
+            Expect.equal after.Vm (Stopped("node 1 was lost; it homed guest memory of the VM", 1)) "stopped, as failed"
         }
 
         test "the same join again (its reply was lost) changes nothing and is not refused; another node under the same id is" {

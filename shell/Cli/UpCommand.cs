@@ -120,7 +120,7 @@ public sealed class UpCommand : ICommand
 
     /// The POST /v1/vm body. Paths are made absolute and checked here, because the node host resolves them
     /// from its own working directory and a missing file is the user's input error, not a cluster failure.
-    static VmRequest GuestOf(ParsedArguments arguments, double timeoutSeconds)
+    static Shell.Cluster.VmRequest GuestOf(ParsedArguments arguments, double timeoutSeconds)
     {
         var parsed = GuestModule.parse(UnnamedGuest.MeansProbe, new GuestFields(
             Option(arguments.Option(Guest.Name)), Option(arguments.Option(Kernel.Name)),
@@ -132,7 +132,7 @@ public sealed class UpCommand : ICommand
             guest = new Guest(GuestImage.NewKernel(ExistingFile(kernel.path, "--kernel"),
                 Option(kernel.initrd?.Value is { } initrd ? ExistingFile(initrd, "--initrd") : null)), guest.Append);
         var fields = GuestModule.fields(guest);
-        return new VmRequest(fields.Guest?.Value, fields.Kernel?.Value, fields.Initrd?.Value, guest.Append, (int)Math.Ceiling(timeoutSeconds));
+        return new Shell.Cluster.VmRequest(fields.Guest?.Value, fields.Kernel?.Value, fields.Initrd?.Value, guest.Append, (int)Math.Ceiling(timeoutSeconds));
     }
 
     static string ExistingFile(string path, string option) =>

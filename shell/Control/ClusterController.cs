@@ -1,7 +1,9 @@
 using System.Threading.Channels;
-using SsiHv.Core.Acpi;
+using Microsoft.FSharp.Core;
 using SsiHv.Core.Cluster;
+using SsiHv.Core.Vm;
 using static SsiHv.Core.Cluster.Membership;
+using static SsiHv.Core.Vm.VmLifecycle;
 
 namespace SsiHv.Shell.Control;
 
@@ -12,93 +14,91 @@ public sealed record ControlTimeouts(TimeSpan Connect, TimeSpan StartVm, TimeSpa
         new(TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(2), TimeSpan.FromMinutes(30), TimeSpan.FromSeconds(30));
 }
 
-/// <summary>What the boot node knows of its cluster at one instant; immutable, published after every step.</summary>
-public sealed record ClusterView(
-    Membership.Cluster Cluster, int? VmExitCode, Core.Topology.Topology? Topology, IReadOnlyDictionary<string, byte[]> AcpiTables);
+/// <summary>What the boot node knows of its cluster and its VM at one instant; immutable, published after every step.</summary>
+public sealed record ClusterView(VmLifecycle.Lifecycle Lifecycle)
+{
+    public Membership.Cluster Cluster => Lifecycle.Cluster;
+
+    /// The VM's assembled topology; null before a VM was started and when its assembly failed.
+    public Core.Topology.Topology? Topology => Lifecycle.Assembly?.Value.Topology;
+
+    /// The VM's ACPI tables by signature, in any case.
+    public IReadOnlyDictionary<string, byte[]> AcpiTables { get; } =
+        (Lifecycle.Assembly?.Value.Tables ?? []).ToDictionary(t => t.Signature, t => t.Bytes, StringComparer.OrdinalIgnoreCase);
+}
 
 /// <summary>The reply to a request: the view right after its step, and the membership's refusal if it refused.</summary>
 public sealed record StepOutcome(ClusterView View, MembershipError? Refusal);
 
 /// <summary>
-/// The boot node's control pipeline (docs/design.md §3.4): the one place that steps
-/// <see cref="Membership.step"/>. Requests from HTTP handlers and completions of effects are queued on one
-/// channel and handled by one task, one event at a time, so the cluster state is never shared between threads;
-/// readers get the immutable <see cref="ClusterView"/> published after each step. Actions become calls on
-/// <see cref="IClusterEffects"/>; awaited ones run beside the pipeline with a timeout and come back as events.
+/// The boot node's control pipeline (docs/design.md §3.4): the one place that steps <see cref="VmLifecycle.step"/>,
+/// and through it the membership. Requests from HTTP handlers and the reports of effects are queued on one
+/// channel as lifecycle events and handled by one task, one event at a time, so the state is never shared
+/// between threads; readers get the immutable <see cref="ClusterView"/> published after each step. Actions
+/// become calls on <see cref="IClusterEffects"/>; awaited ones run beside the pipeline within the time the
+/// action gives and come back as events.
 /// </summary>
 public sealed class ClusterController : IAsyncDisposable
 {
-    abstract record Request;
-    sealed record Step(MembershipEvent Event, TaskCompletionSource<StepOutcome>? Reply) : Request;
-    sealed record StartVm(VmRequest Vm, TaskCompletionSource<StepOutcome> Reply) : Request;
-    sealed record StopVm(string Reason, TaskCompletionSource<StepOutcome> Reply) : Request;
-    /// A VM of generation `Generation` ended (or never started); stale generations are ignored.
-    sealed record VmEnded(int Generation, VmEnd End) : Request;
-    sealed record VmRunning(int Generation) : Request;
+    /// An event, and the caller waiting for its outcome (none for the reports of effects).
+    sealed record Request(LifecycleEvent Event, TaskCompletionSource<StepOutcome>? Reply);
 
     readonly Channel<Request> requests = Channel.CreateUnbounded<Request>(new UnboundedChannelOptions { SingleReader = true });
     readonly IClusterEffects effects;
-    readonly Core.Topology.Topology? template;
     readonly ControlTimeouts timeouts;
     readonly Action<string> log;
     readonly CancellationTokenSource stopping = new();
     readonly Task loop;
     // Owned by the loop task only.
-    Membership.Cluster cluster;
+    VmLifecycle.Lifecycle lifecycle;
     readonly List<Task> running = [];
-    VmRequest? pendingVm;
-    int vmGeneration;
-    int? vmExitCode;
-    /// Why the VM was asked to stop through the API: the reason its end reports.
-    string? stopRequested;
     bool disposed;
-    Core.Topology.Topology? topology;
-    IReadOnlyDictionary<string, byte[]> tables = new Dictionary<string, byte[]>();
     // Written by the loop, read by anyone.
     ClusterView view;
 
     public ClusterController(
         NodeInfo bootNode, Core.Topology.Topology? template, IClusterEffects effects, ControlTimeouts timeouts, Action<string> log)
     {
-        var created = Membership.create(bootNode);
-        cluster = created.IsOk
+        var created = VmLifecycle.create(bootNode,
+            template is null ? null : FSharpOption<Core.Topology.Topology>.Some(template),
+            new VmLimits(timeouts.StartVm, timeouts.StopVm));
+        lifecycle = created.IsOk
             ? created.ResultValue
             : throw new ArgumentException(MembershipErrorModule.text(created.ErrorValue), nameof(bootNode));
-        this.template = template;
         this.effects = effects;
         this.timeouts = timeouts;
         this.log = log;
-        view = new ClusterView(cluster, null, null, tables);
+        view = new ClusterView(lifecycle);
         effects.PeerLost += OnPeerLost;
         loop = Task.Run(RunAsync);
     }
 
     public ClusterView View => Volatile.Read(ref view);
 
-    public Task<StepOutcome> JoinAsync(NodeInfo node) => Submit(reply => new Step(MembershipEvent.NewJoin(node), reply));
+    public Task<StepOutcome> JoinAsync(NodeInfo node) => Submit(LifecycleEvent.NewJoin(node));
 
-    public Task<StepOutcome> DrainAsync(int node) => Submit(reply => new Step(MembershipEvent.NewDrain(node), reply));
+    public Task<StepOutcome> DrainAsync(int node) => Submit(LifecycleEvent.NewDrain(node));
 
-    public Task<StepOutcome> LeaveAsync(int node) => Submit(reply => new Step(MembershipEvent.NewLeave(node), reply));
+    public Task<StepOutcome> LeaveAsync(int node) => Submit(LifecycleEvent.NewLeave(node));
 
-    public Task<StepOutcome> StartVmAsync(VmRequest request) => Submit(reply => new StartVm(request, reply));
+    public Task<StepOutcome> StartVmAsync(VmRequest request) => Submit(LifecycleEvent.NewStartVm(request));
 
-    public Task<StepOutcome> StopVmAsync(string reason) => Submit(reply => new StopVm(reason, reply));
+    public Task<StepOutcome> StopVmAsync(string reason) => Submit(LifecycleEvent.NewStopVm(reason));
 
-    Task<StepOutcome> Submit(Func<TaskCompletionSource<StepOutcome>, Request> request)
+    Task<StepOutcome> Submit(LifecycleEvent lifecycleEvent)
     {
         var reply = new TaskCompletionSource<StepOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!requests.Writer.TryWrite(request(reply)))
+        if (!requests.Writer.TryWrite(new Request(lifecycleEvent, reply)))
             reply.SetException(new ObjectDisposedException(nameof(ClusterController), "the node host is shutting down"));
         return reply.Task;
     }
 
-    void Post(Request request) => requests.Writer.TryWrite(request);
+    void Post(LifecycleEvent report) => requests.Writer.TryWrite(new Request(report, null));
 
     void OnPeerLost(int node, string reason)
     {
         log($"transport lost node {node}: {reason}");
-        Post(new Step(MembershipEvent.NewPeerLost(node), null));
+        Post(LifecycleEvent.NewPeerLost(node));
     }
 
     async Task RunAsync()
@@ -107,204 +107,114 @@ public sealed class ClusterController : IAsyncDisposable
         {
             try
             {
-                Handle(request);
+                var refusal = Apply(request.Event);
+                request.Reply?.SetResult(new StepOutcome(View, refusal));
             }
-            catch (Exception e) when (request is Step { Reply: { } } or StartVm or StopVm)
+            catch (Exception e) when (request.Reply is not null)
             {
-                ReplyOf(request)?.TrySetException(e);
+                request.Reply.TrySetException(e);
             }
             catch (Exception e)
             {
-                log($"internal error handling {request.GetType().Name}: {e.Message}");
+                log($"internal error handling {Describe(request.Event)}: {e.Message}");
             }
             running.RemoveAll(t => t.IsCompleted);
         }
     }
 
-    static TaskCompletionSource<StepOutcome>? ReplyOf(Request request) => request switch
+    /// Steps the lifecycle with one event, performs the actions and publishes the new view.
+    MembershipError? Apply(LifecycleEvent lifecycleEvent)
     {
-        Step s => s.Reply,
-        StartVm s => s.Reply,
-        StopVm s => s.Reply,
-        _ => null,
-    };
-
-    void Handle(Request request)
-    {
-        switch (request)
-        {
-            case Step step:
-                var refusal = Apply(step.Event);
-                step.Reply?.SetResult(new StepOutcome(View, refusal));
-                break;
-            case StartVm start:
-                pendingVm = start.Vm;
-                var startRefusal = Apply(MembershipEvent.StartVm);
-                pendingVm = null;
-                start.Reply.SetResult(new StepOutcome(View, startRefusal));
-                break;
-            case StopVm stop:
-                stop.Reply.SetResult(new StepOutcome(View, RequestStop(stop.Reason)));
-                break;
-            case VmRunning started when started.Generation == vmGeneration:
-                Apply(MembershipEvent.VmStarted);
-                break;
-            case VmEnded ended when ended.Generation == vmGeneration:
-                vmExitCode ??= ended.End.Failed ? 1 : 0;
-                Apply(MembershipEvent.NewVmStopped(stopRequested ?? ended.End.Reason));
-                break;
-            case VmRunning or VmEnded:
-                break; // a VM that was replaced since
-        }
-    }
-
-    /// Steps the membership with one event, performs the actions and publishes the new view.
-    MembershipError? Apply(MembershipEvent membershipEvent)
-    {
-        var (next, actions) = Membership.step(cluster, membershipEvent);
-        cluster = next;
+        var description = Describe(lifecycleEvent);
+        var (next, actions) = VmLifecycle.step(lifecycle, lifecycleEvent);
+        lifecycle = next;
         MembershipError? refusal = null;
         foreach (var action in actions)
         {
-            if (action is MembershipAction.Reject reject)
+            if (action is LifecycleAction.Reject reject)
                 refusal = reject.Item;
             else
                 Perform(action);
         }
-        log(refusal is null ? $"{Describe(membershipEvent)}" : $"{Describe(membershipEvent)}: refused: {MembershipErrorModule.text(refusal)}");
-        Publish();
+        log(refusal is null ? description : $"{description}: refused: {MembershipErrorModule.text(refusal)}");
+        Volatile.Write(ref view, new ClusterView(lifecycle));
         return refusal;
     }
 
-    void Publish() => Volatile.Write(ref view, new ClusterView(cluster, vmExitCode, topology, tables));
-
-    void Perform(MembershipAction action)
+    void Perform(LifecycleAction action)
     {
         switch (action)
         {
-            case MembershipAction.Connect connect:
+            case LifecycleAction.Connect connect:
                 var node = connect.Item;
                 Background($"connect to node {node.Id} at {node.Address}", timeouts.Connect,
                     token => effects.ConnectAsync(node, token),
-                    () => new Step(MembershipEvent.NewConnected(node.Id), null),
-                    () => new Step(MembershipEvent.NewPeerLost(node.Id), null));
+                    LifecycleEvent.NewConnected(node.Id),
+                    LifecycleEvent.NewPeerLost(node.Id));
                 break;
-            case MembershipAction.Disconnect disconnect:
+            case LifecycleAction.Disconnect disconnect:
                 effects.Disconnect(disconnect.Item);
                 break;
-            case MembershipAction.AssembleTopology assemble:
-                Assemble(assemble.Item);
-                break;
-            case { IsStartVm: true }:
-                Start();
-                break;
-            case MembershipAction.MovePages move:
+            case LifecycleAction.MovePages move:
                 var (source, target) = (move.source, move.target);
                 Background($"move the pages of node {source} to node {target}", timeouts.MovePages,
                     token => effects.MovePagesAsync(source, target, token),
-                    () => new Step(MembershipEvent.NewDrainComplete(source), null),
+                    LifecycleEvent.NewDrainComplete(source),
                     // Its pages are neither all here nor all there: the VM cannot go on trusting them.
-                    () => new Step(MembershipEvent.NewPeerLost(source), null));
+                    LifecycleEvent.NewPeerLost(source));
                 break;
-            case MembershipAction.StopVm stop:
-                vmExitCode = 1;
+            case LifecycleAction.Launch launch:
+                Launch(launch.Item);
+                break;
+            case LifecycleAction.Stop stop:
                 effects.StopVm(stop.reason);
-                WatchStop(stop.reason);
+                WatchStop(stop.generation, stop.reason, stop.confirmWithin);
                 break;
         }
     }
 
-    void Assemble(Microsoft.FSharp.Collections.FSharpList<NodeInfo> nodes)
+    /// Starts the VM and follows it to its end, each within the time the launch gives.
+    void Launch(VmLifecycle.VmLaunch launch)
     {
-        vmGeneration++;
-        vmExitCode = null;
-        stopRequested = null;
-        topology = null;
-        tables = new Dictionary<string, byte[]>();
-        var assembled = ClusterTopology.assemble(nodes, template is null ? null : Microsoft.FSharp.Core.FSharpOption<Core.Topology.Topology>.Some(template));
-        if (assembled.IsError)
-        {
-            FailStart(assembled.ErrorValue);
-            return;
-        }
-        var built = TableSet.build(assembled.ResultValue);
-        if (built.IsError)
-        {
-            FailStart($"the assembled topology does not fit the ACPI tables: {built.ErrorValue}");
-            return;
-        }
-        topology = assembled.ResultValue;
-        tables = built.ResultValue.ToDictionary(t => t.Signature, t => t.Bytes, StringComparer.OrdinalIgnoreCase);
-    }
-
-    /// The start failed before any effect ran: the VM ends at once with the reason.
-    void FailStart(string reason) => Post(new VmEnded(vmGeneration, new VmEnd(reason, Failed: true)));
-
-    void Start()
-    {
-        if (topology is not { } vmTopology || pendingVm is not { } vm)
-            return; // assembly failed and posted the end already
-        var generation = vmGeneration;
         var cancellation = stopping.Token;
         running.Add(Task.Run(async () =>
         {
             RunningVm started;
             try
             {
-                started = await WithTimeout(token => effects.StartVmAsync(vmTopology, vm, token), timeouts.StartVm, cancellation);
+                started = await WithTimeout(token => effects.StartVmAsync(launch.Topology, launch.Request, token), launch.StartWithin, cancellation);
             }
             catch (Exception e) when (!cancellation.IsCancellationRequested)
             {
-                Post(new VmEnded(generation, new VmEnd($"the VM did not start: {Reason(e, timeouts.StartVm)}", Failed: true)));
+                Post(LifecycleEvent.NewVmStartFailed(launch.Generation, Reason(e, launch.StartWithin)));
                 return;
             }
-            Post(new VmRunning(generation));
-            VmEnd end;
+            Post(LifecycleEvent.NewVmRunning(launch.Generation));
             try
             {
-                // The VM enforces its own time limit; the grace covers its stopping.
-                end = await started.Ended.WaitAsync(vm.Timeout + timeouts.StopVm, cancellation);
+                Post(LifecycleEvent.NewVmEnded(launch.Generation, await started.Ended.WaitAsync(launch.EndWithin, cancellation)));
             }
             catch (Exception e) when (!cancellation.IsCancellationRequested)
             {
-                end = new VmEnd($"the VM did not report its end: {Reason(e, vm.Timeout + timeouts.StopVm)}", Failed: true);
+                Post(LifecycleEvent.NewVmEndUnreported(launch.Generation, Reason(e, launch.EndWithin)));
             }
-            Post(new VmEnded(generation, end));
         }, CancellationToken.None));
     }
 
-    MembershipError? RequestStop(string reason)
+    /// Reports a stop the VM has not confirmed in time; the lifecycle ignores it when the VM has ended since.
+    void WatchStop(int generation, string reason, TimeSpan confirmWithin)
     {
-        switch (cluster.Vm)
-        {
-            case VmState.Starting or VmState.Running:
-                log($"stop the VM: {reason}");
-                stopRequested ??= reason;
-                effects.StopVm(reason);
-                WatchStop(reason);
-                return null;
-            case VmState.Stopped:
-                return null; // already stopped: asking again changes nothing
-            default:
-                return MembershipError.NoVmStarted;
-        }
-    }
-
-    /// If the VM does not confirm its end in time, it is taken as stopped (and failed) anyway.
-    void WatchStop(string reason)
-    {
-        var generation = vmGeneration;
         var cancellation = stopping.Token;
         running.Add(Task.Run(async () =>
         {
-            await Task.Delay(timeouts.StopVm, cancellation).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await Task.Delay(confirmWithin, cancellation).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             if (!cancellation.IsCancellationRequested)
-                Post(new VmEnded(generation, new VmEnd($"{reason} (the VM did not confirm its end within {timeouts.StopVm.TotalSeconds} s)", Failed: true)));
+                Post(LifecycleEvent.NewVmStopUnconfirmed(generation, reason));
         }, CancellationToken.None));
     }
 
     /// Runs an awaited effect beside the pipeline; its success or failure comes back as an event.
-    void Background(string what, TimeSpan timeout, Func<CancellationToken, Task> effect, Func<Request> succeeded, Func<Request> failed)
+    void Background(string what, TimeSpan timeout, Func<CancellationToken, Task> effect, LifecycleEvent succeeded, LifecycleEvent failed)
     {
         var cancellation = stopping.Token;
         running.Add(Task.Run(async () =>
@@ -316,14 +226,14 @@ public sealed class ClusterController : IAsyncDisposable
             catch (Exception e) when (!cancellation.IsCancellationRequested)
             {
                 log($"{what} failed: {Reason(e, timeout)}");
-                Post(failed());
+                Post(failed);
                 return;
             }
             catch (OperationCanceledException)
             {
                 return;
             }
-            Post(succeeded());
+            Post(succeeded);
         }, CancellationToken.None));
     }
 
@@ -346,19 +256,23 @@ public sealed class ClusterController : IAsyncDisposable
     static string Reason(Exception e, TimeSpan timeout) =>
         e is TimeoutException ? $"no answer within {timeout.TotalSeconds} s" : e.Message.ReplaceLineEndings(" ");
 
-    static string Describe(MembershipEvent e) => e switch
-    {
-        MembershipEvent.Join j => $"join node {j.Item.Id} (cpus {j.Item.Cpus}, memoryMiB {j.Item.MemoryMiB}, transport {j.Item.Address})",
-        MembershipEvent.Connected c => $"node {c.Item} connected",
-        MembershipEvent.Drain d => $"drain node {d.Item}",
-        MembershipEvent.DrainComplete d => $"node {d.Item} drained",
-        MembershipEvent.Leave l => $"node {l.Item} leaves",
-        MembershipEvent.PeerLost p => $"node {p.Item} lost",
-        MembershipEvent.VmStopped s => $"VM stopped: {s.reason}",
-        _ when e.IsStartVm => "start the VM",
-        _ when e.IsVmStarted => "VM running",
-        _ => e.ToString() ?? "",
-    };
+    string Describe(LifecycleEvent e) => VmLifecycle.endOf(lifecycle, e) is { } end
+        ? $"VM {end.Value.Generation} ended: {end.Value.Reason}"
+        : e switch
+        {
+            LifecycleEvent.Join j => $"join node {j.Item.Id} (cpus {j.Item.Cpus}, memoryMiB {j.Item.MemoryMiB}, transport {j.Item.Address})",
+            LifecycleEvent.Connected c => $"node {c.Item} connected",
+            LifecycleEvent.Drain d => $"drain node {d.Item}",
+            LifecycleEvent.DrainComplete d => $"node {d.Item} drained",
+            LifecycleEvent.Leave l => $"node {l.Item} leaves",
+            LifecycleEvent.PeerLost p => $"node {p.Item} lost",
+            LifecycleEvent.StartVm s => $"start the VM ({GuestImageName(s.Item.Guest.Image)}, at most {s.Item.Timeout.TotalSeconds} s)",
+            LifecycleEvent.StopVm s => $"stop the VM: {s.reason}",
+            LifecycleEvent.VmRunning r => $"VM {r.generation} running",
+            _ => e.ToString() ?? "",
+        };
+
+    static string GuestImageName(GuestImage image) => image is GuestImage.Kernel kernel ? $"kernel {kernel.path}" : "the probe guest";
 
     /// Stops the pipeline, waits (bounded) for effects in flight to notice, and disposes the effects.
     public async ValueTask DisposeAsync()
@@ -373,7 +287,7 @@ public sealed class ClusterController : IAsyncDisposable
         await Task.WhenAll(running).WaitAsync(timeouts.StopVm).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         // Requests still queued when the pipeline stopped get an answer instead of hanging their callers.
         while (requests.Reader.TryRead(out var request))
-            ReplyOf(request)?.TrySetException(new ObjectDisposedException(nameof(ClusterController), "the node host is shutting down"));
+            request.Reply?.TrySetException(new ObjectDisposedException(nameof(ClusterController), "the node host is shutting down"));
         stopping.Dispose();
     }
 }

@@ -30,8 +30,6 @@ public sealed record ControlIdentity(int Id, int Cpus, long MemoryMiB, string Tr
 public static class ControlApi
 {
     const int MaximumBodyBytes = 64 * 1024;
-    const double DefaultVmTimeoutSeconds = 300;
-    const double MaximumVmTimeoutSeconds = 86400;
 
     public static void Map(IEndpointRouteBuilder app, ControlIdentity node, ClusterController? controller, INodeStatus status, NodeMetrics metrics)
     {
@@ -168,14 +166,9 @@ public static class ControlApi
 
     static (VmRequest? Request, string? Problem) VmRequestOf(VmStartRequest body)
     {
-        var guest = GuestModule.parse(UnnamedGuest.IsMissing, new GuestFields(
-            Option(body.Guest), Option(body.Kernel), Option(body.Initrd), Option(body.Append)));
-        if (guest.IsError)
-            return (null, GuestErrorModule.text(GuestInput.HttpBody, guest.ErrorValue));
-        var seconds = body.TimeoutSeconds ?? DefaultVmTimeoutSeconds;
-        if (!(seconds > 0 && seconds <= MaximumVmTimeoutSeconds))
-            return (null, $"timeoutSeconds: expected a number of seconds above 0 and at most {MaximumVmTimeoutSeconds}, found {seconds.ToString(CultureInfo.InvariantCulture)}");
-        return (new VmRequest(guest.ResultValue, TimeSpan.FromSeconds(seconds)), null);
+        var request = VmRequestModule.parse(
+            new GuestFields(Option(body.Guest), Option(body.Kernel), Option(body.Initrd), Option(body.Append)), Option(body.TimeoutSeconds));
+        return request.IsOk ? (request.ResultValue, null) : (null, VmRequestErrorModule.text(request.ErrorValue));
     }
 
     static IResult MemberResult(StepOutcome outcome, int id)
@@ -207,7 +200,7 @@ public static class ControlApi
 
     public static VmReply VmOf(ClusterView view) => view.Cluster.Vm switch
     {
-        VmState.Stopped stopped => new VmReply("stopped", stopped.reason, view.VmExitCode ?? 1),
+        VmState.Stopped stopped => new VmReply("stopped", stopped.reason, stopped.exitCode),
         { IsStarting: true } => new VmReply("starting", null, null),
         { IsRunning: true } => new VmReply("running", null, null),
         _ => new VmReply("notStarted", null, null),

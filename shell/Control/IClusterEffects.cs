@@ -7,7 +7,7 @@ namespace SsiHv.Shell.Control;
 /// What the boot node's <see cref="ClusterController"/> asks the rest of the node host to do when the membership
 /// state machine returns an action (docs/node-host.md): dial peers, run the VM, move pages. The controller calls
 /// these from its own pipeline, one at a time, and bounds every awaited call with a timeout; a call that throws or
-/// times out is answered as the documented failure event (PeerLost, VmStopped).
+/// times out is answered as the documented failure event (PeerLost, VmStartFailed, VmEndUnreported).
 /// </summary>
 public interface IClusterEffects : IAsyncDisposable
 {
@@ -18,8 +18,8 @@ public interface IClusterEffects : IAsyncDisposable
     /// Closes the connection to a node that left, was drained or was lost.
     void Disconnect(int node);
 
-    /// Builds and starts the VM on this topology (→ VmStarted once it runs). The VM's end, whatever ends it,
-    /// comes back through <see cref="RunningVm.Ended"/> (→ VmStopped). Throwing means it could not start.
+    /// Builds and starts the VM on this topology (→ VmRunning once it runs). The VM's end, whatever ends it,
+    /// comes back through <see cref="RunningVm.Ended"/> (→ VmEnded). Throwing means it could not start.
     Task<RunningVm> StartVmAsync(Core.Topology.Topology topology, VmRequest request, CancellationToken cancellation);
 
     /// Moves every page homed on `source` to `target` (→ DrainComplete source).
@@ -32,11 +32,5 @@ public interface IClusterEffects : IAsyncDisposable
     event Action<int, string>? PeerLost;
 }
 
-/// <summary>What POST /v1/vm asks for: the guest (its kernel file, if any, is on the boot node) and its time limit.</summary>
-public sealed record VmRequest(Guest Guest, TimeSpan Timeout);
-
-/// <summary>A started VM; <see cref="Ended"/> completes when the guest powered off, failed or was stopped.</summary>
-public sealed record RunningVm(Task<VmEnd> Ended);
-
-/// <summary>How a VM ended: the reason a person reads, and whether it failed (exit code 1) or powered off (0).</summary>
-public sealed record VmEnd(string Reason, bool Failed);
+/// <summary>A started VM; <see cref="Ended"/> completes with how its run ended, which the core turns into a reason and an exit code.</summary>
+public sealed record RunningVm(Task<VmOutcome> Ended);

@@ -6,6 +6,7 @@ using SsiHv.Shell.Transport;
 using SsiHv.Shell.Vmm;
 using SsiHv.Shell.Vmm.Boot;
 using SsiHv.Shell.Vmm.Devices;
+using static SsiHv.Shell.FSharpOptions;
 
 namespace SsiHv.Shell.Nodes;
 
@@ -79,7 +80,7 @@ public sealed class NodeEffects : IClusterEffects
         return new RunningVm(RunAsync(created, request.Timeout));
     }
 
-    async Task<VmEnd> RunAsync(VirtualMachine running, TimeSpan timeout)
+    async Task<VmOutcome> RunAsync(VirtualMachine running, TimeSpan timeout)
     {
         try
         {
@@ -87,15 +88,7 @@ public sealed class NodeEffects : IClusterEffects
             var stop = await Task.Run(() => running.RunAsync(console, timeout));
             if (running.Pager is { } pager)
                 log($"pager: {pager.Metrics.Summary()}");
-            return stop switch
-            {
-                VmStop.PowerOff => new VmEnd("the guest powered off", Failed: false),
-                VmStop.Reset => new VmEnd("the guest reset", Failed: false),
-                VmStop.TimedOut t => new VmEnd($"the guest was still running after {t.Limit.TotalSeconds} s; stopped it\n{t.VcpuStates}", Failed: true),
-                VmStop.Failure f => new VmEnd($"the guest failed: {f.Report}", Failed: true),
-                VmStop.Stopped s => new VmEnd(s.Reason, Failed: true),
-                _ => new VmEnd($"the VM stopped: {stop}", Failed: true),
-            };
+            return stop.Outcome();
         }
         finally
         {
@@ -110,9 +103,7 @@ public sealed class NodeEffects : IClusterEffects
         var kernelFile = request.Guest.Image as GuestImage.Kernel;
         var (path, kernel) = ReadGuest(kernelFile?.path ?? ProbeGuest.Build());
         var initrd = kernelFile?.initrd?.Value is { } initrdPath ? File.ReadAllBytes(initrdPath) : null;
-        // Without a budget every page stays resident here, but the pager still homes each page on its node.
-        var guestBytes = (ulong)Core.Topology.TopologyModule.totalMemoryMiB(topology) * 1024 * 1024;
-        var budget = memoryBudgetMiB is { } mib ? (ulong)mib * 1024 * 1024 : guestBytes;
+        var budget = MemoryBudget.ofClusterVm(Option(memoryBudgetMiB), topology);
         return new VmConfig(topology, path, kernel, initrd, request.Guest.Append, budget, _ => PageStore);
     }
 

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using SsiHv.Core.Cluster;
+using SsiHv.Core.Vm;
 using SsiHv.Shell.Control;
 
 namespace SsiHv.Tests.Control;
@@ -11,7 +12,7 @@ namespace SsiHv.Tests.Control;
 public sealed class RecordingEffects : IClusterEffects
 {
     readonly ConcurrentQueue<string> calls = new();
-    TaskCompletionSource<VmEnd>? vmEnd;
+    TaskCompletionSource<VmOutcome>? vmEnd;
 
     public IReadOnlyList<string> Calls => calls.ToArray();
 
@@ -31,7 +32,7 @@ public sealed class RecordingEffects : IClusterEffects
     {
         calls.Enqueue($"start vm on {topology.Nodes.Length} nodes, guest {request.Guest}");
         StartedTopology = topology;
-        vmEnd = new TaskCompletionSource<VmEnd>(TaskCreationOptions.RunContinuationsAsynchronously);
+        vmEnd = new TaskCompletionSource<VmOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
         return Task.FromResult(new RunningVm(vmEnd.Task));
     }
 
@@ -44,7 +45,7 @@ public sealed class RecordingEffects : IClusterEffects
     public void StopVm(string reason)
     {
         calls.Enqueue($"stop vm: {reason}");
-        vmEnd?.TrySetResult(new VmEnd("the guest powered off", Failed: false));
+        vmEnd?.TrySetResult(VmOutcome.PoweredOff);
     }
 
     public event Action<int, string>? PeerLost;
