@@ -66,14 +66,13 @@ public sealed class UpCommand : ICommand
             topology, name, bytes,
             lab ? ClusterPlan.Addressing.LabMachines
                 : arguments.Flag(Netns.Name) ? ClusterPlan.Addressing.NetworkNamespaces : ClusterPlan.Addressing.Loopback,
-            GuestOf(arguments, timeout.TotalSeconds),
+            new VmRequest(GuestOf(arguments), timeout),
             MemoryBudgetOf(arguments),
             arguments.Option(TimeoutScale.Name) is { } scale
                 ? int.TryParse(scale, NumberStyles.None, CultureInfo.InvariantCulture, out var value)
                     ? value
                     : throw CliException.BadInput($"ssihv up: --timeout-scale {scale}: expected a whole number from 1 to 100")
                 : null,
-            timeout,
             arguments.Seconds(Syntax.Command, StartTimeout, lab ? LabStartTimeoutSeconds : DefaultStartTimeoutSeconds));
 
         LocalClusterResult result;
@@ -118,9 +117,9 @@ public sealed class UpCommand : ICommand
         }
     }
 
-    /// The POST /v1/vm body. Paths are made absolute and checked here, because the node host resolves them
-    /// from its own working directory and a missing file is the user's input error, not a cluster failure.
-    static Shell.Cluster.VmRequest GuestOf(ParsedArguments arguments, double timeoutSeconds)
+    /// The guest to ask the boot node for. Paths are made absolute and checked here, because the node host resolves
+    /// them from its own working directory and a missing file is the user's input error, not a cluster failure.
+    static Guest GuestOf(ParsedArguments arguments)
     {
         var parsed = GuestModule.parse(UnnamedGuest.MeansProbe, new GuestFields(
             Option(arguments.Option(Guest.Name)), Option(arguments.Option(Kernel.Name)),
@@ -128,11 +127,10 @@ public sealed class UpCommand : ICommand
         if (parsed.IsError)
             throw CliException.BadInput($"ssihv up: {GuestErrorModule.text(GuestInput.CommandLine, parsed.ErrorValue)}");
         var guest = parsed.ResultValue;
-        if (guest.Image is GuestImage.Kernel kernel)
-            guest = new Guest(GuestImage.NewKernel(ExistingFile(kernel.path, "--kernel"),
-                Option(kernel.initrd?.Value is { } initrd ? ExistingFile(initrd, "--initrd") : null)), guest.Append);
-        var fields = GuestModule.fields(guest);
-        return new Shell.Cluster.VmRequest(fields.Guest?.Value, fields.Kernel?.Value, fields.Initrd?.Value, guest.Append, (int)Math.Ceiling(timeoutSeconds));
+        return guest.Image is GuestImage.Kernel kernel
+            ? new Guest(GuestImage.NewKernel(ExistingFile(kernel.path, "--kernel"),
+                Option(kernel.initrd?.Value is { } initrd ? ExistingFile(initrd, "--initrd") : null)), guest.Append)
+            : guest;
     }
 
     static string ExistingFile(string path, string option) =>

@@ -3,8 +3,9 @@ using System.Text.Json.Serialization;
 
 namespace SsiHv.Shell.Cluster;
 
-// The HTTP control API's bodies as docs/node-host.md defines them (camelCase JSON). Only the fields `ssihv up`
-// reads are declared; unknown ones are skipped so that a node host may add fields.
+// The HTTP control API's replies as docs/node-host.md defines them (camelCase JSON). Only the fields `ssihv up`
+// reads are declared; unknown ones are skipped so that a node host may add fields. The one request body with
+// fields, POST /v1/vm's, is the node host's own VmStartRequest, so that what is sent is what is read.
 
 public sealed record HealthReply(string Status, int Node);
 
@@ -13,8 +14,6 @@ public sealed record MemberReply(int Id, int Cpus, long MemoryMiB, string? Addre
 public sealed record ClusterVmReply(string State, string? Reason);
 
 public sealed record ClusterReply(int BootNode, IReadOnlyList<MemberReply> Members, ClusterVmReply? Vm);
-
-public sealed record VmRequest(string? Guest, string? Kernel, string? Initrd, string Append, int TimeoutSeconds);
 
 public sealed record VmReply(string State, string? Reason, int? ExitCode);
 
@@ -37,7 +36,6 @@ public sealed record ProblemReply(string? Title, int? Status, string? Detail);
     UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip)]
 [JsonSerializable(typeof(HealthReply))]
 [JsonSerializable(typeof(ClusterReply))]
-[JsonSerializable(typeof(VmRequest))]
 [JsonSerializable(typeof(VmReply))]
 [JsonSerializable(typeof(PagesReply))]
 [JsonSerializable(typeof(ProblemReply))]

@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using SsiHv.Core.Vm;
 
 namespace SsiHv.Shell.Cluster;
 
@@ -52,7 +53,7 @@ public sealed class ClusterClient : IDisposable
     public async Task<VmReply> StartVmAsync(Uri boot, VmRequest request, CancellationToken cancellation)
     {
         var url = new Uri(boot, "/v1/vm");
-        using var response = await http.PostAsJsonAsync(url, request, ClusterApiJsonContext.Default.VmRequest, cancellation);
+        using var response = await http.PostAsJsonAsync(url, Control.VmStartRequest.Of(request), Control.ControlJsonContext.Default.VmStartRequest, cancellation);
         return await ReadAsync(url, response, ClusterApiJsonContext.Default.VmReply, cancellation);
     }
 

@@ -3,11 +3,12 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using SsiHv.Core.Cluster;
+using SsiHv.Core.Vm;
 using SsiHv.Shell.Lab;
 
 namespace SsiHv.Shell.Cluster;
 
-/// <summary>What `ssihv up` runs: the topology, how nodes are addressed, the guest and the time limits.</summary>
+/// <summary>What `ssihv up` runs: the topology, how nodes are addressed, the VM and the time limits.</summary>
 public sealed record LocalClusterOptions(
     Core.Topology.Topology Topology,
     /// The topology file as given, for error messages.
@@ -15,12 +16,11 @@ public sealed record LocalClusterOptions(
     /// Its bytes: copied for the boot node, which reads distances, HMAT and caches from it.
     byte[] TopologyBytes,
     ClusterPlan.Addressing Addressing,
-    VmRequest Guest,
+    /// The guest and the limit of its run, from POST /v1/vm to "stopped".
+    VmRequest Vm,
     long? MemoryBudgetMiB,
     /// The node configs' timeoutScale; null: the addressing's default (10 in lab machines, else 1).
     int? TimeoutScale,
-    /// Limit for the guest's run, from POST /v1/vm to "stopped".
-    TimeSpan VmTimeout,
     /// Limit for each node host to answer /v1/health and for the cluster to become active.
     TimeSpan StartTimeout);
 
@@ -167,16 +167,16 @@ public sealed class LocalCluster
         await client.WaitAllActiveAsync(bootUrl, ids, options.StartTimeout, cancellation);
         Progress($"cluster formed: {ids.Count} nodes active, boot node {boot.Id}; starting the guest");
 
-        await client.StartVmAsync(bootUrl, options.Guest, cancellation);
+        await client.StartVmAsync(bootUrl, options.Vm, cancellation);
         VmReply vm;
         try
         {
-            vm = await client.WaitVmStoppedAsync(bootUrl, options.VmTimeout + VmReportGrace, cancellation);
+            vm = await client.WaitVmStoppedAsync(bootUrl, options.Vm.Timeout + VmReportGrace, cancellation);
         }
         catch (ClusterApiException e) when (abortReason is null)
         {
             await TryStopVm(client, bootUrl);
-            throw new ClusterRunException([$"ssihv up: the guest did not stop within --timeout {options.VmTimeout.TotalSeconds:0.#} s; stopped it", $"ssihv up: {e.Message}"]);
+            throw new ClusterRunException([$"ssihv up: the guest did not stop within --timeout {options.Vm.Timeout.TotalSeconds:0.#} s; stopped it", $"ssihv up: {e.Message}"]);
         }
         var pages = await client.PagesAsync(bootUrl, cancellation);
         return new LocalClusterResult(vm, pages);
@@ -204,7 +204,7 @@ public sealed class LocalCluster
     {
         var size = Core.Lab.LabSizing.forNode(node.Boot, node.MemoryMiB, node.StoreMiB);
         var ssihv = SsihvNode(node, "");
-        var limit = (int)Math.Ceiling((options.StartTimeout * 2 + options.VmTimeout + VmReportGrace).TotalSeconds);
+        var limit = (int)Math.Ceiling((options.StartTimeout * 2 + options.Vm.Timeout + VmReportGrace).TotalSeconds);
         return new CommandLine(ssihv.Program, [
             ssihv.Arguments[0], "lab", "exec",
             "--cpus", size.Cpus.ToString(CultureInfo.InvariantCulture),

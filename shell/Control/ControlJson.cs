@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using SsiHv.Core.Vm;
 using SsiHv.Shell.Topology;
 
 namespace SsiHv.Shell.Control;
@@ -23,6 +24,17 @@ public sealed class VmStartRequest
     public string? Initrd { get; set; }
     public string? Append { get; set; }
     public double? TimeoutSeconds { get; set; }
+
+    /// The body that VmRequest.parse reads back as this request: what a client sends.
+    public static VmStartRequest Of(VmRequest request)
+    {
+        var fields = GuestModule.fields(request.Guest);
+        return new VmStartRequest
+        {
+            Guest = fields.Guest?.Value, Kernel = fields.Kernel?.Value, Initrd = fields.Initrd?.Value, Append = fields.Append?.Value,
+            TimeoutSeconds = request.Timeout.TotalSeconds,
+        };
+    }
 }
 
 public sealed record HealthReply(string Status, int Node);

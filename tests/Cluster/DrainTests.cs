@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using SsiHv.Core.Vm;
 using SsiHv.Shell.Cluster;
 using SsiHv.Tests.Support;
 using Xunit;
@@ -27,7 +28,7 @@ public sealed class DrainTests(ITestOutputHelper output)
             cluster.Start(1, cpus: 0, memoryMiB: TestScale.GuestMiB(128), transportPort: 24111, httpPort: 24211, join: boot);
             cluster.Start(2, cpus: 0, memoryMiB: TestScale.GuestMiB(128), transportPort: 24112, httpPort: 24212, join: boot);
             await cluster.Client.WaitAllActiveAsync(boot, [0, 1, 2], TestScale.Seconds(60), CancellationToken.None);
-            await cluster.Client.StartVmAsync(boot, new VmRequest("probe", null, null, "", (int)TestScale.Seconds(300).TotalSeconds), CancellationToken.None);
+            await cluster.Client.StartVmAsync(boot, new VmRequest(new Guest(GuestImage.Probe, ""), TestScale.Seconds(300)), CancellationToken.None);
 
             // Mid-way through node 1's memtest: many of its pages are only at node 1 now.
             Assert.True(NodeHostProcesses.WaitUntil(() => cluster.StoredAt(boot, 1) >= TestScale.Pages(8000), TestScale.Seconds(180)),

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using SsiHv.Core.Cluster;
+using SsiHv.Core.Vm;
 using SsiHv.Shell.Cluster;
 using SsiHv.Shell.Topology;
 using Xunit;
@@ -148,7 +149,7 @@ public sealed class LocalClusterTests : IDisposable
         var bytes = Encoding.UTF8.GetBytes(topologyText);
         Assert.True(TopologyFile.TryParse("lab.json", bytes, out var topology, out var problems), string.Join('\n', problems));
         return new LocalClusterOptions(topology, "lab.json", bytes, ClusterPlan.Addressing.Loopback,
-            new VmRequest("probe", null, null, "", 120), null, null, TimeSpan.FromSeconds(120), StartTimeout);
+            new VmRequest(new Guest(GuestImage.Probe, ""), TimeSpan.FromSeconds(120)), null, null, StartTimeout);
     }
 
     /// A long-lived stand-in for a node host that leaves its pid in the scratch directory; notes where its

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using SsiHv.Core.Vm;
 using SsiHv.Interop.Linux;
 using SsiHv.Shell.Cluster;
 using SsiHv.Tests.Support;
@@ -98,7 +99,7 @@ public sealed class NetworkNamespacesTests
         var bytes = System.Text.Encoding.UTF8.GetBytes(topology);
         Assert.True(Shell.Topology.TopologyFile.TryParse("n.json", bytes, out var parsed, out var problems), string.Join('\n', problems));
         var options = new LocalClusterOptions(parsed, "n.json", bytes, Core.Cluster.ClusterPlan.Addressing.NetworkNamespaces,
-            new VmRequest("probe", null, null, "", 60), null, null, TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(20));
+            new VmRequest(new Guest(GuestImage.Probe, ""), TimeSpan.FromSeconds(60)), null, null, TimeSpan.FromSeconds(20));
         var log = new StringWriter();
 
         // The boot node's stand-in shows the address it sees and fails, as a node host that cannot bind would.

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using SsiHv.Core.Vm;
 using SsiHv.Shell.Cluster;
 using SsiHv.Tests.Support;
 
@@ -70,7 +71,7 @@ public sealed class NodeHostProcesses : IDisposable
             memoryBudgetMiB: TestScale.GuestMiB(32));
         Start(1, cpus: 0, memoryMiB: TestScale.GuestMiB(128), transportPort: transportBase + 1, httpPort: httpBase + 1, join: boot);
         await Client.WaitAllActiveAsync(boot, [0, 1], TestScale.Seconds(60), CancellationToken.None);
-        await Client.StartVmAsync(boot, new VmRequest("probe", null, null, "", (int)TestScale.Seconds(240).TotalSeconds), CancellationToken.None);
+        await Client.StartVmAsync(boot, new VmRequest(new Guest(GuestImage.Probe, ""), TestScale.Seconds(240)), CancellationToken.None);
         return boot;
     }
 
