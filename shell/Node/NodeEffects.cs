@@ -5,7 +5,6 @@ using SsiHv.Shell.Pager;
 using SsiHv.Shell.Transport;
 using SsiHv.Shell.Vmm;
 using SsiHv.Shell.Vmm.Boot;
-using SsiHv.Shell.Vmm.Devices;
 using static SsiHv.Shell.FSharpOptions;
 
 namespace SsiHv.Shell.Nodes;
