@@ -40,8 +40,8 @@ dotnet paket restore >/dev/null
 log "packages and .NET tools ready"
 
 # The probe guest, once, before any test or node host asks for it (they rebuild only if a source changed).
-flock --timeout 120 tests/guest/.build.lock make -s -C tests/guest
-log "probe guest built: tests/guest/build/probe.elf"
+flock --timeout 120 guests/probe/.build.lock make -s -C guests/probe
+log "probe guest built: guests/probe/build/probe.elf"
 
 if $build_guest && [[ -f tests/linux-guest/build.sh ]]; then
     bash tests/linux-guest/build.sh

@@ -3,11 +3,11 @@ using static SsiHv.Shell.Bench.FaultGuestLayout;
 
 namespace SsiHv.Shell.Bench;
 
-/// <summary>The fault guest's bytes and the C reference's executable, built from <c>tests/bench/</c> for this invocation.</summary>
+/// <summary>The fault guest's bytes and the C reference's executable, built from <c>bench/reference/</c> for this invocation.</summary>
 public sealed record FaultTools(string Directory, string GuestBinary, string Reference, byte[] GuestCode);
 
 /// <summary>
-/// The C side of <c>ssihv bench fault</c> (<c>tests/bench/uffd_reference.c</c>): built with gcc into a temporary
+/// The C side of <c>ssihv bench fault</c> (<c>bench/reference/uffd_reference.c</c>): built with gcc into a temporary
 /// directory, run as a child process per run, its output parsed into the same <see cref="FaultRun"/> as ours.
 /// </summary>
 public static class FaultReference

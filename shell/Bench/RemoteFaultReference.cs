@@ -1,7 +1,7 @@
 namespace SsiHv.Shell.Bench;
 
 /// <summary>
-/// The C side of <c>ssihv bench remote-fault</c> (<c>tests/bench/uffd_remote_reference.c</c>): uffd_reference.c
+/// The C side of <c>ssihv bench remote-fault</c> (<c>bench/reference/uffd_remote_reference.c</c>): uffd_reference.c
 /// with its page store in a forked page server over TCP loopback. Built with gcc into the fault tools' directory,
 /// run as a child process per run.
 /// </summary>

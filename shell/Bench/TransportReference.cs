@@ -3,7 +3,7 @@ using System.Globalization;
 namespace SsiHv.Shell.Bench;
 
 /// <summary>
-/// The C side of <c>ssihv bench transport</c> (<c>tests/bench/tcp_reference.c</c>): built with gcc into a
+/// The C side of <c>ssihv bench transport</c> (<c>bench/reference/tcp_reference.c</c>): built with gcc into a
 /// temporary directory for this invocation and run as a child process per run.
 /// </summary>
 public sealed class TransportReference(string directory, string executable)

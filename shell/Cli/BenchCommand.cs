@@ -18,7 +18,7 @@ public sealed class BenchCommand : ICommand
 {
     const string DefaultTopology = "examples/two-node.json";
     /// bench fault's probe run: one node, so one pager serves every page (budget a fraction of its RAM).
-    const string DefaultFaultTopology = "tests/topologies/one-node.json";
+    const string DefaultFaultTopology = "examples/one-node.json";
     const int DefaultRuns = 5, MaxRuns = 1000;
     /// The memory test takes longer than the boot itself; without it the benchmark measures the boot.
     const string DefaultAppend = "memtest=off";
@@ -47,16 +47,16 @@ public sealed class BenchCommand : ICommand
     public CommandSyntax Syntax { get; } = new(
         "bench",
         "benchmarks against a reference run in the same invocation (boot: QEMU; fault, remote-fault: a C userfaultfd pager; transport: a C TCP client/server)",
-        "bench boot: boots the probe guest (tests/guest/README.md) N times with 'ssihv run' in a child process and N times with\n"
+        "bench boot: boots the probe guest (guests/probe/README.md) N times with 'ssihv run' in a child process and N times with\n"
         + "qemu-system-x86_64 -accel kvm (pc machine, qboot firmware, PVH boot of the same ELF, same CPUs, memory,\n"
         + "NUMA nodes and command line), alternating. Prints, per run and as median and min, the time from process\n"
         + "start to the first PROBE line and to process exit, the ratios ours/QEMU, where our time goes, and our\n"
         + "start-to-first-guest-instruction time and memory overhead against Firecracker's bars (125 ms, 5 MiB).\n"
         + $"A run still going after {BootBenchmark.RunTimeout.TotalSeconds} s is killed and fails the benchmark.\n"
         + "\n"
-        + "bench fault: a tiny guest (tests/bench/fault_guest.S, one vCPU) writes once to each of 4x budget pages, twice\n"
+        + "bench fault: a tiny guest (bench/reference/fault_guest.S, one vCPU) writes once to each of 4x budget pages, twice\n"
         + "over, timing every write with rdtsc; its memory is served by our userfaultfd pager (UserfaultPager, as\n"
-        + "'ssihv run --memory-budget' uses it) and, alternating, by a minimal C pager (tests/bench/uffd_reference.c,\n"
+        + "'ssihv run --memory-budget' uses it) and, alternating, by a minimal C pager (bench/reference/uffd_reference.c,\n"
         + "built with gcc now). Prints first-touch, first-touch+eviction and re-fault latency (median, p99), pages/s\n"
         + $"per pass and the ratios ours/C against the goal (median first touch <= {FaultReport.GoalRatio}x C). Needs root (userfaultfd).\n"
         + "Then, once, the probe guest under 'ssihv run --topology FILE --memory-budget SIZE' touches as many pages\n"
@@ -66,14 +66,14 @@ public sealed class BenchCommand : ICommand
         + "'ssihv bench remote-fault-home' (started by the benchmark, not for direct use: a HomePageStore served by our TCP\n"
         + "transport on 127.0.0.1), reached through ClusterPageStore and our TCP transport, as a boot node reaches a memory\n"
         + "node. Pass 0 zero-fills and writes evicted dirty pages back to the home; pass 1 re-faults every page from it.\n"
-        + "Alternating, tests/bench/uffd_remote_reference.c (built with gcc now) does the same with a forked C page server\n"
+        + "Alternating, bench/reference/uffd_remote_reference.c (built with gcc now) does the same with a forked C page server\n"
         + "(16 B request -> 4 KiB reply; 16 B + 4 KiB -> 16 B for a write-back). Prints first-touch and re-fault latency\n"
         + "(median, p99), the ratios ours/C, the fetch and write-back round trips of each side and the goal's verdict\n"
         + $"(median re-fault <= {RemoteFaultReport.GoalRatio}x C). Every page's bytes are checked afterwards. Needs root (userfaultfd).\n"
         + "\n"
         + "bench transport: two of our TCP transports in this process on 127.0.0.1 exchange FetchPage -> PageData (a 4 KiB\n"
         + $"page), {TransportSequential} times with 1 request outstanding and {TransportPipelined} times with {TransportDepth} in flight on one connection;\n"
-        + "alternating, a minimal C client/server (tests/bench/tcp_reference.c, built with gcc now) does the same with\n"
+        + "alternating, a minimal C client/server (bench/reference/tcp_reference.c, built with gcc now) does the same with\n"
         + "16 B requests and 4096 B replies. Prints round-trip median and p99, requests/s, and the ratios ours/C.\n"
         + "--append applies to 'bench boot' only; --budget to fault and remote-fault; --topology to boot and fault; --pin to fault and remote-fault.",
         [Kind],
@@ -183,7 +183,7 @@ public sealed class BenchCommand : ICommand
         return ExitCodes.Success;
     }
 
-    /// Builds a C reference from tests/bench (into a temporary directory, deleted afterwards) and measures against
+    /// Builds a C reference from bench/reference (into a temporary directory, deleted afterwards) and measures against
     /// it; a problem with the sources is bad input (exit 2), a failed build or run a failure (exit 1), each naming
     /// the benchmark.
     static void AgainstReference<TReference>(
@@ -191,7 +191,7 @@ public sealed class BenchCommand : ICommand
     {
         try
         {
-            var sources = Path.GetFullPath(Path.Combine(ProbeGuest.SourceDirectory(), "..", "bench"));
+            var sources = Path.GetFullPath(Path.Combine(ProbeGuest.SourceDirectory(), "..", "..", "bench", "reference"));
             var reference = build(sources);
             try
             {

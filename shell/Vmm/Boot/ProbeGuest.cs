@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace SsiHv.Shell.Vmm.Boot;
 
 /// <summary>
-/// The probe guest (docs/design.md §4.8, tests/guest/README.md) is built from its C sources with gcc when it is asked for, so the binary
+/// The probe guest (docs/design.md §4.8, guests/probe/README.md) is built from its C sources with gcc when it is asked for, so the binary
 /// always matches the checkout. The sources are found next to the ssihv build (walking up to the repository
 /// root) or through SSIHV_PROBE_SOURCE.
 /// </summary>
@@ -21,11 +21,11 @@ public static class ProbeGuest
                 : throw new BootInputException($"{SourceVariable}={configured} has no Makefile");
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
-            var candidate = Path.Combine(dir.FullName, "tests", "guest");
+            var candidate = Path.Combine(dir.FullName, "guests", "probe");
             if (File.Exists(Path.Combine(candidate, "Makefile")))
                 return candidate;
         }
-        throw new BootInputException($"cannot find the probe guest's sources (tests/guest) above {AppContext.BaseDirectory}; set {SourceVariable}");
+        throw new BootInputException($"cannot find the probe guest's sources (guests/probe) above {AppContext.BaseDirectory}; set {SourceVariable}");
     }
 
     /// Runs make (incremental: a second call costs a few ms) and returns the ELF's path. Under flock(1) on a
