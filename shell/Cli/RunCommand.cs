@@ -1,4 +1,5 @@
 using System.Globalization;
+using SsiHv.Shell.Assets;
 using SsiHv.Shell.Vmm;
 using SsiHv.Shell.Vmm.Boot;
 using SsiHv.Shell.Vmm.Devices;
@@ -100,13 +101,9 @@ public sealed class RunCommand : ICommand
             string path;
             try
             {
-                path = ProbeGuest.Build();
+                path = ProductAssets.ProbeGuest;
             }
-            catch (BootInputException e)
-            {
-                throw CliException.BadInput($"ssihv run: {e.Message}");
-            }
-            catch (VmFailureException e)
+            catch (MissingAssetException e)
             {
                 throw CliException.Failure($"ssihv run: {e.Message}");
             }
