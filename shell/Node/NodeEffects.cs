@@ -1,4 +1,5 @@
 using SsiHv.Core.Cluster;
+using SsiHv.Shell.Assets;
 using SsiHv.Shell.Control;
 using SsiHv.Shell.Pager;
 using SsiHv.Shell.Transport;
@@ -108,7 +109,7 @@ public sealed class NodeEffects : IClusterEffects
     {
         var (path, kernel) = request.Guest switch
         {
-            "probe" => ReadGuest(ProbeGuest.Build()),
+            "probe" => ReadGuest(ProductAssets.ProbeGuest),
             null when request.Kernel is { } file => ReadGuest(file),
             _ => throw new BootInputException($"guest: expected \"probe\" or a kernel file, found guest {request.Guest ?? "null"} and kernel {request.Kernel ?? "null"}"),
         };
