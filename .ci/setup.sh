@@ -23,7 +23,9 @@ log() { echo "[setup] $*"; }
 # libibverbs1: RDMA device enumeration and the verbs transport; libibverbs-dev: infiniband/verbs.h, against which
 # the tests check our hand-written verbs struct layouts; ibverbs-providers: the user-space driver of soft RoCE
 # (rdma_rxe) in lab machines. kmod: depmod, which writes the lab kernel's modules.dep (docs/lab.md).
-packages=(qemu-system-x86 acpica-tools busybox-static cpio xz-utils gcc libc6-dev make binutils iproute2 iputils-ping libibverbs1 libibverbs-dev ibverbs-providers kmod)
+# linux-libc-dev: linux/kvm.h and linux/userfaultfd.h, against which the ABI tests check our structs and ioctl
+# numbers (libc6-dev pulls it in; named because the tests need it themselves).
+packages=(qemu-system-x86 acpica-tools busybox-static cpio xz-utils gcc libc6-dev make binutils iproute2 iputils-ping libibverbs1 libibverbs-dev ibverbs-providers kmod linux-libc-dev)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
