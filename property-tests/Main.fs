@@ -24,6 +24,7 @@ let all =
         Transport.FrameProperties.tests
         Transport.HelloProperties.tests
         Transport.RdmaReadProperties.tests
+        Transport.PeerLivenessProperties.tests
         Cluster.NodeInfoProperties.tests
         Cluster.MembershipProperties.tests
         Cluster.NodeConfigProperties.tests
