@@ -16,13 +16,16 @@ done
 log() { echo "[setup] $*"; }
 
 # qemu + busybox + cpio + xz: the Linux guest that parses our ACPI tables (docs/design.md §6);
-# acpica-tools: iasl, which must disassemble every table we generate; gcc: the probe guest; libc6-dev: the
-# static C library the Linux NUMA memtest guest (guests/linux-numa-memtest) links;
+# acpica-tools: iasl, which must disassemble every table we generate; gcc + make + binutils: the probe guest and
+# the C references of `ssihv bench`, which `dotnet build` of the shell makes; libc6-dev: the C library the bench
+# references and the static Linux NUMA memtest guest (guests/linux-numa-memtest) link;
 # iproute2 + iputils-ping: `ssihv up --netns` and its namespace tests.
 # libibverbs1: RDMA device enumeration and the verbs transport; libibverbs-dev: infiniband/verbs.h, against which
 # the tests check our hand-written verbs struct layouts; ibverbs-providers: the user-space driver of soft RoCE
 # (rdma_rxe) in lab machines. kmod: depmod, which writes the lab kernel's modules.dep (docs/lab.md).
-packages=(qemu-system-x86 acpica-tools busybox-static cpio xz-utils gcc libc6-dev make binutils iproute2 iputils-ping libibverbs1 libibverbs-dev ibverbs-providers kmod)
+# linux-libc-dev: linux/kvm.h and linux/userfaultfd.h, against which the ABI tests check our structs and ioctl
+# numbers (libc6-dev pulls it in; named because the tests need it themselves).
+packages=(qemu-system-x86 acpica-tools busybox-static cpio xz-utils gcc libc6-dev make binutils iproute2 iputils-ping libibverbs1 libibverbs-dev ibverbs-providers kmod linux-libc-dev)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
@@ -38,10 +41,6 @@ dotnet tool restore >/dev/null
 # Paket rewrites nothing when paket.lock is unchanged and everything is already restored.
 dotnet paket restore >/dev/null
 log "packages and .NET tools ready"
-
-# The probe guest, once, before any test or node host asks for it (they rebuild only if a source changed).
-flock --timeout 120 tests/guest/.build.lock make -s -C tests/guest
-log "probe guest built: tests/guest/build/probe.elf"
 
 if $build_guest && [[ -f tests/linux-guest/build.sh ]]; then
     bash tests/linux-guest/build.sh

@@ -25,6 +25,7 @@ let all =
         Transport.HelloProperties.tests
         Transport.RdmaReadProperties.tests
         Vm.GuestProperties.tests
+        Transport.PeerLivenessProperties.tests
         Cluster.NodeInfoProperties.tests
         Cluster.MembershipProperties.tests
         Cluster.NodeConfigProperties.tests

@@ -2,20 +2,17 @@ using System.Runtime.InteropServices;
 
 namespace SsiHv.Interop.Kvm;
 
-/// <summary>Sizes and offsets of the KVM ABI structures (x86-64), checked by tests against linux/kvm.h.</summary>
+/// <summary>
+/// Sizes and offsets of the KVM ABI (x86-64) that no struct of ours carries, checked by tests against
+/// linux/kvm.h; the structs below give their own sizes (sizeof), as the kernel's do to the ioctl macros.
+/// </summary>
 public static class KvmAbi
 {
-    public const uint UserspaceMemoryRegionSize = 32;
-    public const uint RegsSize = 144;
-    public const uint SregsSize = 312;
-    public const uint FpuSize = 416;
+    /// struct kvm_lapic_state: the APIC register page, handled as bytes.
     public const uint LapicStateSize = 1024;
+    /// struct kvm_cpuid2 and struct kvm_msrs: a count and padding before their entries.
     public const uint Cpuid2HeaderSize = 8;
-    public const uint CpuidEntry2Size = 40;
     public const uint MsrsHeaderSize = 8;
-    public const uint MsrEntrySize = 16;
-    public const uint PitConfigSize = 64;
-    public const uint IrqchipSize = 520;
 
     // struct kvm_run: the fixed header, then the exit-reason union at 32.
     public const int RunImmediateExitOffset = 1;

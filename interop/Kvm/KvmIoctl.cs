@@ -2,10 +2,11 @@ namespace SsiHv.Interop.Kvm;
 
 /// <summary>
 /// ioctl request numbers of the KVM API for x86-64 (linux/kvm.h), spelled out as _IO/_IOR/_IOW/_IOWR would
-/// compute them: direction in bits 30-31, argument size in bits 16-29, type 0xAE, number in bits 0-7.
+/// compute them: direction in bits 30-31, argument size in bits 16-29, type 0xAE, number in bits 0-7. Where the
+/// argument is one of our structs, its size is that struct's, as the C macros take sizeof of the kernel's.
 /// tests/Interop checks each against the kernel headers.
 /// </summary>
-public static class KvmIoctl
+public static unsafe class KvmIoctl
 {
     const uint None = 0, Write = 1, Read = 2;
     const uint KvmType = 0xAE;
@@ -15,6 +16,9 @@ public static class KvmIoctl
     static uint Ior(uint number, uint size) => Encode(Read, number, size);
     static uint Iow(uint number, uint size) => Encode(Write, number, size);
     static uint Iowr(uint number, uint size) => Encode(Read | Write, number, size);
+    static uint Ior<T>(uint number) where T : unmanaged => Ior(number, (uint)sizeof(T));
+    static uint Iow<T>(uint number) where T : unmanaged => Iow(number, (uint)sizeof(T));
+    static uint Iowr<T>(uint number) where T : unmanaged => Iowr(number, (uint)sizeof(T));
 
     // System ioctls (on /dev/kvm).
     public static readonly uint GetApiVersion = Io(0x00);
@@ -25,25 +29,25 @@ public static class KvmIoctl
 
     // VM ioctls.
     public static readonly uint CreateVcpu = Io(0x41);
-    public static readonly uint SetUserMemoryRegion = Iow(0x46, KvmAbi.UserspaceMemoryRegionSize);
+    public static readonly uint SetUserMemoryRegion = Iow<KvmUserspaceMemoryRegion>(0x46);
     public static readonly uint SetTssAddr = Io(0x47);
     public static readonly uint SetIdentityMapAddr = Iow(0x48, 8);
     public static readonly uint CreateIrqchip = Io(0x60);
     public static readonly uint IrqLine = Iow(0x61, 8);
-    public static readonly uint GetIrqchip = Iowr(0x62, KvmAbi.IrqchipSize);
-    public static readonly uint SetIrqchip = Ior(0x63, KvmAbi.IrqchipSize);
-    public static readonly uint CreatePit2 = Iow(0x77, KvmAbi.PitConfigSize);
+    public static readonly uint GetIrqchip = Iowr<KvmIrqchip>(0x62);
+    public static readonly uint SetIrqchip = Ior<KvmIrqchip>(0x63);
+    public static readonly uint CreatePit2 = Iow<KvmPitConfig>(0x77);
 
     // vCPU ioctls.
     public static readonly uint Run = Io(0x80);
-    public static readonly uint GetRegs = Ior(0x81, KvmAbi.RegsSize);
-    public static readonly uint SetRegs = Iow(0x82, KvmAbi.RegsSize);
-    public static readonly uint GetSregs = Ior(0x83, KvmAbi.SregsSize);
-    public static readonly uint SetSregs = Iow(0x84, KvmAbi.SregsSize);
+    public static readonly uint GetRegs = Ior<KvmRegs>(0x81);
+    public static readonly uint SetRegs = Iow<KvmRegs>(0x82);
+    public static readonly uint GetSregs = Ior<KvmSregs>(0x83);
+    public static readonly uint SetSregs = Iow<KvmSregs>(0x84);
     public static readonly uint GetMsrs = Iowr(0x88, KvmAbi.MsrsHeaderSize);
     public static readonly uint SetMsrs = Iow(0x89, KvmAbi.MsrsHeaderSize);
-    public static readonly uint GetFpu = Ior(0x8C, KvmAbi.FpuSize);
-    public static readonly uint SetFpu = Iow(0x8D, KvmAbi.FpuSize);
+    public static readonly uint GetFpu = Ior<KvmFpu>(0x8C);
+    public static readonly uint SetFpu = Iow<KvmFpu>(0x8D);
     public static readonly uint GetLapic = Ior(0x8E, KvmAbi.LapicStateSize);
     public static readonly uint SetLapic = Iow(0x8F, KvmAbi.LapicStateSize);
     public static readonly uint SetCpuid2 = Iow(0x90, KvmAbi.Cpuid2HeaderSize);

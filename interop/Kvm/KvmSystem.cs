@@ -38,7 +38,7 @@ public sealed class KvmSystem : IDisposable
     public unsafe KvmCpuidEntry2[] SupportedCpuid()
     {
         const int maxEntries = 256;
-        var buffer = new byte[KvmAbi.Cpuid2HeaderSize + maxEntries * KvmAbi.CpuidEntry2Size];
+        var buffer = new byte[KvmAbi.Cpuid2HeaderSize + maxEntries * sizeof(KvmCpuidEntry2)];
         fixed (byte* p = buffer)
         {
             *(uint*)p = maxEntries;

@@ -92,7 +92,7 @@ public sealed unsafe class KvmVcpu : IDisposable
 
     public void SetCpuid(ReadOnlySpan<KvmCpuidEntry2> entries)
     {
-        var buffer = new byte[KvmAbi.Cpuid2HeaderSize + entries.Length * KvmAbi.CpuidEntry2Size];
+        var buffer = new byte[KvmAbi.Cpuid2HeaderSize + entries.Length * sizeof(KvmCpuidEntry2)];
         fixed (byte* p = buffer)
         {
             *(uint*)p = (uint)entries.Length;
@@ -104,7 +104,7 @@ public sealed unsafe class KvmVcpu : IDisposable
     /// KVM_SET_MSRS; returns how many were set (KVM stops at the first it rejects).
     public int SetMsrs(ReadOnlySpan<KvmMsrEntry> entries)
     {
-        var buffer = new byte[KvmAbi.MsrsHeaderSize + entries.Length * KvmAbi.MsrEntrySize];
+        var buffer = new byte[KvmAbi.MsrsHeaderSize + entries.Length * sizeof(KvmMsrEntry)];
         fixed (byte* p = buffer)
         {
             *(uint*)p = (uint)entries.Length;

@@ -40,7 +40,7 @@ public static class BootReport
         yield return "where our time goes (median of each interval over the runs):";
         var phases = new (string Name, Func<OurBoot, double> Ms)[]
         {
-            ("process start -> VM creation begins (runtime start, JIT, topology, make of the probe)", b => b.ToVmCreate.TotalMilliseconds),
+            ("process start -> VM creation begins (runtime start, JIT, topology)", b => b.ToVmCreate.TotalMilliseconds),
             ("VM creation -> BSP's first KVM_RUN (tables, KVM VM, memory slots, vCPUs)", b => (b.ToFirstGuestEntry - b.ToVmCreate).TotalMilliseconds),
             ("BSP's first KVM_RUN -> first PROBE line (guest CPL0 code, emulated here)", b => FirstProbeMs(b.Observation) - b.ToFirstGuestEntry.TotalMilliseconds),
             ("first PROBE line -> guest powered off (rest of the probe)", b => b.ToGuestStopped.TotalMilliseconds - FirstProbeMs(b.Observation)),

@@ -7,7 +7,7 @@ public sealed record FaultResults(int Pages, int BudgetPages, int Passes, double
     FaultThreadPlacement Placement);
 
 /// <summary>
-/// <c>ssihv bench fault</c>: the fault guest (tests/bench/fault_guest.S) touches `pages` pages — four times the
+/// <c>ssihv bench fault</c>: the fault guest (bench/reference/fault_guest.S) touches `pages` pages — four times the
 /// budget — in two passes, once under our pager (in this process) and once under the C reference (a child
 /// process), alternating per run so that host noise falls on both alike. Pass 0 is first touch (evicting once
 /// the budget is full), pass 1 re-faults every page from the store (evicting another each time). One unmeasured

@@ -5,7 +5,7 @@ namespace SsiHv.Shell.Bench;
 
 /// <summary>
 /// What the probe guest measured through our whole VMM: `PROBE memtest` touch cycles of its first write to each
-/// page (CPL3, guest paging on; tests/guest/README.md) under <c>ssihv run --memory-budget</c>, and the pager's summary
+/// page (CPL3, guest paging on; guests/probe/README.md) under <c>ssihv run --memory-budget</c>, and the pager's summary
 /// line. Has no C counterpart in this invocation (a C VMM that boots the probe is out of scope); the
 /// guest-first-touch floor of docs/performance.md ("Reference floors") is the figure to hold it against.
 /// </summary>

@@ -1,43 +1,35 @@
 using System.Globalization;
+using SsiHv.Shell.Assets;
 using static SsiHv.Shell.Bench.FaultGuestLayout;
 
 namespace SsiHv.Shell.Bench;
 
-/// <summary>The fault guest's bytes and the C reference's executable, built from <c>tests/bench/</c> for this invocation.</summary>
-public sealed record FaultTools(string Directory, string GuestBinary, string Reference, byte[] GuestCode);
+/// <summary>
+/// The fault guest and the C reference's executable, both shipped with ssihv (<see cref="ProductAssets"/>), the
+/// guest's bytes, and a temporary directory for this invocation's results files, removed on disposal.
+/// </summary>
+public sealed record FaultTools(string ResultsDirectory, string GuestBinary, string Reference, byte[] GuestCode) : IDisposable
+{
+    public void Dispose() => Directory.Delete(ResultsDirectory, recursive: true);
+}
 
 /// <summary>
-/// The C side of <c>ssihv bench fault</c> (<c>tests/bench/uffd_reference.c</c>): built with gcc into a temporary
-/// directory, run as a child process per run, its output parsed into the same <see cref="FaultRun"/> as ours.
+/// The C side of <c>ssihv bench fault</c> (<c>bench/reference/uffd_reference.c</c>, built with ssihv): run as a
+/// child process per run, its output parsed into the same <see cref="FaultRun"/> as ours.
 /// </summary>
 public static class FaultReference
 {
-    // A hang guard, not a speed goal: gcc -O2 in a lab machine (TCG, docs/lab.md) takes minutes.
-    static readonly TimeSpan BuildTimeout = TimeSpan.FromSeconds(600);
     /// The reference gives up by itself after 120 s (alarm); this is the backstop that kills it.
     static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(150);
 
-    public static FaultTools Build(string sourceDirectory)
+    public static FaultTools Prepare()
     {
-        var directory = Directory.CreateTempSubdirectory("ssihv-bench-fault-").FullName;
-        var guestObject = Path.Combine(directory, "fault_guest.o");
-        var guestBinary = Path.Combine(directory, "fault_guest.bin");
-        var reference = Path.Combine(directory, "uffd_reference");
-        Tool("gcc", ["-m32", "-c", Path.Combine(sourceDirectory, "fault_guest.S"), "-o", guestObject]);
-        Tool("objcopy", ["-O", "binary", "-j", ".text", guestObject, guestBinary]);
-        Tool("gcc", ["-O2", "-Wall", "-o", reference, Path.Combine(sourceDirectory, "uffd_reference.c"), "-lpthread"]);
+        var guestBinary = ProductAssets.FaultGuest;
+        var reference = ProductAssets.FaultReference;
         var code = File.ReadAllBytes(guestBinary);
         if (code.Length == 0 || code.Length > (int)(ParametersAddress - LowBase))
             throw new BenchRunException($"{guestBinary}: {code.Length} bytes of guest code; expected 1 to {ParametersAddress - LowBase}");
-        return new FaultTools(directory, guestBinary, reference, code);
-    }
-
-    internal static void Tool(string fileName, IReadOnlyList<string> arguments)
-    {
-        var command = new BootCommand(fileName, arguments, new Dictionary<string, string>());
-        var result = BootObservation.RunAsync(command, BuildTimeout).GetAwaiter().GetResult();
-        if (result.ExitCode != 0)
-            throw new BenchRunException($"building the C reference: '{command.Display}' exited with {result.ExitCode}", result.Tail());
+        return new FaultTools(Directory.CreateTempSubdirectory("ssihv-bench-fault-").FullName, guestBinary, reference, code);
     }
 
     /// One run of the C reference; also returns the TSC rate it measured (ticks per µs against CLOCK_MONOTONIC).
@@ -54,7 +46,7 @@ public static class FaultReference
     public static (FaultRun Run, double TscPerMicrosecond, IReadOnlyDictionary<string, double> Values) RunExecutable(
         string executable, FaultTools tools, int pages, int budgetPages, int passes, FaultThreadPlacement placement)
     {
-        var resultsFile = Path.Combine(tools.Directory, "results.bin");
+        var resultsFile = Path.Combine(tools.ResultsDirectory, "results.bin");
         var environment = new Dictionary<string, string>(placement.ReferenceEnvironment)
         {
             ["BENCH_FREE_FRAMES"] = Invariant(FaultOurPager.FreeFramesFor(pages, budgetPages)),

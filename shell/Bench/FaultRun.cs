@@ -1,7 +1,7 @@
 namespace SsiHv.Shell.Bench;
 
 /// <summary>
-/// The guest of <c>tests/bench/fault_guest.S</c> and its layout, shared by both pagers of <c>ssihv bench fault</c>:
+/// The guest of <c>bench/reference/fault_guest.S</c> and its layout, shared by both pagers of <c>ssihv bench fault</c>:
 /// the same code bytes at the same guest-physical addresses, so the runs differ only in who serves the faults.
 /// </summary>
 public static class FaultGuestLayout

@@ -1,19 +1,11 @@
 namespace SsiHv.Shell.Bench;
 
 /// <summary>
-/// The C side of <c>ssihv bench remote-fault</c> (<c>tests/bench/uffd_remote_reference.c</c>): uffd_reference.c
-/// with its page store in a forked page server over TCP loopback. Built with gcc into the fault tools' directory,
-/// run as a child process per run.
+/// The C side of <c>ssihv bench remote-fault</c> (<c>bench/reference/uffd_remote_reference.c</c>, built with ssihv):
+/// uffd_reference.c with its page store in a forked page server over TCP loopback, run as a child process per run.
 /// </summary>
 public static class RemoteFaultReference
 {
-    public static string Build(FaultTools tools, string sourceDirectory)
-    {
-        var executable = Path.Combine(tools.Directory, "uffd_remote_reference");
-        FaultReference.Tool("gcc", ["-O2", "-Wall", "-o", executable, Path.Combine(sourceDirectory, "uffd_remote_reference.c"), "-lpthread"]);
-        return executable;
-    }
-
     public static (RemoteFaultRun Run, double TscPerMicrosecond) Run(string executable, FaultTools tools, int pages, int budgetPages, int passes,
         FaultThreadPlacement placement)
     {

@@ -1,38 +1,28 @@
 using System.Globalization;
+using SsiHv.Shell.Assets;
 
 namespace SsiHv.Shell.Bench;
 
 /// <summary>
-/// The C side of <c>ssihv bench transport</c> (<c>tests/bench/tcp_reference.c</c>): built with gcc into a
-/// temporary directory for this invocation and run as a child process per run.
+/// The C side of <c>ssihv bench transport</c> (<c>bench/reference/tcp_reference.c</c>, built with ssihv): run as a
+/// child process per run, writing its latencies into a temporary directory of this invocation, removed on disposal.
 /// </summary>
-public sealed class TransportReference(string directory, string executable)
+public sealed class TransportReference(string resultsDirectory, string executable) : IDisposable
 {
-    // A hang guard, not a speed goal: gcc -O2 in a lab machine (TCG, docs/lab.md) takes minutes.
-    static readonly TimeSpan BuildTimeout = TimeSpan.FromSeconds(600);
     /// The reference gives up by itself after 120 s (alarm); this is the backstop that kills it.
     static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(150);
 
-    public string Directory { get; } = directory;
-
-    public static TransportReference Build(string sourceDirectory)
+    public static TransportReference Prepare()
     {
-        var directory = System.IO.Directory.CreateTempSubdirectory("ssihv-bench-transport-").FullName;
-        var executable = Path.Combine(directory, "tcp_reference");
-        var command = new BootCommand("gcc", ["-O2", "-Wall", "-o", executable, Path.Combine(sourceDirectory, "tcp_reference.c"), "-lpthread"],
-            new Dictionary<string, string>());
-        var result = BootObservation.RunAsync(command, BuildTimeout).GetAwaiter().GetResult();
-        if (result.ExitCode != 0)
-        {
-            System.IO.Directory.Delete(directory, recursive: true);
-            throw new BenchRunException($"building the C reference: '{command.Display}' exited with {result.ExitCode}", result.Tail());
-        }
-        return new TransportReference(directory, executable);
+        var executable = ProductAssets.TransportReference;
+        return new(Directory.CreateTempSubdirectory("ssihv-bench-transport-").FullName, executable);
     }
+
+    public void Dispose() => Directory.Delete(resultsDirectory, recursive: true);
 
     public TransportRun Run(int sequential, int pipelined, int depth)
     {
-        var latencies = Path.Combine(Directory, "latencies.bin");
+        var latencies = Path.Combine(resultsDirectory, "latencies.bin");
         var command = new BootCommand(executable, [Invariant(sequential), Invariant(pipelined), Invariant(depth), latencies],
             new Dictionary<string, string>());
         var observation = BootObservation.RunAsync(command, RunTimeout).GetAwaiter().GetResult();

@@ -1,8 +1,8 @@
 using System.Globalization;
+using SsiHv.Shell.Assets;
 using SsiHv.Shell.Bench;
 using SsiHv.Shell.Topology;
 using SsiHv.Shell.Vmm;
-using SsiHv.Shell.Vmm.Boot;
 
 namespace SsiHv.Shell.Cli;
 
@@ -16,9 +16,10 @@ namespace SsiHv.Shell.Cli;
 /// </summary>
 public sealed class BenchCommand : ICommand
 {
-    const string DefaultTopology = "examples/two-node.json";
+    /// Examples shipped with ssihv (ProductAssets.ExampleTopology).
+    const string DefaultTopology = "two-node.json";
     /// bench fault's probe run: one node, so one pager serves every page (budget a fraction of its RAM).
-    const string DefaultFaultTopology = "tests/topologies/one-node.json";
+    const string DefaultFaultTopology = "one-node.json";
     const int DefaultRuns = 5, MaxRuns = 1000;
     /// The memory test takes longer than the boot itself; without it the benchmark measures the boot.
     const string DefaultAppend = "memtest=off";
@@ -26,7 +27,7 @@ public sealed class BenchCommand : ICommand
     static readonly OptionSpec Topology = TopologyInput.Option with
     {
         Required = false,
-        Description = $"the topology file (JSON, docs/design.md §4.2; bench boot default {DefaultTopology}, bench fault (probe run) default {DefaultFaultTopology})",
+        Description = $"the topology file (JSON, docs/design.md §4.2; default: an example shipped with ssihv, examples/{DefaultTopology} for bench boot, examples/{DefaultFaultTopology} for bench fault's probe run)",
     };
     static readonly OptionSpec Runs = new("runs", "N", $"runs per VMM or pager (default {DefaultRuns})", Required: false);
     static readonly OptionSpec Append = new("append", "STR", $"the probe's command line (default \"{DefaultAppend}\")", Required: false);
@@ -47,17 +48,17 @@ public sealed class BenchCommand : ICommand
     public CommandSyntax Syntax { get; } = new(
         "bench",
         "benchmarks against a reference run in the same invocation (boot: QEMU; fault, remote-fault: a C userfaultfd pager; transport: a C TCP client/server)",
-        "bench boot: boots the probe guest (tests/guest/README.md) N times with 'ssihv run' in a child process and N times with\n"
+        "bench boot: boots the probe guest (guests/probe/README.md) N times with 'ssihv run' in a child process and N times with\n"
         + "qemu-system-x86_64 -accel kvm (pc machine, qboot firmware, PVH boot of the same ELF, same CPUs, memory,\n"
         + "NUMA nodes and command line), alternating. Prints, per run and as median and min, the time from process\n"
         + "start to the first PROBE line and to process exit, the ratios ours/QEMU, where our time goes, and our\n"
         + "start-to-first-guest-instruction time and memory overhead against Firecracker's bars (125 ms, 5 MiB).\n"
         + $"A run still going after {BootBenchmark.RunTimeout.TotalSeconds} s is killed and fails the benchmark.\n"
         + "\n"
-        + "bench fault: a tiny guest (tests/bench/fault_guest.S, one vCPU) writes once to each of 4x budget pages, twice\n"
+        + "bench fault: a tiny guest (bench/reference/fault_guest.S, one vCPU) writes once to each of 4x budget pages, twice\n"
         + "over, timing every write with rdtsc; its memory is served by our userfaultfd pager (UserfaultPager, as\n"
-        + "'ssihv run --memory-budget' uses it) and, alternating, by a minimal C pager (tests/bench/uffd_reference.c,\n"
-        + "built with gcc now). Prints first-touch, first-touch+eviction and re-fault latency (median, p99), pages/s\n"
+        + "'ssihv run --memory-budget' uses it) and, alternating, by a minimal C pager (bench/reference/uffd_reference.c,\n"
+        + "built with ssihv). Prints first-touch, first-touch+eviction and re-fault latency (median, p99), pages/s\n"
         + $"per pass and the ratios ours/C against the goal (median first touch <= {FaultReport.GoalRatio}x C). Needs root (userfaultfd).\n"
         + "Then, once, the probe guest under 'ssihv run --topology FILE --memory-budget SIZE' touches as many pages\n"
         + "(our whole VMM, CPL3 guest; no C counterpart, compare with the guest-first-touch floor in docs/performance.md).\n"
@@ -66,14 +67,14 @@ public sealed class BenchCommand : ICommand
         + "'ssihv bench remote-fault-home' (started by the benchmark, not for direct use: a HomePageStore served by our TCP\n"
         + "transport on 127.0.0.1), reached through ClusterPageStore and our TCP transport, as a boot node reaches a memory\n"
         + "node. Pass 0 zero-fills and writes evicted dirty pages back to the home; pass 1 re-faults every page from it.\n"
-        + "Alternating, tests/bench/uffd_remote_reference.c (built with gcc now) does the same with a forked C page server\n"
+        + "Alternating, bench/reference/uffd_remote_reference.c (built with ssihv) does the same with a forked C page server\n"
         + "(16 B request -> 4 KiB reply; 16 B + 4 KiB -> 16 B for a write-back). Prints first-touch and re-fault latency\n"
         + "(median, p99), the ratios ours/C, the fetch and write-back round trips of each side and the goal's verdict\n"
         + $"(median re-fault <= {RemoteFaultReport.GoalRatio}x C). Every page's bytes are checked afterwards. Needs root (userfaultfd).\n"
         + "\n"
         + "bench transport: two of our TCP transports in this process on 127.0.0.1 exchange FetchPage -> PageData (a 4 KiB\n"
         + $"page), {TransportSequential} times with 1 request outstanding and {TransportPipelined} times with {TransportDepth} in flight on one connection;\n"
-        + "alternating, a minimal C client/server (tests/bench/tcp_reference.c, built with gcc now) does the same with\n"
+        + "alternating, a minimal C client/server (bench/reference/tcp_reference.c, built with ssihv) does the same with\n"
         + "16 B requests and 4096 B replies. Prints round-trip median and p99, requests/s, and the ratios ours/C.\n"
         + "--append applies to 'bench boot' only; --budget to fault and remote-fault; --topology to boot and fault; --pin to fault and remote-fault.",
         [Kind],
@@ -104,27 +105,14 @@ public sealed class BenchCommand : ICommand
         if (arguments.Option(Budget.Name) is not null)
             throw CliException.BadInput("ssihv bench boot: --budget applies to 'bench fault' only");
         RejectOptions(arguments, "boot", Pin);
-        var topologyPath = TopologyPath(arguments);
+        var topologyPath = arguments.Option(Topology.Name) ?? Asset("boot", () => ProductAssets.ExampleTopology(DefaultTopology));
         if (!TopologyFile.TryLoad(topologyPath, out var topology, out var problems))
             throw CliException.BadInput(problems);
         var runs = RunsOf(arguments, "boot");
         var append = arguments.Option(Append.Name) ?? DefaultAppend;
         RequireKvm("boot");
 
-        string probeElf;
-        try
-        {
-            // Built once here so that no timed run pays for compiling it (each `ssihv run` still runs make).
-            probeElf = ProbeGuest.Build();
-        }
-        catch (BootInputException e)
-        {
-            throw CliException.BadInput($"ssihv bench boot: {e.Message}");
-        }
-        catch (VmFailureException e)
-        {
-            throw CliException.Failure($"ssihv bench boot: {e.Message}");
-        }
+        var probeElf = Asset("boot", () => ProductAssets.ProbeGuest);
 
         output.WriteLine($"ssihv bench boot: topology {topologyPath}, runs per VMM: {runs}, append \"{append}\"");
         BootResults results;
@@ -141,28 +129,25 @@ public sealed class BenchCommand : ICommand
         return ExitCodes.Success;
     }
 
-    /// The given file, or the example: in the working directory, else in the checkout this build came from.
-    static string TopologyPath(ParsedArguments arguments) =>
-        arguments.Option(Topology.Name) ?? FindInCheckout(DefaultTopology, "boot");
-
-    static string FindInCheckout(string relativePath, string kind)
+    /// A file of this installation, or what needs one; without it the installation is broken, which is a failure,
+    /// not bad input.
+    static T Asset<T>(string kind, Func<T> find)
     {
-        if (File.Exists(relativePath))
-            return relativePath;
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        try
         {
-            var candidate = Path.Combine(dir.FullName, relativePath);
-            if (File.Exists(candidate))
-                return candidate;
+            return find();
         }
-        throw CliException.BadInput($"ssihv bench {kind}: cannot find {relativePath} here or above {AppContext.BaseDirectory}; give --topology FILE");
+        catch (MissingAssetException e)
+        {
+            throw CliException.Failure($"ssihv bench {kind}: {e.Message}");
+        }
     }
 
     int RunFault(ParsedArguments arguments, TextWriter output)
     {
         if (arguments.Option(Append.Name) is not null)
             throw CliException.BadInput("ssihv bench fault: --append applies to 'bench boot' only");
-        var probeTopology = arguments.Option(Topology.Name) ?? FindInCheckout(DefaultFaultTopology, "fault");
+        var probeTopology = arguments.Option(Topology.Name) ?? Asset("fault", () => ProductAssets.ExampleTopology(DefaultFaultTopology));
         if (!TopologyFile.TryLoad(probeTopology, out _, out var problems))
             throw CliException.BadInput(problems);
         var runs = RunsOf(arguments, "fault");
@@ -171,7 +156,7 @@ public sealed class BenchCommand : ICommand
         RequireKvm("fault");
 
         output.WriteLine(FormattableString.Invariant($"ssihv bench fault: budget {budgetPages} pages ({budgetBytes / 1024} KiB), working set {budgetPages * FaultBenchmark.WorkingSetPerBudget} pages, runs per pager: {runs}"));
-        AgainstReference("fault", FaultReference.Build, tools => tools.Directory, (tools, _) =>
+        AgainstReference("fault", FaultReference.Prepare, tools =>
         {
             var results = FaultBenchmark.Run(tools, (int)budgetPages, runs, placement, output.WriteLine);
             foreach (var line in FaultReport.Lines(results))
@@ -183,28 +168,15 @@ public sealed class BenchCommand : ICommand
         return ExitCodes.Success;
     }
 
-    /// Builds a C reference from tests/bench (into a temporary directory, deleted afterwards) and measures against
-    /// it; a problem with the sources is bad input (exit 2), a failed build or run a failure (exit 1), each naming
-    /// the benchmark.
-    static void AgainstReference<TReference>(
-        string kind, Func<string, TReference> build, Func<TReference, string> directoryOf, Action<TReference, string> measure)
+    /// Prepares a C reference shipped with ssihv (and its temporary results directory, removed afterwards) and
+    /// measures against it; a missing asset or a failed run is a failure (exit 1) naming the benchmark.
+    static void AgainstReference<TReference>(string kind, Func<TReference> prepare, Action<TReference> measure)
+        where TReference : IDisposable
     {
         try
         {
-            var sources = Path.GetFullPath(Path.Combine(ProbeGuest.SourceDirectory(), "..", "bench"));
-            var reference = build(sources);
-            try
-            {
-                measure(reference, sources);
-            }
-            finally
-            {
-                Directory.Delete(directoryOf(reference), recursive: true);
-            }
-        }
-        catch (BootInputException e)
-        {
-            throw CliException.BadInput($"ssihv bench {kind}: {e.Message}");
+            using var reference = Asset(kind, prepare);
+            measure(reference);
         }
         catch (BenchRunException e)
         {
@@ -251,10 +223,9 @@ public sealed class BenchCommand : ICommand
         RequireKvm("remote-fault");
         output.WriteLine(FormattableString.Invariant(
             $"ssihv bench remote-fault: budget {budgetPages} pages ({budgetBytes / 1024} KiB), working set {budgetPages * FaultBenchmark.WorkingSetPerBudget} pages homed on node {RemoteFaultHome.Node} in another process, runs per side: {runs}"));
-        AgainstReference("remote-fault", FaultReference.Build, tools => tools.Directory, (tools, sources) =>
+        AgainstReference("remote-fault", FaultReference.Prepare, tools =>
         {
-            var reference = RemoteFaultReference.Build(tools, sources);
-            var results = RemoteFaultBenchmark.Run(tools, reference, (int)budgetPages, runs, placement, output.WriteLine);
+            var results = RemoteFaultBenchmark.Run(tools, Asset("remote-fault", () => ProductAssets.RemoteFaultReference), (int)budgetPages, runs, placement, output.WriteLine);
             foreach (var line in RemoteFaultReport.Lines(results))
                 output.WriteLine(line);
         });
@@ -267,7 +238,7 @@ public sealed class BenchCommand : ICommand
         var runs = RunsOf(arguments, "transport");
         output.WriteLine(FormattableString.Invariant(
             $"ssihv bench transport: runs per side: {runs}, {TransportSequential} requests with 1 outstanding, {TransportPipelined} with {TransportDepth} in flight"));
-        AgainstReference("transport", TransportReference.Build, reference => reference.Directory, (reference, _) =>
+        AgainstReference("transport", TransportReference.Prepare, reference =>
         {
             var results = TransportBenchmark.Run(reference, TransportSequential, TransportPipelined, TransportDepth, runs, output.WriteLine);
             foreach (var line in TransportReport.Lines(results))

@@ -1,5 +1,6 @@
 using System.Globalization;
 using SsiHv.Core.Vm;
+using SsiHv.Shell.Assets;
 using SsiHv.Shell.Vmm;
 using SsiHv.Shell.Vmm.Boot;
 using SsiHv.Shell.Vmm.Devices;
@@ -14,7 +15,7 @@ namespace SsiHv.Shell.Cli;
 public sealed class RunCommand : ICommand
 {
     static readonly OptionSpec Kernel = new("kernel", "FILE", "a Linux bzImage, or an ELF kernel with a PVH note", Required: false);
-    static readonly OptionSpec Guest = new("guest", "NAME", "a built-in guest instead of --kernel: 'probe' (tests/guest/README.md)", Required: false);
+    static readonly OptionSpec Guest = new("guest", "NAME", "a built-in guest instead of --kernel: 'probe' (guests/probe/README.md)", Required: false);
     static readonly OptionSpec Initrd = new("initrd", "FILE", "an initial ramdisk for --kernel", Required: false);
     static readonly OptionSpec Append = new("append", "STR", "the guest's command line", Required: false);
     static readonly OptionSpec Timeout = new("timeout", "SECONDS", "stop the guest and fail after this long (default 300)", Required: false);
@@ -104,13 +105,9 @@ public sealed class RunCommand : ICommand
         string path;
         try
         {
-            path = ProbeGuest.Build();
+            path = ProductAssets.ProbeGuest;
         }
-        catch (BootInputException e)
-        {
-            throw CliException.BadInput($"ssihv run: {e.Message}");
-        }
-        catch (VmFailureException e)
+        catch (MissingAssetException e)
         {
             throw CliException.Failure($"ssihv run: {e.Message}");
         }

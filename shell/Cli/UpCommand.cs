@@ -22,7 +22,7 @@ public sealed class UpCommand : ICommand
         "run each node host in its own network namespace (10.213.0.N on a bridge at 10.213.0.254) instead of on 127.0.0.1; removed at the end");
     static readonly OptionSpec Lab = OptionSpec.Flag("lab",
         "run each node host in its own lab machine (real KVM one level down, docs/lab.md) on tap devices of one bridge, 10.213.0.N as with --netns, soft RoCE between machines; for hosts without /dev/kvm (default topology then: 2 CPUs + 64 MiB, 64 MiB memory-only; with --kernel 128 MiB each)");
-    static readonly OptionSpec Guest = new("guest", "NAME", "the built-in guest: 'probe' (tests/guest/README.md; the default when no --kernel)", Required: false);
+    static readonly OptionSpec Guest = new("guest", "NAME", "the built-in guest: 'probe' (guests/probe/README.md; the default when no --kernel)", Required: false);
     static readonly OptionSpec Kernel = new("kernel", "FILE", "a Linux bzImage, or an ELF kernel with a PVH note", Required: false);
     static readonly OptionSpec Initrd = new("initrd", "FILE", "an initial ramdisk for --kernel", Required: false);
     static readonly OptionSpec Append = new("append", "STR", "the guest's command line", Required: false);

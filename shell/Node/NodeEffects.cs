@@ -1,5 +1,6 @@
 using SsiHv.Core.Cluster;
 using SsiHv.Core.Vm;
+using SsiHv.Shell.Assets;
 using SsiHv.Shell.Control;
 using SsiHv.Shell.Pager;
 using SsiHv.Shell.Transport;
@@ -100,7 +101,7 @@ public sealed class NodeEffects : IClusterEffects
     VmConfig VmConfigFor(Core.Topology.Topology topology, VmRequest request)
     {
         var kernelFile = request.Guest.Image as GuestImage.Kernel;
-        var (path, kernel) = ReadGuest(kernelFile?.path ?? ProbeGuest.Build());
+        var (path, kernel) = ReadGuest(kernelFile?.path ?? ProductAssets.ProbeGuest);
         var initrd = kernelFile?.initrd?.Value is { } initrdPath ? File.ReadAllBytes(initrdPath) : null;
         var budget = MemoryBudget.ofClusterVm(Option(memoryBudgetMiB), topology);
         return new VmConfig(topology, path, kernel, initrd, request.Guest.Append, budget, _ => PageStore);

@@ -7,7 +7,7 @@ namespace SsiHv.Tests.Acpi;
 
 /// <summary>
 /// Tables made the way a user makes them: `ssihv acpi generate` run as a process on a topology file of
-/// tests/topologies/, plus the validated topology the test derives its expectations from.
+/// the tests (TestFiles.TopologyPath), plus the validated topology the test derives its expectations from.
 /// </summary>
 public sealed class GeneratedTables : IDisposable
 {
@@ -19,7 +19,7 @@ public sealed class GeneratedTables : IDisposable
 
     public GeneratedTables(string topologyName)
     {
-        var path = Path.Combine(TestFiles.RepoRoot, "tests", "topologies", topologyName + ".json");
+        var path = TestFiles.TopologyPath(topologyName);
         Assert.True(TopologyFile.TryLoad(path, out var topology, out var problems), string.Join('\n', problems));
         Topology = topology;
         Directory = System.IO.Directory.CreateTempSubdirectory($"ssihv-{topologyName}-").FullName;

@@ -13,6 +13,14 @@ public sealed class TestFiles : IDisposable
 
     public static string ExampleTopologyText => File.ReadAllText(ExampleTopologyPath);
 
+    /// A topology file the tests use, by name: tests/topologies/NAME.json, else examples/NAME.json for one that
+    /// ssihv ships and the tests share (one-node.json, the default of `ssihv bench fault`).
+    public static string TopologyPath(string name)
+    {
+        var testTopology = Path.Combine(RepoRoot, "tests", "topologies", name + ".json");
+        return File.Exists(testTopology) ? testTopology : Path.Combine(RepoRoot, "examples", name + ".json");
+    }
+
     public string PathOf(string name) => Path.Combine(Directory, name);
 
     /// Writes `text` as a topology file and returns its path.

@@ -23,10 +23,10 @@ public sealed class DrainTests(ITestOutputHelper output)
         try
         {
             // Node 0 is the drain's target (the first remaining home): room for its own 64 MiB and node 1's 128.
-            var boot = cluster.Start(0, cpus: 2, memoryMiB: TestScale.GuestMiB(64), transportPort: 24110, httpPort: 24210, join: null,
+            var boot = cluster.Start(0, cpus: 2, memoryMiB: TestScale.GuestMiB(64), join: null,
                 memoryBudgetMiB: TestScale.GuestMiB(32), storeMiB: TestScale.GuestMiB(256));
-            cluster.Start(1, cpus: 0, memoryMiB: TestScale.GuestMiB(128), transportPort: 24111, httpPort: 24211, join: boot);
-            cluster.Start(2, cpus: 0, memoryMiB: TestScale.GuestMiB(128), transportPort: 24112, httpPort: 24212, join: boot);
+            cluster.Start(1, cpus: 0, memoryMiB: TestScale.GuestMiB(128), join: boot);
+            cluster.Start(2, cpus: 0, memoryMiB: TestScale.GuestMiB(128), join: boot);
             await cluster.Client.WaitAllActiveAsync(boot, [0, 1, 2], TestScale.Seconds(60), CancellationToken.None);
             await cluster.Client.StartVmAsync(boot, new VmRequest(new Guest(GuestImage.Probe, ""), TestScale.Seconds(300)), CancellationToken.None);
 

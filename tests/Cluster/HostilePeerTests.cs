@@ -14,7 +14,6 @@ namespace SsiHv.Tests.Cluster;
 /// </summary>
 public sealed class HostilePeerTests(ITestOutputHelper output)
 {
-    const int MemoryNodeTransport = 24121;
     static readonly TimeSpan Patience = TestScale.Seconds(10);
 
     [Trait(Needs.Trait, Needs.Kvm)]
@@ -24,14 +23,15 @@ public sealed class HostilePeerTests(ITestOutputHelper output)
         using var cluster = new NodeHostProcesses();
         try
         {
-            var boot = await cluster.StartTwoNodeProbeAsync(transportBase: MemoryNodeTransport - 1, httpBase: 24220);
+            var boot = await cluster.StartTwoNodeProbeAsync();
             Assert.True(NodeHostProcesses.WaitUntil(
                 () => cluster.StoredAt(boot, 1) > TestScale.Pages(1000),
                 TestScale.Seconds(180)), "the guest never paged to node 1");
 
             var logBefore = cluster.Stderr(1).Length;
-            AssertClosedByPeer(SendGarbage());
-            AssertClosedByPeer(HelloWithWrongSecret());
+            var memoryNodeTransport = cluster.TransportPort(1);
+            AssertClosedByPeer(SendGarbage(memoryNodeTransport));
+            AssertClosedByPeer(HelloWithWrongSecret(memoryNodeTransport));
             Assert.True(NodeHostProcesses.WaitUntil(() => cluster.Stderr(1).Length > logBefore && cluster.Stderr(1)[logBefore..].Split('\n').Count(l => l.Contains("127.0.0.1")) >= 2, Patience),
                 $"node 1 logged no line for each stranger:\n{cluster.Stderr(1)[logBefore..]}");
 
@@ -46,24 +46,24 @@ public sealed class HostilePeerTests(ITestOutputHelper output)
         }
     }
 
-    static Socket Connect()
+    static Socket Connect(int port)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveTimeout = (int)Patience.TotalMilliseconds };
-        socket.Connect("127.0.0.1", MemoryNodeTransport);
+        socket.Connect("127.0.0.1", port);
         return socket;
     }
 
-    static Socket SendGarbage()
+    static Socket SendGarbage(int port)
     {
-        var socket = Connect();
+        var socket = Connect(port);
         socket.Send(RandomNumberGenerator.GetBytes(64));
         return socket;
     }
 
     /// A well-formed hello from "node 7" whose proof is an HMAC under a secret the cluster does not use.
-    static Socket HelloWithWrongSecret()
+    static Socket HelloWithWrongSecret(int port)
     {
-        var socket = Connect();
+        var socket = Connect(port);
         var nonce = NonceModule.tryCreate(RandomNumberGenerator.GetBytes(NonceModule.length)).ResultValue;
         socket.Send(Frame.encode(new Envelope(0UL, Message.NewHello(7, nonce))));
         var theirs = ReadFrame(socket);

@@ -4,6 +4,7 @@ using SsiHv.Core.Cluster;
 using SsiHv.Core.Vm;
 using SsiHv.Shell.Cluster;
 using SsiHv.Shell.Topology;
+using SsiHv.Tests.Support;
 using Xunit;
 
 namespace SsiHv.Tests.Cluster;
@@ -18,8 +19,8 @@ public sealed class LocalClusterTests : IDisposable
 {
     static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(20);
     readonly string scratch = Directory.CreateTempSubdirectory("ssihv-up-test-").FullName;
-    // Distinct from other tests' ports; each test class runs its tests one after another.
-    readonly int basePort = 21000 + Random.Shared.Next(0, 20000);
+    // `up` derives each node's control port from its transport port, so the nodes need a free block, not single ports.
+    readonly int basePort = LoopbackPorts.FreeUpBase(2);
     readonly List<string> configDirectories = [];
 
     public void Dispose() => Directory.Delete(scratch, recursive: true);

@@ -9,7 +9,8 @@ namespace SsiHv.Tests.Cluster;
 /// <summary>
 /// Real <c>ssihv node --config FILE</c> processes on 127.0.0.1, started one by one from configurations the test
 /// writes (docs/node-host.md), with their output captured and each killable on its own: what the node-loss,
-/// drain and hostile-peer tests need that <c>ssihv up</c> hides. Dispose stops every process still running
+/// drain and hostile-peer tests need that <c>ssihv up</c> hides. Each node's transport and control ports are
+/// ones the kernel chose (<see cref="LoopbackPorts.Free"/>). Dispose stops every process still running
 /// (SIGTERM, then SIGKILL) and removes the files.
 /// </summary>
 public sealed class NodeHostProcesses : IDisposable
@@ -20,13 +21,17 @@ public sealed class NodeHostProcesses : IDisposable
 
     readonly DirectoryInfo directory = Directory.CreateTempSubdirectory("ssihv-nodes-");
     readonly Dictionary<int, (Process Process, StringBuilder Stdout, StringBuilder Stderr)> nodes = [];
+    readonly Dictionary<int, int> transportPorts = [];
 
     public ClusterClient Client { get; } = new(Token, TestScale.Seconds(10), _ => { });
 
     /// Starts node `id`; `join` is the boot node's control URL, null for the boot node itself.
-    public Uri Start(int id, int cpus, long memoryMiB, int transportPort, int httpPort, Uri? join,
-        long? memoryBudgetMiB = null, long? storeMiB = null)
+    public Uri Start(int id, int cpus, long memoryMiB, Uri? join, long? memoryBudgetMiB = null, long? storeMiB = null)
     {
+        // Told, not bound to 0: a node joins with its transport address, which its peers then dial.
+        var ports = LoopbackPorts.Free(2);
+        var (transportPort, httpPort) = (ports[0], ports[1]);
+        transportPorts[id] = transportPort;
         var fields = new List<string>
         {
             $"\"id\": {id}", $"\"transport\": \"127.0.0.1:{transportPort}\"", $"\"http\": \"127.0.0.1:{httpPort}\"",
@@ -63,13 +68,12 @@ public sealed class NodeHostProcesses : IDisposable
     }
 
     /// The smallest paging cluster: node 0 with both vCPUs, 64 MiB of its own and 32 MiB resident; node 1 homing
-    /// 128 MiB (an eighth of each in a lab machine, TestScale). Transport ports `transportBase` + id, control ports `httpBase` + id. Returns the boot node's URL
-    /// once the probe guest was started on it.
-    public async Task<Uri> StartTwoNodeProbeAsync(int transportBase, int httpBase)
+    /// 128 MiB (an eighth of each in a lab machine, TestScale). Returns the boot node's URL once the probe guest
+    /// was started on it.
+    public async Task<Uri> StartTwoNodeProbeAsync()
     {
-        var boot = Start(0, cpus: 2, memoryMiB: TestScale.GuestMiB(64), transportPort: transportBase, httpPort: httpBase, join: null,
-            memoryBudgetMiB: TestScale.GuestMiB(32));
-        Start(1, cpus: 0, memoryMiB: TestScale.GuestMiB(128), transportPort: transportBase + 1, httpPort: httpBase + 1, join: boot);
+        var boot = Start(0, cpus: 2, memoryMiB: TestScale.GuestMiB(64), join: null, memoryBudgetMiB: TestScale.GuestMiB(32));
+        Start(1, cpus: 0, memoryMiB: TestScale.GuestMiB(128), join: boot);
         await Client.WaitAllActiveAsync(boot, [0, 1], TestScale.Seconds(60), CancellationToken.None);
         await Client.StartVmAsync(boot, new VmRequest(new Guest(GuestImage.Probe, ""), TestScale.Seconds(240)), CancellationToken.None);
         return boot;
@@ -82,6 +86,9 @@ public sealed class NodeHostProcesses : IDisposable
     /// The membership state of `node` at the boot node.
     public string StateOf(Uri boot, int node) =>
         Client.ClusterAsync(boot, CancellationToken.None).GetAwaiter().GetResult().Members.Single(m => m.Id == node).State;
+
+    /// The port node `id`'s transport listens on, for a test that connects to it as a stranger.
+    public int TransportPort(int id) => transportPorts[id];
 
     public string Stdout(int id) { var s = nodes[id].Stdout; lock (s) return s.ToString(); }
 

@@ -22,7 +22,7 @@ public sealed class NodeLossTests(ITestOutputHelper output)
         using var cluster = new NodeHostProcesses();
         try
         {
-            var boot = await cluster.StartTwoNodeProbeAsync(transportBase: 24100, httpBase: 24200);
+            var boot = await cluster.StartTwoNodeProbeAsync();
 
             Assert.True(NodeHostProcesses.WaitUntil(() => cluster.StoredAt(boot, 1) >= TestScale.Pages(2000), TestScale.Seconds(180)),
                 $"node 1 never held {TestScale.Pages(2000)} pages: the guest did not page to it");

@@ -30,7 +30,7 @@ public sealed partial class UpEndToEndTests(ITestOutputHelper output) : IDisposa
     {
         if (netns)
             NetworkNamespacesCollection.WaitUntilSubnetIsFree();
-        var basePort = 23000 + 10 * nodeCount + (netns ? 100 : 0);
+        var basePort = LoopbackPorts.FreeUpBase(nodeCount);
         var topology = files.Topology(Topology(nodeCount, basePort), $"cluster{nodeCount}.json");
         string[] arguments = ["up", "--topology", topology, "--guest", "probe", "--timeout", TestScale.SecondsArgument(240), "--start-timeout", TestScale.SecondsArgument(60),
             "--timeout-scale", TestScale.Scale.ToString(System.Globalization.CultureInfo.InvariantCulture), .. (netns ? new[] { "--netns" } : [])];

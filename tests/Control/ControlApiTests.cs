@@ -43,6 +43,16 @@ public sealed class ControlApiTests
         ControlCluster.Eventually($"the VM {state}", async () =>
             (await cluster.GetAsync(boot, "/v1/vm")).Body.GetProperty("state").GetString() == state);
 
+    /// The boot node and node 1 (memory-only, active) with the probe VM running on them.
+    static async Task<(NodeHost Boot, RecordingEffects Effects)> RunningVmOnBootAndNodeOneAsync(ControlCluster cluster)
+    {
+        var (boot, effects) = await cluster.StartBootAsync();
+        await JoinNodeOneAsync(cluster, boot, JoinBody);
+        await StartProbeVmAsync(cluster, boot);
+        await VmBecomesAsync(cluster, boot, "running");
+        return (boot, effects);
+    }
+
     [Fact]
     public async Task Health_node_cluster_vm_and_pages_answer_in_the_documented_shapes()
     {
@@ -269,10 +279,7 @@ public sealed class ControlApiTests
     public async Task Draining_a_memory_node_of_a_running_VM_moves_its_pages_then_it_leaves()
     {
         await using var cluster = new ControlCluster();
-        var (boot, effects) = await cluster.StartBootAsync();
-        await JoinNodeOneAsync(cluster, boot, JoinBody);
-        await StartProbeVmAsync(cluster, boot);
-        await VmBecomesAsync(cluster, boot, "running");
+        var (boot, effects) = await RunningVmOnBootAndNodeOneAsync(cluster);
 
         AssertProblem(await cluster.PostAsync(boot, "/v1/cluster/nodes/0/drain", ""), 409, "node 0 is the boot node");
         var drained = await cluster.PostAsync(boot, "/v1/cluster/nodes/1/drain", "");
@@ -307,10 +314,7 @@ public sealed class ControlApiTests
     public async Task Leaving_is_refused_for_a_home_of_the_running_VMs_memory_the_boot_node_and_strangers()
     {
         await using var cluster = new ControlCluster();
-        var (boot, effects) = await cluster.StartBootAsync();
-        await JoinNodeOneAsync(cluster, boot, JoinBody);
-        await StartProbeVmAsync(cluster, boot);
-        await VmBecomesAsync(cluster, boot, "running");
+        var (boot, effects) = await RunningVmOnBootAndNodeOneAsync(cluster);
 
         AssertProblem(await cluster.PostAsync(boot, "/v1/cluster/nodes/1/leave", ""), 409,
             "node 1 runs vCPUs or homes memory of the VM; drain it (memory-only nodes) or stop the VM first");
@@ -325,10 +329,7 @@ public sealed class ControlApiTests
     public async Task Losing_a_memory_home_stops_the_VM_naming_the_node()
     {
         await using var cluster = new ControlCluster();
-        var (boot, effects) = await cluster.StartBootAsync();
-        await JoinNodeOneAsync(cluster, boot, JoinBody);
-        await StartProbeVmAsync(cluster, boot);
-        await VmBecomesAsync(cluster, boot, "running");
+        var (boot, effects) = await RunningVmOnBootAndNodeOneAsync(cluster);
 
         effects.LosePeer(1);
         await VmBecomesAsync(cluster, boot, "stopped");

@@ -9,7 +9,7 @@ namespace SsiHv.Tests.Control;
 public sealed class NodeCommandProcessTests
 {
     const string Valid = """
-        { "id": 0, "transport": "127.0.0.1:7300", "http": "127.0.0.1:0", "secret": "00112233445566778899aabbccddeeff",
+        { "id": 0, "transport": "127.0.0.1:0", "http": "127.0.0.1:0", "secret": "00112233445566778899aabbccddeeff",
           "apiToken": "a-long-random-token", "cpus": 2, "memoryMiB": 1024, "boot": true }
         """;
 

@@ -1,7 +1,6 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using SsiHv.Interop.Userfault;
 using Xunit;
+using static SsiHv.Tests.Interop.OurLayout;
 
 namespace SsiHv.Tests.Interop;
 
@@ -15,11 +14,9 @@ public sealed class UserfaultAbiTests
 {
     static readonly Lazy<Dictionary<string, ulong>> KernelValues = new(CompileAndRunProbe);
 
-    static ulong Offset<T>(string field) => (ulong)Marshal.OffsetOf<T>(field);
-
     public static TheoryData<string, ulong> OurValues() => new()
     {
-        { "sizeof(struct uffd_msg)", (ulong)Unsafe.SizeOf<UserfaultMessage>() },
+        { "sizeof(struct uffd_msg)", Size<UserfaultMessage>() },
         { "offsetof(struct uffd_msg, event)", Offset<UserfaultMessage>(nameof(UserfaultMessage.Event)) },
         { "offsetof(struct uffd_msg, arg.pagefault.flags)", Offset<UserfaultMessage>(nameof(UserfaultMessage.PageFaultFlags)) },
         { "offsetof(struct uffd_msg, arg.pagefault.address)", Offset<UserfaultMessage>(nameof(UserfaultMessage.Address)) },
@@ -30,20 +27,20 @@ public sealed class UserfaultAbiTests
         { "offsetof(struct uffd_msg, arg.remap.len)", Offset<UserfaultMessage>(nameof(UserfaultMessage.RemapLength)) },
         { "offsetof(struct uffd_msg, arg.remove.start)", Offset<UserfaultMessage>(nameof(UserfaultMessage.RangeStart)) },
         { "offsetof(struct uffd_msg, arg.remove.end)", Offset<UserfaultMessage>(nameof(UserfaultMessage.RangeEnd)) },
-        { "sizeof(struct uffdio_api)", (ulong)Unsafe.SizeOf<UffdioApi>() },
+        { "sizeof(struct uffdio_api)", Size<UffdioApi>() },
         { "offsetof(struct uffdio_api, features)", Offset<UffdioApi>(nameof(UffdioApi.Features)) },
         { "offsetof(struct uffdio_api, ioctls)", Offset<UffdioApi>(nameof(UffdioApi.Ioctls)) },
-        { "sizeof(struct uffdio_range)", (ulong)Unsafe.SizeOf<UffdioRange>() },
-        { "sizeof(struct uffdio_register)", (ulong)Unsafe.SizeOf<UffdioRegister>() },
+        { "sizeof(struct uffdio_range)", Size<UffdioRange>() },
+        { "sizeof(struct uffdio_register)", Size<UffdioRegister>() },
         { "offsetof(struct uffdio_register, mode)", Offset<UffdioRegister>(nameof(UffdioRegister.Mode)) },
         { "offsetof(struct uffdio_register, ioctls)", Offset<UffdioRegister>(nameof(UffdioRegister.Ioctls)) },
-        { "sizeof(struct uffdio_copy)", (ulong)Unsafe.SizeOf<UffdioCopy>() },
+        { "sizeof(struct uffdio_copy)", Size<UffdioCopy>() },
         { "offsetof(struct uffdio_copy, mode)", Offset<UffdioCopy>(nameof(UffdioCopy.Mode)) },
         { "offsetof(struct uffdio_copy, copy)", Offset<UffdioCopy>(nameof(UffdioCopy.Copied)) },
-        { "sizeof(struct uffdio_zeropage)", (ulong)Unsafe.SizeOf<UffdioZeropage>() },
+        { "sizeof(struct uffdio_zeropage)", Size<UffdioZeropage>() },
         { "offsetof(struct uffdio_zeropage, mode)", Offset<UffdioZeropage>(nameof(UffdioZeropage.Mode)) },
         { "offsetof(struct uffdio_zeropage, zeropage)", Offset<UffdioZeropage>(nameof(UffdioZeropage.Zeroed)) },
-        { "sizeof(struct uffdio_writeprotect)", (ulong)Unsafe.SizeOf<UffdioWriteProtect>() },
+        { "sizeof(struct uffdio_writeprotect)", Size<UffdioWriteProtect>() },
         { "offsetof(struct uffdio_writeprotect, mode)", Offset<UffdioWriteProtect>(nameof(UffdioWriteProtect.Mode)) },
         { "SYS_userfaultfd", UserfaultIoctl.SyscallNumber },
         { "UFFD_API", UserfaultIoctl.ApiVersion },

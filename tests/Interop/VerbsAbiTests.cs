@@ -1,6 +1,6 @@
-using System.Runtime.CompilerServices;
 using SsiHv.Interop.Rdma;
 using Xunit;
+using static SsiHv.Tests.Interop.OurLayout;
 
 namespace SsiHv.Tests.Interop;
 
@@ -13,15 +13,13 @@ public sealed class VerbsAbiTests
 {
     static readonly Lazy<Dictionary<string, ulong>> HeaderValues = new(CompileAndRunProbe);
 
-    static ulong Offset<T>(string field) where T : struct => (ulong)System.Runtime.InteropServices.Marshal.OffsetOf<T>(field);
-
     public static TheoryData<string, ulong> OurValues() => new()
     {
-        { "sizeof(struct ibv_sge)", (ulong)Unsafe.SizeOf<IbvSge>() },
+        { "sizeof(struct ibv_sge)", Size<IbvSge>() },
         { "offsetof(struct ibv_sge, length)", Offset<IbvSge>(nameof(IbvSge.Length)) },
         { "offsetof(struct ibv_sge, lkey)", Offset<IbvSge>(nameof(IbvSge.LocalKey)) },
 
-        { "sizeof(struct ibv_send_wr)", (ulong)Unsafe.SizeOf<IbvSendWr>() },
+        { "sizeof(struct ibv_send_wr)", Size<IbvSendWr>() },
         { "offsetof(struct ibv_send_wr, next)", Offset<IbvSendWr>(nameof(IbvSendWr.Next)) },
         { "offsetof(struct ibv_send_wr, sg_list)", Offset<IbvSendWr>(nameof(IbvSendWr.ScatterGatherList)) },
         { "offsetof(struct ibv_send_wr, num_sge)", Offset<IbvSendWr>(nameof(IbvSendWr.ScatterGatherCount)) },
@@ -31,12 +29,12 @@ public sealed class VerbsAbiTests
         { "offsetof(struct ibv_send_wr, wr.rdma.remote_addr)", Offset<IbvSendWr>(nameof(IbvSendWr.RemoteAddress)) },
         { "offsetof(struct ibv_send_wr, wr.rdma.rkey)", Offset<IbvSendWr>(nameof(IbvSendWr.RemoteKey)) },
 
-        { "sizeof(struct ibv_recv_wr)", (ulong)Unsafe.SizeOf<IbvRecvWr>() },
+        { "sizeof(struct ibv_recv_wr)", Size<IbvRecvWr>() },
         { "offsetof(struct ibv_recv_wr, next)", Offset<IbvRecvWr>(nameof(IbvRecvWr.Next)) },
         { "offsetof(struct ibv_recv_wr, sg_list)", Offset<IbvRecvWr>(nameof(IbvRecvWr.ScatterGatherList)) },
         { "offsetof(struct ibv_recv_wr, num_sge)", Offset<IbvRecvWr>(nameof(IbvRecvWr.ScatterGatherCount)) },
 
-        { "sizeof(struct ibv_wc)", (ulong)Unsafe.SizeOf<IbvWc>() },
+        { "sizeof(struct ibv_wc)", Size<IbvWc>() },
         { "offsetof(struct ibv_wc, status)", Offset<IbvWc>(nameof(IbvWc.Status)) },
         { "offsetof(struct ibv_wc, opcode)", Offset<IbvWc>(nameof(IbvWc.Opcode)) },
         { "offsetof(struct ibv_wc, vendor_err)", Offset<IbvWc>(nameof(IbvWc.VendorError)) },
@@ -45,9 +43,9 @@ public sealed class VerbsAbiTests
         { "offsetof(struct ibv_wc, wc_flags)", Offset<IbvWc>(nameof(IbvWc.Flags)) },
         { "offsetof(struct ibv_wc, dlid_path_bits)", Offset<IbvWc>(nameof(IbvWc.DlidPathBits)) },
 
-        { "sizeof(struct ibv_qp_cap)", (ulong)Unsafe.SizeOf<IbvQpCap>() },
+        { "sizeof(struct ibv_qp_cap)", Size<IbvQpCap>() },
         { "offsetof(struct ibv_qp_cap, max_inline_data)", Offset<IbvQpCap>(nameof(IbvQpCap.MaxInlineData)) },
-        { "sizeof(struct ibv_qp_init_attr)", (ulong)Unsafe.SizeOf<IbvQpInitAttr>() },
+        { "sizeof(struct ibv_qp_init_attr)", Size<IbvQpInitAttr>() },
         { "offsetof(struct ibv_qp_init_attr, send_cq)", Offset<IbvQpInitAttr>(nameof(IbvQpInitAttr.SendCq)) },
         { "offsetof(struct ibv_qp_init_attr, recv_cq)", Offset<IbvQpInitAttr>(nameof(IbvQpInitAttr.RecvCq)) },
         { "offsetof(struct ibv_qp_init_attr, srq)", Offset<IbvQpInitAttr>(nameof(IbvQpInitAttr.Srq)) },
@@ -55,9 +53,9 @@ public sealed class VerbsAbiTests
         { "offsetof(struct ibv_qp_init_attr, qp_type)", Offset<IbvQpInitAttr>(nameof(IbvQpInitAttr.QpType)) },
         { "offsetof(struct ibv_qp_init_attr, sq_sig_all)", Offset<IbvQpInitAttr>(nameof(IbvQpInitAttr.SqSigAll)) },
 
-        { "sizeof(struct ibv_global_route)", (ulong)Unsafe.SizeOf<IbvGlobalRoute>() },
-        { "sizeof(struct ibv_ah_attr)", (ulong)Unsafe.SizeOf<IbvAhAttr>() },
-        { "sizeof(struct ibv_qp_attr)", (ulong)Unsafe.SizeOf<IbvQpAttr>() },
+        { "sizeof(struct ibv_global_route)", Size<IbvGlobalRoute>() },
+        { "sizeof(struct ibv_ah_attr)", Size<IbvAhAttr>() },
+        { "sizeof(struct ibv_qp_attr)", Size<IbvQpAttr>() },
         { "offsetof(struct ibv_qp_attr, path_mtu)", Offset<IbvQpAttr>(nameof(IbvQpAttr.PathMtu)) },
         { "offsetof(struct ibv_qp_attr, rq_psn)", Offset<IbvQpAttr>(nameof(IbvQpAttr.ReceivePsn)) },
         { "offsetof(struct ibv_qp_attr, sq_psn)", Offset<IbvQpAttr>(nameof(IbvQpAttr.SendPsn)) },
@@ -83,13 +81,13 @@ public sealed class VerbsAbiTests
         { "offsetof(struct ibv_qp_attr, rnr_retry)", Offset<IbvQpAttr>(nameof(IbvQpAttr.RnrRetry)) },
         { "offsetof(struct ibv_qp_attr, rate_limit)", Offset<IbvQpAttr>(nameof(IbvQpAttr.RateLimit)) },
 
-        { "sizeof(struct ibv_port_attr)", (ulong)Unsafe.SizeOf<IbvPortAttr>() },
+        { "sizeof(struct ibv_port_attr)", Size<IbvPortAttr>() },
         { "offsetof(struct ibv_port_attr, active_mtu)", Offset<IbvPortAttr>(nameof(IbvPortAttr.ActiveMtu)) },
         { "offsetof(struct ibv_port_attr, gid_tbl_len)", Offset<IbvPortAttr>(nameof(IbvPortAttr.GidTableLength)) },
         { "offsetof(struct ibv_port_attr, lid)", Offset<IbvPortAttr>(nameof(IbvPortAttr.Lid)) },
         { "offsetof(struct ibv_port_attr, link_layer)", Offset<IbvPortAttr>(nameof(IbvPortAttr.LinkLayer)) },
         { "offsetof(struct ibv_port_attr, port_cap_flags2)", Offset<IbvPortAttr>(nameof(IbvPortAttr.PortCapabilityFlags2)) },
-        { "sizeof(union ibv_gid)", (ulong)Unsafe.SizeOf<IbvGid>() },
+        { "sizeof(union ibv_gid)", Size<IbvGid>() },
 
         { "offsetof(struct ibv_context, ops.poll_cq)", VerbsOffsets.ContextPollCq },
         { "offsetof(struct ibv_context, ops.post_send)", VerbsOffsets.ContextPostSend },

@@ -13,7 +13,7 @@ public static class OvercommitGuest
 {
     public const ulong BudgetBytes = 64UL * 1024 * 1024;
     public const long BudgetPages = (long)(BudgetBytes / 4096);
-    public static string TopologyPath => Path.Combine(TestFiles.RepoRoot, "tests", "topologies", "overcommit.json");
+    public static string TopologyPath => TestFiles.TopologyPath("overcommit");
 
     /// Asserts that both memtest reports (the one-vCPU and the all-vCPU run) and the summary found no mismatch;
     /// returns how many pages the reports tested.

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Text;
+using SsiHv.Shell.Assets;
 using SsiHv.Shell.Pager;
 using SsiHv.Shell.Vmm;
-using SsiHv.Shell.Vmm.Boot;
 using SsiHv.Shell.Vmm.Devices;
 using SsiHv.Tests.Support;
 using SsiHv.Tests.Vmm;
@@ -92,7 +92,7 @@ public sealed class RemoteHomeTests(ITestOutputHelper output)
         Action<VirtualMachine, Task>? during = null)
     {
         Assert.True(Shell.Topology.TopologyFile.TryLoad(OvercommitGuest.TopologyPath, out var topology, out var problems), string.Join('\n', problems));
-        var kernelPath = ProbeGuest.Build();
+        var kernelPath = ProductAssets.ProbeGuest;
         var config = new VmConfig(topology, kernelPath, File.ReadAllBytes(kernelPath), null, append, OvercommitGuest.BudgetBytes, storeFor);
         using var vm = VirtualMachine.Create(config);
         using var console = new MemoryStream();

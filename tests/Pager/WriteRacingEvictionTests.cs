@@ -35,7 +35,7 @@ public sealed class WriteRacingEvictionTests(ITestOutputHelper output)
     [Fact]
     public void No_write_is_lost_and_no_read_is_stale_while_pages_are_evicted_under_the_writers()
     {
-        var path = Path.Combine(SsiHv.Tests.Cli.TestFiles.RepoRoot, "tests", "topologies", "one-node.json");
+        var path = SsiHv.Tests.Cli.TestFiles.TopologyPath("one-node");
         Assert.True(SsiHv.Shell.Topology.TopologyFile.TryLoad(path, out var topology, out var problems), string.Join('\n', problems));
         using var kvm = KvmSystem.Open();
         using var vm = kvm.CreateVm();

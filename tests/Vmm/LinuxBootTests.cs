@@ -73,7 +73,7 @@ public sealed class LinuxBootTests(ITestOutputHelper output)
     (CoreTopology Topology, OurLinuxRun Run) Boot(string topology, string kernel)
     {
         var images = GuestImages.Get();
-        var topologyPath = Path.Combine(TestFiles.RepoRoot, "tests", "topologies", $"{topology}.json");
+        var topologyPath = TestFiles.TopologyPath(topology);
         Assert.True(TopologyFile.TryLoad(topologyPath, out var t, out var problems), string.Join('\n', problems));
         var kernelPath = kernel == "vmlinux" ? images.KernelPath : images.CompressedKernelPath;
         var run = OurVmmLinux.Boot(topologyPath, kernelPath, BootTimeout);

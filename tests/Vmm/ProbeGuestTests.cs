@@ -25,7 +25,7 @@ public sealed class ProbeGuestTests(ITestOutputHelper output)
     [MemberData(nameof(Topologies))]
     public void The_probe_sees_the_topology_starts_every_cpu_tests_all_memory_and_powers_off(string topology)
     {
-        var path = Path.Combine(TestFiles.RepoRoot, "tests", "topologies", topology + ".json");
+        var path = TestFiles.TopologyPath(topology);
         Assert.True(SsiHv.Shell.Topology.TopologyFile.TryLoad(path, out var t, out var problems), string.Join('\n', problems));
         var run = CliRun.AsProcess(TestScale.Minutes(3), "run", "--topology", path, "--guest", "probe", "--timeout", TestScale.SecondsArgument(150));
         output.WriteLine(run.ToString());

@@ -2,7 +2,7 @@ using System.Text.Json;
 
 namespace SsiHv.Tests.Vmm;
 
-/// <summary>The `PROBE kind {json}` lines of a probe guest's console (tests/guest/README.md), by kind.</summary>
+/// <summary>The `PROBE kind {json}` lines of a probe guest's console (guests/probe/README.md), by kind.</summary>
 public sealed class ProbeReport
 {
     readonly List<(string Kind, JsonElement Body)> lines = [];

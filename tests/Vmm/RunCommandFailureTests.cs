@@ -14,7 +14,7 @@ namespace SsiHv.Tests.Vmm;
 public sealed class RunCommandFailureTests(ITestOutputHelper output) : IDisposable
 {
     readonly TestFiles files = new();
-    static string TwoNode => Path.Combine(TestFiles.RepoRoot, "tests", "topologies", "two-node.json");
+    static string TwoNode => TestFiles.TopologyPath("two-node");
 
     CliResult Run(params string[] args)
     {

@@ -1,11 +1,18 @@
 using System.Net;
+using Microsoft.FSharp.Collections;
+using SsiHv.Core.Transport;
+using Liveness = SsiHv.Core.Transport.PeerLiveness<SsiHv.Shell.Transport.Tcp.TcpPeerConnection>;
+using LivenessAction = SsiHv.Core.Transport.LivenessAction<SsiHv.Shell.Transport.Tcp.TcpPeerConnection>;
+using LivenessEvent = SsiHv.Core.Transport.LivenessEvent<SsiHv.Shell.Transport.Tcp.TcpPeerConnection>;
+using LivenessPhase = SsiHv.Core.Transport.LivenessPhase<SsiHv.Shell.Transport.Tcp.TcpPeerConnection>;
 
 namespace SsiHv.Shell.Transport.Tcp;
 
 /// <summary>
 /// Everything this node keeps about one peer it sends requests to: its address, the connection it dialled (one at
 /// a time, dialled once however many callers want it), the in-flight places (back-pressure) and their reusable
-/// request slots, and the reconnect window after a loss.
+/// request slots. Whether the peer is reachable (connected, re-dialled, lost, removed) is decided by core
+/// PeerLiveness: this class feeds it what happens to dials and connections and performs what it returns.
 /// </summary>
 public sealed class PeerLink
 {
@@ -16,12 +23,10 @@ public sealed class PeerLink
     readonly object gate = new();
     readonly PendingRequest[] slots;
     readonly Stack<PendingRequest> freeSlots;
-    TcpPeerConnection? current;
+    /// Replaced whole under `gate`; read without it only for the current connection.
+    Liveness liveness;
     Task<TcpPeerConnection>? dialing;
     long sequence;
-    bool removed;
-    bool reconnecting;
-    bool lostRaised;
 
     public PeerLink(TcpNodeTransport owner, int node, IPEndPoint address, PeerCounters counters)
     {
@@ -35,6 +40,7 @@ public sealed class PeerLink
             slots[i] = new PendingRequest(i);
         freeSlots = new Stack<PendingRequest>(slots.Reverse());
         InFlight = new SemaphoreSlim(limit, limit);
+        liveness = PeerLiveness.create<TcpPeerConnection>((long)owner.Options.ReconnectWindow.TotalMilliseconds);
     }
 
     public int Node { get; }
@@ -43,7 +49,7 @@ public sealed class PeerLink
     public PeerCounters Counters { get; }
     /// Callers hold one place per request in flight; at most MaxInFlightPerPeer places exist.
     public SemaphoreSlim InFlight { get; }
-    public TcpPeerConnection? Current => Volatile.Read(ref current);
+    public TcpPeerConnection? Current => Volatile.Read(ref liveness).Phase is LivenessPhase.Connected connected ? connected.connection : null;
     public IReadOnlyList<PendingRequest> Slots => slots;
 
     public PeerUnavailableException Unavailable(string what, Exception? inner = null) =>
@@ -73,7 +79,7 @@ public sealed class PeerLink
     /// The live connection, or one dialled now (bounded by the connect timeout; one dial shared by all callers).
     public ValueTask<TcpPeerConnection> GetConnectionAsync(CancellationToken cancellation)
     {
-        var connection = Volatile.Read(ref current);
+        var connection = Current;
         return connection is { IsClosed: false } ? new(connection) : new(DialSharedAsync(cancellation));
     }
 
@@ -82,9 +88,9 @@ public sealed class PeerLink
         Task<TcpPeerConnection> dial;
         lock (gate)
         {
-            if (removed)
-                throw Unavailable("the peer was removed from this transport");
-            if (current is { IsClosed: false } connection)
+            if (PeerLiveness.dialRefusal(liveness) is { } refusal)
+                throw Unavailable(refusal.Value);
+            if (Current is { IsClosed: false } connection)
                 return connection;
             // A finished dial whose callers all gave up before it ended is stale: dial again.
             if (dialing is { IsCompleted: true })
@@ -116,40 +122,17 @@ public sealed class PeerLink
         frames.ReceiveTimeout = TimeSpan.Zero; // silence is the keep-alive's business
         frames.SendTimeout = options.RequestTimeout;
         var connection = new TcpPeerConnection(this, frames);
-        lock (gate)
-        {
-            if (removed || owner.Stopping.IsCancellationRequested)
-            {
-                frames.Dispose();
-                throw Unavailable("the peer was removed from this transport");
-            }
-            current = connection;
-            lostRaised = false;
-        }
+        Perform(Step(LivenessEvent.NewDialled(connection)));
         connection.Start($"transport {owner.Self}->{Node}", options.ReplyThreadCpu, owner.Log);
         return connection;
     }
 
-    /// Called once per connection when it ends: fails what waited on it and, unless the end was ours, re-dials
-    /// in the background for the reconnect window.
+    /// Called once per connection when it ends: fails what waited on it, then re-dials if the liveness says so.
     public void OnConnectionClosed(TcpPeerConnection connection, string reason)
     {
-        bool reconnect;
-        lock (gate)
-        {
-            var wasCurrent = current == connection;
-            if (wasCurrent)
-                current = null;
-            reconnect = wasCurrent && !removed && !reconnecting && !owner.Stopping.IsCancellationRequested;
-            if (reconnect)
-                reconnecting = true;
-        }
+        var actions = Step(LivenessEvent.NewConnectionClosed(connection, reason, Environment.TickCount64));
         FailPending(connection, reason);
-        if (reconnect)
-        {
-            owner.Log($"transport: node {owner.Self}: connection to node {Node} at {AddressText} lost ({reason}); re-dialling for up to {owner.Options.ReconnectWindow.TotalSeconds:0.###} s");
-            _ = Task.Run(() => ReconnectAsync(reason));
-        }
+        Perform(actions);
     }
 
     void FailPending(TcpPeerConnection connection, string reason)
@@ -162,82 +145,83 @@ public sealed class PeerLink
         }
     }
 
-    async Task ReconnectAsync(string reason)
+    /// The keep-alive's verdict: the peer is connected but silent.
+    public void OnSilent(TcpPeerConnection connection, string reason) =>
+        Perform(Step(LivenessEvent.NewSilent(connection, reason)));
+
+    /// RemovePeer and Dispose: no reconnect, no PeerLost; pending requests fail.
+    public void Remove(string reason) => Perform(Step(LivenessEvent.NewRemove(reason)));
+
+    FSharpList<LivenessAction> Step(LivenessEvent livenessEvent)
     {
-        var deadline = Environment.TickCount64 + (long)owner.Options.ReconnectWindow.TotalMilliseconds;
-        var lastError = "";
+        lock (gate)
+        {
+            var (next, actions) = PeerLiveness.step(liveness, livenessEvent);
+            Volatile.Write(ref liveness, next);
+            return actions;
+        }
+    }
+
+    /// Outside `gate`: closing a connection reports its end back here, and PeerLost handlers are the node host's.
+    void Perform(FSharpList<LivenessAction> actions)
+    {
+        foreach (var action in actions)
+        {
+            switch (action)
+            {
+                case LivenessAction.LogReconnecting reconnecting:
+                    owner.Log($"transport: node {owner.Self}: connection to node {Node} at {AddressText} lost ({reconnecting.reason}); re-dialling for up to {owner.Options.ReconnectWindow.TotalSeconds:0.###} s");
+                    break;
+                case { IsLogReestablished: true }:
+                    owner.Log($"transport: node {owner.Self}: connection to node {Node} at {AddressText} re-established");
+                    break;
+                case LivenessAction.Redial redial:
+                    _ = RedialAsync(redial.broken);
+                    break;
+                case LivenessAction.RedialAfter wait:
+                    _ = RedialAfterAsync(wait.broken, wait.delayMs);
+                    break;
+                case LivenessAction.CloseConnection close:
+                    close.connection.Close(close.reason);
+                    break;
+                case LivenessAction.RefuseConnection refuse:
+                    refuse.connection.Socket.Dispose();
+                    throw Unavailable(refuse.reason);
+                case LivenessAction.RaiseLost lost:
+                    owner.Log($"transport: node {owner.Self}: node {Node} at {AddressText} is lost: {lost.reason}");
+                    owner.RaisePeerLost(Node, lost.reason);
+                    break;
+            }
+        }
+    }
+
+    /// The dial requests share; a success reports itself as Dialled, so only a failure is news here.
+    async Task RedialAsync(TcpPeerConnection broken)
+    {
         try
         {
-            while (true)
-            {
-                try
-                {
-                    await GetConnectionAsync(owner.Stopping);
-                    owner.Log($"transport: node {owner.Self}: connection to node {Node} at {AddressText} re-established");
-                    return;
-                }
-                catch (PeerUnavailableException e)
-                {
-                    lastError = e.Message;
-                }
-                var remaining = deadline - Environment.TickCount64;
-                if (remaining <= 0)
-                {
-                    RaiseLost($"the connection was lost ({reason}) and could not be re-established within {owner.Options.ReconnectWindow.TotalSeconds:0.###} s; last attempt: {lastError}");
-                    return;
-                }
-                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(remaining, 200)), owner.Stopping);
-            }
+            await GetConnectionAsync(owner.Stopping);
+        }
+        catch (PeerUnavailableException e)
+        {
+            Perform(Step(LivenessEvent.NewRedialFailed(broken, e.Message, Environment.TickCount64)));
         }
         catch (OperationCanceledException)
         {
-            // The transport is being disposed: nobody is lost, we are leaving.
-        }
-        finally
-        {
-            lock (gate)
-                reconnecting = false;
+            // The transport is stopping and removes its peers: nobody is lost, we are leaving.
         }
     }
 
-    /// The keep-alive's verdict: the peer is connected but silent. Closed, and reported lost now.
-    public void OnSilent(TcpPeerConnection connection, string reason)
+    async Task RedialAfterAsync(TcpPeerConnection broken, long delayMs)
     {
-        lock (gate)
-            reconnecting = true; // the loss is reported here, not after a reconnect window
         try
         {
-            connection.Close(reason);
+            await Task.Delay(TimeSpan.FromMilliseconds(delayMs), owner.Stopping);
         }
-        finally
+        catch (OperationCanceledException)
         {
-            lock (gate)
-                reconnecting = false;
+            return; // as in RedialAsync
         }
-        RaiseLost(reason);
-    }
-
-    void RaiseLost(string reason)
-    {
-        lock (gate)
-        {
-            if (lostRaised || removed)
-                return;
-            lostRaised = true;
-        }
-        owner.Log($"transport: node {owner.Self}: node {Node} at {AddressText} is lost: {reason}");
-        owner.RaisePeerLost(Node, reason);
-    }
-
-    /// RemovePeer and Dispose: no reconnect, no PeerLost; pending requests fail.
-    public void Remove(string reason)
-    {
-        TcpPeerConnection? connection;
-        lock (gate)
-        {
-            removed = true;
-            connection = current;
-        }
-        connection?.Close(reason);
+        Perform(Step(LivenessEvent.NewRedialDue(broken)));
     }
 }

@@ -316,12 +316,13 @@ public sealed class TcpNodeTransport : INodeTransport
         if (Interlocked.Exchange(ref disposed, 1) != 0)
             return;
         stopping.Cancel();
+        // First, so that no connection ending from here on is re-dialled or has its peer reported lost.
+        foreach (var (node, _) in links)
+            RemovePeer(node);
         await sweep.DisposeAsync();
         WakeAcceptLoop();
         acceptLoop.Join(Options.ConnectTimeout);
         listener.Dispose();
-        foreach (var (node, _) in links)
-            RemovePeer(node);
         foreach (var (connection, _) in incoming)
             connection.Close();
         var deadline = Environment.TickCount64 + (long)Options.ConnectTimeout.TotalMilliseconds;

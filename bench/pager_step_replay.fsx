@@ -4,8 +4,8 @@
 // prints the fastest replay's µs per fault and per step, in CPU time of this process (on a busy host wall time
 // mostly measures other processes) and in wall time.
 // Usage (after `dotnet build core -c Release`):
-//   DOTNET_TieredCompilation=0 dotnet fsi --optimize+ tests/bench/pager_step_replay.fsx [PAGES] [PASSES] [BUDGET] [REPLAYS]
-#r "../../core/bin/Release/net10.0/SsiHv.Core.dll"
+//   DOTNET_TieredCompilation=0 dotnet fsi --optimize+ bench/pager_step_replay.fsx [PAGES] [PASSES] [BUDGET] [REPLAYS]
+#r "../core/bin/Release/net10.0/SsiHv.Core.dll"
 open SsiHv.Core.Paging
 open SsiHv.Core.Paging.Pager
 
