@@ -177,7 +177,13 @@ public sealed class VirtualMachine : IDisposable
         return stop;
     }
 
-    void RequestStop(VmStop stop) => stops.Writer.TryWrite(stop);
+    /// The first stop ends the run (RunAsync then waits for every vCPU); no vCPU enters the guest again meanwhile.
+    void RequestStop(VmStop stop)
+    {
+        foreach (var loop in loops)
+            loop.Halt();
+        stops.Writer.TryWrite(stop);
+    }
 
     /// <summary>Stops the running VM from outside the guest (the control plane, a lost node, a failed pager);
     /// <see cref="RunAsync"/> returns <see cref="VmStop.Stopped"/> with this reason (the first stop wins).</summary>
