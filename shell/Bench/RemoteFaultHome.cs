@@ -20,7 +20,8 @@ public static class RemoteFaultHome
     const string ListeningPrefix = "listening ";
     /// Far above a whole benchmark's duration; the parent closing our input is the normal end.
     static readonly TimeSpan ServeTimeout = TimeSpan.FromMinutes(30);
-    static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
+    // A .NET process starting in a loaded lab machine took over 30 s to say where it listens.
+    static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(120);
     static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(10);
 
     /// The home process's side. Returns the exit code; bad input is reported on `output` and exits 2.

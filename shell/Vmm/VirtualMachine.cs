@@ -45,6 +45,8 @@ public sealed class VirtualMachine : IDisposable
     readonly GuestMemory memory;
     readonly List<KvmVcpu> vcpus = [];
     readonly List<VcpuLoop> loops = [];
+    readonly Lock haltGate = new();
+    bool vcpusReleased;
     readonly Channel<VmStop> stops = Channel.CreateBounded<VmStop>(new BoundedChannelOptions(16) { FullMode = BoundedChannelFullMode.DropWrite });
     readonly Channel<byte> console = Channel.CreateUnbounded<byte>(new UnboundedChannelOptions { SingleReader = true });
     readonly PortBus ports = new();
@@ -177,7 +179,17 @@ public sealed class VirtualMachine : IDisposable
         return stop;
     }
 
-    void RequestStop(VmStop stop) => stops.Writer.TryWrite(stop);
+    /// The first stop ends the run (RunAsync then waits for every vCPU); no vCPU enters the guest again meanwhile.
+    /// A stop may come after Dispose (a late pager failure, the control plane): the vCPUs' kvm_run pages are
+    /// unmapped by then, so halting is skipped under the same lock Dispose takes.
+    void RequestStop(VmStop stop)
+    {
+        lock (haltGate)
+            if (!vcpusReleased)
+                foreach (var loop in loops)
+                    loop.Halt();
+        stops.Writer.TryWrite(stop);
+    }
 
     /// <summary>Stops the running VM from outside the guest (the control plane, a lost node, a failed pager);
     /// <see cref="RunAsync"/> returns <see cref="VmStop.Stopped"/> with this reason (the first stop wins).</summary>
@@ -214,6 +226,8 @@ public sealed class VirtualMachine : IDisposable
 
     public void Dispose()
     {
+        lock (haltGate)
+            vcpusReleased = true;
         foreach (var vcpu in vcpus)
             vcpu.Dispose();
         vm?.Dispose();

@@ -29,11 +29,19 @@ public sealed class VcpuLoop(KvmVcpu vcpu, PortBus ports, GuestMemory memory, Ac
         started.Wait();
     }
 
-    /// Makes KVM_RUN return (immediate_exit for the next entry, a signal for a blocked one) and waits for the thread.
-    public bool Stop(TimeSpan timeout)
+    /// Keeps this vCPU out of the guest from its next exit on, without waiting. Called for every vCPU as soon as
+    /// anything stops the VM, so the vCPU that wrote the power-off or reset register never runs the instructions
+    /// after that write (on a PC they never run; a probe guest resumed there reports that the power-off failed).
+    public void Halt()
     {
         stopping = true;
         vcpu.RequestImmediateExit();
+    }
+
+    /// Makes KVM_RUN return (immediate_exit for the next entry, a signal for a blocked one) and waits for the thread.
+    public bool Stop(TimeSpan timeout)
+    {
+        Halt();
         if (worker is null)
             return true;
         var deadline = DateTime.UtcNow + timeout;
