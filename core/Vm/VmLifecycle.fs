@@ -176,7 +176,16 @@ let step (lifecycle: Lifecycle) (event: LifecycleEvent) : Lifecycle * LifecycleA
     | PeerLost node -> withMembership (Membership.PeerLost node) lifecycle
     | StartVm request -> start request lifecycle
     | StopVm reason -> stop reason lifecycle
-    | VmRunning generation when generation = lifecycle.Generation -> withMembership Membership.VmStarted lifecycle
+    | VmRunning generation when generation = lifecycle.Generation ->
+        let started, actions = withMembership Membership.VmStarted lifecycle
+        match lifecycle.Cluster.Vm, started.Cluster.Vm, started.StopRequested with
+        // A stop asked for while the VM was being built reached no VM: it is told again now that it runs.
+        | Membership.Starting _, Membership.Running _, Some reason ->
+            started, actions @ [ LifecycleAction.Stop(started.Generation, reason, started.Limits.StopGrace) ]
+        // Its end was decided while it was being built (a stop not confirmed in time, a lost node): it must not
+        // run on unwatched.
+        | Membership.Stopped(reason, _), _, _ -> lifecycle, [ LifecycleAction.Stop(lifecycle.Generation, reason, lifecycle.Limits.StopGrace) ]
+        | _ -> started, actions
     // A VM that was replaced since.
     | VmRunning _ -> lifecycle, []
     | VmEnded _ | VmStartFailed _ | VmEndUnreported _ | VmStopUnconfirmed _ ->

@@ -157,8 +157,15 @@ let private expect (model: Model) (before: Lifecycle) (event: LifecycleEvent) (a
         | Ended _ -> unchanged
         | NotStarted -> model, Some [ LifecycleAction.Reject Membership.NoVmStarted ]
     | VmRunning generation when generation <> model.Generation -> unchanged
-    | VmRunning _ when model.Phase = Starting -> { model with Phase = Running }, Some []
-    | VmRunning _ -> model, Some [ LifecycleAction.Reject Membership.NoVmStarting ]
+    // The node host builds the VM before it can be stopped: a stop asked for meanwhile is told again.
+    | VmRunning _ when model.Phase = Starting ->
+        { model with Phase = Running },
+        Some(model.StopRequested |> Option.map (fun reason -> LifecycleAction.Stop(model.Generation, reason, limits.StopGrace)) |> Option.toList)
+    | VmRunning _ ->
+        match model.Phase with
+        // A VM whose end was decided while it was being built is stopped when it reports running.
+        | Ended(reason, _) -> model, Some [ LifecycleAction.Stop(model.Generation, reason, limits.StopGrace) ]
+        | NotStarted | Starting | Running -> model, Some [ LifecycleAction.Reject Membership.NoVmStarting ]
     | VmEnded(generation, _) | VmStartFailed(generation, _) | VmEndUnreported(generation, _) | VmStopUnconfirmed(generation, _) ->
         if generation <> model.Generation || not (isUnderWay model.Phase) then unchanged
         else
@@ -234,6 +241,7 @@ let tests =
                   match event with
                   | VmEnded(generation, _) when generation < before.Generation -> "a late report"
                   | StopVm _ when before.StopRequested.IsNone && after.StopRequested.IsSome -> "a stop asked for"
+                  | VmRunning _ when before.StopRequested.IsSome && phaseOf before.Cluster.Vm = Starting -> "a stop asked for while starting"
                   | StartVm _ when before.Generation > 0 && after.Generation > before.Generation -> "a second start"
                   | _ -> () ]
             let reached =
@@ -251,7 +259,7 @@ let tests =
                 |> set
             let expected =
                 set [ "powered off"; "reset"; "timed out"; "crashed"; "stopped"; "not assembled"; "did not start"; "end not reported"; "stop not confirmed"; "a node lost"; "a late report"; "a stop asked for"
-                      "a second start" ]
+                      "a stop asked for while starting"; "a second start" ]
             Expect.equal reached expected "every situation occurs"
         }
 
@@ -310,6 +318,19 @@ let tests =
             match stoppedAs started with
             | Some(reason, 1) -> Expect.stringContains reason "topology file" "the mismatch is the reason"
             | other -> failwithf "expected the VM stopped as failed, found %A" other
+        }
+
+        test "a stop asked for while the VM is being built is told again once it runs" {
+            let starting = apply created [ Join(memoryNode 1); Connected 1; StartVm(probeFor 60.0) ]
+            let asked, first = step starting (StopVm "stopped through POST /v1/vm/stop")
+            let stop = LifecycleAction.Stop(1, "stopped through POST /v1/vm/stop", TimeSpan.FromSeconds 30.0)
+            Expect.equal first [ stop ] "told at once, although no VM may exist yet to hear it"
+            Expect.equal (snd (step asked (VmRunning 1))) [ stop ] "told again once it runs"
+            Expect.equal (snd (step running (VmRunning 1))) [ Membership.NoVmStarting |> LifecycleAction.Reject ] "not for a second report"
+            let unconfirmed = fst (step asked (VmStopUnconfirmed(1, "stopped through POST /v1/vm/stop")))
+            Expect.equal (step unconfirmed (VmRunning 1))
+                (unconfirmed, [ stop ])
+                "a VM that comes up after its end was decided is stopped, and its end stands"
         }
 
         test "a stop is refused before any VM and changes nothing once the VM has ended" {
