@@ -25,6 +25,7 @@ let all =
         Transport.HelloProperties.tests
         Transport.RdmaReadProperties.tests
         Vm.GuestProperties.tests
+        Vm.StandaloneRunProperties.tests
         Transport.PeerLivenessProperties.tests
         Cluster.NodeInfoProperties.tests
         Cluster.MembershipProperties.tests

@@ -67,26 +67,18 @@ public sealed class RunCommand : ICommand
             {
                 throw CliException.Failure($"ssihv run: {e.Message}");
             }
-            switch (stop)
+            var runEnd = StandaloneRun.decide(arguments.Flag(Reboot.Name), stop.Outcome());
+            if (runEnd is StandaloneRun.RunEnd.BootAgain again)
             {
-                case VmStop.PowerOff:
-                    output.WriteLine("ssihv run: the guest powered off");
-                    return ExitCodes.Success;
-                case VmStop.Reset when arguments.Flag(Reboot.Name):
-                    output.WriteLine("ssihv run: the guest reset; booting it again (--reboot)");
-                    continue;
-                case VmStop.Reset:
-                    output.WriteLine("ssihv run: the guest reset (give --reboot to boot it again)");
-                    return ExitCodes.Success;
-                case VmStop.TimedOut t:
-                    throw CliException.Failure([$"ssihv run: the guest was still running after {t.Limit.TotalSeconds} s (--timeout); stopped it", .. t.VcpuStates.Split('\n')]);
-                case VmStop.Stopped stopped:
-                    throw CliException.Failure($"ssihv run: the VM was stopped: {stopped.Reason}");
-                case VmStop.Failure f:
-                    throw CliException.Failure(["ssihv run: the guest failed:", .. f.Report.Split('\n')]);
-                default:
-                    throw new InvalidOperationException($"unhandled VM stop {stop}");
+                output.WriteLine($"ssihv run: {again.notice}");
+                continue;
             }
+            var exit = (StandaloneRun.RunEnd.Exit)runEnd;
+            if (exit.exitCode != ExitCode.Success)
+                throw CliException.Failure([$"ssihv run: {exit.lines.Head}", .. exit.lines.Tail]);
+            foreach (var line in exit.lines)
+                output.WriteLine($"ssihv run: {line}");
+            return ExitCodes.Success;
         }
     }
 
