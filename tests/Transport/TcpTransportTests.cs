@@ -382,6 +382,37 @@ public sealed class TcpTransportTests(ITestOutputHelper output)
         Assert.Contains("node 9: no transport address", unknown.Message);
     }
 
+    [Fact]
+    public async Task A_second_transport_on_a_taken_port_fails_naming_the_address()
+    {
+        var (_, first) = Start(A, new MemoryPageService());
+        await using var _first = first;
+        var port = first.ListenEndpoint.Port;
+
+        var refused = Assert.Throws<TransportException>(() => Start(B, new MemoryPageService(), port: port));
+        Assert.Contains($"cannot listen on 127.0.0.1:{port}", refused.Message);
+        Assert.Contains("in use", refused.Message);
+    }
+
+    [Fact]
+    public async Task A_restarted_transport_gets_its_port_back_while_its_old_connections_wait_in_TIME_WAIT()
+    {
+        var pagesOfB = new MemoryPageService();
+        pagesOfB.Put(3, Pattern(3));
+        var (_, a) = Start(A, new MemoryPageService());
+        var (_, b) = Start(B, pagesOfB);
+        await using var _a = a;
+        var port = b.ListenEndpoint.Port;
+        a.SetPeer(B, Address(b));
+        await a.FetchPageAsync(B, 3, new byte[WireFrame.PageLength]);
+        // B closes first, so its side of the connection is the one left in TIME_WAIT.
+        await b.DisposeAsync();
+
+        var (_, restarted) = Start(B, pagesOfB, port: port);
+        await using var _restarted = restarted;
+        Assert.Equal(port, restarted.ListenEndpoint.Port);
+    }
+
     // TransportOptions.ReplyThreadCpu: the thread that reads a peer's replies runs on the CPU named, as the kernel
     // reports it in /proc, and a CPU the kernel refuses leaves it unpinned, logged, still serving. Node numbers
     // are these tests' own, so that the thread names ("transport A->B") are unique in the test process.

@@ -25,6 +25,9 @@ public sealed class TcpNodeTransport : INodeTransport
     int sweeping;
     int disposed;
 
+    // <sys/socket.h> on Linux.
+    const int SolSocket = 1, SoReuseAddr = 2;
+
     public TcpNodeTransport(TransportOptions options, ISideChannelService? sideChannel = null)
     {
         options.Validate();
@@ -34,8 +37,10 @@ public sealed class TcpNodeTransport : INodeTransport
         listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         try
         {
-            // A restarted node host must get its port back while the old connections sit in TIME_WAIT.
-            listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            // A restarted node host must get its port back while the old connections sit in TIME_WAIT: SO_REUSEADDR
+            // alone. .NET's ReuseAddress option also sets SO_REUSEPORT on Linux, which let a second process listen on
+            // the same port and take a share of the peers' connections.
+            listener.SetRawSocketOption(SolSocket, SoReuseAddr, BitConverter.GetBytes(1));
             listener.Bind(options.Listen);
             listener.Listen(128);
         }
