@@ -24,6 +24,8 @@ let all =
         Transport.FrameProperties.tests
         Transport.HelloProperties.tests
         Transport.RdmaReadProperties.tests
+        Text.Utf8TextProperties.tests
+        Input.InputFileProperties.tests
         Vm.GuestProperties.tests
         Vm.StandaloneRunProperties.tests
         Transport.PeerLivenessProperties.tests

@@ -12,6 +12,9 @@ internal static unsafe partial class NativeLibc
     internal static partial int close(int fd);
 
     [LibraryImport("libc", SetLastError = true)]
+    internal static partial int fstat(int fd, FileStatus* status);
+
+    [LibraryImport("libc", SetLastError = true)]
     internal static partial int ioctl(int fd, nuint request, void* argument);
 
     [LibraryImport("libc", SetLastError = true)]
@@ -48,7 +51,7 @@ internal static unsafe partial class NativeLibc
         public void* Restorer;
     }
 
-    internal const int O_RDWR = 2;
+    internal const int O_RDONLY = 0, O_RDWR = 2, O_NOCTTY = 0x100;
     internal const int O_CLOEXEC = 0x80000;
     internal const int PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
     internal const int MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20, MAP_NORESERVE = 0x4000;

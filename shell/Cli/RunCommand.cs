@@ -1,6 +1,8 @@
 using System.Globalization;
+using SsiHv.Core.Input;
 using SsiHv.Core.Vm;
 using SsiHv.Shell.Assets;
+using SsiHv.Shell.Input;
 using SsiHv.Shell.Vmm;
 using SsiHv.Shell.Vmm.Boot;
 using SsiHv.Shell.Vmm.Devices;
@@ -40,8 +42,8 @@ public sealed class RunCommand : ICommand
         var topology = TopologyInput.Load(arguments);
         var guest = GuestOf(arguments);
         var kernelFile = guest.Image as GuestImage.Kernel;
-        var (kernelPath, kernel) = kernelFile is null ? ProbeImage() : (kernelFile.path, ReadInput(kernelFile.path, "--kernel"));
-        var initrd = kernelFile?.initrd?.Value is { } initrdPath ? ReadInput(initrdPath, "--initrd") : null;
+        var (kernelPath, kernel) = kernelFile is null ? ProbeImage() : (kernelFile.path, ReadInput(kernelFile.path, InputFile.InputKind.Kernel, "--kernel"));
+        var initrd = kernelFile?.initrd?.Value is { } initrdPath ? ReadInput(initrdPath, InputFile.InputKind.Initrd, "--initrd") : null;
         var timeout = arguments.Seconds(Syntax.Command, Timeout, DefaultTimeoutSeconds);
         var config = new VmConfig(topology, kernelPath, kernel, initrd, guest.Append, MemoryBudgetOf(arguments));
 
@@ -103,18 +105,18 @@ public sealed class RunCommand : ICommand
         {
             throw CliException.Failure($"ssihv run: {e.Message}");
         }
-        return (path, ReadInput(path, "--guest probe"));
+        return (path, ReadInput(path, InputFile.InputKind.Kernel, "--guest probe"));
     }
 
-    static byte[] ReadInput(string path, string option)
+    static byte[] ReadInput(string path, InputFile.InputKind kind, string option)
     {
         try
         {
-            return File.ReadAllBytes(path);
+            return InputFiles.Read(path, kind);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        catch (InputFileException e)
         {
-            throw CliException.BadInput($"ssihv run: {option} {path}: cannot read: {e.Message}");
+            throw CliException.BadInput($"ssihv run: {option} {e.Message}");
         }
     }
 

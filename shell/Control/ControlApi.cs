@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -7,6 +6,7 @@ using Microsoft.AspNetCore.Routing;
 using Prometheus;
 using SsiHv.Core.Cluster;
 using SsiHv.Core.Vm;
+using SsiHv.Shell.Input;
 using SsiHv.Shell.Topology;
 using static SsiHv.Core.Cluster.Membership;
 using static SsiHv.Shell.FSharpOptions;
@@ -139,16 +139,8 @@ public static class ControlApi
         var bytes = buffer.ToArray();
         if (bytes.Length == 0)
             return (null, Problems.BadRequest("expected a JSON object in the body, found an empty body"));
-        try
-        {
-            return JsonSerializer.Deserialize(bytes, type) is { } body
-                ? (body, null)
-                : (null, Problems.BadRequest("(top level): expected a JSON object, found null"));
-        }
-        catch (JsonException e)
-        {
-            return (null, Problems.BadRequest(JsonErrorDescription.Describe(e, bytes, type)));
-        }
+        var body = JsonInput.Parse(bytes, type, out var problem);
+        return body is null ? (null, Problems.BadRequest(problem!)) : (body, null);
     }
 
     static string? MissingJoinField(JoinRequest body) =>

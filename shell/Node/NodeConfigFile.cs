@@ -1,6 +1,6 @@
-using System.Text.Json;
 using SsiHv.Core.Cluster;
-using SsiHv.Shell.Topology;
+using SsiHv.Core.Input;
+using SsiHv.Shell.Input;
 using static SsiHv.Shell.FSharpOptions;
 
 namespace SsiHv.Shell.Nodes;
@@ -17,27 +17,17 @@ public static class NodeConfigFile
         byte[] bytes;
         try
         {
-            bytes = File.ReadAllBytes(path);
+            bytes = InputFiles.Read(path, InputFile.InputKind.Document);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        catch (InputFileException e)
         {
-            problems = [$"{path}: cannot read: {e.Message}"];
+            problems = [e.Message];
             return false;
         }
-
-        NodeConfigDocument? document;
-        try
-        {
-            document = JsonSerializer.Deserialize(bytes, NodeConfigJsonContext.Default.NodeConfigDocument);
-        }
-        catch (JsonException e)
-        {
-            problems = [$"{path}: {JsonErrorDescription.Describe(e, bytes, NodeConfigJsonContext.Default.NodeConfigDocument)}"];
-            return false;
-        }
+        var document = JsonInput.Parse(bytes, NodeConfigJsonContext.Default.NodeConfigDocument, out var problem);
         if (document is null)
         {
-            problems = [$"{path}: (top level): expected an object, found null"];
+            problems = [$"{path}: {problem}"];
             return false;
         }
 

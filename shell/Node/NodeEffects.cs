@@ -1,7 +1,9 @@
 using SsiHv.Core.Cluster;
+using SsiHv.Core.Input;
 using SsiHv.Core.Vm;
 using SsiHv.Shell.Assets;
 using SsiHv.Shell.Control;
+using SsiHv.Shell.Input;
 using SsiHv.Shell.Pager;
 using SsiHv.Shell.Transport;
 using SsiHv.Shell.Vmm;
@@ -101,13 +103,12 @@ public sealed class NodeEffects : IClusterEffects
     VmConfig VmConfigFor(Core.Topology.Topology topology, VmRequest request)
     {
         var kernelFile = request.Guest.Image as GuestImage.Kernel;
-        var (path, kernel) = ReadGuest(kernelFile?.path ?? ProductAssets.ProbeGuest);
-        var initrd = kernelFile?.initrd?.Value is { } initrdPath ? File.ReadAllBytes(initrdPath) : null;
+        var path = kernelFile?.path ?? ProductAssets.ProbeGuest;
+        var kernel = InputFiles.Read(path, InputFile.InputKind.Kernel);
+        var initrd = kernelFile?.initrd?.Value is { } initrdPath ? InputFiles.Read(initrdPath, InputFile.InputKind.Initrd) : null;
         var budget = MemoryBudget.ofClusterVm(Option(memoryBudgetMiB), topology);
         return new VmConfig(topology, path, kernel, initrd, request.Guest.Append, budget, _ => PageStore);
     }
-
-    static (string, byte[]) ReadGuest(string path) => (path, File.ReadAllBytes(path));
 
     public Task MovePagesAsync(int source, int target, CancellationToken cancellation)
     {

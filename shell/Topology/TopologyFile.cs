@@ -1,5 +1,6 @@
-using System.Text.Json;
+using SsiHv.Core.Input;
 using SsiHv.Core.Topology;
+using SsiHv.Shell.Input;
 
 namespace SsiHv.Shell.Topology;
 
@@ -17,12 +18,11 @@ public static class TopologyFile
         byte[] bytes;
         try
         {
-            bytes = File.ReadAllBytes(path);
+            bytes = InputFiles.Read(path, InputFile.InputKind.Document);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException
-                                       or NotSupportedException)
+        catch (InputFileException e)
         {
-            problems = [$"{path}: cannot read: {e.Message}"];
+            problems = [e.Message];
             return false;
         }
         return TryParse(path, bytes, out topology, out problems);
@@ -34,19 +34,10 @@ public static class TopologyFile
     {
         topology = null!;
         problems = [];
-        TopologyDocument? document;
-        try
-        {
-            document = JsonSerializer.Deserialize(bytes, TopologyJsonContext.Default.TopologyDocument);
-        }
-        catch (JsonException e)
-        {
-            problems = [$"{path}: {JsonErrorDescription.Describe(e, bytes, TopologyJsonContext.Default.TopologyDocument)}"];
-            return false;
-        }
+        var document = JsonInput.Parse(bytes, TopologyJsonContext.Default.TopologyDocument, out var problem);
         if (document is null)
         {
-            problems = [$"{path}: (top level): expected an object, found null"];
+            problems = [$"{path}: {problem}"];
             return false;
         }
 

@@ -71,6 +71,23 @@ public sealed class NodeCommandProcessTests
     }
 
     [Fact]
+    public void A_config_with_bytes_that_are_not_UTF8_exits_2_naming_the_offset()
+    {
+        var path = Write("");
+        File.WriteAllBytes(path, [.. System.Text.Encoding.UTF8.GetBytes("{ \"id\": 0, \"secret\": \""), 0xFF, (byte)'"', (byte)'}']);
+        try
+        {
+            var result = CliRun.AsProcess("node", "--config", path);
+            Assert.True(result.ExitCode == 2, result.ToString());
+            Assert.Contains($"{path}: not valid UTF-8: byte 0xFF at offset 22", result.Stderr);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public async Task SIGTERM_stops_a_running_node_host_cleanly_with_exit_0()
     {
         var path = Write(Valid);

@@ -2,7 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 
-namespace SsiHv.Shell.Topology;
+namespace SsiHv.Shell.Input;
 
 /// <summary>
 /// Rewrites a <see cref="JsonException"/> from deserializing a document as one line a person can act on:
@@ -108,7 +108,9 @@ public static class JsonErrorDescription
             _ when clr == typeof(int) => $"an integer from {int.MinValue} to {int.MaxValue}",
             _ when clr == typeof(long) => $"an integer from {long.MinValue} to {long.MaxValue}",
             _ when clr == typeof(string) => "a string",
-            _ => clr.Name,
+            _ when clr == typeof(double) => "a number",
+            _ when clr == typeof(bool) => "true or false",
+            _ => "a different kind of value",
         };
     }
 
