@@ -125,15 +125,18 @@ public static class ControlApi
     /// The body as T, or the 400 problem naming what is wrong with it.
     static async Task<(T? Body, IResult? Problem)> ReadBody<T>(HttpContext context, JsonTypeInfo<T> type) where T : class
     {
+        if (context.Request.ContentType is { } contentType && !IsJson(contentType))
+            return (null, Problems.Of(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type",
+                $"Content-Type: expected application/json, found {contentType}"));
         if (context.Request.ContentLength > MaximumBodyBytes)
-            return (null, Problems.BadRequest($"the body is larger than {MaximumBodyBytes} bytes"));
+            return (null, TooLarge());
         using var buffer = new MemoryStream();
         var chunk = new byte[8192];
         int read;
         while ((read = await context.Request.Body.ReadAsync(chunk, context.RequestAborted)) > 0)
         {
             if (buffer.Length + read > MaximumBodyBytes)
-                return (null, Problems.BadRequest($"the body is larger than {MaximumBodyBytes} bytes"));
+                return (null, TooLarge());
             buffer.Write(chunk, 0, read);
         }
         var bytes = buffer.ToArray();
@@ -141,6 +144,17 @@ public static class ControlApi
             return (null, Problems.BadRequest("expected a JSON object in the body, found an empty body"));
         var body = JsonInput.Parse(bytes, type, out var problem);
         return body is null ? (null, Problems.BadRequest(problem!)) : (body, null);
+    }
+
+    static IResult TooLarge() =>
+        Problems.Of(StatusCodes.Status413PayloadTooLarge, "Body too large", $"the body is larger than {MaximumBodyBytes} bytes");
+
+    /// application/json with or without parameters, or a JSON-based type such as application/merge-patch+json.
+    static bool IsJson(string contentType)
+    {
+        var mediaType = contentType.Split(';')[0].Trim();
+        return mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
+               || mediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase);
     }
 
     static string? MissingJoinField(JoinRequest body) =>

@@ -39,8 +39,13 @@ public sealed class ControlServer : IAsyncDisposable
         });
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton<IHostLifetime, NodeHostLifetime>();
-        builder.WebHost.UseKestrel(kestrel => kestrel.Listen(listen));
+        builder.WebHost.UseKestrel(kestrel =>
+        {
+            kestrel.Listen(listen);
+            kestrel.Limits.MaxRequestLineSize = StatusProblems.KestrelRequestLineLimit;
+        });
         var app = builder.Build();
+        StatusProblems.Use(app);
         ControlApi.Map(app, node, controller, status, metrics);
         try
         {

@@ -139,6 +139,51 @@ public sealed class ControlApiTests
     }
 
     [Fact]
+    public async Task A_body_that_is_not_UTF8_is_400_naming_the_offset()
+    {
+        await using var cluster = new ControlCluster();
+        var (boot, effects) = await cluster.StartBootAsync();
+        byte[] body = [.. System.Text.Encoding.UTF8.GetBytes("{\"guest\":\"pro"), 0xC3, 0x28, (byte)'"', (byte)'}'];
+        AssertProblem(await cluster.SendAsync(boot, HttpMethod.Post, "/v1/vm", body, "application/json"), 400,
+            "not valid UTF-8: byte 0xC3 at offset 13");
+        Assert.Empty(effects.Calls);
+    }
+
+    [Theory]
+    [InlineData("text/plain")]
+    [InlineData("application/x-www-form-urlencoded")]
+    public async Task A_body_that_is_not_JSON_by_its_content_type_is_415(string contentType)
+    {
+        await using var cluster = new ControlCluster();
+        var (boot, effects) = await cluster.StartBootAsync();
+        AssertProblem(await cluster.SendAsync(boot, HttpMethod.Post, "/v1/vm", "{\"guest\":\"probe\"}"u8.ToArray(), contentType), 415,
+            $"Content-Type: expected application/json, found {contentType}");
+        Assert.Empty(effects.Calls);
+        Assert.Equal(202, (await cluster.SendAsync(boot, HttpMethod.Post, "/v1/vm", "{\"guest\":\"probe\"}"u8.ToArray(), null)).Status);
+    }
+
+    [Fact]
+    public async Task A_body_past_the_limit_is_413()
+    {
+        await using var cluster = new ControlCluster();
+        var (boot, effects) = await cluster.StartBootAsync();
+        var body = System.Text.Encoding.UTF8.GetBytes("{\"append\":\"" + new string('x', 70_000) + "\"}");
+        AssertProblem(await cluster.SendAsync(boot, HttpMethod.Post, "/v1/vm", body, "application/json"), 413, "larger than 65536 bytes");
+        Assert.Empty(effects.Calls);
+    }
+
+    [Fact]
+    public async Task Unknown_paths_wrong_methods_and_overlong_targets_are_problems_too()
+    {
+        await using var cluster = new ControlCluster();
+        var (boot, _) = await cluster.StartBootAsync();
+        AssertProblem(await cluster.GetAsync(boot, "/v1/nothing-here"), 404, "GET /v1/nothing-here: no such resource");
+        AssertProblem(await cluster.GetAsync(boot, "/v1/vm/stop"), 405, "GET /v1/vm/stop: this path answers POST");
+        AssertProblem(await cluster.SendAsync(boot, HttpMethod.Delete, "/v1/cluster", [], null), 405, "this path answers GET");
+        AssertProblem(await cluster.GetAsync(boot, "/v1/" + new string('a', 3000)), 414, "at most 2048 are read");
+    }
+
+    [Fact]
     public async Task A_memory_node_joins_through_its_join_client_and_becomes_active()
     {
         await using var cluster = new ControlCluster();

@@ -60,12 +60,17 @@ public sealed class ControlCluster : IAsyncDisposable
         return await Read(response);
     }
 
-    public async Task<(int Status, string ContentType, JsonElement Body)> PostAsync(NodeHost host, string path, string? body, string? token = Token)
+    public Task<(int Status, string ContentType, JsonElement Body)> PostAsync(NodeHost host, string path, string? body, string? token = Token) =>
+        SendAsync(host, HttpMethod.Post, path, Encoding.UTF8.GetBytes(body ?? ""), "application/json", token);
+
+    /// Any request, with the body's bytes exactly as given and any content type (none when null).
+    public async Task<(int Status, string ContentType, JsonElement Body)> SendAsync(
+        NodeHost host, HttpMethod method, string path, byte[] body, string? contentType, string? token = Token)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(host.HttpUrl, path))
-        {
-            Content = new StringContent(body ?? "", Encoding.UTF8, "application/json"),
-        };
+        var content = new ByteArrayContent(body);
+        if (contentType is not null)
+            content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
+        using var request = new HttpRequestMessage(method, new Uri(host.HttpUrl, path)) { Content = content };
         if (token is not null)
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         using var response = await Http.SendAsync(request);
