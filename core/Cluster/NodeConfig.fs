@@ -6,6 +6,7 @@ module SsiHv.Core.Cluster.NodeConfig
 
 open System
 open SsiHv.Core.Paging
+open SsiHv.Core.Topology
 open SsiHv.Core.Transport
 
 /// The file as written: a field the user left out is None, so "missing" is reported like any other rule.
@@ -108,7 +109,8 @@ let private role (raw: RawNodeConfig) =
             | _ -> []
         let budget =
             match raw.MemoryBudgetMiB with
-            | Some b when b <= 0L -> [ error "memoryBudgetMiB" (sprintf "expected a positive number of MiB, found %d" b) ]
+            | Some b when b <= 0L || b > Validation.maxTotalMemoryMiB ->
+                [ error "memoryBudgetMiB" (sprintf "expected a number of MiB from 1 to %d, found %d" Validation.maxTotalMemoryMiB b) ]
             | _ -> []
         match topology @ budget with
         | [] -> Ok(BootNode(raw.Topology, raw.MemoryBudgetMiB))
@@ -162,8 +164,12 @@ let validate (raw: RawNodeConfig) : Result<NodeConfig, ConfigError list> =
     let token = apiToken raw.ApiToken
     let store =
         match raw.StoreMiB, raw.MemoryMiB with
-        | Some s, Some m when m >= 0L && s < m ->
+        // Measured against a valid memoryMiB only: a broken one is reported as such, once.
+        | Some s, Some m when m >= 0L && m <= Validation.maxTotalMemoryMiB && s < m ->
             Error [ error "storeMiB" (sprintf "expected at least memoryMiB (%d): the store holds the node's own memory first, found %d" m s) ]
+        // It stores pages of one VM, which has no more memory than this.
+        | Some s, _ when s > Validation.maxTotalMemoryMiB ->
+            Error [ error "storeMiB" (sprintf "expected at most %d, the most a VM has, found %d" Validation.maxTotalMemoryMiB s) ]
         | Some s, _ -> Ok s
         | None, Some m -> Ok m
         | None, None -> Ok 0L // memoryMiB's own error is reported

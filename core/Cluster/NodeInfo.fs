@@ -1,6 +1,7 @@
 namespace SsiHv.Core.Cluster
 
 open SsiHv.Core.Paging
+open SsiHv.Core.Topology
 
 /// What a node brings to the cluster: its join request, or the boot node's own membership entry. `Initiator`
 /// names, for a memory-only node, the node whose CPUs are closest to its memory (the topology file's
@@ -20,8 +21,10 @@ type NodeKind =
 type NodeInfoError =
     | NegativeId of found: int
     | NegativeCpus of found: int
+    | TooManyCpus of found: int
     | CpusOnMemoryNode of found: int
     | NegativeMemory of found: int64
+    | TooMuchMemory of found: int64
     | NoMemoryWithoutCpus
     | InvalidAddress of problem: string
     | InitiatorWithCpus of initiator: NodeId * cpus: int
@@ -33,8 +36,8 @@ module NodeInfoError =
     let field (error: NodeInfoError) =
         match error with
         | NegativeId _ -> "id"
-        | NegativeCpus _ | CpusOnMemoryNode _ -> "cpus"
-        | NegativeMemory _ | NoMemoryWithoutCpus -> "memoryMiB"
+        | NegativeCpus _ | TooManyCpus _ | CpusOnMemoryNode _ -> "cpus"
+        | NegativeMemory _ | TooMuchMemory _ | NoMemoryWithoutCpus -> "memoryMiB"
         | InvalidAddress _ -> "address"
         | InitiatorWithCpus _ | NegativeInitiator _ | OwnInitiator _ -> "initiator"
 
@@ -42,9 +45,11 @@ module NodeInfoError =
         match error with
         | NegativeId found -> sprintf "expected 0 or more, found %d" found
         | NegativeCpus found -> sprintf "expected 0 or more, found %d" found
+        | TooManyCpus found -> sprintf "expected at most %d, the most a VM has, found %d" Validation.maxCpus found
         | CpusOnMemoryNode found ->
             sprintf "only the boot node may contribute CPUs today; expected 0 on a memory node, found %d" found
         | NegativeMemory found -> sprintf "expected 0 or more, found %d" found
+        | TooMuchMemory found -> sprintf "expected at most %d, the most a VM has, found %d" Validation.maxTotalMemoryMiB found
         | NoMemoryWithoutCpus -> "expected more than 0: a node without cpus contributes memory, found 0"
         | InvalidAddress problem -> problem
         | InitiatorWithCpus(initiator, cpus) ->
@@ -65,7 +70,9 @@ module NodeInfo =
             [ if info.Id < 0 then NegativeId info.Id
               if info.Cpus < 0 then NegativeCpus info.Cpus
               elif info.Cpus > 0 && kind = NodeKind.Memory then CpusOnMemoryNode info.Cpus
+              elif info.Cpus > Validation.maxCpus then TooManyCpus info.Cpus
               if info.MemoryMiB < 0L then NegativeMemory info.MemoryMiB
+              elif info.MemoryMiB > Validation.maxTotalMemoryMiB then TooMuchMemory info.MemoryMiB
               elif info.MemoryMiB = 0L && info.Cpus = 0 then NoMemoryWithoutCpus
               match address with
               | Error problem -> InvalidAddress problem

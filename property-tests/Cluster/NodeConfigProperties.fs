@@ -71,6 +71,8 @@ let private broken: Gen<RawNodeConfig * string> =
                   (fun (r: RawNodeConfig) -> { r with MemoryMiB = Some -5L }), "memoryMiB"
                   (fun (r: RawNodeConfig) -> { r with MemoryMiB = None }), "memoryMiB"
                   (fun (r: RawNodeConfig) -> { r with MemoryMiB = Some 64L; StoreMiB = Some 63L }), "storeMiB"
+                  (fun (r: RawNodeConfig) -> { r with MemoryMiB = Some 64L; StoreMiB = Some 9_000_000_000_000L }), "storeMiB"
+                  (fun (r: RawNodeConfig) -> { r with MemoryMiB = Some 1_000_000_000_000L }), "memoryMiB"
                   (fun (r: RawNodeConfig) -> { r with Initiator = Some -1; Cpus = Some 0; MemoryMiB = Some 64L; StoreMiB = None }), "initiator"
                   (fun (r: RawNodeConfig) -> { r with Initiator = r.Id; Cpus = Some 0; MemoryMiB = Some 64L; StoreMiB = None }), "initiator"
                   (fun (r: RawNodeConfig) -> { r with Boot = Some true; Join = Some "http://127.0.0.1:8100" }), "join"
@@ -81,6 +83,8 @@ let private broken: Gen<RawNodeConfig * string> =
                    else (fun (r: RawNodeConfig) -> { r with Join = Some "https://boot.example:8100" }), "join")
                   (if isBoot then (fun (r: RawNodeConfig) -> { r with MemoryBudgetMiB = Some 0L }), "memoryBudgetMiB"
                    else (fun (r: RawNodeConfig) -> { r with Topology = Some "lab.json" }), "topology")
+                  (if isBoot then (fun (r: RawNodeConfig) -> { r with MemoryBudgetMiB = Some 9_000_000_000_000L }), "memoryBudgetMiB"
+                   else (fun (r: RawNodeConfig) -> { r with Cpus = Some 100_000; Initiator = None }), "cpus")
                   (if isBoot then (fun (r: RawNodeConfig) -> { r with Topology = Some " " }), "topology"
                    else (fun (r: RawNodeConfig) -> { r with Cpus = Some 2; Initiator = None }), "cpus")
                   (if isBoot then (fun (r: RawNodeConfig) -> { r with Cpus = None }), "cpus"

@@ -20,8 +20,12 @@ let private addresses =
 let private nodeInfos =
     gen {
         let! id = Gen.frequency [ 9, Gen.choose (0, 6); 1, Gen.constant -1 ]
-        let! cpus = Gen.frequency [ 4, Gen.constant 0; 3, Gen.choose (1, 4); 1, Gen.constant -1 ]
-        let! memory = Gen.frequency [ 4, Gen.elements [ 512L; 1024L ]; 2, Gen.constant 0L; 1, Gen.constant -1L ]
+        let! cpus = Gen.frequency [ 4, Gen.constant 0; 3, Gen.choose (1, 4); 1, Gen.constant -1; 1, Gen.elements [ 1024; 1025 ] ]
+        // Up to the most a VM has, and past it as far as an int64 goes.
+        let! memory =
+            Gen.frequency
+                [ 4, Gen.elements [ 512L; 1024L ]; 2, Gen.constant 0L; 1, Gen.constant -1L
+                  1, Gen.elements [ 16L <<< 20; (16L <<< 20) + 1L; 9_000_000_000_000L; System.Int64.MaxValue ] ]
         let! address = addresses
         let! initiator = Gen.frequency [ 4, Gen.constant None; 3, Gen.constant (Some 0); 1, Gen.constant (Some id); 1, Gen.constant (Some -1) ]
         return ({ Id = id; Cpus = cpus; MemoryMiB = memory; Address = address; Initiator = initiator }: NodeInfo)
@@ -89,7 +93,9 @@ let tests =
             Prop.forAll (Arb.fromGen nodeInfos) (fun info ->
                 let errorsOf kind = match NodeInfo.validate kind info with Error errors -> errors | Ok _ -> []
                 let memory = errorsOf NodeKind.Memory
-                List.filter (function CpusOnMemoryNode _ -> false | _ -> true) memory = errorsOf NodeKind.Boot
+                // A memory node with more CPUs than a VM has is refused for having CPUs at all.
+                let withoutCpuLimits = List.filter (function CpusOnMemoryNode _ | TooManyCpus _ -> false | _ -> true)
+                withoutCpuLimits memory = withoutCpuLimits (errorsOf NodeKind.Boot)
                 && List.contains (CpusOnMemoryNode info.Cpus) memory = (info.Cpus > 0))
 
         testPropertyWithConfig config "a valid contribution comes back with its address canonical, and is valid again unchanged" <|
@@ -124,5 +130,10 @@ let tests =
                 [ "memoryMiB: expected more than 0: a node without cpus contributes memory, found 0"
                   "initiator: expected the id of a node with CPUs, found this node's own id 3" ]
                 "a node contributing nothing, naming itself"
+            Expect.equal
+                (refused NodeKind.Boot { Id = 0; Cpus = 5000; MemoryMiB = 9_000_000_000_000L; Address = "10.0.0.1:7100"; Initiator = None })
+                [ "cpus: expected at most 1024, the most a VM has, found 5000"
+                  "memoryMiB: expected at most 16777216, the most a VM has, found 9000000000000" ]
+                "more than any VM has, so no size computed from them overflows"
         }
     ]
