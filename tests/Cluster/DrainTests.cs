@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using SsiHv.Core.Vm;
-using SsiHv.Shell.Cluster;
+using SsiHv.Shell.Up;
 using SsiHv.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using SsiHv.Core.Vm;
-using SsiHv.Shell.Cluster;
+using SsiHv.Shell.Up;
 using SsiHv.Tests.Support;
 
 namespace SsiHv.Tests.Cluster;

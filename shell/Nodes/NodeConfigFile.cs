@@ -6,8 +6,9 @@ using static SsiHv.Shell.FSharpOptions;
 namespace SsiHv.Shell.Nodes;
 
 /// <summary>
-/// Reads a node configuration file and validates it with the core's rules (docs/node-host.md). Every problem is
-/// one line "FILE: field: rule" a person can act on.
+/// The node configuration file (docs/node-host.md): `ssihv node --config` reads it and validates it with the
+/// core's rules, every problem one line "FILE: field: rule" a person can act on; `ssihv up` writes one per node
+/// it plans. Both ends of the format live here so their field names cannot drift apart.
 /// </summary>
 public static class NodeConfigFile
 {
@@ -50,6 +51,35 @@ public static class NodeConfigFile
         config = validated.ResultValue;
         problems = [];
         return true;
+    }
+
+    /// Writes one planned node's configuration, as the node host reads it back.
+    public static void Write(string path, ClusterPlan.NodeConfig node)
+    {
+        using var stream = File.Create(path);
+        using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
+        json.WriteStartObject();
+        json.WriteNumber("id", node.Id);
+        json.WriteString("transport", node.Transport.ToString());
+        json.WriteString("http", node.Http.ToString());
+        json.WriteString("secret", node.Secret);
+        json.WriteString("apiToken", node.ApiToken);
+        json.WriteNumber("cpus", node.Cpus);
+        json.WriteNumber("memoryMiB", node.MemoryMiB);
+        if (node.Initiator is { } initiator)
+            json.WriteNumber("initiator", initiator.Value);
+        if (node.Boot)
+            json.WriteBoolean("boot", true);
+        if (node.Join is { } join)
+            json.WriteString("join", join.Value);
+        if (node.Topology is { } topology)
+            json.WriteString("topology", topology.Value);
+        if (node.MemoryBudgetMiB is { } budget)
+            json.WriteNumber("memoryBudgetMiB", budget.Value);
+        json.WriteNumber("storeMiB", node.StoreMiB);
+        if (node.TimeoutScale != 1)
+            json.WriteNumber("timeoutScale", node.TimeoutScale);
+        json.WriteEndObject();
     }
 
     static NodeConfig.RawNodeConfig ToRaw(NodeConfigDocument d) =>
