@@ -103,19 +103,6 @@ public sealed class NodeHostProcesses : IDisposable
         nodes[id].Process.WaitForExit(StopGrace);
     }
 
-    /// Waits until `condition` holds, polling; false when `limit` passed first.
-    public static bool WaitUntil(Func<bool> condition, TimeSpan limit)
-    {
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < limit)
-        {
-            if (condition())
-                return true;
-            Thread.Sleep(100);
-        }
-        return condition();
-    }
-
     public override string ToString() => string.Join("\n", nodes.Keys.Order().Select(id =>
         $"--- node {id} stdout\n{Stdout(id)}--- node {id} stderr\n{Stderr(id)}"));
 
