@@ -2,8 +2,8 @@
  * The VMM half shared by the C references of `ssihv bench fault` (uffd_reference.c) and `ssihv bench
  * remote-fault` (uffd_remote_reference.c): their arguments, one KVM VM running fault_guest.S on one vCPU in
  * 32-bit protected mode, the userfaultfd registration of its paged region, the loop that reads fault messages,
- * the read-back check and the key=value lines both print. Where the two differ (where an evicted page lives)
- * stays in each reference.
+ * the read-back check and the key=value lines both print. Their pager is fifo_pager.h; where they differ (where an
+ * evicted page lives) stays in each reference.
  */
 #ifndef SSIHV_FAULT_VMM_H
 #define SSIHV_FAULT_VMM_H

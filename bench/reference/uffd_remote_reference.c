@@ -4,7 +4,7 @@
  * server: the child holds every evicted page and answers, on one TCP connection with TCP_NODELAY,
  *   - FETCH (16-byte request: u32 op = 1, u32 0, u64 page) with the page's 4096 bytes (zeroes if never stored);
  *   - STORE (the 16-byte request with op = 2, then 4096 bytes) with the 16-byte request echoed (stored).
- * The parent is the VMM + handler of uffd_reference.c, except that:
+ * The parent is the VMM (fault_vmm.h) + pager (fifo_pager.h) of uffd_reference.c, with this page store:
  *   - evicting the oldest installed page (FIFO) STOREs its bytes at the server and waits for the echo before
  *     MADV_DONTNEED (the bytes are home before the frame is reused);
  *   - a fault on an evicted page FETCHes it from the server, then UFFDIO_COPY.
@@ -21,9 +21,8 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
-#include <pthread.h>
 #include <sys/wait.h>
-#include "fault_vmm.h"
+#include "fifo_pager.h"
 #include "tcp_stream.h"
 
 #define OP_FETCH 1
@@ -31,31 +30,10 @@
 
 struct request { uint32_t op, zero; uint64_t page; };
 
-static uint8_t *data, *zero_page, *transfer; /* transfer: one page, fetched or being stored */
+static uint8_t *transfer; /* one page, fetched */
 static int server; /* the connection to the page server */
-static unsigned long pages, budget;
-static int uffd;
-static volatile int stopping, measuring = 1; /* measuring: the guest runs (not the read-back check) */
-static uint8_t *resident, *stored;
-static unsigned long *fifo, fifo_head, fifo_count, free_frames;
-static unsigned long faults, zero_fills, fetches, evictions;
-/* While the guest runs: per fault, read() returned -> UFFDIO_COPY returned (the span our pager's metric covers);
- * per fetch and per store, request written -> reply read; per UFFDIO_COPY, the ioctl alone. */
-struct samples { double *us; unsigned long count, capacity; };
-static struct samples handle_us, fetch_us, store_us, copy_us;
-
-static void record(struct samples *s, double us)
-{
-    if (measuring && s->count < s->capacity)
-        s->us[s->count++] = us;
-}
-
-static void allocate(struct samples *s, unsigned long capacity)
-{
-    s->capacity = capacity;
-    s->us = calloc(capacity, sizeof *s->us);
-    if (!s->us) die("calloc");
-}
+/* While the guest runs: per fetch and per store, request written -> reply read. */
+static struct samples fetch_us, store_us;
 
 /* The page server (child process): serves one connection until the VMM closes it. */
 static void serve_pages(int listener, unsigned long page_count)
@@ -80,13 +58,14 @@ static void serve_pages(int listener, unsigned long page_count)
     exit(0);
 }
 
-static void fetch(unsigned long page)
+static const uint8_t *fetch(unsigned long page)
 {
     struct request request = { .op = OP_FETCH, .page = page };
     double sent = now_us();
     write_all(server, &request, sizeof request);
     if (read_all(server, transfer, PAGE)) { fprintf(stderr, "uffd_remote_reference: the page server closed the connection\n"); exit(1); }
     record(&fetch_us, now_us() - sent);
+    return transfer;
 }
 
 static void store_page(unsigned long page, const uint8_t *bytes)
@@ -97,58 +76,6 @@ static void store_page(unsigned long page, const uint8_t *bytes)
     write_all(server, bytes, PAGE);
     if (read_all(server, &echo, sizeof echo) || echo.page != page) { fprintf(stderr, "uffd_remote_reference: no store echo for page %lu\n", page); exit(1); }
     record(&store_us, now_us() - sent);
-}
-
-static void evict_oldest(void)
-{
-    unsigned long victim = fifo[fifo_head];
-    fifo_head = (fifo_head + 1) % budget;
-    fifo_count--;
-    store_page(victim, data + victim * PAGE);
-    if (madvise(data + victim * PAGE, PAGE, MADV_DONTNEED))
-        die("madvise");
-    resident[victim] = 0;
-    stored[victim] = 1;
-    evictions++;
-}
-
-static void serve(unsigned long address, double read_at)
-{
-    unsigned long page = (address - (unsigned long)data) / PAGE;
-    faults++;
-    if (resident[page]) { /* stale: already installed, just wake */
-        struct uffdio_range range = { .start = (unsigned long)data + page * PAGE, .len = PAGE };
-        if (ioctl(uffd, UFFDIO_WAKE, &range))
-            die("UFFDIO_WAKE");
-        return;
-    }
-    if (fifo_count == budget)
-        evict_oldest();
-    if (stored[page])
-        fetch(page);
-    struct uffdio_copy copy = {
-        .dst = (unsigned long)data + page * PAGE,
-        .src = (unsigned long)(stored[page] ? transfer : zero_page),
-        .len = PAGE,
-    };
-    if (stored[page]) fetches++; else zero_fills++; /* before the copy: it wakes the vCPU, which may halt at once */
-    double copy_at = now_us();
-    if (ioctl(uffd, UFFDIO_COPY, &copy) && errno != EEXIST)
-        die("UFFDIO_COPY");
-    double copied_at = now_us();
-    resident[page] = 1;
-    fifo[(fifo_head + fifo_count++) % budget] = page;
-    record(&copy_us, copied_at - copy_at);
-    record(&handle_us, copied_at - read_at);
-    while (fifo_count > budget - free_frames) /* evicting ahead, after the wake (free_frames_from_environment) */
-        evict_oldest();
-}
-
-static void *handler(void *unused)
-{
-    (void)unused;
-    read_faults(uffd, &stopping, serve);
-    return NULL;
 }
 
 /* Prints NAME_p50_us=... NAME_p99_us=... (nearest rank; 0 when empty). */
@@ -162,9 +89,6 @@ static void print_quantiles(const char *name, struct samples *s)
 int main(int argc, char **argv)
 {
     struct fault_arguments arguments = parse_fault_arguments(argc, argv, "uffd_remote_reference");
-    pages = arguments.pages;
-    budget = arguments.budget;
-    free_frames = free_frames_from_environment(budget);
     unsigned long passes = arguments.passes;
 
     /* The page server first, before any thread or KVM file exists: fork copies nothing of them. */
@@ -177,7 +101,7 @@ int main(int argc, char **argv)
     if (page_server < 0) die("fork");
     if (page_server == 0) {
         pin_from_environment("BENCH_SERVER_CPU"); /* single-threaded here: the whole page server runs there */
-        serve_pages(listener, pages);
+        serve_pages(listener, arguments.pages);
     }
     close(listener);
     server = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -185,33 +109,14 @@ int main(int argc, char **argv)
     no_delay(server);
 
     struct fault_vm vm = create_fault_vm(&arguments, "uffd_remote_reference");
-    data = vm.data;
-    zero_page = aligned_alloc(PAGE, PAGE);
+    init_pager(&arguments, &vm, (struct page_store){ store_page, fetch });
     transfer = aligned_alloc(PAGE, PAGE);
-    if (!zero_page || !transfer) die("mmap");
-    memset(zero_page, 0, PAGE);
-    resident = calloc(pages, 1); stored = calloc(pages, 1); fifo = calloc(budget, sizeof *fifo);
-    allocate(&handle_us, pages * passes * 2);
-    allocate(&fetch_us, pages * passes * 2);
-    allocate(&store_us, pages * passes * 2);
-    allocate(&copy_us, pages * passes * 2);
+    if (!transfer) die("mmap");
+    allocate_samples(&fetch_us, passes);
+    allocate_samples(&store_us, passes);
+    allocate_samples(&copy_us, passes);
 
-    uffd = register_missing(data, pages * PAGE);
-    struct kvm_run *run;
-    int vcpu = create_vcpu(&vm, &run);
-
-    double tsc_rate = tsc_per_us();
-    pthread_t thread;
-    if (pthread_create(&thread, NULL, handler, NULL)) die("pthread_create");
-
-    double marks[MAX_MARKS];
-    run_guest(vcpu, run, passes, marks, "uffd_remote_reference");
-
-    measuring = 0; /* the guest has halted: every fault so far was the guest's */
-    struct guest_counts guest = { faults, zero_fills, fetches, evictions };
-    unsigned long wrong = count_wrong_pages(data, pages, passes);
-    stopping = 1;
-    pthread_join(thread, NULL);
+    struct paged_run r = run_paged_guest(&vm, passes, "uffd_remote_reference");
     close(server); /* the page server's read ends: it exits */
     int server_status;
     if (waitpid(page_server, &server_status, 0) != page_server || !WIFEXITED(server_status) || WEXITSTATUS(server_status) != 0) {
@@ -220,10 +125,10 @@ int main(int argc, char **argv)
     }
 
     write_results(&arguments, vm.low);
-    print_guest_figures(tsc_rate, marks, passes, guest, wrong);
+    print_guest_figures(r.tsc_rate, r.marks, passes, r.guest, r.wrong);
     print_quantiles("handle", &handle_us);
     print_quantiles("fetch", &fetch_us);
     print_quantiles("store", &store_us);
     print_quantiles("copy", &copy_us);
-    return wrong ? 1 : 0;
+    return r.wrong ? 1 : 0;
 }

@@ -59,7 +59,6 @@ type MembershipError =
     | UnknownNode of NodeId
     | WrongState of NodeId * MemberState * needed: string
     | IsBootNode of NodeId * refused: string
-    | RunsVcpus of NodeId * cpus: int
     | NoOtherMemoryHome of NodeId
     | InUseByVm of NodeId
     | VmStarting
@@ -79,8 +78,6 @@ module MembershipError =
         | WrongState(id, state, needed) -> sprintf "node %d is %A; %s" id state needed
         | IsBootNode(id, refused) ->
             sprintf "node %d is the boot node: it runs the membership and cannot %s; stop the VM and the cluster instead" id refused
-        | RunsVcpus(id, cpus) ->
-            sprintf "node %d runs %d of the running VM's vCPUs, which the guest cannot lose; stop the VM first" id cpus
         | NoOtherMemoryHome id ->
             sprintf "node %d homes the only guest memory left that is not draining: there is nowhere to move its pages" id
         | InUseByVm id -> sprintf "node %d runs vCPUs or homes memory of the VM; drain it (memory-only nodes) or stop the VM first" id
@@ -169,13 +166,13 @@ let private drain (m: Member) cluster =
     match m.State, cluster.Vm with
     | state, _ when state <> Active -> reject cluster (WrongState(id, state, "only an Active node can be drained"))
     | _, Starting topology when usesNode topology m.Info -> reject cluster VmStarting
+    // A node drained here runs no vCPUs: the boot node, the only one with CPUs (every other member joined as a
+    // memory node, NodeInfo.validate), is refused before (withMember). What it holds of the VM is memory.
     | _, Running topology when usesNode topology m.Info ->
-        if m.Info.Cpus > 0 then reject cluster (RunsVcpus(id, m.Info.Cpus))
-        else
-            let draining = set (nodesIn Draining cluster)
-            match topology.MemoryHomes |> Set.filter (fun n -> n <> id && not (draining.Contains n)) |> Set.toList with
-            | [] -> reject cluster (NoOtherMemoryHome id)
-            | target :: _ -> withState id Draining cluster, [ MembershipAction.MovePages(id, target) ]
+        let draining = set (nodesIn Draining cluster)
+        match topology.MemoryHomes |> Set.filter (fun n -> n <> id && not (draining.Contains n)) |> Set.toList with
+        | [] -> reject cluster (NoOtherMemoryHome id)
+        | target :: _ -> withState id Draining cluster, [ MembershipAction.MovePages(id, target) ]
     // Nothing of the VM lives there: the node can go at once.
     | _ -> withState id Left cluster, [ MembershipAction.Disconnect id ]
 

@@ -1,3 +1,5 @@
+using SsiHv.Shell.Cli.Bench;
+
 namespace SsiHv.Shell.Cli;
 
 /// <summary>

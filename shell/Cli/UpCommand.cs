@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using SsiHv.Core.Cluster;
 using SsiHv.Core.Vm;
-using SsiHv.Shell.Cluster;
+using SsiHv.Shell.Up;
 using SsiHv.Shell.Topology;
 using static SsiHv.Shell.FSharpOptions;
 

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using SsiHv.Core.Vm;
-using SsiHv.Shell.Cluster;
+using SsiHv.Shell.Up;
 using SsiHv.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
@@ -31,16 +31,15 @@ public sealed class DrainTests(ITestOutputHelper output)
             await cluster.Client.StartVmAsync(boot, new VmRequest(new Guest(GuestImage.Probe, ""), TestScale.Seconds(300)), CancellationToken.None);
 
             // Mid-way through node 1's memtest: many of its pages are only at node 1 now.
-            Assert.True(NodeHostProcesses.WaitUntil(() => cluster.StoredAt(boot, 1) >= TestScale.Pages(8000), TestScale.Seconds(180)),
-                $"node 1 never held {TestScale.Pages(8000)} pages");
+            Poll.Until($"node 1 holding {TestScale.Pages(8000)} pages", TestScale.Seconds(180),
+                () => cluster.StoredAt(boot, 1) >= TestScale.Pages(8000), () => $"{cluster.StoredAt(boot, 1)} pages on node 1");
             using var http = new HttpClient();
             using var drain = new HttpRequestMessage(HttpMethod.Post, new Uri(boot, "/v1/cluster/nodes/1/drain"));
             drain.Headers.Authorization = new AuthenticationHeaderValue("Bearer", NodeHostProcesses.Token);
             var reply = http.Send(drain);
             Assert.Equal(HttpStatusCode.Accepted, reply.StatusCode);
 
-            Assert.True(NodeHostProcesses.WaitUntil(() => cluster.StateOf(boot, 1) == "left", TestScale.Seconds(120)),
-                $"node 1 is {cluster.StateOf(boot, 1)}, expected left");
+            Poll.Until("node 1 left", TestScale.Seconds(120), () => cluster.StateOf(boot, 1) == "left", () => $"node 1 is {cluster.StateOf(boot, 1)}");
             Assert.Equal(0, cluster.StoredAt(boot, 1)); // the pager holds nothing of node 1 any more
 
             var vm = await cluster.Client.WaitVmStoppedAsync(boot, TestScale.Seconds(300), CancellationToken.None);

@@ -24,16 +24,16 @@ public sealed class HostilePeerTests(ITestOutputHelper output)
         try
         {
             var boot = await cluster.StartTwoNodeProbeAsync();
-            Assert.True(NodeHostProcesses.WaitUntil(
-                () => cluster.StoredAt(boot, 1) > TestScale.Pages(1000),
-                TestScale.Seconds(180)), "the guest never paged to node 1");
+            Poll.Until($"the guest paging more than {TestScale.Pages(1000)} pages to node 1", TestScale.Seconds(180),
+                () => cluster.StoredAt(boot, 1) > TestScale.Pages(1000), () => $"{cluster.StoredAt(boot, 1)} pages on node 1");
 
             var logBefore = cluster.Stderr(1).Length;
             var memoryNodeTransport = cluster.TransportPort(1);
             AssertClosedByPeer(SendGarbage(memoryNodeTransport));
             AssertClosedByPeer(HelloWithWrongSecret(memoryNodeTransport));
-            Assert.True(NodeHostProcesses.WaitUntil(() => cluster.Stderr(1).Length > logBefore && cluster.Stderr(1)[logBefore..].Split('\n').Count(l => l.Contains("127.0.0.1")) >= 2, Patience),
-                $"node 1 logged no line for each stranger:\n{cluster.Stderr(1)[logBefore..]}");
+            Poll.Until("node 1 logging a line for each stranger", Patience,
+                () => cluster.Stderr(1).Length > logBefore && cluster.Stderr(1)[logBefore..].Split('\n').Count(l => l.Contains("127.0.0.1")) >= 2,
+                () => $"node 1's log since:\n{cluster.Stderr(1)[logBefore..]}");
 
             var vm = await cluster.Client.WaitVmStoppedAsync(boot, TestScale.Seconds(300), CancellationToken.None);
             Assert.True(vm.ExitCode == 0, $"the guest did not power off: {vm.Reason}");

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using SsiHv.Core.Vm;
-using SsiHv.Shell.Cluster;
+using SsiHv.Shell.Up;
 using SsiHv.Tests.Support;
 
 namespace SsiHv.Tests.Cluster;
@@ -101,19 +101,6 @@ public sealed class NodeHostProcesses : IDisposable
     {
         nodes[id].Process.Kill();
         nodes[id].Process.WaitForExit(StopGrace);
-    }
-
-    /// Waits until `condition` holds, polling; false when `limit` passed first.
-    public static bool WaitUntil(Func<bool> condition, TimeSpan limit)
-    {
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < limit)
-        {
-            if (condition())
-                return true;
-            Thread.Sleep(100);
-        }
-        return condition();
     }
 
     public override string ToString() => string.Join("\n", nodes.Keys.Order().Select(id =>

@@ -24,8 +24,8 @@ public sealed class NodeLossTests(ITestOutputHelper output)
         {
             var boot = await cluster.StartTwoNodeProbeAsync();
 
-            Assert.True(NodeHostProcesses.WaitUntil(() => cluster.StoredAt(boot, 1) >= TestScale.Pages(2000), TestScale.Seconds(180)),
-                $"node 1 never held {TestScale.Pages(2000)} pages: the guest did not page to it");
+            Poll.Until($"the guest paging {TestScale.Pages(2000)} pages to node 1", TestScale.Seconds(180),
+                () => cluster.StoredAt(boot, 1) >= TestScale.Pages(2000), () => $"{cluster.StoredAt(boot, 1)} pages on node 1");
             var clock = Stopwatch.StartNew();
             cluster.Kill(1);
             var vm = await cluster.Client.WaitVmStoppedAsync(boot, LossBound, CancellationToken.None);
@@ -38,8 +38,7 @@ public sealed class NodeLossTests(ITestOutputHelper output)
             Assert.True(clock.Elapsed < LossBound);
             Assert.False(cluster.HasExited(0), "the boot node host died with its peer");
             Assert.Equal("ok", (await cluster.Client.HealthAsync(boot, CancellationToken.None)).Status);
-            Assert.True(NodeHostProcesses.WaitUntil(() => cluster.StateOf(boot, 1) == "lost", LossBound),
-                $"node 1 is {cluster.StateOf(boot, 1)}, expected lost");
+            Poll.Until("node 1 lost", LossBound, () => cluster.StateOf(boot, 1) == "lost", () => $"node 1 is {cluster.StateOf(boot, 1)}");
         }
         finally
         {

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using SsiHv.Core.Cluster;
 using SsiHv.Shell.Nodes;
+using SsiHv.Tests.Support;
 using Xunit;
 
 namespace SsiHv.Tests.Control;
@@ -33,14 +34,14 @@ public sealed class ControlApiTests
     }
 
     static Task NodeOneBecomesAsync(ControlCluster cluster, NodeHost boot, string state) =>
-        ControlCluster.Eventually($"node 1 {state}", async () =>
+        Poll.UntilAsync($"node 1 {state}", ControlCluster.Patience, async () =>
             (await cluster.GetAsync(boot, "/v1/cluster")).Body.GetProperty("members")[1].GetProperty("state").GetString() == state);
 
     static async Task StartProbeVmAsync(ControlCluster cluster, NodeHost boot) =>
         Assert.Equal(202, (await cluster.PostAsync(boot, "/v1/vm", """{"guest":"probe"}""")).Status);
 
     static Task VmBecomesAsync(ControlCluster cluster, NodeHost boot, string state) =>
-        ControlCluster.Eventually($"the VM {state}", async () =>
+        Poll.UntilAsync($"the VM {state}", ControlCluster.Patience, async () =>
             (await cluster.GetAsync(boot, "/v1/vm")).Body.GetProperty("state").GetString() == state);
 
     /// The boot node and node 1 (memory-only, active) with the probe VM running on them.
@@ -190,7 +191,7 @@ public sealed class ControlApiTests
         var (boot, effects) = await cluster.StartBootAsync();
         var member = await cluster.StartAsync(ControlCluster.Config(1, 0, 512, boot.HttpUrl.ToString().TrimEnd('/'), initiator: 0), new RecordingEffects());
 
-        await ControlCluster.Eventually("node 1 active in GET /v1/cluster", async () =>
+        await Poll.UntilAsync("node 1 active in GET /v1/cluster", ControlCluster.Patience, async () =>
         {
             var members = (await cluster.GetAsync(boot, "/v1/cluster")).Body.GetProperty("members").EnumerateArray().ToList();
             return members.Any(m => m.GetProperty("id").GetInt32() == 1 && m.GetProperty("state").GetString() == "active");

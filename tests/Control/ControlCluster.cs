@@ -85,18 +85,6 @@ public sealed class ControlCluster : IAsyncDisposable
         return ((int)response.StatusCode, type, body);
     }
 
-    /// Polls until the condition holds; fails naming what was awaited after <see cref="Patience"/>.
-    public static async Task Eventually(string what, Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-                Assert.Fail($"{what} did not happen within {Patience.TotalSeconds} s");
-            await Task.Delay(50);
-        }
-    }
-
     public async ValueTask DisposeAsync()
     {
         foreach (var host in Enumerable.Reverse(hosts))

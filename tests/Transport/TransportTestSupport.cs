@@ -3,6 +3,7 @@ using System.Net;
 using SsiHv.Core.Transport;
 using SsiHv.Shell.Transport;
 using SsiHv.Shell.Transport.Tcp;
+using SsiHv.Tests.Support;
 using Xunit.Abstractions;
 
 namespace SsiHv.Tests.Transport;
@@ -59,17 +60,9 @@ public sealed class TransportLog(ITestOutputHelper output)
     public bool Contains(params string[] fragments) => lines.Any(line => fragments.All(line.Contains));
 
     /// Log lines come from transport threads: wait (bounded) until one with all fragments arrives.
-    public async Task<bool> WaitForAsync(TimeSpan timeout, params string[] fragments)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (!Contains(fragments))
-        {
-            if (DateTime.UtcNow > deadline)
-                return false;
-            await Task.Delay(10);
-        }
-        return true;
-    }
+    public Task WaitForAsync(TimeSpan timeout, params string[] fragments) =>
+        Poll.UntilAsync($"a log line with {string.Join(", ", fragments.Select(f => $"'{f}'"))}", timeout,
+            () => Task.FromResult(Contains(fragments)), () => $"the log:\n{string.Join("\n", lines)}");
 }
 
 public static class TransportTestSupport

@@ -1,7 +1,7 @@
 using SsiHv.Tests.Cli;
 using Xunit;
 
-namespace SsiHv.Tests.Cluster;
+namespace SsiHv.Tests.Up;
 
 /// <summary>`ssihv up`'s input errors: exit 2, the file and field named, nothing started.</summary>
 public sealed class UpCommandTests : IDisposable

@@ -1,11 +1,12 @@
 using System.Text.RegularExpressions;
 using SsiHv.Tests.Cli;
+using SsiHv.Tests.Cluster;
 using SsiHv.Tests.Support;
 using SsiHv.Tests.Vmm;
 using Xunit;
 using Xunit.Abstractions;
 
-namespace SsiHv.Tests.Cluster;
+namespace SsiHv.Tests.Up;
 
 /// <summary>
 /// `ssihv up --guest probe` forms a real 2- and 3-node cluster on this machine, on loopback and in network

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace SsiHv.Shell.Cluster;
+namespace SsiHv.Shell.Up;
 
 // The HTTP control API's replies as docs/node-host.md defines them (camelCase JSON). Only the fields `ssihv up`
 // reads are declared; unknown ones are skipped so that a node host may add fields. The one request body with

@@ -5,8 +5,9 @@ using System.Security.Cryptography;
 using SsiHv.Core.Cluster;
 using SsiHv.Core.Vm;
 using SsiHv.Shell.Lab;
+using SsiHv.Shell.Nodes;
 
-namespace SsiHv.Shell.Cluster;
+namespace SsiHv.Shell.Up;
 
 /// <summary>What `ssihv up` runs: the topology, how nodes are addressed, the VM and the time limits.</summary>
 public sealed record LocalClusterOptions(

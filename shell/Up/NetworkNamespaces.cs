@@ -2,7 +2,7 @@ using System.Diagnostics;
 using SsiHv.Core.Cluster;
 using SsiHv.Shell.Processes;
 
-namespace SsiHv.Shell.Cluster;
+namespace SsiHv.Shell.Up;
 
 /// <summary>
 /// The network of `ssihv up --netns` (names and addresses from core NamespaceLayout): one namespace per node

@@ -5,7 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using SsiHv.Core.Vm;
 
-namespace SsiHv.Shell.Cluster;
+namespace SsiHv.Shell.Up;
 
 /// <summary>
 /// A client of the node hosts' HTTP control API (docs/node-host.md) with the bounded waits that forming a

@@ -2,12 +2,12 @@ using System.Text;
 using System.Text.Json;
 using SsiHv.Core.Cluster;
 using SsiHv.Core.Vm;
-using SsiHv.Shell.Cluster;
+using SsiHv.Shell.Up;
 using SsiHv.Shell.Topology;
 using SsiHv.Tests.Support;
 using Xunit;
 
-namespace SsiHv.Tests.Cluster;
+namespace SsiHv.Tests.Up;
 
 /// <summary>
 /// `ssihv up`'s supervision with real child processes and real HTTP: the node hosts are stand-ins (`sleep`, or a

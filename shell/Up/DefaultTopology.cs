@@ -1,4 +1,4 @@
-namespace SsiHv.Shell.Cluster;
+namespace SsiHv.Shell.Up;
 
 /// <summary>
 /// The cluster `ssihv up` forms when no --topology is given: examples/two-node.json's shape (a CPU node and a

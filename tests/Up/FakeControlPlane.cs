@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text;
 
-namespace SsiHv.Tests.Cluster;
+namespace SsiHv.Tests.Up;
 
 /// <summary>
 /// Node hosts' control APIs as docs/node-host.md specifies them, served on real sockets by HttpListener, so that

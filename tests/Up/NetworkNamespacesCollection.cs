@@ -1,7 +1,7 @@
-using SsiHv.Shell.Cluster;
+using SsiHv.Shell.Up;
 using Xunit;
 
-namespace SsiHv.Tests.Cluster;
+namespace SsiHv.Tests.Up;
 
 /// <summary>
 /// Every test that builds a --netns network uses 10.213.0.0/24, which one network at a time may hold: the classes

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 
-namespace SsiHv.Shell.Cluster;
+namespace SsiHv.Shell.Up;
 
 /// <summary>The end-of-run report of `ssihv up`, rendered from GET /v1/pages and GET /v1/vm.</summary>
 public static class ClusterSummary

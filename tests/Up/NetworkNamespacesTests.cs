@@ -2,11 +2,11 @@ using System.Net;
 using System.Net.Sockets;
 using SsiHv.Core.Vm;
 using SsiHv.Interop.Linux;
-using SsiHv.Shell.Cluster;
+using SsiHv.Shell.Up;
 using SsiHv.Tests.Support;
 using Xunit;
 
-namespace SsiHv.Tests.Cluster;
+namespace SsiHv.Tests.Up;
 
 /// <summary>
 /// The --netns network of `ssihv up` on the real kernel: two namespaces on a bridge reach each other (ping, TCP)

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using SsiHv.Interop.Linux;
 
-namespace SsiHv.Shell.Cluster;
+namespace SsiHv.Shell.Up;
 
 /// <summary>
 /// One node host child process of `ssihv up`. Its stderr lines are relayed at once, prefixed `[node N]`, and

@@ -1,4 +1,4 @@
-namespace SsiHv.Shell.Cluster;
+namespace SsiHv.Shell.Up;
 
 /// <summary>`ssihv up` could not bring the cluster through its run; `Lines` say why, for a person to act on.</summary>
 public sealed class ClusterRunException(IReadOnlyList<string> lines) : Exception(string.Join(Environment.NewLine, lines))
