@@ -124,8 +124,8 @@ if [[ -n "$lab_filter" ]]; then
     # over it, and under the cluster tests' load a READ went unanswered (docs/lab.md). 2 CPUs and 6 GiB each fit
     # the 2-core, 24 GiB hosts this runs on. Only the results directory is writable inside; everything else the
     # tests write stays in the machines' overlays. Their output is interleaved here, tagged with its machine.
-    lab_parts=("cluster" "FullyQualifiedName~SsiHv.Tests.Cluster." ""
-               "other" "FullyQualifiedName!~SsiHv.Tests.Cluster." "--rdma")
+    lab_parts=("cluster" "FullyQualifiedName~SsiHv.Tests.Cluster.|FullyQualifiedName~SsiHv.Tests.Up." ""
+               "other" "FullyQualifiedName!~SsiHv.Tests.Cluster.&FullyQualifiedName!~SsiHv.Tests.Up." "--rdma")
     lab_pids=()
     for ((part = 0; part < ${#lab_parts[@]}; part += 3)); do
         name="${lab_parts[part]}"

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using SsiHv.Core.Cluster;
 using SsiHv.Core.Input;
 using SsiHv.Shell.Input;
