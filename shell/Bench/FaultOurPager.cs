@@ -34,7 +34,8 @@ public static class FaultOurPager
         using var kvm = HostKvm.Open();
         using var vm = kvm.CreateVm();
         // One node-0 RAM range (paged) plus GuestMemory's unpaged BIOS area at 0xE0000, which holds the code.
-        using var memory = GuestMemory.Create(vm, [new Layout.MemoryRange(0, DataBase, (ulong)pages * PageSize)]);
+        using var memory = GuestMemory.Create([new Layout.MemoryRange(0, DataBase, (ulong)pages * PageSize)]);
+        memory.RegisterWith(vm);
         memory.Write(LowBase, guestCode);
         Span<byte> parameters = stackalloc byte[8];
         BitConverter.TryWriteBytes(parameters[..4], (uint)pages);

@@ -75,7 +75,8 @@ public sealed class VirtualMachine : IDisposable
         TrySetTssAddress();
         vm.CreateIrqchip();
         vm.CreatePit();
-        memory = GuestMemory.Create(vm, ranges);
+        memory = GuestMemory.Create(ranges);
+        memory.RegisterWith(vm);
         foreach (var table in tables.ResultValue)
             memory.Write(table.Address, table.Bytes);
         foreach (var chunk in plan.Chunks)

@@ -1,0 +1,19 @@
+using SsiHv.Interop.Kvm;
+
+namespace SsiHv.Shell.Vmm.Memory;
+
+/// <summary>
+/// Hands guest memory, already allocated and mapped, to a VM: one memory slot per region, numbered in region order.
+/// Kept apart from <see cref="GuestMemory"/> so that allocating guest RAM needs no hypervisor.
+/// </summary>
+public static class GuestMemoryRegistration
+{
+    public static void RegisterWith(this GuestMemory memory, KvmVm vm)
+    {
+        for (var slot = 0; slot < memory.Regions.Count; slot++)
+        {
+            var region = memory.Regions[slot];
+            vm.SetUserMemoryRegion((uint)slot, region.GuestAddress, region.Mapping.Length, region.Mapping.Address);
+        }
+    }
+}
