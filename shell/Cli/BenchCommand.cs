@@ -3,6 +3,7 @@ using SsiHv.Shell.Assets;
 using SsiHv.Shell.Bench;
 using SsiHv.Shell.Topology;
 using SsiHv.Shell.Vmm;
+using SsiHv.Shell.Vmm.Hypervisor.Kvm;
 
 namespace SsiHv.Shell.Cli;
 

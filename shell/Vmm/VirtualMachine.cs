@@ -4,13 +4,14 @@ using SsiHv.Core.Acpi;
 using SsiHv.Core.Boot;
 using SsiHv.Core.Devices;
 using SsiHv.Core.Memory;
-using SsiHv.Interop.Kvm;
 using SsiHv.Interop.Linux;
 using SsiHv.Shell.Bench;
 using SsiHv.Core.Paging;
 using SsiHv.Shell.Pager;
 using SsiHv.Shell.Vmm.Boot;
 using SsiHv.Shell.Vmm.Devices;
+using SsiHv.Shell.Vmm.Hypervisor;
+using SsiHv.Shell.Vmm.Hypervisor.Kvm;
 using SsiHv.Shell.Vmm.Memory;
 using SsiHv.Shell.Vmm.Vcpu;
 using CoreTopology = SsiHv.Core.Topology.Topology;
@@ -28,22 +29,21 @@ public sealed record VmConfig(CoreTopology Topology, string KernelPath, byte[] K
     ulong? MemoryBudgetBytes = null, Func<GuestMemory, IPageStore>? PageStoreFactory = null);
 
 /// <summary>
-/// One KVM virtual machine for a topology (the boot pipeline of docs/design.md §3.1): tables and boot plan from the
-/// core → guest memory, devices and vCPUs → vCPU threads until the guest powers off or resets, something
+/// One virtual machine for a topology (the boot pipeline of docs/design.md §3.1), on this host's KVM through the
+/// hypervisor seam (<see cref="IHypervisor"/>): tables and boot plan from the core → guest memory, devices and
+/// vCPUs → vCPU threads until the guest powers off or resets, something
 /// fails, is stopped (<see cref="Stop"/>: the control plane, a lost node, a failed pager), or the time limit
 /// passes. Console bytes flow through a channel to one writer.
 /// </summary>
 public sealed class VirtualMachine : IDisposable
 {
     static readonly TimeSpan VcpuStopTimeout = TimeSpan.FromSeconds(5);
-    /// Intel VT-x's real-mode TSS needs three pages below 4 GiB outside RAM; QEMU and Firecracker use this address.
-    const ulong TssAddress = 0xFFFBD000;
     const uint SerialIrq = 4;
 
-    readonly KvmSystem kvm;
-    readonly KvmVm vm;
+    readonly IHypervisor hypervisor;
+    readonly IHypervisorVm vm;
     readonly GuestMemory memory;
-    readonly List<KvmVcpu> vcpus = [];
+    readonly List<IVcpu> vcpus = [];
     readonly List<VcpuLoop> loops = [];
     readonly Lock haltGate = new();
     bool vcpusReleased;
@@ -70,11 +70,9 @@ public sealed class VirtualMachine : IDisposable
             config.Initrd is null ? FSharpOption<ReadOnlyMemory<byte>>.None : FSharpOption<ReadOnlyMemory<byte>>.Some(config.Initrd),
             TableSet.rsdpAddress));
 
-        kvm = HostKvm.Open();
-        vm = kvm.CreateVm();
-        TrySetTssAddress();
-        vm.CreateIrqchip();
-        vm.CreatePit();
+        hypervisor = HostKvm.Open();
+        vm = hypervisor.CreateVm();
+        vm.CreateInKernelPlatform();
         memory = GuestMemory.Create(ranges);
         memory.RegisterWith(vm);
         foreach (var table in tables.ResultValue)
@@ -99,7 +97,7 @@ public sealed class VirtualMachine : IDisposable
         ports.Attach(PciHostBridge.addressPort, 1, pci.AddressRegister);
         ports.Attach(PciHostBridge.dataPort, PciHostBridge.dataPortCount, pci.DataRegister);
 
-        var supportedCpuid = kvm.SupportedCpuid();
+        var supportedCpuid = hypervisor.SupportedCpuid();
         var cpus = Core.Topology.TopologyModule.totalCpus(config.Topology);
         for (var id = 0; id < cpus; id++)
         {
@@ -213,18 +211,6 @@ public sealed class VirtualMachine : IDisposable
         await output.FlushAsync();
     }
 
-    void TrySetTssAddress()
-    {
-        try
-        {
-            vm.SetTssAddress(TssAddress);
-        }
-        catch (LinuxError)
-        {
-            // Only VT-x needs it; other KVM flavours (SVM, kvm_pvm) may not implement the ioctl.
-        }
-    }
-
     public void Dispose()
     {
         lock (haltGate)
@@ -235,7 +221,7 @@ public sealed class VirtualMachine : IDisposable
         Pager?.Dispose();
         ownPageStore?.Dispose();
         memory?.Dispose();
-        kvm?.Dispose();
+        hypervisor?.Dispose();
     }
 }
 

@@ -1,4 +1,4 @@
-using SsiHv.Interop.Kvm;
+using SsiHv.Shell.Vmm.Hypervisor;
 
 namespace SsiHv.Shell.Vmm.Memory;
 
@@ -8,12 +8,12 @@ namespace SsiHv.Shell.Vmm.Memory;
 /// </summary>
 public static class GuestMemoryRegistration
 {
-    public static void RegisterWith(this GuestMemory memory, KvmVm vm)
+    public static void RegisterWith(this GuestMemory memory, IHypervisorVm vm)
     {
         for (var slot = 0; slot < memory.Regions.Count; slot++)
         {
             var region = memory.Regions[slot];
-            vm.SetUserMemoryRegion((uint)slot, region.GuestAddress, region.Mapping.Length, region.Mapping.Address);
+            vm.MapMemory((uint)slot, region.GuestAddress, region.Mapping.Length, region.Mapping.Address);
         }
     }
 }
