@@ -49,7 +49,10 @@ public sealed class VirtualMachine : IDisposable
     bool vcpusReleased;
     readonly Channel<VmStop> stops = Channel.CreateBounded<VmStop>(new BoundedChannelOptions(16) { FullMode = BoundedChannelFullMode.DropWrite });
     readonly Channel<byte> console = Channel.CreateUnbounded<byte>(new UnboundedChannelOptions { SingleReader = true });
-    readonly PortBus ports = new();
+    readonly AddressBus ports = new("port I/O");
+    /// Nothing is attached to MMIO: every guest access that KVM's own devices and the memory slots leave over
+    /// follows the bus's rule for unclaimed addresses.
+    readonly AddressBus mmio = new("MMIO");
 
     public SerialPort Serial { get; }
 
@@ -108,7 +111,7 @@ public sealed class VirtualMachine : IDisposable
             VcpuSetup.SetBootFpu(vcpu);
             if (id == 0)
                 VcpuSetup.SetEntryState(vcpu, plan.Entry);
-            loops.Add(new VcpuLoop(vcpu, ports, memory, RequestStop));
+            loops.Add(new VcpuLoop(vcpu, ports, mmio, memory, RequestStop));
         }
         VcpuSetup.SynchronizeTimeStampCounters(vcpus);
         // Writing each LAPIC state back makes KVM rebuild its APIC ID routing map with every vCPU in it, as

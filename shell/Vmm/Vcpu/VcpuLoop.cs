@@ -6,11 +6,11 @@ using SsiHv.Shell.Vmm.Memory;
 namespace SsiHv.Shell.Vmm.Vcpu;
 
 /// <summary>
-/// One vCPU thread: runs the vCPU (KVM_RUN) until the VM stops; port I/O goes to the bus, anything the VMM cannot continue
+/// One vCPU thread: runs the vCPU (KVM_RUN) until the VM stops; port I/O and MMIO go to their buses, anything the VMM cannot continue
 /// from becomes a <see cref="VmStop.Failure"/> with a full report. APs start in wait-for-SIPI (in-kernel LAPIC)
 /// and simply block in KVM_RUN until the guest starts them.
 /// </summary>
-public sealed class VcpuLoop(IVcpu vcpu, PortBus ports, GuestMemory memory, Action<VmStop> stop)
+public sealed class VcpuLoop(IVcpu vcpu, AddressBus ports, AddressBus mmio, GuestMemory memory, Action<VmStop> stop)
 {
     readonly ManualResetEventSlim started = new();
     volatile bool stopping;
@@ -82,10 +82,10 @@ public sealed class VcpuLoop(IVcpu vcpu, PortBus ports, GuestMemory memory, Acti
                 HandlePortIo(io);
                 return true;
             case VcpuExit.MmioRead read:
-                // Nothing is mapped there: reads see all ones, writes are dropped, as on a PC bus.
-                read.Data.Bytes.Fill(0xFF);
+                mmio.Read(read.Address, read.Data.Bytes);
                 return true;
-            case VcpuExit.MmioWrite:
+            case VcpuExit.MmioWrite write:
+                mmio.Write(write.Address, write.Data.Bytes);
                 return true;
             case VcpuExit.PowerOff:
                 stop(new VmStop.PowerOff());
