@@ -2,7 +2,6 @@ using System.Threading.Channels;
 using Microsoft.FSharp.Core;
 using SsiHv.Core.Acpi;
 using SsiHv.Core.Boot;
-using SsiHv.Core.Devices;
 using SsiHv.Core.Memory;
 using SsiHv.Interop.Linux;
 using SsiHv.Shell.Bench;
@@ -92,13 +91,7 @@ public sealed class VirtualMachine : IDisposable
         }
 
         Serial = new SerialPort(console.Writer, level => vm.SetIrqLine(SerialIrq, level));
-        ports.Attach(SerialPort.Com1, SerialPort.PortCount, Serial);
-        ports.Attach(PowerManagementPorts.First, PowerManagementPorts.Count, new PowerManagementPorts(RequestStop));
-        ports.Attach(ResetRegisterPort.Port, 1, new ResetRegisterPort(RequestStop));
-        ports.Attach(I8042Ports.First, I8042Ports.Count, new I8042Ports(RequestStop));
-        var pci = new PciConfigPorts();
-        ports.Attach(PciHostBridge.addressPort, 1, pci.AddressRegister);
-        ports.Attach(PciHostBridge.dataPort, PciHostBridge.dataPortCount, pci.DataRegister);
+        PlatformPorts.Attach(ports, Serial, RequestStop);
 
         var supportedCpuid = hypervisor.SupportedCpuid();
         var cpus = Core.Topology.TopologyModule.totalCpus(config.Topology);

@@ -17,13 +17,7 @@ public sealed class AddressBusTests
     AddressBus PortBusOfAVm()
     {
         var ports = new AddressBus("port I/O");
-        ports.Attach(SerialPort.Com1, SerialPort.PortCount, new SerialPort(console.Writer, _ => { }));
-        ports.Attach(PowerManagementPorts.First, PowerManagementPorts.Count, new PowerManagementPorts(Stop));
-        ports.Attach(ResetRegisterPort.Port, 1, new ResetRegisterPort(Stop));
-        ports.Attach(I8042Ports.First, I8042Ports.Count, new I8042Ports(Stop));
-        var pci = new PciConfigPorts();
-        ports.Attach(PciHostBridge.addressPort, 1, pci.AddressRegister);
-        ports.Attach(PciHostBridge.dataPort, PciHostBridge.dataPortCount, pci.DataRegister);
+        PlatformPorts.Attach(ports, new SerialPort(console.Writer, _ => { }), Stop);
         return ports;
     }
 

@@ -33,28 +33,25 @@ public sealed class AddressBus(string name)
 
     public void Read(ulong address, Span<byte> data)
     {
-        var found = DeviceBus.find(address, bus);
-        if (found.IsSome)
-        {
-            var (device, offset) = found.Value;
-            device.Read(offset, data);
-        }
+        if (Claimant(address) is { } claim)
+            claim.Device.Read(claim.Offset, data);
         else
-        {
-            Interlocked.Increment(ref unclaimedAccesses);
             data.Fill(0xFF);
-        }
     }
 
     public void Write(ulong address, ReadOnlySpan<byte> data)
     {
+        if (Claimant(address) is { } claim)
+            claim.Device.Write(claim.Offset, data);
+    }
+
+    /// The device and offset for `address`; null (and counted) when no device claims it.
+    (IBusDevice Device, ulong Offset)? Claimant(ulong address)
+    {
         var found = DeviceBus.find(address, bus);
         if (found.IsSome)
-        {
-            var (device, offset) = found.Value;
-            device.Write(offset, data);
-        }
-        else
-            Interlocked.Increment(ref unclaimedAccesses);
+            return found.Value;
+        Interlocked.Increment(ref unclaimedAccesses);
+        return null;
     }
 }

@@ -6,8 +6,8 @@ using SsiHv.Shell.Vmm.Memory;
 namespace SsiHv.Shell.Vmm.Vcpu;
 
 /// <summary>
-/// One vCPU thread: runs the vCPU (KVM_RUN) until the VM stops; port I/O and MMIO go to their buses, anything the VMM cannot continue
-/// from becomes a <see cref="VmStop.Failure"/> with a full report. APs start in wait-for-SIPI (in-kernel LAPIC)
+/// One vCPU thread: runs the vCPU (KVM_RUN) until the VM stops; port I/O and MMIO go to their buses, anything
+/// the VMM cannot continue from becomes a <see cref="VmStop.Failure"/> with a full report. APs start in wait-for-SIPI (in-kernel LAPIC)
 /// and simply block in KVM_RUN until the guest starts them.
 /// </summary>
 public sealed class VcpuLoop(IVcpu vcpu, AddressBus ports, AddressBus mmio, GuestMemory memory, Action<VmStop> stop)
