@@ -18,6 +18,7 @@ let all =
         Acpi.QemuReferenceTables.tests
         Boot.BootProperties.tests
         Vcpu.CpuidPolicyProperties.tests
+        Devices.DeviceBusProperties.tests
         Devices.DeviceProperties.tests
         Devices.PciHostBridgeProperties.tests
         Paging.PagingTests.tests

@@ -64,6 +64,14 @@ public sealed unsafe class KvmVcpu : IDisposable
         return new Span<byte>(run + io.DataOffset, (int)length);
     }
 
+    /// The data bytes of an MMIO exit (its length, at most 8), inside the kvm_run page.
+    public Span<byte> MmioData()
+    {
+        ref var mmio = ref MmioExit;
+        fixed (byte* data = mmio.Data)
+            return new Span<byte>(data, (int)Math.Min(mmio.Len, 8u));
+    }
+
     public KvmRegs GetRegs()
     {
         KvmRegs regs;

@@ -1,16 +1,16 @@
 using Microsoft.FSharp.Collections;
 using SsiHv.Core.Memory;
 using SsiHv.Core.Paging;
-using SsiHv.Interop.Kvm;
 using SsiHv.Shell.Pager;
-using SsiHv.Shell.Vmm;
+using SsiHv.Shell.Vmm.Hypervisor;
+using SsiHv.Shell.Vmm.Hypervisor.Kvm;
 using SsiHv.Shell.Vmm.Memory;
 using static SsiHv.Shell.Bench.FaultGuestLayout;
 
 namespace SsiHv.Shell.Bench;
 
 /// <summary>
-/// Our side of <c>ssihv bench fault</c>: the fault guest in a KVM VM of this process whose paged region is served by
+/// Our side of <c>ssihv bench fault</c>: the fault guest in a KVM VM of this process (through the hypervisor seam) whose paged region is served by
 /// <see cref="UserfaultPager"/> (pager thread: uffd read → core Pager.step → UFFDIO_COPY / WRITEPROTECT / WAKE,
 /// MADV_DONTNEED, <see cref="LocalPageStore"/>) exactly as <c>ssihv run --memory-budget</c> serves guest RAM.
 /// </summary>
@@ -31,10 +31,11 @@ public static class FaultOurPager
     public static FaultRun Run(byte[] guestCode, int pages, int budgetPages, int passes, int home, Func<GuestMemory, IPageStore> storeFor, Action? guestHalted,
         FaultThreadPlacement placement)
     {
-        using var kvm = HostKvm.Open();
-        using var vm = kvm.CreateVm();
+        using var hypervisor = HostKvm.Open();
+        using var vm = hypervisor.CreateVm();
         // One node-0 RAM range (paged) plus GuestMemory's unpaged BIOS area at 0xE0000, which holds the code.
-        using var memory = GuestMemory.Create(vm, [new Layout.MemoryRange(0, DataBase, (ulong)pages * PageSize)]);
+        using var memory = GuestMemory.Create([new Layout.MemoryRange(0, DataBase, (ulong)pages * PageSize)]);
+        memory.RegisterWith(vm);
         memory.Write(LowBase, guestCode);
         Span<byte> parameters = stackalloc byte[8];
         BitConverter.TryWriteBytes(parameters[..4], (uint)pages);
@@ -93,36 +94,36 @@ public static class FaultOurPager
     }
 
     /// 32-bit protected mode, paging off, flat 4 GiB segments: no GDT in memory because the guest loads none.
-    static void EnterFlatProtectedMode(KvmVcpu vcpu)
+    static void EnterFlatProtectedMode(IVcpu vcpu)
     {
-        var sregs = vcpu.GetSregs();
-        var code = new KvmSegment { Base = 0, Limit = 0xFFFFFFFF, Selector = 8, Type = 11, Present = 1, Dpl = 0, Db = 1, S = 1, G = 1 };
+        var sregs = vcpu.GetSpecialRegisters();
+        var code = new SegmentRegister { Base = 0, Limit = 0xFFFFFFFF, Selector = 8, Type = 11, Present = 1, Dpl = 0, Db = 1, S = 1, G = 1 };
         var data = code with { Selector = 16, Type = 3 };
         sregs.Cs = code;
         sregs.Ds = sregs.Es = sregs.Fs = sregs.Gs = sregs.Ss = data;
         sregs.Cr0 = 0x11; // PE | ET
-        vcpu.SetSregs(sregs);
-        vcpu.SetRegs(new KvmRegs { Rip = LowBase, Rflags = 0x2 });
+        vcpu.SetSpecialRegisters(sregs);
+        vcpu.SetRegisters(new StandardRegisters { Rip = LowBase, Rflags = 0x2 });
     }
 
     /// The vCPU loop: timestamps each write to the pass port, stops at hlt; returns why it failed, or null.
-    static string? RunGuest(KvmVcpu vcpu, List<long> marks, int? cpu)
+    static string? RunGuest(IVcpu vcpu, List<long> marks, int? cpu)
     {
         if (cpu is { } pinned)
             Interop.Linux.CpuAffinity.PinCurrentThread(pinned);
         while (true)
         {
-            if (vcpu.Run() != KvmVcpu.RunOutcome.Exited)
-                continue;
-            switch (vcpu.ExitReason)
+            switch (vcpu.Run())
             {
-                case KvmExitReason.Io when vcpu.IoExit.Port == PassPort:
+                case VcpuExit.Interrupted:
+                    continue;
+                case VcpuExit.PortIo { Port: PassPort }:
                     marks.Add(System.Diagnostics.Stopwatch.GetTimestamp());
                     break;
-                case KvmExitReason.Hlt:
+                case VcpuExit.Halt:
                     return null;
-                default:
-                    return $"unexpected exit {vcpu.ExitReason}";
+                case var exit:
+                    return $"unexpected exit {exit.GetType().Name}";
             }
         }
     }

@@ -1,4 +1,4 @@
-using SsiHv.Shell.Vmm;
+using SsiHv.Shell.Vmm.Hypervisor.Kvm;
 
 namespace SsiHv.Shell.Cli;
 

@@ -2,15 +2,15 @@ using System.Threading.Channels;
 using Microsoft.FSharp.Core;
 using SsiHv.Core.Acpi;
 using SsiHv.Core.Boot;
-using SsiHv.Core.Devices;
 using SsiHv.Core.Memory;
-using SsiHv.Interop.Kvm;
 using SsiHv.Interop.Linux;
 using SsiHv.Shell.Bench;
 using SsiHv.Core.Paging;
 using SsiHv.Shell.Pager;
 using SsiHv.Shell.Vmm.Boot;
 using SsiHv.Shell.Vmm.Devices;
+using SsiHv.Shell.Vmm.Hypervisor;
+using SsiHv.Shell.Vmm.Hypervisor.Kvm;
 using SsiHv.Shell.Vmm.Memory;
 using SsiHv.Shell.Vmm.Vcpu;
 using CoreTopology = SsiHv.Core.Topology.Topology;
@@ -28,28 +28,30 @@ public sealed record VmConfig(CoreTopology Topology, string KernelPath, byte[] K
     ulong? MemoryBudgetBytes = null, Func<GuestMemory, IPageStore>? PageStoreFactory = null);
 
 /// <summary>
-/// One KVM virtual machine for a topology (the boot pipeline of docs/design.md §3.1): tables and boot plan from the
-/// core → guest memory, devices and vCPUs → vCPU threads until the guest powers off or resets, something
+/// One virtual machine for a topology (the boot pipeline of docs/design.md §3.1), on this host's KVM through the
+/// hypervisor seam (<see cref="IHypervisor"/>): tables and boot plan from the core → guest memory, devices and
+/// vCPUs → vCPU threads until the guest powers off or resets, something
 /// fails, is stopped (<see cref="Stop"/>: the control plane, a lost node, a failed pager), or the time limit
 /// passes. Console bytes flow through a channel to one writer.
 /// </summary>
 public sealed class VirtualMachine : IDisposable
 {
     static readonly TimeSpan VcpuStopTimeout = TimeSpan.FromSeconds(5);
-    /// Intel VT-x's real-mode TSS needs three pages below 4 GiB outside RAM; QEMU and Firecracker use this address.
-    const ulong TssAddress = 0xFFFBD000;
     const uint SerialIrq = 4;
 
-    readonly KvmSystem kvm;
-    readonly KvmVm vm;
+    readonly IHypervisor hypervisor;
+    readonly IHypervisorVm vm;
     readonly GuestMemory memory;
-    readonly List<KvmVcpu> vcpus = [];
+    readonly List<IVcpu> vcpus = [];
     readonly List<VcpuLoop> loops = [];
     readonly Lock haltGate = new();
     bool vcpusReleased;
     readonly Channel<VmStop> stops = Channel.CreateBounded<VmStop>(new BoundedChannelOptions(16) { FullMode = BoundedChannelFullMode.DropWrite });
     readonly Channel<byte> console = Channel.CreateUnbounded<byte>(new UnboundedChannelOptions { SingleReader = true });
-    readonly PortBus ports = new();
+    readonly AddressBus ports = new("port I/O");
+    /// Nothing is attached to MMIO: every guest access that KVM's own devices and the memory slots leave over
+    /// follows the bus's rule for unclaimed addresses.
+    readonly AddressBus mmio = new("MMIO");
 
     public SerialPort Serial { get; }
 
@@ -70,12 +72,11 @@ public sealed class VirtualMachine : IDisposable
             config.Initrd is null ? FSharpOption<ReadOnlyMemory<byte>>.None : FSharpOption<ReadOnlyMemory<byte>>.Some(config.Initrd),
             TableSet.rsdpAddress));
 
-        kvm = HostKvm.Open();
-        vm = kvm.CreateVm();
-        TrySetTssAddress();
-        vm.CreateIrqchip();
-        vm.CreatePit();
-        memory = GuestMemory.Create(vm, ranges);
+        hypervisor = HostKvm.Open();
+        vm = hypervisor.CreateVm();
+        vm.CreateInKernelPlatform();
+        memory = GuestMemory.Create(ranges);
+        memory.RegisterWith(vm);
         foreach (var table in tables.ResultValue)
             memory.Write(table.Address, table.Bytes);
         foreach (var chunk in plan.Chunks)
@@ -90,15 +91,9 @@ public sealed class VirtualMachine : IDisposable
         }
 
         Serial = new SerialPort(console.Writer, level => vm.SetIrqLine(SerialIrq, level));
-        ports.Attach(SerialPort.Com1, SerialPort.PortCount, Serial);
-        ports.Attach(PowerManagementPorts.First, PowerManagementPorts.Count, new PowerManagementPorts(RequestStop));
-        ports.Attach(ResetRegisterPort.Port, 1, new ResetRegisterPort(RequestStop));
-        ports.Attach(I8042Ports.First, I8042Ports.Count, new I8042Ports(RequestStop));
-        var pci = new PciConfigPorts();
-        ports.Attach(PciHostBridge.addressPort, 1, pci.AddressRegister);
-        ports.Attach(PciHostBridge.dataPort, PciHostBridge.dataPortCount, pci.DataRegister);
+        PlatformPorts.Attach(ports, Serial, RequestStop);
 
-        var supportedCpuid = kvm.SupportedCpuid();
+        var supportedCpuid = hypervisor.SupportedCpuid();
         var cpus = Core.Topology.TopologyModule.totalCpus(config.Topology);
         for (var id = 0; id < cpus; id++)
         {
@@ -109,7 +104,7 @@ public sealed class VirtualMachine : IDisposable
             VcpuSetup.SetBootFpu(vcpu);
             if (id == 0)
                 VcpuSetup.SetEntryState(vcpu, plan.Entry);
-            loops.Add(new VcpuLoop(vcpu, ports, memory, RequestStop));
+            loops.Add(new VcpuLoop(vcpu, ports, mmio, memory, RequestStop));
         }
         VcpuSetup.SynchronizeTimeStampCounters(vcpus);
         // Writing each LAPIC state back makes KVM rebuild its APIC ID routing map with every vCPU in it, as
@@ -212,18 +207,6 @@ public sealed class VirtualMachine : IDisposable
         await output.FlushAsync();
     }
 
-    void TrySetTssAddress()
-    {
-        try
-        {
-            vm.SetTssAddress(TssAddress);
-        }
-        catch (LinuxError)
-        {
-            // Only VT-x needs it; other KVM flavours (SVM, kvm_pvm) may not implement the ioctl.
-        }
-    }
-
     public void Dispose()
     {
         lock (haltGate)
@@ -234,7 +217,7 @@ public sealed class VirtualMachine : IDisposable
         Pager?.Dispose();
         ownPageStore?.Dispose();
         memory?.Dispose();
-        kvm?.Dispose();
+        hypervisor?.Dispose();
     }
 }
 

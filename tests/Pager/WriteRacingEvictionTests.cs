@@ -1,7 +1,6 @@
 using System.Runtime.InteropServices;
 using SsiHv.Core.Memory;
 using SsiHv.Core.Paging;
-using SsiHv.Interop.Kvm;
 using SsiHv.Interop.Memory;
 using SsiHv.Shell.Pager;
 using SsiHv.Shell.Vmm.Memory;
@@ -31,15 +30,12 @@ public sealed class WriteRacingEvictionTests(ITestOutputHelper output)
     const int MinimumEvictions = 100;
     static readonly TimeSpan RaceLimit = TestScale.Seconds(30);
 
-    [Trait(Needs.Trait, Needs.Kvm)]
     [Fact]
     public void No_write_is_lost_and_no_read_is_stale_while_pages_are_evicted_under_the_writers()
     {
         var path = SsiHv.Tests.Cli.TestFiles.TopologyPath("one-node");
         Assert.True(SsiHv.Shell.Topology.TopologyFile.TryLoad(path, out var topology, out var problems), string.Join('\n', problems));
-        using var kvm = KvmSystem.Open();
-        using var vm = kvm.CreateVm();
-        using var memory = GuestMemory.Create(vm, Layout.ranges(topology));
+        using var memory = GuestMemory.Create(Layout.ranges(topology));
         using var store = new LocalPageStore(memory);
         var config = CorePager.PagerConfigModule.create(0, BudgetPages, Placement.ofTopology(Placement.PlacementPolicy.FirstTouch, topology)).ResultValue;
         using var pager = new UserfaultPager(memory, config, store, output.WriteLine);

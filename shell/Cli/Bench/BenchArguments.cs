@@ -1,7 +1,7 @@
 using System.Globalization;
 using SsiHv.Shell.Assets;
 using SsiHv.Shell.Bench;
-using SsiHv.Shell.Vmm;
+using SsiHv.Shell.Vmm.Hypervisor.Kvm;
 
 namespace SsiHv.Shell.Cli.Bench;
 

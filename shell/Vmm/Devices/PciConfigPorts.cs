@@ -4,10 +4,12 @@ namespace SsiHv.Shell.Vmm.Devices;
 
 /// <summary>
 /// PCI configuration mechanism #1 with nothing behind it but the host bridge (core PciHostBridge): CONFIG_ADDRESS
-/// at 0xCF8 (dword accesses; 0xCF9 stays the reset register) and CONFIG_DATA at 0xCFC-0xCFF.
+/// at 0xCF8 (dword accesses; 0xCF9 stays the reset register) and CONFIG_DATA at 0xCFC-0xCFF. The two registers
+/// are two bus devices over one CONFIG_ADDRESS, which one lock guards.
 /// </summary>
 public sealed class PciConfigPorts
 {
+    readonly Lock gate = new();
     uint address;
 
     public PciConfigPorts()
@@ -16,21 +18,23 @@ public sealed class PciConfigPorts
         DataRegister = new Register(this, isAddress: false);
     }
 
-    public IPortDevice AddressRegister { get; }
-    public IPortDevice DataRegister { get; }
+    public IBusDevice AddressRegister { get; }
+    public IBusDevice DataRegister { get; }
 
-    sealed class Register(PciConfigPorts owner, bool isAddress) : IPortDevice
+    sealed class Register(PciConfigPorts owner, bool isAddress) : IBusDevice
     {
-        public void Read(ushort offset, Span<byte> data)
+        public void Read(ulong offset, Span<byte> data)
         {
-            var value = isAddress
-                ? PciHostBridge.readAddress(owner.address, data.Length)
-                : PciHostBridge.readData(owner.address, offset, data.Length);
+            uint value;
+            lock (owner.gate)
+                value = isAddress
+                    ? PciHostBridge.readAddress(owner.address, data.Length)
+                    : PciHostBridge.readData(owner.address, (int)offset, data.Length);
             for (var i = 0; i < data.Length; i++)
                 data[i] = (byte)(value >> (8 * i));
         }
 
-        public void Write(ushort offset, ReadOnlySpan<byte> data)
+        public void Write(ulong offset, ReadOnlySpan<byte> data)
         {
             // Configuration writes to the bridge change nothing.
             if (!isAddress)
@@ -38,7 +42,8 @@ public sealed class PciConfigPorts
             uint value = 0;
             for (var i = 0; i < data.Length; i++)
                 value |= (uint)data[i] << (8 * i);
-            owner.address = PciHostBridge.afterAddressWrite(owner.address, value, data.Length);
+            lock (owner.gate)
+                owner.address = PciHostBridge.afterAddressWrite(owner.address, value, data.Length);
         }
     }
 }

@@ -7,8 +7,9 @@ namespace SsiHv.Shell.Vmm.Devices;
 /// <summary>
 /// The FADT's PM1a event block (status, enable), control block and PM timer, on the ports our FACP names;
 /// power-off and reset requests become <see cref="VmStop"/>s. The timer counts from the device's creation.
+/// Any vCPU may access the registers: one lock keeps their state consistent.
 /// </summary>
-public sealed class PowerManagementPorts(Action<VmStop> stop) : IPortDevice
+public sealed class PowerManagementPorts(Action<VmStop> stop) : IBusDevice
 {
     public static readonly ushort First = Facp.pm1aEventPort;
     public static readonly ushort Count = (ushort)(Facp.pmTimerPort + Facp.pmTimerLength - Facp.pm1aEventPort);
@@ -17,10 +18,11 @@ public sealed class PowerManagementPorts(Action<VmStop> stop) : IPortDevice
     static readonly ushort TimerOffset = (ushort)(Facp.pmTimerPort - Facp.pm1aEventPort);
     const ushort StatusOffset = 0, EnableOffset = 2;
 
+    readonly Lock gate = new();
     PowerManagement.Pm state = PowerManagement.initial;
     readonly System.Diagnostics.Stopwatch clock = System.Diagnostics.Stopwatch.StartNew();
 
-    public void Read(ushort offset, Span<byte> data)
+    public void Read(ulong offset, Span<byte> data)
     {
         if (offset == TimerOffset)
         {
@@ -30,13 +32,15 @@ public sealed class PowerManagementPorts(Action<VmStop> stop) : IPortDevice
             timer[..Math.Min(4, data.Length)].CopyTo(data);
             return;
         }
-        var value = offset switch
-        {
-            StatusOffset => state.Status,
-            EnableOffset => state.Enable,
-            _ when offset == ControlOffset => PowerManagement.readControl(state),
-            _ => (ushort)0,
-        };
+        ushort value;
+        lock (gate)
+            value = offset switch
+            {
+                StatusOffset => state.Status,
+                EnableOffset => state.Enable,
+                _ when offset == ControlOffset => PowerManagement.readControl(state),
+                _ => 0,
+            };
         data.Clear();
         if (data.Length >= 2)
             BinaryPrimitives.WriteUInt16LittleEndian(data, value);
@@ -44,9 +48,15 @@ public sealed class PowerManagementPorts(Action<VmStop> stop) : IPortDevice
             data[0] = (byte)value;
     }
 
-    public void Write(ushort offset, ReadOnlySpan<byte> data)
+    public void Write(ulong offset, ReadOnlySpan<byte> data)
     {
         var value = data.Length >= 2 ? BinaryPrimitives.ReadUInt16LittleEndian(data) : data[0];
+        lock (gate)
+            WriteRegister(offset, value);
+    }
+
+    void WriteRegister(ulong offset, ushort value)
+    {
         if (offset == StatusOffset)
             state = PowerManagement.writeStatus(value, state);
         else if (offset == EnableOffset)
@@ -58,36 +68,5 @@ public sealed class PowerManagementPorts(Action<VmStop> stop) : IPortDevice
             if (request is not null)
                 stop(request.Value.IsPowerOff ? new VmStop.PowerOff() : new VmStop.Reset());
         }
-    }
-}
-
-/// <summary>The reset register named in the FADT (port 0xCF9): writing RESET_VALUE resets the machine.</summary>
-public sealed class ResetRegisterPort(Action<VmStop> stop) : IPortDevice
-{
-    public static readonly ushort Port = Facp.resetPort;
-
-    public void Read(ushort offset, Span<byte> data) => data.Clear();
-
-    public void Write(ushort offset, ReadOnlySpan<byte> data)
-    {
-        if (PowerManagement.writeReset(data[0]) is not null)
-            stop(new VmStop.Reset());
-    }
-}
-
-/// <summary>The i8042 keyboard controller, reduced to what guests use it for here: the pulse-reset command.</summary>
-public sealed class I8042Ports(Action<VmStop> stop) : IPortDevice
-{
-    public const ushort First = 0x60;
-    public const ushort Count = 5;
-    const ushort CommandOffset = 4;
-
-    /// Status and data read as 0: no keyboard data, input buffer empty.
-    public void Read(ushort offset, Span<byte> data) => data.Clear();
-
-    public void Write(ushort offset, ReadOnlySpan<byte> data)
-    {
-        if (offset == CommandOffset && data[0] == PowerManagement.i8042ResetCommand)
-            stop(new VmStop.Reset());
     }
 }

@@ -7,7 +7,7 @@ namespace SsiHv.Shell.Vmm.Devices;
 /// COM1: feeds port accesses to the pure 8250 model and performs its effects: transmitted bytes go to the
 /// console channel, the interrupt line level to the in-kernel PIC/IOAPIC (IRQ 4).
 /// </summary>
-public sealed class SerialPort(ChannelWriter<byte> console, Action<bool> setInterruptLine) : IPortDevice
+public sealed class SerialPort(ChannelWriter<byte> console, Action<bool> setInterruptLine) : IBusDevice
 {
     public const ushort Com1 = 0x3F8;
     public const ushort PortCount = 8;
@@ -17,7 +17,7 @@ public sealed class SerialPort(ChannelWriter<byte> console, Action<bool> setInte
     Uart8250.Uart state = Uart8250.initial;
     bool lineLevel;
 
-    public void Read(ushort offset, Span<byte> data)
+    public void Read(ulong offset, Span<byte> data)
     {
         lock (gate)
         {
@@ -29,7 +29,7 @@ public sealed class SerialPort(ChannelWriter<byte> console, Action<bool> setInte
         }
     }
 
-    public void Write(ushort offset, ReadOnlySpan<byte> data)
+    public void Write(ulong offset, ReadOnlySpan<byte> data)
     {
         lock (gate)
         {

@@ -1,14 +1,14 @@
 using SsiHv.Core.Acpi;
 using SsiHv.Core.Memory;
-using SsiHv.Interop.Kvm;
 using SsiHv.Interop.Memory;
 
 namespace SsiHv.Shell.Vmm.Memory;
 
 /// <summary>
-/// Guest physical memory: one anonymous host mapping and one KVM memory slot per RAM range of the layout
-/// (docs/design.md §4.3), plus the BIOS area where the ACPI tables live. Every access is bounds-checked against the
-/// slots; an address outside them is an error naming it, never a wild host write.
+/// Guest physical memory: one anonymous host mapping per RAM range of the layout (docs/design.md §4.3), plus the
+/// BIOS area where the ACPI tables live. It is allocated and mapped without any hypervisor, so the pager and its
+/// tests need none; a VM is given the regions as a separate step (<see cref="GuestMemoryRegistration"/>). Every
+/// access is bounds-checked against the regions; an address outside them is an error naming it, never a wild host write.
 /// </summary>
 public sealed class GuestMemory : IDisposable
 {
@@ -23,15 +23,14 @@ public sealed class GuestMemory : IDisposable
 
     GuestMemory() { }
 
-    public static GuestMemory Create(KvmVm vm, IEnumerable<Layout.MemoryRange> ranges)
+    public static GuestMemory Create(IEnumerable<Layout.MemoryRange> ranges)
     {
         var memory = new GuestMemory();
         try
         {
-            uint slot = 0;
             foreach (var range in ranges)
-                memory.Add(vm, slot++, $"node {range.Node} RAM", range.Base, range.Length, range.Node);
-            memory.Add(vm, slot, "BIOS area (ACPI tables)", TableSet.rsdpAddress, TableSet.areaEnd - TableSet.rsdpAddress, null);
+                memory.Add($"node {range.Node} RAM", range.Base, range.Length, range.Node);
+            memory.Add("BIOS area (ACPI tables)", TableSet.rsdpAddress, TableSet.areaEnd - TableSet.rsdpAddress, null);
             return memory;
         }
         catch
@@ -41,12 +40,8 @@ public sealed class GuestMemory : IDisposable
         }
     }
 
-    void Add(KvmVm vm, uint slot, string name, ulong guestAddress, ulong length, int? node)
-    {
-        var mapping = new AnonymousMapping(length);
-        regions.Add(new Region(name, guestAddress, mapping, node));
-        vm.SetUserMemoryRegion(slot, guestAddress, length, mapping.Address);
-    }
+    void Add(string name, ulong guestAddress, ulong length, int? node) =>
+        regions.Add(new Region(name, guestAddress, new AnonymousMapping(length), node));
 
     /// Copies `data` to guest-physical `address`; it may span adjacent regions, but not a hole. Copies go through
     /// <see cref="NativeCopy"/> because guest RAM may be under the userfaultfd pager.

@@ -1,5 +1,5 @@
 using System.Text;
-using SsiHv.Interop.Kvm;
+using SsiHv.Shell.Vmm.Hypervisor;
 using SsiHv.Shell.Vmm.Memory;
 
 namespace SsiHv.Shell.Vmm.Vcpu;
@@ -12,13 +12,13 @@ public static class FailureReport
 {
     const int InstructionBytes = 16;
 
-    public static string Describe(KvmVcpu vcpu, GuestMemory memory, string what)
+    public static string Describe(IVcpu vcpu, GuestMemory memory, string what)
     {
         var text = new StringBuilder($"vCPU {vcpu.Id}: {what}\n");
         try
         {
-            var r = vcpu.GetRegs();
-            var s = vcpu.GetSregs();
+            var r = vcpu.GetRegisters();
+            var s = vcpu.GetSpecialRegisters();
             text.AppendLine($"  RIP {r.Rip:X16}  RFLAGS {r.Rflags:X16}  RSP {r.Rsp:X16}  RBP {r.Rbp:X16}");
             text.AppendLine($"  RAX {r.Rax:X16}  RBX {r.Rbx:X16}  RCX {r.Rcx:X16}  RDX {r.Rdx:X16}");
             text.AppendLine($"  RSI {r.Rsi:X16}  RDI {r.Rdi:X16}  R8  {r.R8:X16}  R9  {r.R9:X16}");
@@ -48,7 +48,7 @@ public static class FailureReport
     }
 
     /// A 4-level page walk (4 KiB, 2 MiB and 1 GiB pages) when CR0.PG is set; identity otherwise.
-    static ulong? Translate(GuestMemory memory, KvmSregs s, ulong linear)
+    static ulong? Translate(GuestMemory memory, SpecialRegisters s, ulong linear)
     {
         const ulong present = 1, largePage = 0x80, addressMask = 0x000F_FFFF_FFFF_F000;
         if ((s.Cr0 & 0x8000_0000) == 0)

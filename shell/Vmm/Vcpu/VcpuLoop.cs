@@ -1,19 +1,17 @@
-using SsiHv.Interop.Kvm;
 using SsiHv.Interop.Linux;
 using SsiHv.Shell.Vmm.Devices;
+using SsiHv.Shell.Vmm.Hypervisor;
 using SsiHv.Shell.Vmm.Memory;
 
 namespace SsiHv.Shell.Vmm.Vcpu;
 
 /// <summary>
-/// One vCPU thread: KVM_RUN until the VM stops; port I/O goes to the bus, anything the VMM cannot continue
-/// from becomes a <see cref="VmStop.Failure"/> with a full report. APs start in wait-for-SIPI (in-kernel LAPIC)
+/// One vCPU thread: runs the vCPU (KVM_RUN) until the VM stops; port I/O and MMIO go to their buses, anything
+/// the VMM cannot continue from becomes a <see cref="VmStop.Failure"/> with a full report. APs start in wait-for-SIPI (in-kernel LAPIC)
 /// and simply block in KVM_RUN until the guest starts them.
 /// </summary>
-public sealed class VcpuLoop(KvmVcpu vcpu, PortBus ports, GuestMemory memory, Action<VmStop> stop)
+public sealed class VcpuLoop(IVcpu vcpu, AddressBus ports, AddressBus mmio, GuestMemory memory, Action<VmStop> stop)
 {
-    const uint SystemEventShutdown = 1, SystemEventReset = 2;
-
     readonly ManualResetEventSlim started = new();
     volatile bool stopping;
     nuint thread;
@@ -62,9 +60,10 @@ public sealed class VcpuLoop(KvmVcpu vcpu, PortBus ports, GuestMemory memory, Ac
         {
             while (!stopping)
             {
-                if (vcpu.Run() != KvmVcpu.RunOutcome.Exited)
-                    continue; // EINTR (kicked) re-checks `stopping`; EAGAIN is an AP's first run after INIT
-                if (!HandleExit())
+                var exit = vcpu.Run();
+                if (exit is VcpuExit.Interrupted)
+                    continue; // kicked: re-checks `stopping`; or an AP's first run after INIT
+                if (!HandleExit(exit))
                     return;
             }
         }
@@ -75,58 +74,56 @@ public sealed class VcpuLoop(KvmVcpu vcpu, PortBus ports, GuestMemory memory, Ac
     }
 
     /// Returns false when this vCPU cannot continue.
-    bool HandleExit()
+    bool HandleExit(VcpuExit exit)
     {
-        switch (vcpu.ExitReason)
+        switch (exit)
         {
-            case KvmExitReason.Io:
-                HandlePortIo();
+            case VcpuExit.PortIo io:
+                HandlePortIo(io);
                 return true;
-            case KvmExitReason.Mmio:
-                // Nothing is mapped there: reads see all ones, writes are dropped, as on a PC bus.
-                if (vcpu.MmioExit.IsWrite == 0)
-                    unsafe
-                    {
-                        fixed (byte* data = vcpu.MmioExit.Data)
-                            new Span<byte>(data, 8).Fill(0xFF);
-                    }
+            case VcpuExit.MmioRead read:
+                mmio.Read(read.Address, read.Data.Bytes);
                 return true;
-            case KvmExitReason.SystemEvent when vcpu.SystemEventType == SystemEventShutdown:
+            case VcpuExit.MmioWrite write:
+                mmio.Write(write.Address, write.Data.Bytes);
+                return true;
+            case VcpuExit.PowerOff:
                 stop(new VmStop.PowerOff());
                 return false;
-            case KvmExitReason.SystemEvent when vcpu.SystemEventType == SystemEventReset:
+            case VcpuExit.Reset:
                 stop(new VmStop.Reset());
                 return false;
-            case KvmExitReason.SystemEvent:
-                Fail($"system event {vcpu.SystemEventType} (3 = the guest reported a crash)");
+            case VcpuExit.SystemEvent systemEvent:
+                Fail($"system event {systemEvent.Type} (3 = the guest reported a crash)");
                 return false;
-            case KvmExitReason.Shutdown:
+            case VcpuExit.TripleFault:
                 Fail("triple fault (KVM_EXIT_SHUTDOWN): the guest hit an exception it could not handle");
                 return false;
-            case KvmExitReason.InternalError:
-                var error = vcpu.InternalErrorExit;
-                Fail($"KVM internal error, suberror {error.Suberror} (1 = emulation failure: an instruction KVM cannot emulate on this host)");
+            case VcpuExit.InternalError error:
+                Fail(error.Details);
                 return false;
-            case KvmExitReason.FailEntry:
-                Fail($"VM entry failed, hardware reason 0x{vcpu.FailEntryReason:X}");
+            case VcpuExit.FailedEntry failedEntry:
+                Fail($"VM entry failed, hardware reason 0x{failedEntry.HardwareReason:X}");
                 return false;
-            case KvmExitReason.Hlt:
+            case VcpuExit.Halt:
                 Fail("hlt exited to the VMM although the irqchip is in the kernel");
                 return false;
+            case VcpuExit.Unsupported unsupported:
+                Fail(unsupported.Details);
+                return false;
             default:
-                Fail($"unexpected exit reason {(uint)vcpu.ExitReason} ({vcpu.ExitReason})");
+                Fail($"unexpected exit {exit}");
                 return false;
         }
     }
 
-    void HandlePortIo()
+    void HandlePortIo(VcpuExit.PortIo io)
     {
-        var io = vcpu.IoExit;
-        var data = vcpu.IoData();
+        var data = io.Data.Bytes;
         for (var offset = 0; offset < data.Length; offset += io.Size)
         {
             var element = data.Slice(offset, io.Size);
-            if (io.Direction == KvmExitIo.DirectionOut)
+            if (io is VcpuExit.PortOut)
                 ports.Write(io.Port, element);
             else
                 ports.Read(io.Port, element);

@@ -1,13 +1,13 @@
 using SsiHv.Core.Boot;
 using SsiHv.Core.Vcpu;
-using SsiHv.Interop.Kvm;
+using SsiHv.Shell.Vmm.Hypervisor;
 
 namespace SsiHv.Shell.Vmm.Vcpu;
 
 /// <summary>Puts a vCPU into the state the boot plan asks for, and gives every vCPU its own CPUID identity.</summary>
 public static class VcpuSetup
 {
-    public static void SetCpuid(KvmVcpu vcpu, KvmCpuidEntry2[] supported, uint apicId)
+    public static void SetCpuid(IVcpu vcpu, CpuidEntry[] supported, uint apicId)
     {
         var leaves = Microsoft.FSharp.Collections.ListModule.OfSeq(supported.Select(e =>
             new CpuidPolicy.Leaf(e.Function, e.Index, e.Eax, e.Ebx, e.Ecx, e.Edx)));
@@ -23,19 +23,19 @@ public static class VcpuSetup
         vcpu.SetCpuid(entries);
     }
 
-    public static void SetBootMsrs(KvmVcpu vcpu) => SetMsrs(vcpu, BootMsrs.forBoot);
+    public static void SetBootMsrs(IVcpu vcpu) => SetMsrs(vcpu, BootMsrs.forBoot);
 
     /// Call with every vCPU, back to back, once all exist (see BootMsrs.synchronizeTimeStampCounters).
-    public static void SynchronizeTimeStampCounters(IEnumerable<KvmVcpu> vcpus)
+    public static void SynchronizeTimeStampCounters(IEnumerable<IVcpu> vcpus)
     {
         foreach (var vcpu in vcpus)
             SetMsrs(vcpu, BootMsrs.synchronizeTimeStampCounters);
     }
 
-    /// KVM stops at the first MSR it rejects; every MSR we write is architectural, so a short count is a failure.
-    static void SetMsrs(KvmVcpu vcpu, Microsoft.FSharp.Collections.FSharpList<Tuple<uint, ulong>> msrs)
+    /// The hypervisor stops at the first MSR it rejects; every MSR we write is architectural, so a short count is a failure.
+    static void SetMsrs(IVcpu vcpu, Microsoft.FSharp.Collections.FSharpList<Tuple<uint, ulong>> msrs)
     {
-        var entries = msrs.Select(m => new KvmMsrEntry { Index = m.Item1, Data = m.Item2 }).ToArray();
+        var entries = msrs.Select(m => new MsrEntry(m.Item1, m.Item2)).ToArray();
         var written = vcpu.SetMsrs(entries);
         if (written != entries.Length)
             throw new InvalidOperationException($"KVM_SET_MSRS on vCPU {vcpu.Id} stopped at MSR 0x{entries[written].Index:X}");
@@ -43,16 +43,16 @@ public static class VcpuSetup
 
     /// The x87 control word and MXCSR a 64-bit kernel expects at entry: all exceptions masked (the reset values
     /// FNINIT and the SDM give), as Firecracker sets them.
-    public static void SetBootFpu(KvmVcpu vcpu)
+    public static void SetBootFpu(IVcpu vcpu)
     {
         const ushort x87AllExceptionsMasked = 0x37F;
         const uint sseAllExceptionsMasked = 0x1F80;
-        vcpu.SetFpu(new KvmFpu { Fcw = x87AllExceptionsMasked, Mxcsr = sseAllExceptionsMasked });
+        vcpu.SetFpu(new FpuControl(x87AllExceptionsMasked, sseAllExceptionsMasked));
     }
 
-    public static void SetEntryState(KvmVcpu vcpu, BootPlan.EntryState entry)
+    public static void SetEntryState(IVcpu vcpu, BootPlan.EntryState entry)
     {
-        var sregs = vcpu.GetSregs();
+        var sregs = vcpu.GetSpecialRegisters();
         sregs.Cs = Segment(entry.Cs);
         sregs.Ds = Segment(entry.Ds);
         sregs.Es = Segment(entry.Es);
@@ -60,17 +60,17 @@ public static class VcpuSetup
         sregs.Gs = Segment(entry.Gs);
         sregs.Ss = Segment(entry.Ss);
         sregs.Tr = Segment(entry.Tr);
-        sregs.Gdt = new KvmDtable { Base = entry.GdtBase, Limit = entry.GdtLimit };
-        sregs.Idt = new KvmDtable { Base = entry.IdtBase, Limit = entry.IdtLimit };
+        sregs.Gdt = new DescriptorTable(entry.GdtBase, entry.GdtLimit);
+        sregs.Idt = new DescriptorTable(entry.IdtBase, entry.IdtLimit);
         sregs.Cr0 = entry.Cr0;
         sregs.Cr3 = entry.Cr3;
         sregs.Cr4 = entry.Cr4;
         sregs.Efer = entry.Efer;
-        vcpu.SetSregs(sregs);
-        vcpu.SetRegs(new KvmRegs { Rip = entry.Rip, Rsp = entry.Rsp, Rsi = entry.Rsi, Rbx = entry.Rbx, Rflags = entry.Rflags });
+        vcpu.SetSpecialRegisters(sregs);
+        vcpu.SetRegisters(new StandardRegisters { Rip = entry.Rip, Rsp = entry.Rsp, Rsi = entry.Rsi, Rbx = entry.Rbx, Rflags = entry.Rflags });
     }
 
-    static KvmSegment Segment(BootPlan.SegmentRegister s) => new()
+    static SegmentRegister Segment(BootPlan.SegmentRegister s) => new()
     {
         Selector = s.Selector,
         Base = s.Base,

@@ -1,7 +1,7 @@
 using SsiHv.Interop.Kvm;
 using SsiHv.Interop.Linux;
 
-namespace SsiHv.Shell.Vmm;
+namespace SsiHv.Shell.Vmm.Hypervisor.Kvm;
 
 /// <summary>
 /// This host's KVM: whether it can create VMs, and the one error a user sees when it cannot, naming the cause
@@ -12,11 +12,11 @@ public static class HostKvm
     const string WayOut = "run it in a lab machine, real KVM one level down: ssihv lab exec -- ssihv ... (docs/lab.md)";
 
     /// Opens /dev/kvm; a host without a usable KVM is a <see cref="VmFailureException"/> saying so.
-    public static KvmSystem Open()
+    public static IHypervisor Open()
     {
         try
         {
-            return KvmSystem.Open();
+            return new KvmHypervisor(KvmSystem.Open());
         }
         catch (Exception e) when (e is LinuxError or InvalidOperationException)
         {
