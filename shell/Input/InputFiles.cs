@@ -13,6 +13,23 @@ public sealed class InputFileException(string message) : Exception(message);
 /// </summary>
 public static class InputFiles
 {
+    /// As <see cref="Read"/>, with a refusal as the line to show instead of an exception.
+    public static bool TryRead(string path, InputFile.InputKind kind, out byte[] bytes, out string problem)
+    {
+        try
+        {
+            bytes = Read(path, kind);
+            problem = "";
+            return true;
+        }
+        catch (InputFileException e)
+        {
+            bytes = [];
+            problem = e.Message;
+            return false;
+        }
+    }
+
     public static byte[] Read(string path, InputFile.InputKind kind)
     {
         FileStatus status;

@@ -16,14 +16,9 @@ public static class NodeConfigFile
     public static bool TryLoad(string path, out NodeConfig.NodeConfig config, out IReadOnlyList<string> problems)
     {
         config = null!;
-        byte[] bytes;
-        try
+        if (!InputFiles.TryRead(path, InputFile.InputKind.Document, out var bytes, out var unreadable))
         {
-            bytes = InputFiles.Read(path, InputFile.InputKind.Document);
-        }
-        catch (InputFileException e)
-        {
-            problems = [e.Message];
+            problems = [unreadable];
             return false;
         }
         var document = JsonInput.Parse(bytes, NodeConfigJsonContext.Default.NodeConfigDocument, out var problem);

@@ -15,14 +15,9 @@ public static class TopologyFile
     {
         topology = null!;
         problems = [];
-        byte[] bytes;
-        try
+        if (!InputFiles.TryRead(path, InputFile.InputKind.Document, out var bytes, out var unreadable))
         {
-            bytes = InputFiles.Read(path, InputFile.InputKind.Document);
-        }
-        catch (InputFileException e)
-        {
-            problems = [e.Message];
+            problems = [unreadable];
             return false;
         }
         return TryParse(path, bytes, out topology, out problems);
