@@ -30,6 +30,8 @@ public sealed class NodeHost : IAsyncDisposable
     readonly NodeHostTimeouts timeouts;
     readonly ClusterController? controller;
     ControlServer? server;
+    /// The boot node this memory node joined, once the join was accepted: it is told when this node stops.
+    string? joinedBootUrl;
     bool disposed;
 
     public NodeHost(
@@ -74,6 +76,7 @@ public sealed class NodeHost : IAsyncDisposable
             Initiator = config.Initiator is { } initiator ? initiator.Value : null,
         };
         await JoinClient.JoinAsync(bootUrl, config.ApiToken, request, timeouts.Join, log, cancellation);
+        joinedBootUrl = bootUrl;
     }
 
     /// Stops the HTTP API first (no new requests), then the membership pipeline, then the effects.
@@ -82,6 +85,9 @@ public sealed class NodeHost : IAsyncDisposable
         if (disposed)
             return;
         disposed = true;
+        // Before the transport goes: the boot node must not take this node for lost while it asks to leave.
+        if (joinedBootUrl is not null)
+            await LeaveClient.LeaveAsync(joinedBootUrl, config.ApiToken, config.Id, timeouts.Join.AttemptTimeout, log);
         if (server is not null)
             await server.DisposeAsync();
         if (controller is not null)

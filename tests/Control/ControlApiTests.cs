@@ -209,6 +209,39 @@ public sealed class ControlApiTests
     }
 
     [Fact]
+    public async Task A_memory_node_host_that_stops_leaves_its_boot_node_and_is_left_not_lost()
+    {
+        await using var cluster = new ControlCluster();
+        var (boot, effects) = await cluster.StartBootAsync();
+        var member = await cluster.StartAsync(ControlCluster.Config(1, 0, 512, boot.HttpUrl.ToString().TrimEnd('/'), initiator: 0), new RecordingEffects());
+        await NodeOneBecomesAsync(cluster, boot, "active");
+
+        await member.DisposeAsync();
+
+        Assert.Equal("left", (await cluster.GetAsync(boot, "/v1/cluster")).Body.GetProperty("members")[1].GetProperty("state").GetString());
+        Assert.Contains("disconnect 1", effects.Calls);
+        lock (cluster.Log)
+            Assert.Contains(cluster.Log, line => line.StartsWith("node 1: leave ") && line.Contains("/v1/cluster/nodes/1/leave: accepted"));
+    }
+
+    [Fact]
+    public async Task A_memory_node_host_whose_memory_the_VM_uses_logs_the_refused_leave_and_stops_all_the_same()
+    {
+        await using var cluster = new ControlCluster();
+        var (boot, _) = await cluster.StartBootAsync();
+        var member = await cluster.StartAsync(ControlCluster.Config(1, 0, 512, boot.HttpUrl.ToString().TrimEnd('/'), initiator: 0), new RecordingEffects());
+        await NodeOneBecomesAsync(cluster, boot, "active");
+        await StartProbeVmAsync(cluster, boot);
+        await VmBecomesAsync(cluster, boot, "running");
+
+        await member.DisposeAsync();
+
+        Assert.Equal("active", (await cluster.GetAsync(boot, "/v1/cluster")).Body.GetProperty("members")[1].GetProperty("state").GetString());
+        lock (cluster.Log)
+            Assert.Contains(cluster.Log, line => line.StartsWith("node 1: leave ") && line.Contains("refused, so the boot node will count this node lost: 409"));
+    }
+
+    [Fact]
     public async Task A_memory_node_with_cpus_is_refused_with_400_naming_cpus_as_its_config_file_would_be_and_is_no_member()
     {
         await using var cluster = new ControlCluster();
