@@ -30,6 +30,7 @@ let all =
         Vm.GuestProperties.tests
         Vm.StandaloneRunProperties.tests
         Transport.PeerLivenessProperties.tests
+        Cluster.NodeLimitsProperties.tests
         Cluster.NodeInfoProperties.tests
         Cluster.MembershipProperties.tests
         Cluster.NodeConfigProperties.tests

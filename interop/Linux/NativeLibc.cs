@@ -15,6 +15,12 @@ internal static unsafe partial class NativeLibc
     internal static partial int fstat(int fd, FileStatus* status);
 
     [LibraryImport("libc", SetLastError = true)]
+    internal static partial int getrlimit(int resource, OpenFilesLimit.ResourceLimit* limit);
+
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int setrlimit(int resource, OpenFilesLimit.ResourceLimit* limit);
+
+    [LibraryImport("libc", SetLastError = true)]
     internal static partial int ioctl(int fd, nuint request, void* argument);
 
     [LibraryImport("libc", SetLastError = true)]

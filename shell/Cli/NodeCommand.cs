@@ -1,6 +1,7 @@
 using System.Net;
 using System.Runtime.InteropServices;
 using SsiHv.Core.Cluster;
+using SsiHv.Interop.Linux;
 using SsiHv.Shell.Control;
 using SsiHv.Shell.Nodes;
 using SsiHv.Shell.Topology;
@@ -34,6 +35,7 @@ public sealed class NodeCommand : ICommand
             throw CliException.BadInput(problems);
         var template = Template(path, config);
         var log = Log(config.Id);
+        RaiseOpenFilesLimit(config.Id, log);
 
         using var stop = new CancellationTokenSource();
         void OnSignal(PosixSignalContext context)
@@ -45,6 +47,19 @@ public sealed class NodeCommand : ICommand
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         return RunAsync(config, template, log, stop.Token).GetAwaiter().GetResult();
+    }
+
+    static void RaiseOpenFilesLimit(int id, Action<string> log)
+    {
+        var limit = OpenFilesLimit.Get();
+        var decided = Core.Cluster.NodeLimits.openFiles(limit.Hard);
+        if (decided.IsError)
+            throw CliException.Failure($"ssihv node {id}: {decided.ErrorValue}");
+        if (limit.Soft < decided.ResultValue)
+        {
+            OpenFilesLimit.SetSoft(decided.ResultValue);
+            log($"open-files limit raised from {limit.Soft} to {decided.ResultValue}");
+        }
     }
 
     static async Task<int> RunAsync(NodeConfig.NodeConfig config, Core.Topology.Topology? template, Action<string> log, CancellationToken stop)

@@ -43,6 +43,11 @@ public sealed class ControlServer : IAsyncDisposable
         {
             kestrel.Listen(listen);
             kestrel.Limits.MaxRequestLineSize = StatusProblems.KestrelRequestLineLimit;
+            // Connections past the limit are closed at once, so a flood of idle ones cannot take every descriptor;
+            // idle ones are closed after these timeouts, so the API answers again soon after a flood.
+            kestrel.Limits.MaxConcurrentConnections = Core.Cluster.NodeLimits.HttpConnections;
+            kestrel.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(30);
+            kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);
         });
         var app = builder.Build();
         StatusProblems.Use(app);

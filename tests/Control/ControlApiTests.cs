@@ -185,6 +185,43 @@ public sealed class ControlApiTests
     }
 
     [Fact]
+    public async Task Idle_connections_past_the_limit_are_closed_and_the_API_answers_once_they_are_gone()
+    {
+        await using var cluster = new ControlCluster();
+        var (boot, _) = await cluster.StartBootAsync();
+        var idle = new List<System.Net.Sockets.Socket>();
+        try
+        {
+            for (var i = 0; i < NodeLimits.HttpConnections + 200; i++)
+            {
+                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+                await socket.ConnectAsync(boot.HttpEndpoint);
+                idle.Add(socket);
+            }
+            // Kestrel closes a connection past its limit right after accepting it: its client reads the end.
+            var closedByServer = 0;
+            await Poll.UntilAsync("the connections past the limit closed by the node host", ControlCluster.Patience, async () =>
+            {
+                closedByServer = 0;
+                foreach (var socket in idle.Skip(NodeLimits.HttpConnections))
+                    if (socket.Poll(0, System.Net.Sockets.SelectMode.SelectRead) && await socket.ReceiveAsync(new byte[1]) == 0)
+                        closedByServer++;
+                return closedByServer > 0;
+            });
+        }
+        finally
+        {
+            foreach (var socket in idle)
+                socket.Dispose();
+        }
+        await Poll.UntilAsync("GET /v1/health answered after the flood", ControlCluster.Patience, async () =>
+        {
+            try { return (await cluster.GetAsync(boot, "/v1/health")).Status == 200; }
+            catch (HttpRequestException) { return false; }
+        });
+    }
+
+    [Fact]
     public async Task A_memory_node_joins_through_its_join_client_and_becomes_active()
     {
         await using var cluster = new ControlCluster();

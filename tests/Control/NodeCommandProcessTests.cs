@@ -88,6 +88,22 @@ public sealed class NodeCommandProcessTests
     }
 
     [Fact]
+    public void A_node_host_whose_open_files_limit_is_too_low_exits_1_saying_how_to_raise_it()
+    {
+        var path = Write(Valid);
+        try
+        {
+            var result = ExternalProcess.Run("prlimit", ["--nofile=1024:1024", "dotnet", Path.Combine(AppContext.BaseDirectory, "ssihv.dll"), "node", "--config", path], TimeSpan.FromMinutes(1));
+            Assert.True(result.ExitCode == 1, result.ToString());
+            Assert.Contains("ssihv node 0: the open-files limit (RLIMIT_NOFILE) is 1024; a node host needs at least 2304", result.Stderr);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public async Task SIGTERM_stops_a_running_node_host_cleanly_with_exit_0()
     {
         var path = Write(Valid);

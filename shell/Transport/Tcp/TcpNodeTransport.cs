@@ -21,7 +21,7 @@ public sealed class TcpNodeTransport : INodeTransport
     readonly long requestTimeoutMs;
     /// Each incoming connection has a thread; a flood of unauthenticated connections must not exhaust them.
     /// Far above any cluster's size (one connection per peer), far below what a host can hold.
-    const int MaxIncomingConnections = 256;
+    const int MaxIncomingConnections = Core.Cluster.NodeLimits.TransportConnections;
     int sweeping;
     int disposed;
 
