@@ -525,8 +525,8 @@ let private readAhead (page: PageNumber) (access: Access) (before: PageState opt
     match source with
     | Some source when blockPages > 1 && admitted && FrameQueue.length state.AwaitingFrames = 0
                        && state.FramesInUse + blockPages - 1 + state.Config.FreeFrameTarget <= state.Config.BudgetPages ->
-        let first = page - page % uint64 blockPages
-        let others = [ for q in first .. first + uint64 blockPages - 1UL do if q <> page then q ]
+        let first = page.Value - page.Value % uint64 blockPages
+        let others = [ for q in first .. first + uint64 blockPages - 1UL do if q <> page.Value then PageNumber q ]
         let sameCondition q =
             match Map.tryFind q state.Pages, source with
             | None, Zeroes -> Placement.home state.Config.Placement state.HomedPages q state.Config.LocalNode |> Result.isOk
@@ -551,7 +551,7 @@ let private readAhead (page: PageNumber) (access: Access) (before: PageState opt
                     let progress = progress |> mapState (fun s -> { s with FramesInUse = s.FramesInUse + 1 })
                     match source with
                     | Zeroes ->
-                        let waiters = if access = Write then [ { Fault = 0UL; Access = Write } ] else []
+                        let waiters = if access = Write then [ { Fault = FaultId 0UL; Access = Write } ] else []
                         let state, actions = makeResident q record Zeroes waiters (fun protection -> ZeroFill(q, protection)) progress
                         // The pseudo-waiter only chose the protection: drop its Wake.
                         match actions with

@@ -43,9 +43,9 @@ public sealed class UserfaultPager : IDisposable
         Channel.CreateUnbounded<CorePager.PagerEvent>(new UnboundedChannelOptions { SingleReader = true });
     /// Buffers of fetches in flight or arrived (until Install or DiscardFetched), of write-backs and of home moves in flight, by
     /// page (the core has at most one transfer per page in flight). Touched under the step lock only.
-    readonly Dictionary<ulong, byte[]> fetched = [];
-    readonly Dictionary<ulong, byte[]> outgoing = [];
-    readonly Dictionary<ulong, byte[]> moving = [];
+    readonly Dictionary<PageNumber, byte[]> fetched = [];
+    readonly Dictionary<PageNumber, byte[]> outgoing = [];
+    readonly Dictionary<PageNumber, byte[]> moving = [];
     /// Callers of MoveHomeAsync, by leaving node, completed at HomeMoved.
     readonly ConcurrentDictionary<int, TaskCompletionSource> homeMoves = new();
     /// Why the pager stopped serving (a page store failed); set once, by whichever thread saw the failure.
@@ -68,7 +68,7 @@ public sealed class UserfaultPager : IDisposable
     bool stopped;
     CorePager.PagerState state;
     Thread? thread;
-    ulong nextFault;
+    ulong faultsRead;
 
     public PagerMetrics Metrics { get; } = new();
 
@@ -116,7 +116,7 @@ public sealed class UserfaultPager : IDisposable
     }
 
     /// Asks the pager to evict a page now (drain, budget shrink, tests).
-    public void RequestEviction(ulong page)
+    public void RequestEviction(PageNumber page)
     {
         requests.Writer.TryWrite(CorePager.PagerEvent.NewEvictRequested(page));
         uffd.Interrupt();
@@ -214,8 +214,8 @@ public sealed class UserfaultPager : IDisposable
         }
     }
 
-    static string FailureOf(string what, int node, ulong page, Exception error) =>
-        $"the page store of home node {node} failed to {what} page 0x{page:X}: {error.Message} (the VM cannot continue without that page's bytes)";
+    static string FailureOf(string what, int node, PageNumber page, Exception error) =>
+        $"the page store of home node {node} failed to {what} page 0x{page.Value:X}: {error.Message} (the VM cannot continue without that page's bytes)";
 
     /// Steps the completion of a store transfer that did not finish at once on the thread that completed it
     /// (a reply then wakes the faulting vCPU without waking the pager thread: one thread hand-off less per
@@ -223,7 +223,7 @@ public sealed class UserfaultPager : IDisposable
     /// posts it through the channel; fails the pager if the transfer failed. The transfer's buffer stays owned
     /// by the pager until the completion is stepped. Never blocks on the step lock: the completing thread is a
     /// transport receive thread, which must keep reading replies.
-    async Task CompleteLater(ValueTask transfer, CorePager.PagerEvent done, string what, int node, ulong page)
+    async Task CompleteLater(ValueTask transfer, CorePager.PagerEvent done, string what, int node, PageNumber page)
     {
         try
         {
@@ -276,7 +276,7 @@ public sealed class UserfaultPager : IDisposable
 
     /// Completes a started store transfer inline (no allocation) when the store answered at once, else when
     /// it completes.
-    void Complete(ValueTask transfer, CorePager.PagerEvent done, string what, int node, ulong page)
+    void Complete(ValueTask transfer, CorePager.PagerEvent done, string what, int node, PageNumber page)
     {
         if (transfer.IsCompletedSuccessfully)
         {
@@ -295,8 +295,8 @@ public sealed class UserfaultPager : IDisposable
         var writeProtect = (flags & UserfaultPageFaultFlags.WriteProtect) != 0;
         var write = writeProtect || (flags & UserfaultPageFaultFlags.Write) != 0;
         Metrics.CountFault(write, writeProtect);
-        var id = ++nextFault;
-        faultStarted[(int)(id & (FaultClockSlots - 1))] = Stopwatch.GetTimestamp();
+        var id = FaultId.NewFaultId(++faultsRead);
+        faultStarted[(int)(id.Value & (FaultClockSlots - 1))] = Stopwatch.GetTimestamp();
         Handle(CorePager.PagerEvent.NewFault(id, GuestPageOf((nint)message.Address), write ? Access.Write : Access.Read));
     }
 
@@ -363,17 +363,17 @@ public sealed class UserfaultPager : IDisposable
     {
         switch (action)
         {
-            case CorePager.PagerAction.ZeroFill zero when zero.Item1 == wake.Item1:
+            case CorePager.PagerAction.ZeroFill zero when zero.Item1.Equals(wake.Item1):
                 Fill(zero.Item1, zero.Item2, zeroPage, wake: true);
                 Metrics.CountZeroFill();
                 break;
-            case CorePager.PagerAction.Install install when install.Item1 == wake.Item1:
+            case CorePager.PagerAction.Install install when install.Item1.Equals(wake.Item1):
                 var bytes = TakeFetched(install.Item1);
                 Fill(install.Item1, install.Item2, bytes, wake: true);
                 pageBuffers.Push(bytes);
                 Metrics.CountInstall();
                 break;
-            case CorePager.PagerAction.Unprotect unprotect when unprotect.Item == wake.Item1:
+            case CorePager.PagerAction.Unprotect unprotect when unprotect.Item.Equals(wake.Item1):
                 uffd.WriteProtect(HostAddressOf(unprotect.Item), PageSize, protect: false);
                 break;
             default:
@@ -385,15 +385,15 @@ public sealed class UserfaultPager : IDisposable
 
     /// A home move reads the leaving home's copy and writes the same bytes to the new home (an exception
     /// thrown by either store call faults the returned task).
-    async ValueTask MoveAsync(ulong page, int source, int target, byte[] buffer)
+    async ValueTask MoveAsync(PageNumber page, int source, int target, byte[] buffer)
     {
-        await store.ReadAsync(source, page, buffer).ConfigureAwait(false);
-        await store.WriteAsync(target, page, buffer).ConfigureAwait(false);
+        await store.ReadAsync(source, page.Value, buffer).ConfigureAwait(false);
+        await store.WriteAsync(target, page.Value, buffer).ConfigureAwait(false);
     }
 
-    byte[] TakeFetched(ulong page) => fetched.Remove(page, out var bytes)
+    byte[] TakeFetched(PageNumber page) => fetched.Remove(page, out var bytes)
         ? bytes
-        : throw new InvalidOperationException($"pager: Install of page 0x{page:X} without fetched bytes");
+        : throw new InvalidOperationException($"pager: Install of page 0x{page.Value:X} without fetched bytes");
 
     void Perform(CorePager.PagerAction action)
     {
@@ -407,13 +407,13 @@ public sealed class UserfaultPager : IDisposable
                 // The core frees every fetched buffer explicitly (Install or DiscardFetched): bytes that arrived
                 // for a page still waiting for a frame are kept, not taken for stale.
                 if (fetched.ContainsKey(fetch.Item1))
-                    throw new InvalidOperationException($"pager: Fetch of page 0x{fetch.Item1:X} whose fetched bytes were neither installed nor discarded");
+                    throw new InvalidOperationException($"pager: Fetch of page 0x{fetch.Item1.Value:X} whose fetched bytes were neither installed nor discarded");
                 var buffer = fetched[fetch.Item1] = RentBuffer();
                 Metrics.CountFetch();
                 ValueTask read;
                 try
                 {
-                    read = store.ReadAsync(fetch.from, fetch.Item1, buffer);
+                    read = store.ReadAsync(fetch.from, fetch.Item1.Value, buffer);
                 }
                 catch (Exception error) // a store that throws instead of returning a faulted task failed too
                 {
@@ -445,7 +445,7 @@ public sealed class UserfaultPager : IDisposable
                 ValueTask write;
                 try
                 {
-                    write = store.WriteAsync(copyOut.toNode, copyOut.Item1, bytesOut);
+                    write = store.WriteAsync(copyOut.toNode, copyOut.Item1.Value, bytesOut);
                 }
                 catch (Exception error)
                 {
@@ -474,7 +474,7 @@ public sealed class UserfaultPager : IDisposable
                 RecordWakes(wake.Item2);
                 break;
             case CorePager.PagerAction.AcknowledgeInvalidate acknowledge:
-                log($"pager: invalidation of page 0x{acknowledge.Item1:X} acknowledged to node {acknowledge.requester} (no transport yet)");
+                log($"pager: invalidation of page 0x{acknowledge.Item1.Value:X} acknowledged to node {acknowledge.requester} (no transport yet)");
                 break;
             case CorePager.PagerAction.Report { Item: CorePager.PagerError.InvalidHomeMove invalid }:
                 if (homeMoves.TryRemove(invalid.source, out var refused))
@@ -491,7 +491,7 @@ public sealed class UserfaultPager : IDisposable
     /// UFFDIO_COPY, with WP when the page must stay write-protected, and with DONTWAKE unless the Wake that
     /// follows was fused into it. A page that is already there (EEXIST) was installed by an earlier action for
     /// the same page: nothing lost, but the kernel woke nobody, so a fused wake is done explicitly.
-    unsafe void Fill(ulong page, Protection protection, byte[] source, bool wake)
+    unsafe void Fill(PageNumber page, Protection protection, byte[] source, bool wake)
     {
         var mode = (wake ? UserfaultCopyMode.None : UserfaultCopyMode.DontWake)
             | (protection.IsWriteProtected ? UserfaultCopyMode.WriteProtect : UserfaultCopyMode.None);
@@ -500,37 +500,37 @@ public sealed class UserfaultPager : IDisposable
         {
             var result = uffd.Copy(address, (nint)bytes, PageSize, mode);
             if (result.Status == UserfaultFillStatus.TryAgain)
-                throw new InvalidOperationException($"pager: UFFDIO_COPY of page 0x{page:X} returned EAGAIN (the mapping changed under it)");
+                throw new InvalidOperationException($"pager: UFFDIO_COPY of page 0x{page.Value:X} returned EAGAIN (the mapping changed under it)");
             if (wake && result.Status == UserfaultFillStatus.PageExists)
                 uffd.Wake(address, PageSize);
         }
     }
 
-    void RecordWakes(Microsoft.FSharp.Collections.FSharpList<ulong> faults)
+    void RecordWakes(Microsoft.FSharp.Collections.FSharpList<FaultId> faults)
     {
         var now = Stopwatch.GetTimestamp();
         for (var list = faults; !list.IsEmpty; list = list.Tail)
         {
-            var started = faultStarted[(int)(list.Head & (FaultClockSlots - 1))];
+            var started = faultStarted[(int)(list.Head.Value & (FaultClockSlots - 1))];
             Metrics.CountWake((long)Stopwatch.GetElapsedTime(started, now).TotalMicroseconds);
         }
     }
 
-    ulong GuestPageOf(nint hostAddress)
+    PageNumber GuestPageOf(nint hostAddress)
     {
         foreach (var region in paged)
             if (hostAddress >= region.Host && (ulong)(hostAddress - region.Host) < region.Length)
-                return (region.Guest + (ulong)(hostAddress - region.Host)) / PageSize;
+                return Page.ofAddress(GuestAddress.NewGuestAddress(region.Guest + (ulong)(hostAddress - region.Host)));
         throw new InvalidOperationException($"pager: fault at host address 0x{hostAddress:X} outside guest RAM");
     }
 
-    nint HostAddressOf(ulong page)
+    nint HostAddressOf(PageNumber page)
     {
-        var address = page * PageSize;
+        var address = Page.address(page).Value;
         foreach (var region in paged)
             if (address >= region.Guest && address - region.Guest < region.Length)
                 return region.Host + (nint)(address - region.Guest);
-        throw new InvalidOperationException($"pager: page 0x{page:X} is not guest RAM");
+        throw new InvalidOperationException($"pager: page 0x{page.Value:X} is not guest RAM");
     }
 
     public void Dispose()

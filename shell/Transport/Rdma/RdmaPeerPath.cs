@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using SsiHv.Core.Paging;
 using SsiHv.Core.Transport;
 using SsiHv.Interop.Rdma;
 using SsiHv.Shell.Transport.Tcp;
@@ -149,8 +150,8 @@ public sealed class RdmaPeerPath : IDisposable
 
     long Locate(ulong page)
     {
-        var answer = Request(Message.NewLocatePage(page));
-        if (answer is Message.PageLocation location && location.Item1 == page)
+        var answer = Request(Message.NewLocatePage(PageNumber.NewPageNumber(page)));
+        if (answer is Message.PageLocation location && location.Item1.Value == page)
             return location.slot;
         throw Refused($"LocatePage of page {page}", answer);
     }
