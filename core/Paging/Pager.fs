@@ -20,6 +20,14 @@ type InFlightFetch =
       /// the invalidation was acknowledged (where the remote writer stores, even if the home moves later).
       Stale: NodeId option }
 
+/// Why a resident page's bytes are being copied to a home.
+type WriteBackPurpose =
+    /// The page gives up its frame: it is dropped once home.
+    | Eviction
+    /// A clean page held by a leaving home is copied to the new one (MoveHome): it stays mapped, clean, and its
+    /// frame is not counted as being freed.
+    | CopyToNewHome
+
 type InFlightWriteBack =
     { Target: NodeId
       /// Writes that hit the write-protected page while its bytes were being copied out.
@@ -27,9 +35,7 @@ type InFlightWriteBack =
       /// Nodes that asked for this page to be invalidated, in arrival order; each is acknowledged once the
       /// page is home and dropped.
       InvalidatedBy: NodeId list
-      /// True for an eviction (the page is dropped once home). False for a copy to a new home during a
-      /// MoveHome: the page stays mapped, clean, and its frame is not counted as being freed.
-      Evicting: bool }
+      Purpose: WriteBackPurpose }
 
 /// A page's bytes being moved from a leaving home to its new one (MoveHome): not mapped here, no frame.
 type InFlightMove =
@@ -68,7 +74,7 @@ type PageState =
     /// Mapped writable; this is the only current copy.
     | ResidentDirty of ring: Clock.Slot
     /// Write-protected and being copied to its home; dropped once the home has stored it (unless the copy
-    /// only moves a clean page to a new home, see `Evicting`).
+    /// only moves a clean page to a new home, see `WriteBackPurpose`).
     | WritingBack of InFlightWriteBack
     /// Not mapped here; the newest bytes are being copied from a leaving home to the new one.
     | MovingHome of InFlightMove
@@ -273,13 +279,17 @@ let private placeNew (state: PagerState) (page: PageNumber) (touchingNode: NodeI
 
 let private faultsOf (waiters: Waiter list) = waiters |> List.map (fun w -> w.Fault) |> List.rev
 
-/// Maps a page for the waiters that need it. It is mapped writable (and so dirty) only if one of them
-/// writes; otherwise write-protected, so that the first write is seen.
-let private makeResident (page: PageNumber) (record: PageRecord) (source: CopySource) (waiters: Waiter list)
-                         (mapPage: Protection -> PagerAction) ((state, actions): Progress) : Progress =
+/// A page is mapped writable (and so dirty) only if an access that needs it writes; otherwise
+/// write-protected, so that the first write is seen.
+let private protectionFor (waiters: Waiter list) =
     let rec writes (waiters: Waiter list) = match waiters with [] -> false | w :: rest -> w.Access = Write || writes rest
+    if writes waiters then Writable else WriteProtected
+
+/// Maps a page with `protection` (a writable page is dirty) and wakes its waiters, if any.
+let private mapResident (page: PageNumber) (record: PageRecord) (source: CopySource) (protection: Protection) (waiters: Waiter list)
+                        (mapPage: Protection -> PagerAction) ((state, actions): Progress) : Progress =
     let struct (slot, clock) = Clock.insert page state.Clock
-    let protection, resident = if writes waiters then Writable, ResidentDirty slot else WriteProtected, ResidentClean(source, slot)
+    let resident = match protection with Writable -> ResidentDirty slot | WriteProtected -> ResidentClean(source, slot)
     // One state copy for the page and the clock: on the per-fault path.
     let state = { state with Pages = Map.add page { record with State = resident } state.Pages; Clock = clock }
     let actions = mapPage protection :: actions
@@ -287,6 +297,11 @@ let private makeResident (page: PageNumber) (record: PageRecord) (source: CopySo
     | [] -> state, actions
     | [ only ] -> state, Wake(page, [ only.Fault ]) :: actions
     | _ -> state, Wake(page, faultsOf waiters) :: actions
+
+/// Maps a page for the waiters that need it, with the protection their accesses need.
+let private makeResident (page: PageNumber) (record: PageRecord) (source: CopySource) (waiters: Waiter list)
+                         (mapPage: Protection -> PagerAction) (progress: Progress) : Progress =
+    mapResident page record source (protectionFor waiters) waiters mapPage progress
 
 /// Queues a page for a frame and starts fetching its bytes at once, into a buffer that needs no frame.
 let private awaitFrame (page: PageNumber) (record: PageRecord) (newest: CopySource) (waiters: Waiter list) (progress: Progress) =
@@ -298,7 +313,7 @@ let private awaitFrame (page: PageNumber) (record: PageRecord) (newest: CopySour
 /// Write-protect first, so that no write can land between the copy and the drop unseen.
 let private startWriteBack (page: PageNumber) (record: PageRecord) (invalidatedBy: NodeId list) (progress: Progress) =
     progress
-    |> setState page record (WritingBack { Target = record.Home; Writers = []; InvalidatedBy = invalidatedBy; Evicting = true })
+    |> setState page record (WritingBack { Target = record.Home; Writers = []; InvalidatedBy = invalidatedBy; Purpose = Eviction })
     |> mapState (fun s -> leftRing { s with WriteBacksInFlight = s.WriteBacksInFlight + 1 })
     |> emit (WriteProtect page)
     |> emit (CopyOut(page, record.Home))
@@ -420,11 +435,12 @@ let private onWriteBackDone (page: PageNumber) (progress: Progress) : Progress =
     match Map.tryFind page state.Pages with
     | Some({ State = WritingBack writeBack } as record) ->
         let progress =
-            if writeBack.Evicting then progress |> mapState (fun s -> { s with WriteBacksInFlight = s.WriteBacksInFlight - 1 })
-            else progress
+            match writeBack.Purpose with
+            | Eviction -> progress |> mapState (fun s -> { s with WriteBacksInFlight = s.WriteBacksInFlight - 1 })
+            | CopyToNewHome -> progress
         match writeBack.InvalidatedBy, writeBack.Writers with
         // A clean page copied to its new home stays mapped, write-protected, equal to that copy.
-        | [], [] when not writeBack.Evicting ->
+        | [], [] when writeBack.Purpose = CopyToNewHome ->
             let state, actions = progress
             let struct (slot, clock) = Clock.insert page state.Clock
             setState page record (ResidentClean(HeldBy writeBack.Target, slot)) ({ state with Clock = clock }, actions)
@@ -534,29 +550,27 @@ let private readAhead (page: PageNumber) (access: Access) (before: PageState opt
             | _ -> false
         if not (List.forall sameCondition others) then progress
         else
-            let readOne (progress: Progress) (q: PageNumber) =
+            // The page's record, homing it first if untouched; None when placement has no room after all
+            // (homing pages in order may fill a node; then the page is left alone).
+            let recordOf (progress: Progress) (q: PageNumber) : (Progress * PageRecord) option =
                 let state, _ = progress
-                let progress, record =
-                    match Map.tryFind q state.Pages with
-                    | Some record -> progress, record
-                    | None ->
-                        // Checked above: placement has room (homing pages in order may fill a node; then stop).
-                        match placeNew state q state.Config.LocalNode with
-                        | Ok home ->
-                            progress |> mapState (fun s -> { s with HomedPages = Map.add home (homedOn s.HomedPages home + 1UL) s.HomedPages }),
-                            { Home = home; State = Absent Zeroes }
-                        | Error _ -> progress, { Home = -1; State = Absent Zeroes }
-                if record.Home < 0 then progress
-                else
+                match Map.tryFind q state.Pages with
+                | Some record -> Some(progress, record)
+                | None ->
+                    match placeNew state q state.Config.LocalNode with
+                    | Ok home ->
+                        Some(progress |> mapState (fun s -> { s with HomedPages = Map.add home (homedOn s.HomedPages home + 1UL) s.HomedPages }),
+                             { Home = home; State = Absent Zeroes })
+                    | Error _ -> None
+            let readOne (progress: Progress) (q: PageNumber) =
+                match recordOf progress q with
+                | None -> progress
+                | Some(progress, record) ->
                     let progress = progress |> mapState (fun s -> { s with FramesInUse = s.FramesInUse + 1 })
                     match source with
                     | Zeroes ->
-                        let waiters = if access = Write then [ { Fault = FaultId 0UL; Access = Write } ] else []
-                        let state, actions = makeResident q record Zeroes waiters (fun protection -> ZeroFill(q, protection)) progress
-                        // The pseudo-waiter only chose the protection: drop its Wake.
-                        match actions with
-                        | Wake(p, _) :: rest when p = q && not (List.isEmpty waiters) -> state, rest
-                        | _ -> state, actions
+                        let protection = match access with Write -> Writable | Read -> WriteProtected
+                        mapResident q record Zeroes protection [] (fun protection -> ZeroFill(q, protection)) progress
                     | HeldBy node ->
                         progress
                         |> setState q record (Fetching { Source = node; Waiters = []; Stale = None })
@@ -599,7 +613,7 @@ let private moveAway (source: NodeId) (page: PageNumber) (progress: Progress) : 
     | Some({ State = ResidentClean(HeldBy n, _) } as record) when n = source ->
         let target = currentHome state source
         progress
-        |> setState page record (WritingBack { Target = target; Writers = []; InvalidatedBy = []; Evicting = false })
+        |> setState page record (WritingBack { Target = target; Writers = []; InvalidatedBy = []; Purpose = CopyToNewHome })
         |> mapState leftRing
         |> emit (CopyOut(page, target))
     | _ -> progress

@@ -233,7 +233,7 @@ let private checkConsistency (world: World) =
       if world.Memory.Count > budget then sprintf "%d pages mapped, budget %d" world.Memory.Count budget
       if pager.FramesInUse <> countStates holdsFrame pager || pager.FramesInUse > budget then
           sprintf "frames in use %d, counted %d, budget %d" pager.FramesInUse (countStates holdsFrame pager) budget
-      if pager.WriteBacksInFlight <> countStates (function WritingBack w -> w.Evicting | _ -> false) pager then "write-back count drifted"
+      if pager.WriteBacksInFlight <> countStates (function WritingBack w -> w.Purpose = Eviction | _ -> false) pager then "write-back count drifted"
       if pager.FetchesInFlight <> countStates (function Fetching _ -> true | _ -> false) pager then "fetch count drifted"
       if FrameQueue.toList pager.AwaitingFrames |> List.sort <> pagesWhere (function AwaitingFrame _ -> true | _ -> false) then
           "frame queue and AwaitingFrame pages differ"
