@@ -154,6 +154,20 @@ type PagerConfig =
 type PagerConfigError = BudgetBelowOnePage of int
 
 module PagerConfig =
+    /// Read-ahead is off by default: it pays off for sequential first touches only (docs/pager.md, "Read-ahead").
+    [<Literal>]
+    let DefaultReadAheadPages = 0
+
+    /// The largest read-ahead block: 512 pages, 2 MiB, a huge page's worth.
+    [<Literal>]
+    let MaximumReadAheadPages = 512
+
+    /// What a configured read-ahead block must be, when `blockPages` is not that: 0 (off) or 2 to
+    /// MaximumReadAheadPages pages.
+    let readAheadProblem (blockPages: int) =
+        if blockPages = 0 || (blockPages >= 2 && blockPages <= MaximumReadAheadPages) then None
+        else Some(sprintf "expected 0 (off) or a whole number of pages from 2 to %d, found %d" MaximumReadAheadPages blockPages)
+
     /// Frames evicted ahead by default: one fault per vCPU of a small guest finds a frame at once.
     [<Literal>]
     let DefaultFreeFrames = 4
@@ -166,7 +180,7 @@ module PagerConfig =
     let create (localNode: NodeId) (budgetPages: int) (placement: Placement) : Result<PagerConfig, PagerConfigError> =
         if budgetPages < 1 then Error(BudgetBelowOnePage budgetPages)
         else
-            Ok { LocalNode = localNode; BudgetPages = budgetPages; Placement = placement; ReadAheadPages = 0
+            Ok { LocalNode = localNode; BudgetPages = budgetPages; Placement = placement; ReadAheadPages = DefaultReadAheadPages
                  FreeFrameTarget = capped budgetPages DefaultFreeFrames }
 
     /// Read-ahead of aligned blocks of `blockPages` pages (docs/pager.md, "Read-ahead"); below 2 turns it off.

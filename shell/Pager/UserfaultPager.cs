@@ -93,21 +93,13 @@ public sealed class UserfaultPager : IDisposable
         this.memory = memory;
         this.store = store;
         this.log = log;
-        state = CorePager.create(WithReadAheadFromEnvironment(config));
+        state = CorePager.create(config);
         // No UFFD_USER_MODE_ONLY: KVM's own accesses to guest memory must fault into us too.
         uffd = UserfaultFd.Open(UserfaultFeatures.PageFaultFlagWp | UserfaultFeatures.ThreadId);
         paged = memory.Regions.Where(r => r.Node is not null).Select(r => new PagedRegion(r.Mapping.Address, r.GuestAddress, r.Mapping.Length)).ToArray();
         foreach (var region in memory.Regions.Where(r => r.Node is not null))
             uffd.Register(region.Mapping.Address, region.Mapping.Length, UserfaultRegisterMode.Missing | UserfaultRegisterMode.WriteProtect);
     }
-
-    /// Read-ahead (docs/pager.md) is off unless SSIHV_PAGER_READAHEAD names a block size in pages (e.g. 16).
-    public const string ReadAheadVariable = "SSIHV_PAGER_READAHEAD";
-
-    static CorePager.PagerConfig WithReadAheadFromEnvironment(CorePager.PagerConfig config) =>
-        int.TryParse(Environment.GetEnvironmentVariable(ReadAheadVariable), out var blockPages)
-            ? CorePager.PagerConfigModule.withReadAhead(blockPages, config)
-            : config;
 
     public void Start()
     {
