@@ -215,7 +215,7 @@ module FrameQueue =
 
 type PagerState =
     { Config: PagerConfig
-      Pages: Map<PageNumber, PageRecord>
+      Pages: PageMap<PageRecord>
       /// The CLOCK ring of the resident pages (clean or dirty), which are exactly the pages that may be chosen
       /// as victims. Their slots (position, referenced bit) are in their states, so that an admission updates
       /// `Pages` alone; `clockPages` lists the ring.
@@ -235,19 +235,19 @@ type PagerState =
       HomeMoves: Map<NodeId, NodeId>
       /// Homes still leaving, each with the pages that still involve it (held by it, or in a transfer from
       /// or to it). Empty sets are removed together with emitting HomeMoved.
-      Draining: Map<NodeId, Set<PageNumber>> }
+      Draining: Map<NodeId, PageSet> }
 
 let create (config: PagerConfig) =
-    { Config = config; Pages = Map.empty; Clock = Clock.empty; AwaitingFrames = FrameQueue.empty
+    { Config = config; Pages = PageMap.empty; Clock = Clock.empty; AwaitingFrames = FrameQueue.empty
       FramesInUse = 0; WriteBacksInFlight = 0; FetchesInFlight = 0
       HomedPages = Map.empty; HomeMoves = Map.empty; Draining = Map.empty }
 
-let stateOf (page: PageNumber) (state: PagerState) = Map.tryFind page state.Pages |> Option.map (fun r -> r.State)
+let stateOf (page: PageNumber) (state: PagerState) = PageMap.tryFind page state.Pages |> Option.map (fun r -> r.State)
 
 /// A resident page's CLOCK slot: how the ring reads the slots it does not hold.
-let private ringSlot (pages: Map<PageNumber, PageRecord>) (page: PageNumber) =
-    match pages.TryGetValue page with
-    | true, { State = ResidentClean(_, slot) | ResidentDirty slot } -> ValueSome slot
+let private ringSlot (pages: PageMap<PageRecord>) (page: PageNumber) =
+    match PageMap.tryFindValue page pages with
+    | ValueSome { State = ResidentClean(_, slot) | ResidentDirty slot } -> ValueSome slot
     | _ -> ValueNone
 
 /// A resident state with its CLOCK slot replaced (other states hold none).
@@ -258,9 +258,9 @@ let private withSlot (slot: Clock.Slot) (pageState: PageState) =
     | other -> other
 
 /// How the hand moves a resident page behind it.
-let private withRingSlot (page: PageNumber) (slot: Clock.Slot) (pages: Map<PageNumber, PageRecord>) =
-    match pages.TryGetValue page with
-    | true, record -> Map.add page { record with State = withSlot slot record.State } pages
+let private withRingSlot (page: PageNumber) (slot: Clock.Slot) (pages: PageMap<PageRecord>) =
+    match PageMap.tryFindValue page pages with
+    | ValueSome record -> PageMap.add page { record with State = withSlot slot record.State } pages
     | _ -> pages
 
 /// The resident pages in the order the CLOCK hand will visit them.
@@ -272,7 +272,7 @@ type private Progress = PagerState * PagerAction list
 let private emit (action: PagerAction) ((state, actions): Progress) : Progress = state, action :: actions
 
 let private setState (page: PageNumber) (record: PageRecord) (pageState: PageState) ((state, actions): Progress) : Progress =
-    { state with Pages = Map.add page { record with State = pageState } state.Pages }, actions
+    { state with Pages = PageMap.add page { record with State = pageState } state.Pages }, actions
 
 let private mapState (change: PagerState -> PagerState) ((state, actions): Progress) : Progress = change state, actions
 
@@ -305,7 +305,7 @@ let private mapResident (page: PageNumber) (record: PageRecord) (source: CopySou
     let struct (slot, clock) = Clock.insert page state.Clock
     let resident = match protection with Writable -> ResidentDirty slot | WriteProtected -> ResidentClean(source, slot)
     // One state copy for the page and the clock: on the per-fault path.
-    let state = { state with Pages = Map.add page { record with State = resident } state.Pages; Clock = clock }
+    let state = { state with Pages = PageMap.add page { record with State = resident } state.Pages; Clock = clock }
     let actions = mapPage protection :: actions
     match waiters with
     | [] -> state, actions
@@ -336,7 +336,7 @@ let private startWriteBack (page: PageNumber) (record: PageRecord) (invalidatedB
 /// is written back first.
 let private evict (page: PageNumber) (progress: Progress) : Progress =
     let state, _ = progress
-    match Map.tryFind page state.Pages with
+    match PageMap.tryFind page state.Pages with
     | Some({ State = ResidentClean(alsoAt, _) } as record) ->
         progress
         |> setState page record (Absent alsoAt)
@@ -360,7 +360,7 @@ let private admitWith (page: PageNumber) (record: PageRecord) (newest: CopySourc
 /// finish the fetch already in flight (no second Fetch).
 let private admit (page: PageNumber) (progress: Progress) : Progress =
     let state, actions = progress
-    match Map.tryFind page state.Pages with
+    match PageMap.tryFind page state.Pages with
     | Some({ State = AwaitingFrame(copy, waiters) } as record) ->
         let progress = { state with FramesInUse = state.FramesInUse + 1 }, actions
         match copy with
@@ -397,7 +397,7 @@ let private onFault (fault: FaultId) (page: PageNumber) (access: Access) (progre
         if frameFree then admitWith page record newest [ waiter ] progress
         else awaitFrame page record newest [ waiter ] progress
     let inline wakeNow progress = emit (Wake(page, [ fault ])) progress
-    match Map.tryFind page state.Pages with
+    match PageMap.tryFind page state.Pages with
     | None ->
         match placeNew state page state.Config.LocalNode with
         | Error error -> progress |> emit (Report(PlacementFailed(page, error)))
@@ -424,7 +424,7 @@ let private onFault (fault: FaultId) (page: PageNumber) (access: Access) (progre
 
 let private onFetchDone (page: PageNumber) (progress: Progress) : Progress =
     let state, _ = progress
-    match Map.tryFind page state.Pages with
+    match PageMap.tryFind page state.Pages with
     | Some({ State = Fetching({ Stale = Some freshAt } as fetch) } as record) ->
         progress
         |> setState page record (Fetching { fetch with Source = freshAt; Stale = None })
@@ -446,7 +446,7 @@ let private onFetchDone (page: PageNumber) (progress: Progress) : Progress =
 
 let private onWriteBackDone (page: PageNumber) (progress: Progress) : Progress =
     let state, _ = progress
-    match Map.tryFind page state.Pages with
+    match PageMap.tryFind page state.Pages with
     | Some({ State = WritingBack writeBack } as record) ->
         let progress =
             match writeBack.Purpose with
@@ -492,7 +492,7 @@ let private onEvictRequested (page: PageNumber) (progress: Progress) : Progress 
 let private onRemoteInvalidate (page: PageNumber) (requester: NodeId) (progress: Progress) : Progress =
     let state, _ = progress
     let acknowledge = emit (AcknowledgeInvalidate(page, requester))
-    match Map.tryFind page state.Pages with
+    match PageMap.tryFind page state.Pages with
     | None ->
         match placeNew state page requester with
         | Error error -> progress |> emit (Report(PlacementFailed(page, error))) |> acknowledge
@@ -501,7 +501,7 @@ let private onRemoteInvalidate (page: PageNumber) (requester: NodeId) (progress:
             |> mapState (fun s ->
                 { s with
                     HomedPages = Map.add home (homedOn s.HomedPages home + 1UL) s.HomedPages
-                    Pages = Map.add page { Home = home; State = Absent(HeldBy home) } s.Pages })
+                    Pages = PageMap.add page { Home = home; State = Absent(HeldBy home) } s.Pages })
             |> acknowledge
     | Some record ->
         let fromHome = HeldBy record.Home
@@ -558,7 +558,7 @@ let private readAhead (page: PageNumber) (access: Access) (before: PageState opt
         let first = page.Value - page.Value % uint64 blockPages
         let others = [ for q in first .. first + uint64 blockPages - 1UL do if q <> page.Value then PageNumber q ]
         let sameCondition q =
-            match Map.tryFind q state.Pages, source with
+            match PageMap.tryFind q state.Pages, source with
             | None, Zeroes -> Placement.home state.Config.Placement state.HomedPages q state.Config.LocalNode |> Result.isOk
             | Some { State = Absent s }, _ -> s = source
             | _ -> false
@@ -568,7 +568,7 @@ let private readAhead (page: PageNumber) (access: Access) (before: PageState opt
             // (homing pages in order may fill a node; then the page is left alone).
             let recordOf (progress: Progress) (q: PageNumber) : (Progress * PageRecord) option =
                 let state, _ = progress
-                match Map.tryFind q state.Pages with
+                match PageMap.tryFind q state.Pages with
                 | Some record -> Some(progress, record)
                 | None ->
                     match placeNew state q state.Config.LocalNode with
@@ -622,7 +622,7 @@ let private startMove (page: PageNumber) (record: PageRecord) (source: NodeId) (
 /// they are resident-clean copies of `source`'s bytes and are copied out from here.
 let private moveAway (source: NodeId) (page: PageNumber) (progress: Progress) : Progress =
     let state, _ = progress
-    match Map.tryFind page state.Pages with
+    match PageMap.tryFind page state.Pages with
     | Some({ State = Absent(HeldBy n) } as record) when n = source -> startMove page record source [] [] progress
     | Some({ State = ResidentClean(HeldBy n, _) } as record) when n = source ->
         let target = currentHome state source
@@ -637,7 +637,7 @@ let private moveAway (source: NodeId) (page: PageNumber) (progress: Progress) : 
 /// a frame to fetch the page from its new home.
 let private onMovePageDone (page: PageNumber) (progress: Progress) : Progress =
     let state, _ = progress
-    match Map.tryFind page state.Pages with
+    match PageMap.tryFind page state.Pages with
     | Some({ State = MovingHome move } as record) when currentHome state move.To <> move.To ->
         startMove page record move.To move.Waiters move.InvalidatedBy progress
     | Some({ State = MovingHome move } as record) ->
@@ -656,8 +656,8 @@ let private onMoveHome (source: NodeId) (requestedTarget: NodeId) (progress: Pro
     if target = source then progress |> emit (Report(InvalidHomeMove(source, requestedTarget)))
     elif Map.containsKey source state.Draining then progress
     else
-        let pages = state.Pages |> Map.map (fun _ record -> if record.Home = source then { record with Home = target } else record)
-        let pending = pages |> Seq.choose (fun entry -> if involves source entry.Value.State then Some entry.Key else None) |> Set.ofSeq
+        let pages = state.Pages |> PageMap.map (fun _ record -> if record.Home = source then { record with Home = target } else record)
+        let pending = pages |> PageMap.fold (fun pending page record -> if involves source record.State then PageSet.add page pending else pending) PageSet.empty
         let homed = homedOn state.HomedPages source + homedOn state.HomedPages target
         let moved =
             { state with
@@ -665,7 +665,7 @@ let private onMoveHome (source: NodeId) (requestedTarget: NodeId) (progress: Pro
                 HomedPages = state.HomedPages |> Map.remove source |> Map.add target homed
                 HomeMoves = state.HomeMoves |> Map.map (fun _ t -> if t = source then target else t) |> Map.add source target
                 Draining = Map.add source pending state.Draining }
-        pending |> Set.fold (fun p page -> moveAway source page p) (moved, snd progress)
+        pending |> PageSet.fold (fun p page -> moveAway source page p) (moved, snd progress)
 
 let private pageOf (action: PagerAction) =
     match action with
@@ -679,20 +679,20 @@ let private pageOf (action: PagerAction) =
 let private continueMoves (eventPage: PageNumber voption) (progress: Progress) : Progress =
     let state, actions = progress
     let touched =
-        actions |> List.fold (fun pages action -> match pageOf action with ValueSome p -> Set.add p pages | ValueNone -> pages)
-            (match eventPage with ValueSome p -> Set.singleton p | ValueNone -> Set.empty)
+        actions |> List.fold (fun pages action -> match pageOf action with ValueSome p -> PageSet.add p pages | ValueNone -> pages)
+            (match eventPage with ValueSome p -> PageSet.singleton p | ValueNone -> PageSet.empty)
     state.Draining |> Map.fold (fun (progress: Progress) source pending ->
         let stillPending (progress: Progress) page =
             let progress = moveAway source page progress
             let state, actions = progress
-            match Map.tryFind page state.Pages with
+            match PageMap.tryFind page state.Pages with
             | Some record when involves source record.State -> progress
             | _ ->
-                let remaining = Set.remove page (Map.find source state.Draining)
+                let remaining = PageSet.remove page (Map.find source state.Draining)
                 { state with Draining = Map.add source remaining state.Draining }, actions
-        let progress = Set.intersect touched pending |> Set.fold stillPending progress
+        let progress = PageSet.intersect touched pending |> PageSet.fold stillPending progress
         let state, actions = progress
-        if Set.isEmpty (Map.find source state.Draining) then
+        if PageSet.isEmpty (Map.find source state.Draining) then
             { state with Draining = Map.remove source state.Draining }, HomeMoved source :: actions
         else progress) progress
 

@@ -52,7 +52,7 @@ let sratNode (placement: Placement) (page: PageNumber) : NodeId option =
     let rec find (ranges: PageRange list) =
         match ranges with
         | [] -> None
-        | r :: rest -> if page >= r.First && page.Value - r.First.Value < r.Count then Some r.Node else find rest
+        | r :: rest -> if page.Value >= r.First.Value && page.Value - r.First.Value < r.Count then Some r.Node else find rest
     find placement.Ranges
 
 let homedOn (homed: Map<NodeId, uint64>) (node: NodeId) = Map.tryFind node homed |> Option.defaultValue 0UL

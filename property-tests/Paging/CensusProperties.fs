@@ -55,7 +55,7 @@ let tests =
             let state = run (create (config budget)) (touches |> List.mapi eventOf)
             let census = Census.ofState state
             let total select = census |> Map.toList |> List.sumBy (snd >> select)
-            total (fun c -> c.Homed) = uint64 (Map.count state.Pages)
+            total (fun c -> c.Homed) = uint64 (PageMap.count state.Pages)
             && total (fun c -> c.Resident) <= uint64 budget
             && census |> Map.forall (fun _ c -> c.Remote <= c.Stored && c.Resident <= c.Homed)
     ]

@@ -105,7 +105,7 @@ let private attempt (thread: int) (access: ThreadAccess) (world: World) =
     | None, None -> fault Read
     | None, Some _ -> fault Write
 
-let private homeOf page (world: World) = (Map.find page world.Pager.Pages).Home
+let private homeOf page (world: World) = (PageMap.find page world.Pager.Pages).Home
 
 /// The model's own statement of "this page still needs node n" (newest bytes there, or a transfer with it).
 let private needs (node: NodeId) (state: PageState) =
@@ -195,14 +195,14 @@ let private perform (world: World) (action: PagerAction) : World =
     | HomeMoved node ->
         let count = (Map.tryFind node world.HomeMovedCount |> Option.defaultValue 0) + 1
         let world = { world with HomeMovedCount = Map.add node count world.HomeMovedCount; Departed = Set.add node world.Departed }
-        let stillNeeded = world.Pager.Pages |> Map.filter (fun _ r -> needs node r.State) |> Map.keys |> List.ofSeq
+        let stillNeeded = world.Pager.Pages |> PageMap.filter (fun _ r -> needs node r.State) |> PageMap.keys
         if not (Map.containsKey node world.Leaving) then violation (sprintf "HomeMoved %d without MoveHome" node) world
         elif not (List.isEmpty stillNeeded) then violation (sprintf "HomeMoved %d while pages %A still need it" node stillNeeded) world
         else world
     | Report error -> violation (sprintf "pager reported %A" error) world
 
 let private countStates (predicate: PageState -> bool) (pager: PagerState) =
-    pager.Pages |> Map.filter (fun _ r -> predicate r.State) |> Map.count
+    pager.Pages |> PageMap.filter (fun _ r -> predicate r.State) |> PageMap.count
 
 /// The pager's state and the simulated machine must describe the same pages.
 let private checkConsistency (world: World) =
@@ -211,7 +211,7 @@ let private checkConsistency (world: World) =
     let fetching page = world.Fetches |> List.exists (fst >> (=) page)
     let writingBack page = world.WriteBacks |> List.exists (fun (p, _, _) -> p = page)
     let pageProblems =
-        pager.Pages |> Map.toList |> List.choose (fun (page, record) ->
+        pager.Pages |> PageMap.toList |> List.choose (fun (page, record) ->
             let mapped = Map.tryFind page world.Memory
             let ok =
                 match record.State with
@@ -227,9 +227,9 @@ let private checkConsistency (world: World) =
             if ok then None else Some(sprintf "page %A is %A but mapped=%A" page record.State mapped))
     let isResident = function ResidentClean _ | ResidentDirty _ -> true | _ -> false
     let holdsFrame = function Fetching _ | ResidentClean _ | ResidentDirty _ | WritingBack _ -> true | _ -> false
-    let pagesWhere predicate = pager.Pages |> Map.filter (fun _ r -> predicate r.State) |> Map.keys |> List.ofSeq
+    let pagesWhere predicate = pager.Pages |> PageMap.filter (fun _ r -> predicate r.State) |> PageMap.keys
     [ yield! pageProblems
-      if world.Memory |> Map.exists (fun page _ -> not (Map.containsKey page pager.Pages)) then "a mapped page has no state"
+      if world.Memory |> Map.exists (fun page _ -> not (PageMap.containsKey page pager.Pages)) then "a mapped page has no state"
       if world.Memory.Count > budget then sprintf "%d pages mapped, budget %d" world.Memory.Count budget
       if pager.FramesInUse <> countStates holdsFrame pager || pager.FramesInUse > budget then
           sprintf "frames in use %d, counted %d, budget %d" pager.FramesInUse (countStates holdsFrame pager) budget
@@ -357,7 +357,7 @@ let private simulate (scenario: Scenario) =
               match Map.tryFind source afterReads.HomeMovedCount with
               | Some 1 -> ()
               | count -> sprintf "HomeMoved %d emitted %A times, expected once" source count
-              if afterReads.Pager.Pages |> Map.exists (fun _ r -> needs source r.State) then
+              if afterReads.Pager.Pages |> PageMap.exists (fun _ r -> needs source r.State) then
                   sprintf "pages still need node %d after its move" source
           for KeyValue(node, _) in afterReads.HomeMovedCount do
               if not (Map.containsKey node afterReads.Leaving) then sprintf "HomeMoved %d never asked for" node ]
@@ -451,7 +451,7 @@ let tests =
                     let invalidated, _ = step (create config) (RemoteInvalidate(held, remoteNode))
                     let full =
                         [ 0 .. budget - 1 ] |> List.fold (fun s page -> fst (step s (Fault(fault (page + 1), pg page, Write)))) invalidated
-                    let home = (Map.find held full.Pages).Home
+                    let home = (PageMap.find held full.Pages).Home
                     let _, actions = step full (Fault(fault 100, held, access))
                     let copiedOut = actions |> List.exists (function CopyOut(victim, _) -> victim <> held | _ -> false)
                     (List.contains (Fetch(held, home)) actions && copiedOut)
@@ -462,7 +462,7 @@ let tests =
             let s1, _ = step (create config) (RemoteInvalidate(pg 5, 1))
             let s2, _ = step s1 (Fault(fault 1, pg 0, Write))
             let s3, a3 = step s2 (Fault(fault 2, pg 5, Read))
-            let home = (Map.find(pg 5) s3.Pages).Home
+            let home = (PageMap.find(pg 5) s3.Pages).Home
             Expect.equal a3 [ Fetch(pg 5, home); WriteProtect(pg 0); CopyOut(pg 0, 0) ] "fetch and write-back start together"
             // Bytes first: kept until the frame is free.
             let s4, a4 = step s3 (FetchDone(pg 5))
@@ -488,7 +488,7 @@ let tests =
             Expect.equal a2 [ ZeroFill(pg 3, Writable); Wake(pg 3, [ fault 4 ]) ] "the last free frame is used at once"
             let s2, ahead2 = evictAhead s2
             Expect.equal ahead2 [ WriteProtect(pg 0); CopyOut(pg 0, 0) ] "then, after the wake, the oldest page starts home to free the next one"
-            let home = (Map.find held s2.Pages).Home
+            let home = (PageMap.find held s2.Pages).Home
             let s3, a3 = step s2 (WriteBackDone(pg 0))
             Expect.equal a3 [ Drop(pg 0) ] "the frame is free before the next fault"
             let s4, a4 = step s3 (Fault(fault 5, held, Read))
