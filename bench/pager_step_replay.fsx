@@ -16,7 +16,7 @@ let budget = if args.Length > 3 then int args.[3] else max 1 (int pages / 4)
 let replays = if args.Length > 4 then int args.[4] else 15
 let firstPage = 256UL // guest-physical 1 MiB, as in fault_guest.S
 let placement: Placement.Placement =
-    { Policy = Placement.FirstTouch; Capacity = [ (0, pages) ]; Ranges = [ { Node = 0; First = firstPage; Count = pages } ] }
+    { Policy = Placement.FirstTouch; Capacity = [ (0, pages) ]; Ranges = [ { Node = 0; First = PageNumber firstPage; Count = pages } ] }
 let config =
     match PagerConfig.create 0 budget placement with
     | Ok c -> c
@@ -30,7 +30,7 @@ let replay () =
     for _ in 1..passes do
         for p in 0UL .. pages - 1UL do
             id <- id + 1UL
-            completions.Enqueue(Fault(id, firstPage + p, Write))
+            completions.Enqueue(Fault(FaultId id, PageNumber(firstPage + p), Write))
             while completions.Count > 0 do
                 let next, actions = step state (completions.Dequeue())
                 steps <- steps + 1

@@ -197,13 +197,27 @@ let longModeEntry (rip: uint64) (zeroPage: uint64) =
 let protectedModeSupport = [ gdtChunk code32; bootStack ]
 let longModeSupport = [ gdtChunk code64; bootStack ] @ pageTables
 
+/// Where a chunk must go, as a planning error names it: [Address, End).
+type ChunkExtent = { Name: string; Address: uint64; End: uint64 }
+
+/// Why the chunks of a boot cannot be placed in guest RAM.
+type PlanError =
+    | CommandLineHasNul
+    | CommandLineTooLong of length: int * limitSource: string * maxLength: uint64
+    | ChunkWraps of ChunkExtent
+    /// The chunk starts in RAM (or above all of it) but runs past the end of the node's RAM at `ramEnd`.
+    | RamEndsBefore of ChunkExtent * node: int * ramEnd: uint64
+    | NotRam of ChunkExtent * ram: Layout.MemoryRange list
+    | ChunksOverlap of ChunkExtent * ChunkExtent
+    | EmptyInitrd
+    | NoRoomForInitrd of size: uint64 * limit: uint64 * ram: Layout.MemoryRange list
+
 /// The command line as a NUL-terminated string at `commandLineAddress`; `maxLength` excludes the NUL, as
 /// boot.rst's cmdline_size does. `limitSource` says whose limit it is, for the message.
-let commandLine (limitSource: string) (maxLength: uint64) (text: string) : Result<Chunk, string> =
+let commandLine (limitSource: string) (maxLength: uint64) (text: string) : Result<Chunk, PlanError> =
     let bytes = Text.Encoding.UTF8.GetBytes text
-    if text.Contains '\000' then Error "the command line contains a NUL character, which would end it early"
-    elif uint64 bytes.Length > maxLength then
-        Error(sprintf "the command line is %d bytes but %s allows at most %d" bytes.Length limitSource maxLength)
+    if text.Contains '\000' then Error CommandLineHasNul
+    elif uint64 bytes.Length > maxLength then Error(CommandLineTooLong(bytes.Length, limitSource, maxLength))
     else Ok(Chunk.ofBytes "command line" commandLineAddress (Array.append bytes [| 0uy |]))
 
 let private hex (v: uint64) = sprintf "0x%X" v
@@ -223,23 +237,24 @@ let private runs (ranges: Layout.MemoryRange list) =
 let private describeRam ranges =
     runs ranges |> List.map (fun (s, e, _) -> sprintf "[%s, %s]" (hex s) (hex (e - 1UL))) |> String.concat ", "
 
+let private extentOf (c: Chunk) = { Name = c.Name; Address = c.Address; End = Chunk.endExclusive c }
+
 /// Ok when the chunk lies wholly in RAM; otherwise says which RAM it ran out of.
-let requireRam (ranges: Layout.MemoryRange list) (c: Chunk) : Result<unit, string> =
+let requireRam (ranges: Layout.MemoryRange list) (c: Chunk) : Result<unit, PlanError> =
     let finish = Chunk.endExclusive c
-    let needs = sprintf "%s needs [%s, %s)" c.Name (hex c.Address) (hex finish)
     if c.Extent = 0UL then Ok()
-    elif finish < c.Address then Error(sprintf "%s: the range wraps around the 64-bit address space" needs)
+    elif finish < c.Address then Error(ChunkWraps(extentOf c))
     else
-        let tooSmall node (e: uint64) = Error(sprintf "memory too small for the image: %s but RAM of node %d ends at %s" needs node (hex (e - 1UL)))
+        let tooSmall node (e: uint64) = Error(RamEndsBefore(extentOf c, node, e))
         let all = runs ranges
         match all |> List.tryFind (fun (s, e, _) -> c.Address >= s && c.Address < e), List.tryLast all with
         | Some(_, e, _), _ when finish <= e -> Ok()
         | Some(_, e, node), _ -> tooSmall node e
         | None, Some(_, e, node) when c.Address >= e -> tooSmall node e
-        | None, _ -> Error(sprintf "%s but %s is not RAM (guest RAM: %s)" needs (hex c.Address) (describeRam ranges))
+        | None, _ -> Error(NotRam(extentOf c, ranges))
 
 /// Ok when no two chunks share a byte.
-let requireDisjoint (chunks: Chunk list) : Result<unit, string> =
+let requireDisjoint (chunks: Chunk list) : Result<unit, PlanError> =
     chunks
     |> List.filter (fun c -> c.Extent > 0UL)
     |> List.sortBy (fun c -> c.Address)
@@ -247,15 +262,13 @@ let requireDisjoint (chunks: Chunk list) : Result<unit, string> =
     |> List.tryFind (fun (a, b) -> Chunk.endExclusive a > b.Address)
     |> function
         | None -> Ok()
-        | Some(a, b) ->
-            Error(sprintf "%s [%s, %s) overlaps %s [%s, %s)" a.Name (hex a.Address) (hex (Chunk.endExclusive a)) b.Name
-                      (hex b.Address) (hex (Chunk.endExclusive b)))
+        | Some(a, b) -> Error(ChunksOverlap(extentOf a, extentOf b))
 
-let private firstError (checks: Result<unit, string> list) =
+let private firstError (checks: Result<unit, PlanError> list) =
     checks |> List.tryPick (function Error e -> Some e | Ok() -> None) |> function None -> Ok() | Some e -> Error e
 
 /// Checks every chunk against RAM and against each other: a plan that passes can be copied blindly.
-let validate (ranges: Layout.MemoryRange list) (chunks: Chunk list) : Result<Chunk list, string> =
+let validate (ranges: Layout.MemoryRange list) (chunks: Chunk list) : Result<Chunk list, PlanError> =
     firstError ((chunks |> List.map (requireRam ranges)) @ [ requireDisjoint chunks ]) |> Result.map (fun () -> chunks)
 
 /// The highest page-aligned address where `size` bytes fit in RAM below `limit` without touching `occupied`.
@@ -275,12 +288,28 @@ let placeHighest (ranges: Layout.MemoryRange list) (occupied: Chunk list) (limit
 
 /// The initrd placed as high as possible below `limit` (boot.rst: "as high as possible" below initrd_addr_max),
 /// page aligned, clear of everything already planned.
-let placeInitrd (ranges: Layout.MemoryRange list) (occupied: Chunk list) (limit: uint64) (initrd: ReadOnlyMemory<byte>) : Result<Chunk, string> =
+let placeInitrd (ranges: Layout.MemoryRange list) (occupied: Chunk list) (limit: uint64) (initrd: ReadOnlyMemory<byte>) : Result<Chunk, PlanError> =
     let size = uint64 initrd.Length
-    if size = 0UL then Error "the initrd is empty"
+    if size = 0UL then Error EmptyInitrd
     else
         match placeHighest ranges occupied limit size with
         | Some a -> Ok { Name = "initrd"; Address = a; Bytes = initrd; Extent = size }
-        | None ->
-            Error(sprintf "memory too small for the image: no room for the initrd's %d bytes (%s) in RAM below %s beside the kernel and boot data (guest RAM: %s)"
-                      size (hex size) (hex limit) (describeRam ranges))
+        | None -> Error(NoRoomForInitrd(size, limit, ranges))
+
+module PlanError =
+    let text (error: PlanError) =
+        let needs (c: ChunkExtent) = sprintf "%s needs [%s, %s)" c.Name (hex c.Address) (hex c.End)
+        match error with
+        | CommandLineHasNul -> "the command line contains a NUL character, which would end it early"
+        | CommandLineTooLong(length, limitSource, maxLength) ->
+            sprintf "the command line is %d bytes but %s allows at most %d" length limitSource maxLength
+        | ChunkWraps c -> sprintf "%s: the range wraps around the 64-bit address space" (needs c)
+        | RamEndsBefore(c, node, ramEnd) ->
+            sprintf "memory too small for the image: %s but RAM of node %d ends at %s" (needs c) node (hex (ramEnd - 1UL))
+        | NotRam(c, ram) -> sprintf "%s but %s is not RAM (guest RAM: %s)" (needs c) (hex c.Address) (describeRam ram)
+        | ChunksOverlap(a, b) ->
+            sprintf "%s [%s, %s) overlaps %s [%s, %s)" a.Name (hex a.Address) (hex a.End) b.Name (hex b.Address) (hex b.End)
+        | EmptyInitrd -> "the initrd is empty"
+        | NoRoomForInitrd(size, limit, ram) ->
+            sprintf "memory too small for the image: no room for the initrd's %d bytes (%s) in RAM below %s beside the kernel and boot data (guest RAM: %s)"
+                size (hex size) (hex limit) (describeRam ram)

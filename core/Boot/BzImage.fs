@@ -55,28 +55,69 @@ let entryOffset64 = 0x200UL
 let undefinedLoader = 0xFFuy
 let zeroPageSize = 4096
 
-let private notBzImage file (why: string) = Error(sprintf "%s is not a Linux bzImage: %s" file why)
+/// Why a file is not a bzImage this loader boots, or cannot be planned.
+type BzImageError =
+    | ShorterThanSetupHeader of file: string * length: int
+    | WrongBootFlag of file: string * found: uint64
+    | NoHeaderMagic of file: string * found: uint64
+    | ProtocolTooOld of file: string * version: uint64
+    | SetupHeaderEnd of file: string * headerEnd: int
+    | NotLoadedHigh of file: string * loadFlags: uint64
+    | No64BitEntry of file: string * xloadflags: uint64
+    | AlignmentNotPowerOfTwo of file: string * kernelAlignment: uint64
+    | EndsBeforeKernel of file: string * length: int * kernelStart: int * setupSects: uint64
+    | FieldOutside of FieldOutsideFile
+    | AboveIdentityMap of file: string * address: uint64
+    | MemoryMapTooLong of entries: int
+    | PayloadOutsideFile of file: string * offset: uint64 * length: uint64 * fileLength: int
+    | CannotPlace of PlanError
 
-/// Parses and checks the setup header. Never throws; a non-kernel gets a message saying which check failed.
-let parse (file: string) (bytes: byte[]) : Result<Kernel, string> =
+module BzImageError =
+    let text (error: BzImageError) =
+        let notBzImage file (why: string) = sprintf "%s is not a Linux bzImage: %s" file why
+        match error with
+        | ShorterThanSetupHeader(file, length) ->
+            notBzImage file (sprintf "%d bytes is shorter than the setup header (which reaches 0x%X)" length (headerMagicOffset + 4UL))
+        | WrongBootFlag(file, found) -> notBzImage file (sprintf "boot_flag at 0x1FE is %s, expected 0xAA55" (hex found))
+        | NoHeaderMagic(file, found) -> notBzImage file (sprintf "no \"HdrS\" at 0x202 (found %s)" (hex found))
+        | ProtocolTooOld(file, version) ->
+            sprintf "%s uses boot protocol %d.%02d; 2.12 or newer is needed for the 64-bit entry" file (version >>> 8) (version &&& 0xFFUL)
+        | SetupHeaderEnd(file, headerEnd) ->
+            sprintf "%s: the setup header ends at 0x%X (0x202 + the byte at 0x201); a 2.12+ header ends between 0x264 and 0x%X" file headerEnd setupHeaderLimit
+        | NotLoadedHigh(file, loadFlags) ->
+            sprintf "%s: loadflags %s lacks LOADED_HIGH: a zImage, which loads below 1 MiB; only bzImage is supported" file (hex loadFlags)
+        | No64BitEntry(file, xloadflags) ->
+            sprintf "%s: xloadflags %s lacks XLF_KERNEL_64: the kernel has no 64-bit entry point" file (hex xloadflags)
+        | AlignmentNotPowerOfTwo(file, alignment) -> sprintf "%s: kernel_alignment %s is not a power of two" file (hex alignment)
+        | EndsBeforeKernel(file, length, kernelStart, setupSects) ->
+            sprintf "%s: the file ends at 0x%X, before the protected-mode kernel at 0x%X (setup_sects %d)" file length kernelStart setupSects
+        | FieldOutside e -> FieldOutsideFile.text e
+        | AboveIdentityMap(file, address) ->
+            sprintf "%s: the kernel at pref_address %s ends above 4 GiB, outside the boot page tables' identity map" file (hex address)
+        | MemoryMapTooLong entries -> sprintf "the memory map has %d entries; the zero page holds at most %d" entries maxMemoryMapEntries
+        | PayloadOutsideFile(file, offset, length, fileLength) ->
+            sprintf "%s: payload_offset %s + payload_length %s reach past the file's %d bytes" file (hex offset) (hex length) fileLength
+        | CannotPlace e -> PlanError.text e
+
+/// Parses and checks the setup header. Never throws; a non-kernel gets an error saying which check failed.
+let parse (file: string) (bytes: byte[]) : Result<Kernel, BzImageError> =
     let field name offset size =
         match size with
         | 1 -> u8 file bytes name offset
         | 2 -> u16 file bytes name offset
         | 4 -> u32 file bytes name offset
         | _ -> u64 file bytes name offset
-    if bytes.Length < int headerMagicOffset + 4 then
-        notBzImage file (sprintf "%d bytes is shorter than the setup header (which reaches 0x%X)" bytes.Length (headerMagicOffset + 4UL))
+        |> Result.mapError FieldOutside
+    if bytes.Length < int headerMagicOffset + 4 then Error(ShorterThanSetupHeader(file, bytes.Length))
     else
         result {
             let! flag = field "boot_flag" bootFlagOffset 2
             let! magic = field "header" headerMagicOffset 4
-            if flag <> bootFlag then return! notBzImage file (sprintf "boot_flag at 0x1FE is %s, expected 0xAA55" (hex flag))
-            elif magic <> headerMagic then return! notBzImage file (sprintf "no \"HdrS\" at 0x202 (found %s)" (hex magic))
+            if flag <> bootFlag then return! Error(WrongBootFlag(file, flag))
+            elif magic <> headerMagic then return! Error(NoHeaderMagic(file, magic))
             else
                 let! version = field "version" 0x206UL 2
-                if version < uint64 minimumVersion then
-                    return! Error(sprintf "%s uses boot protocol %d.%02d; 2.12 or newer is needed for the 64-bit entry" file (version >>> 8) (version &&& 0xFFUL))
+                if version < uint64 minimumVersion then return! Error(ProtocolTooOld(file, version))
                 else
                     let! jumpOffset = field "jump" 0x201UL 1
                     let headerEnd = int headerMagicOffset + int jumpOffset
@@ -91,16 +132,12 @@ let parse (file: string) (bytes: byte[]) : Result<Kernel, string> =
                     let! initSize = field "init_size" 0x260UL 4
                     let setupSectors = if setupSects = 0UL then 4 else int setupSects
                     let kernelStart = (setupSectors + 1) * 512
-                    if headerEnd > setupHeaderLimit || headerEnd < 0x264 then
-                        return! Error(sprintf "%s: the setup header ends at 0x%X (0x202 + the byte at 0x201); a 2.12+ header ends between 0x264 and 0x%X" file headerEnd setupHeaderLimit)
-                    elif byte loadFlags &&& loadedHigh = 0uy then
-                        return! Error(sprintf "%s: loadflags %s lacks LOADED_HIGH: a zImage, which loads below 1 MiB; only bzImage is supported" file (hex loadFlags))
-                    elif uint16 xloadflags &&& xlfKernel64 = 0us then
-                        return! Error(sprintf "%s: xloadflags %s lacks XLF_KERNEL_64: the kernel has no 64-bit entry point" file (hex xloadflags))
+                    if headerEnd > setupHeaderLimit || headerEnd < 0x264 then return! Error(SetupHeaderEnd(file, headerEnd))
+                    elif byte loadFlags &&& loadedHigh = 0uy then return! Error(NotLoadedHigh(file, loadFlags))
+                    elif uint16 xloadflags &&& xlfKernel64 = 0us then return! Error(No64BitEntry(file, xloadflags))
                     elif relocatable <> 0UL && (kernelAlignment = 0UL || kernelAlignment &&& (kernelAlignment - 1UL) <> 0UL) then
-                        return! Error(sprintf "%s: kernel_alignment %s is not a power of two" file (hex kernelAlignment))
-                    elif kernelStart >= bytes.Length then
-                        return! Error(sprintf "%s: the file ends at 0x%X, before the protected-mode kernel at 0x%X (setup_sects %d)" file bytes.Length kernelStart setupSects)
+                        return! Error(AlignmentNotPowerOfTwo(file, kernelAlignment))
+                    elif kernelStart >= bytes.Length then return! Error(EndsBeforeKernel(file, bytes.Length, kernelStart, setupSects))
                     else
                         return
                             { File = file
@@ -168,41 +205,40 @@ let zeroPage (k: Kernel) (commandLine: uint64) (initrd: Chunk option) (memoryMap
 
 /// The whole 64-bit boot: kernel at its load address with init_size reserved, command line within cmdline_size,
 /// initrd as high as possible below min(initrd_addr_max + 1, 4 GiB), zero page, identity-mapped page tables.
-let plan (k: Kernel) (inputs: BootInputs) : Result<Plan, string> =
+let plan (k: Kernel) (inputs: BootInputs) : Result<Plan, BzImageError> =
     let payload = protectedModeKernel k
     let address = loadAddress k.Header
     let kernel = { Name = "kernel"; Address = address; Bytes = payload; Extent = max (uint64 k.Header.InitSize) (uint64 payload.Length) }
     let memoryMap = E820.ofRanges inputs.Ranges
     result {
-        do! requireRam inputs.Ranges kernel
-        if Chunk.endExclusive kernel > identityMapEnd then
-            return! Error(sprintf "%s: the kernel at pref_address %s ends above 4 GiB, outside the boot page tables' identity map" k.File (hex address))
-        elif memoryMap.Length > maxMemoryMapEntries then
-            return! Error(sprintf "the memory map has %d entries; the zero page holds at most %d" memoryMap.Length maxMemoryMapEntries)
+        do! requireRam inputs.Ranges kernel |> Result.mapError CannotPlace
+        if Chunk.endExclusive kernel > identityMapEnd then return! Error(AboveIdentityMap(k.File, address))
+        elif memoryMap.Length > maxMemoryMapEntries then return! Error(MemoryMapTooLong memoryMap.Length)
         else
-            let! commandLine = commandLine (sprintf "%s's cmdline_size" k.File) (uint64 k.Header.CmdlineSize) inputs.CommandLine
+            let! commandLine =
+                commandLine (sprintf "%s's cmdline_size" k.File) (uint64 k.Header.CmdlineSize) inputs.CommandLine |> Result.mapError CannotPlace
             let fixedChunks = longModeSupport @ [ commandLine; kernel ]
             let zeroPageSpace = reservation "zero page" zeroPageAddress (uint64 zeroPageSize)
             let initrdLimit = min (uint64 k.Header.InitrdAddrMax + 1UL) identityMapEnd
             let! initrd =
                 match inputs.Initrd with
                 | None -> Ok None
-                | Some bytes -> placeInitrd inputs.Ranges (zeroPageSpace :: fixedChunks) initrdLimit bytes |> Result.map Some
+                | Some bytes -> placeInitrd inputs.Ranges (zeroPageSpace :: fixedChunks) initrdLimit bytes |> Result.map Some |> Result.mapError CannotPlace
             let bootParams = Chunk.ofBytes "zero page" zeroPageAddress (zeroPage k commandLine.Address initrd memoryMap inputs.RsdpAddress)
-            let! chunks = validate inputs.Ranges (bootParams :: fixedChunks @ Option.toList initrd)
+            let! chunks = validate inputs.Ranges (bootParams :: fixedChunks @ Option.toList initrd) |> Result.mapError CannotPlace
             return { Chunks = chunks; Entry = longModeEntry (address + entryOffset64) zeroPageAddress }
     }
 
 /// The compressed kernel inside the protected-mode part: payload_offset (0x248) bytes into it, payload_length
 /// (0x24C) long. Returns its offset in the file and its length, checked against the file's size.
-let compressedPayload (k: Kernel) : Result<int * int, string> =
+let compressedPayload (k: Kernel) : Result<int * int, BzImageError> =
     let kernelStart = (k.Header.SetupSectors + 1) * 512
     result {
-        let! offset = u32 k.File k.Image "payload_offset" 0x248UL
-        let! length = u32 k.File k.Image "payload_length" 0x24CUL
+        let! offset = u32 k.File k.Image "payload_offset" 0x248UL |> Result.mapError FieldOutside
+        let! length = u32 k.File k.Image "payload_length" 0x24CUL |> Result.mapError FieldOutside
         let start = uint64 kernelStart + offset
         if length = 0UL || start + length > uint64 k.Image.Length then
-            return! Error(sprintf "%s: payload_offset %s + payload_length %s reach past the file's %d bytes" k.File (hex offset) (hex length) k.Image.Length)
+            return! Error(PayloadOutsideFile(k.File, offset, length, k.Image.Length))
         else
             return int start, int length
     }

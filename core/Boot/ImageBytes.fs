@@ -12,9 +12,16 @@ let hex (v: uint64) = sprintf "0x%X" v
 let within (length: int) (offset: uint64) (size: uint64) =
     offset <= uint64 length && size <= uint64 length - offset
 
-let private read (file: string) (bytes: byte[]) (field: string) (offset: uint64) (size: int) : Result<uint64, string> =
+/// A header field that does not lie wholly inside the file.
+type FieldOutsideFile = { File: string; Field: string; Offset: uint64; Size: int; FileLength: int }
+
+module FieldOutsideFile =
+    let text (e: FieldOutsideFile) =
+        sprintf "%s: %s at offset %s needs %d bytes but the file is only %d bytes" e.File e.Field (hex e.Offset) e.Size e.FileLength
+
+let private read (file: string) (bytes: byte[]) (field: string) (offset: uint64) (size: int) : Result<uint64, FieldOutsideFile> =
     if not (within bytes.Length offset (uint64 size)) then
-        Error(sprintf "%s: %s at offset %s needs %d bytes but the file is only %d bytes" file field (hex offset) size bytes.Length)
+        Error { File = file; Field = field; Offset = offset; Size = size; FileLength = bytes.Length }
     else
         let span = ReadOnlySpan(bytes, int offset, size)
         let value =

@@ -71,6 +71,65 @@ let private xenNoteName = "Xen\000"B
 /// Where notes may be found: a PT_NOTE segment or an SHT_NOTE section, as (description, offset, size, alignment).
 type private NoteRegion = { Where: string; Offset: uint64; Size: uint64; Alignment: uint64 }
 
+/// Why a file is not an ELF this loader boots through PVH, or cannot be planned.
+type PvhError =
+    | NotElf of file: string
+    | ElfClassUnknown of file: string * elfClass: byte
+    | NotLittleEndian of file: string * elfData: byte
+    | MachineNotX86 of file: string * machine: uint64
+    | EntriesTooSmall of file: string * table: string * entrySize: uint64 * minimumSize: uint64
+    | TableOutsideFile of file: string * table: string * count: uint64 * entrySize: uint64 * offset: uint64 * fileLength: int
+    | SegmentOutsideFile of file: string * index: int * fileOffset: uint64 * fileSize: uint64 * fileLength: int
+    | MemorySizeBelowFileSize of file: string * index: int * memorySize: uint64 * fileSize: uint64
+    | SegmentWraps of file: string * index: int * physicalAddress: uint64 * memorySize: uint64
+    | NoteRegionOutsideFile of file: string * region: string * size: uint64 * fileLength: int
+    | NoteOutsideRegion of file: string * offset: uint64 * region: string * nameSize: uint64 * descSize: uint64 * regionEnd: uint64
+    | EntryBeyond32Bits of file: string * entry: uint64
+    | EntryNoteSize of file: string * descSize: uint64
+    | NoPvhNote of file: string
+    | NoLoadSegment of file: string
+    | EntryOutsideSegments of file: string * entry: uint32
+    | MemoryMapTooLong of entries: int
+    | FieldOutside of FieldOutsideFile
+    | CannotPlace of PlanError
+
+module PvhError =
+    let text (error: PvhError) =
+        let segment file index = sprintf "%s: PT_LOAD segment %d" file index
+        match error with
+        | NotElf file -> sprintf "%s is not an ELF file (it does not start with 0x7F 'E' 'L' 'F')" file
+        | ElfClassUnknown(file, elfClass) -> sprintf "%s: EI_CLASS is %d; expected 1 (ELF32) or 2 (ELF64)" file elfClass
+        | NotLittleEndian(file, elfData) -> sprintf "%s: EI_DATA is %d; x86 images are little-endian (1)" file elfData
+        | MachineNotX86(file, machine) ->
+            sprintf "%s: e_machine is %d; expected %d (EM_386) or %d (EM_X86_64)" file machine emI386 emX86_64
+        | EntriesTooSmall(file, table, entrySize, minimumSize) ->
+            sprintf "%s: %s entries are %d bytes, smaller than the %d bytes of one entry" file table entrySize minimumSize
+        | TableOutsideFile(file, table, count, entrySize, offset, fileLength) ->
+            sprintf "%s: the %s table (%d entries of %d bytes at %s) runs past the end of the %d-byte file" file table count entrySize (hex offset) fileLength
+        | SegmentOutsideFile(file, index, fileOffset, fileSize, fileLength) ->
+            sprintf "%s: p_offset %s + p_filesz %s runs past the end of the %d-byte file" (segment file index) (hex fileOffset) (hex fileSize) fileLength
+        | MemorySizeBelowFileSize(file, index, memorySize, fileSize) ->
+            sprintf "%s: p_memsz %s is smaller than p_filesz %s" (segment file index) (hex memorySize) (hex fileSize)
+        | SegmentWraps(file, index, physicalAddress, memorySize) ->
+            sprintf "%s: p_paddr %s + p_memsz %s wraps around the address space" (segment file index) (hex physicalAddress) (hex memorySize)
+        | NoteRegionOutsideFile(file, region, size, fileLength) ->
+            sprintf "%s: %s (%s bytes) runs past the end of the %d-byte file" file region (hex size) fileLength
+        | NoteOutsideRegion(file, offset, region, nameSize, descSize, regionEnd) ->
+            sprintf "%s: the note at %s in %s (namesz %d, descsz %d) runs past the region's end at %s" file (hex offset) region nameSize descSize (hex regionEnd)
+        | EntryBeyond32Bits(file, entry) -> sprintf "%s: XEN_ELFNOTE_PHYS32_ENTRY is %s, beyond the 32-bit entry's reach" file (hex entry)
+        | EntryNoteSize(file, descSize) -> sprintf "%s: XEN_ELFNOTE_PHYS32_ENTRY has a %d-byte value; expected 4 or 8" file descSize
+        | NoPvhNote file -> sprintf "%s is an ELF without a XEN_ELFNOTE_PHYS32_ENTRY note: not a PVH kernel" file
+        | NoLoadSegment file -> sprintf "%s has no PT_LOAD segment to load" file
+        | EntryOutsideSegments(file, entry) -> sprintf "%s: the PVH entry %s lies outside every PT_LOAD segment" file (hex (uint64 entry))
+        | MemoryMapTooLong entries -> sprintf "the memory map has %d entries; at most %d fit" entries maxMemoryMapEntries
+        | FieldOutside e -> FieldOutsideFile.text e
+        | CannotPlace e -> PlanError.text e
+
+// The image's fields, with a field outside the file as a PvhError.
+let private u16 file bytes field offset = ImageBytes.u16 file bytes field offset |> Result.mapError FieldOutside
+let private u32 file bytes field offset = ImageBytes.u32 file bytes field offset |> Result.mapError FieldOutside
+let private u64 file bytes field offset = ImageBytes.u64 file bytes field offset |> Result.mapError FieldOutside
+
 let private word file bytes (format: ElfFormat) field offset =
     if format.Word = 8 then u64 file bytes field offset else u32 file bytes field offset
 
@@ -79,24 +138,20 @@ let private word file bytes (format: ElfFormat) field offset =
 let private headerTable file (bytes: byte[]) (what: string) (offset: uint64) (entrySize: uint64) (minimumSize: uint64) (count: uint64) =
     if count = 0UL then Ok []
     elif entrySize < minimumSize then
-        Error(sprintf "%s: %s entries are %d bytes, smaller than the %d bytes of one entry" file what entrySize minimumSize)
+        Error(EntriesTooSmall(file, what, entrySize, minimumSize))
     elif not (within bytes.Length offset (entrySize * count)) then
-        Error(sprintf "%s: the %s table (%d entries of %d bytes at %s) runs past the end of the %d-byte file" file what count entrySize (hex offset) bytes.Length)
+        Error(TableOutsideFile(file, what, count, entrySize, offset, bytes.Length))
     else Ok [ for i in 0UL .. count - 1UL -> offset + i * entrySize ]
 
 let private checkedSegment file (bytes: byte[]) (index: int) (s: LoadSegment) =
-    let name = sprintf "%s: PT_LOAD segment %d" file index
-    if not (within bytes.Length s.FileOffset s.FileSize) then
-        Error(sprintf "%s: p_offset %s + p_filesz %s runs past the end of the %d-byte file" name (hex s.FileOffset) (hex s.FileSize) bytes.Length)
-    elif s.MemorySize < s.FileSize then
-        Error(sprintf "%s: p_memsz %s is smaller than p_filesz %s" name (hex s.MemorySize) (hex s.FileSize))
-    elif s.PhysicalAddress + s.MemorySize < s.PhysicalAddress then
-        Error(sprintf "%s: p_paddr %s + p_memsz %s wraps around the address space" name (hex s.PhysicalAddress) (hex s.MemorySize))
+    if not (within bytes.Length s.FileOffset s.FileSize) then Error(SegmentOutsideFile(file, index, s.FileOffset, s.FileSize, bytes.Length))
+    elif s.MemorySize < s.FileSize then Error(MemorySizeBelowFileSize(file, index, s.MemorySize, s.FileSize))
+    elif s.PhysicalAddress + s.MemorySize < s.PhysicalAddress then Error(SegmentWraps(file, index, s.PhysicalAddress, s.MemorySize))
     else Ok s
 
 /// Walks the notes of one region (gABI "Note Section": namesz, descsz, type, then name and desc, each starting
 /// at an offset aligned to the region's alignment) and returns the PHYS32_ENTRY value if the region holds one.
-let private phys32EntryIn file (bytes: byte[]) (region: NoteRegion) : Result<uint32 option, string> =
+let private phys32EntryIn file (bytes: byte[]) (region: NoteRegion) : Result<uint32 option, PvhError> =
     let finish = region.Offset + region.Size
     let rec walk (offset: uint64) =
         if finish - offset < 12UL then Ok None
@@ -111,8 +166,7 @@ let private phys32EntryIn file (bytes: byte[]) (region: NoteRegion) : Result<uin
                 let descStart = alignUp region.Alignment (nameStart + nameSize)
                 let next = alignUp region.Alignment (descStart + descSize)
                 if descStart + descSize > finish then
-                    return! Error(sprintf "%s: the note at %s in %s (namesz %d, descsz %d) runs past the region's end at %s"
-                                      file (hex offset) region.Where nameSize descSize (hex finish))
+                    return! Error(NoteOutsideRegion(file, offset, region.Where, nameSize, descSize, finish))
                 elif noteType = phys32EntryNoteType && nameSize = 4UL && bytes.AsSpan(int nameStart, 4).SequenceEqual(ReadOnlySpan xenNoteName) then
                     match descSize with
                     | 4UL -> return! u32 file bytes "XEN_ELFNOTE_PHYS32_ENTRY" descStart |> Result.map (uint32 >> Some)
@@ -120,9 +174,9 @@ let private phys32EntryIn file (bytes: byte[]) (region: NoteRegion) : Result<uin
                         // Linux emits the entry with _ASM_PTR, a quad on x86-64; the value itself is 32-bit.
                         let! value = u64 file bytes "XEN_ELFNOTE_PHYS32_ENTRY" descStart
                         if value > uint64 UInt32.MaxValue then
-                            return! Error(sprintf "%s: XEN_ELFNOTE_PHYS32_ENTRY is %s, beyond the 32-bit entry's reach" file (hex value))
+                            return! Error(EntryBeyond32Bits(file, value))
                         else return Some(uint32 value)
-                    | other -> return! Error(sprintf "%s: XEN_ELFNOTE_PHYS32_ENTRY has a %d-byte value; expected 4 or 8" file other)
+                    | other -> return! Error(EntryNoteSize(file, other))
                 else return! walk (min next finish)
             }
     walk region.Offset
@@ -142,22 +196,20 @@ let private noteAlignment (declared: uint64) = if declared = 8UL then 8UL else 4
 
 /// Parses an ELF32/ELF64 little-endian x86 image: its PT_LOAD segments and its PVH entry, taken from the
 /// XEN_ELFNOTE_PHYS32_ENTRY note in a PT_NOTE segment or an SHT_NOTE section. Never throws; every bound is checked.
-let parse (file: string) (bytes: byte[]) : Result<Kernel, string> =
+let parse (file: string) (bytes: byte[]) : Result<Kernel, PvhError> =
     let isElf = bytes.Length >= 16 && bytes.[0] = 0x7Fuy && bytes.[1] = byte 'E' && bytes.[2] = byte 'L' && bytes.[3] = byte 'F'
-    if not isElf then Error(sprintf "%s is not an ELF file (it does not start with 0x7F 'E' 'L' 'F')" file)
+    if not isElf then Error(NotElf file)
     else
         result {
             let! format =
                 match bytes.[4] with
                 | 1uy -> Ok elf32
                 | 2uy -> Ok elf64
-                | other -> Error(sprintf "%s: EI_CLASS is %d; expected 1 (ELF32) or 2 (ELF64)" file other)
-            if bytes.[5] <> 1uy then
-                return! Error(sprintf "%s: EI_DATA is %d; x86 images are little-endian (1)" file bytes.[5])
+                | other -> Error(ElfClassUnknown(file, other))
+            if bytes.[5] <> 1uy then return! Error(NotLittleEndian(file, bytes.[5]))
             else
                 let! machine = u16 file bytes "e_machine" 18UL
-                if machine <> emI386 && machine <> emX86_64 then
-                    return! Error(sprintf "%s: e_machine is %d; expected %d (EM_386) or %d (EM_X86_64)" file machine emI386 emX86_64)
+                if machine <> emI386 && machine <> emX86_64 then return! Error(MachineNotX86(file, machine))
                 else
                     let! phOff = word file bytes format "e_phoff" format.PhOff
                     let! shOff = word file bytes format "e_shoff" format.ShOff
@@ -200,14 +252,14 @@ let parse (file: string) (bytes: byte[]) : Result<Kernel, string> =
                     let sectionNotes = sections |> List.filter (fun (kind, _) -> kind = shtNote) |> List.map snd
                     let regions = segmentNotes @ sectionNotes
                     match regions |> List.tryFind (fun r -> not (within bytes.Length r.Offset r.Size)) with
-                    | Some r -> return! Error(sprintf "%s: %s (%s bytes) runs past the end of the %d-byte file" file r.Where (hex r.Size) bytes.Length)
+                    | Some r -> return! Error(NoteRegionOutsideFile(file, r.Where, r.Size, bytes.Length))
                     | None ->
                         let! entry = firstEntry file bytes regions
                         match entry with
-                        | None -> return! Error(sprintf "%s is an ELF without a XEN_ELFNOTE_PHYS32_ENTRY note: not a PVH kernel" file)
-                        | Some _ when segments.IsEmpty -> return! Error(sprintf "%s has no PT_LOAD segment to load" file)
+                        | None -> return! Error(NoPvhNote file)
+                        | Some _ when segments.IsEmpty -> return! Error(NoLoadSegment file)
                         | Some e when not (segments |> List.exists (fun s -> uint64 e >= s.PhysicalAddress && uint64 e < s.PhysicalAddress + s.MemorySize)) ->
-                            return! Error(sprintf "%s: the PVH entry %s lies outside every PT_LOAD segment" file (hex (uint64 e)))
+                            return! Error(EntryOutsideSegments(file, e))
                         | Some e -> return { File = file; Image = bytes; Class = format.Class; Segments = segments; Entry = e }
         }
 
@@ -281,7 +333,7 @@ let maxCommandLineLength = 2047UL
 
 /// The whole PVH boot: segments at their physical addresses, command line, initrd as module 0 as high as
 /// possible below 4 GiB (where a 32-bit entry without paging can reach it), memory map and hvm_start_info.
-let plan (kernel: Kernel) (inputs: BootInputs) : Result<Plan, string> =
+let plan (kernel: Kernel) (inputs: BootInputs) : Result<Plan, PvhError> =
     let segments =
         kernel.Segments
         |> List.mapi (fun i s ->
@@ -289,17 +341,16 @@ let plan (kernel: Kernel) (inputs: BootInputs) : Result<Plan, string> =
               Bytes = ReadOnlyMemory(kernel.Image, int s.FileOffset, int s.FileSize); Extent = s.MemorySize })
     let memmap = E820.ofRanges inputs.Ranges
     result {
-        do! validate inputs.Ranges segments |> Result.map ignore
-        if memmap.Length > maxMemoryMapEntries then
-            return! Error(sprintf "the memory map has %d entries; at most %d fit" memmap.Length maxMemoryMapEntries)
+        do! validate inputs.Ranges segments |> Result.map ignore |> Result.mapError CannotPlace
+        if memmap.Length > maxMemoryMapEntries then return! Error(MemoryMapTooLong memmap.Length)
         else
-            let! commandLine = commandLine "Linux's COMMAND_LINE_SIZE" maxCommandLineLength inputs.CommandLine
+            let! commandLine = commandLine "Linux's COMMAND_LINE_SIZE" maxCommandLineLength inputs.CommandLine |> Result.mapError CannotPlace
             let startInfoPage = reservation "hvm_start_info page" startInfoAddress pageSize
             let fixedChunks = protectedModeSupport @ [ commandLine ] @ segments
             let! initrd =
                 match inputs.Initrd with
                 | None -> Ok None
-                | Some bytes -> placeInitrd inputs.Ranges (startInfoPage :: fixedChunks) identityMapEnd bytes |> Result.map Some
+                | Some bytes -> placeInitrd inputs.Ranges (startInfoPage :: fixedChunks) identityMapEnd bytes |> Result.map Some |> Result.mapError CannotPlace
             let modules = initrd |> Option.map (fun c -> { Paddr = c.Address; Size = c.Extent; CmdlinePaddr = 0UL }) |> Option.toList
             let startInfo =
                 { Flags = 0u
@@ -313,6 +364,6 @@ let plan (kernel: Kernel) (inputs: BootInputs) : Result<Plan, string> =
                 [ Chunk.ofBytes "hvm_start_info" startInfoAddress (encodeStartInfo startInfo)
                   Chunk.ofBytes "hvm_memmap" memmapAddress (encodeMemmap memmap) ]
                 @ (modules |> List.map (encodeModule >> Chunk.ofBytes "hvm_modlist" modlistAddress))
-            let! chunks = validate inputs.Ranges (bootInfo @ fixedChunks @ Option.toList initrd)
+            let! chunks = validate inputs.Ranges (bootInfo @ fixedChunks @ Option.toList initrd) |> Result.mapError CannotPlace
             return { Chunks = chunks; Entry = protectedModeEntry kernel.Entry startInfoAddress }
     }

@@ -144,25 +144,20 @@ let plan (input: PlanInput) : Result<ClusterPlan, PlanError list> =
     // Report paths by the node's position in the file, as the topology validator does.
     let fileIndex (node: Node) = input.Topology.Nodes |> List.findIndex (fun n -> n.Id = node.Id)
     let parsed =
-        nodes |> List.map (fun n -> let i = fileIndex n in i, parseAddress input.Addressing (sprintf "nodes[%d].address" i) n.Address)
-    let addressErrors = parsed |> List.choose (fun (_, r) -> match r with Error e -> Some e | Ok _ -> None)
-    let bootNode = nodes |> List.tryFind (fun n -> n.Cpus > 0)
-    let bootErrors = if bootNode.IsNone then [ err "nodes" "no node has cpus > 0: the boot node runs the vCPUs" ] else []
-    let errors = checkCredentials input @ bootErrors @ addressErrors
-    if not errors.IsEmpty then Error errors
-    else
-        let transports =
-            parsed
-            |> List.mapi (fun position (index, r) ->
-                match r with
-                | Ok e when input.Addressing <> Loopback -> index, { e with Host = NamespaceLayout.nodeAddress position }
-                | Ok e -> index, e
-                | Error _ -> failwith "unreachable: errors were returned above")
-        match portClashes input.Addressing transports with
+        nodes |> List.map (fun n -> let i = fileIndex n in n, i, parseAddress input.Addressing (sprintf "nodes[%d].address" i) n.Address)
+    let addresses = parsed |> List.choose (fun (n, i, r) -> match r with Ok e -> Some(n, i, e) | Error _ -> None)
+    let addressErrors = parsed |> List.choose (fun (_, _, r) -> match r with Error e -> Some e | Ok _ -> None)
+    let credentialErrors = checkCredentials input
+    match nodes |> List.tryFind (fun n -> n.Cpus > 0) with
+    | Some boot when credentialErrors.IsEmpty && addressErrors.IsEmpty ->
+        let endpoints =
+            addresses
+            |> List.mapi (fun position (node, index, e) ->
+                node, index, (if input.Addressing <> Loopback then { e with Host = NamespaceLayout.nodeAddress position } else e))
+        match portClashes input.Addressing (endpoints |> List.map (fun (_, index, e) -> index, e)) with
         | _ :: _ as clashes -> Error clashes
         | [] ->
-            let boot = bootNode.Value
-            let endpoints = List.zip nodes (transports |> List.map snd)
+            let endpoints = endpoints |> List.map (fun (node, _, e) -> node, e)
             let bootTransport = endpoints |> List.find (fun (n, _) -> n.Id = boot.Id) |> snd
             let bootHttp = { bootTransport with Port = bootTransport.Port + httpPortOffset }
             let bootUrl = sprintf "http://%O" bootHttp
@@ -188,5 +183,8 @@ let plan (input: PlanInput) : Result<ClusterPlan, PlanError list> =
                   StoreMiB = max node.MemoryMiB (Topology.totalMemoryMiB input.Topology)
                   TimeoutScale = input.TimeoutScale |> Option.defaultValue (defaultTimeoutScale input.Addressing) }
             Ok { Nodes = endpoints |> List.map config; BootNode = boot.Id; BootUrl = bootUrl }
+    | boot ->
+        let bootErrors = if boot.IsNone then [ err "nodes" "no node has cpus > 0: the boot node runs the vCPUs" ] else []
+        Error(credentialErrors @ bootErrors @ addressErrors)
 
 let errorText (e: PlanError) = sprintf "%s: %s" e.Field e.Message

@@ -23,12 +23,14 @@ type RawNodeConfig =
       Join: string option
       Topology: string option
       MemoryBudgetMiB: int64 option
+      ReadAheadPages: int option
       StoreMiB: int64 option
       TimeoutScale: int option }
 
 type NodeRole =
-    /// Runs the membership and the VM. `TopologyFile` describes the assembled VM's distances, HMAT and caches.
-    | BootNode of topologyFile: string option * memoryBudgetMiB: int64 option
+    /// Runs the membership and the VM. `TopologyFile` describes the assembled VM's distances, HMAT and caches;
+    /// `readAheadPages` is the pager's read-ahead block (docs/pager.md, "Read-ahead"; 0: off).
+    | BootNode of topologyFile: string option * memoryBudgetMiB: int64 option * readAheadPages: int
     /// Joins the boot node whose control API is at this absolute http URL.
     | MemoryNode of joinUrl: string
 
@@ -112,12 +114,17 @@ let private role (raw: RawNodeConfig) =
             | Some b when b <= 0L || b > Validation.maxTotalMemoryMiB ->
                 [ error "memoryBudgetMiB" (sprintf "expected a number of MiB from 1 to %d, found %d" Validation.maxTotalMemoryMiB b) ]
             | _ -> []
-        match topology @ budget with
-        | [] -> Ok(BootNode(raw.Topology, raw.MemoryBudgetMiB))
+        let readAhead =
+            match raw.ReadAheadPages |> Option.bind Pager.PagerConfig.readAheadProblem with
+            | Some rule -> [ error "readAheadPages" rule ]
+            | None -> []
+        match topology @ budget @ readAhead with
+        | [] -> Ok(BootNode(raw.Topology, raw.MemoryBudgetMiB, raw.ReadAheadPages |> Option.defaultValue Pager.PagerConfig.DefaultReadAheadPages))
         | errors -> Error errors
     | (None | Some false), Some url ->
         let urlErrors = match parseJoinUrl url with Ok _ -> [] | Error rule -> [ error "join" rule ]
         let errors = urlErrors @ bootOnly "topology" raw.Topology.IsSome @ bootOnly "memoryBudgetMiB" raw.MemoryBudgetMiB.IsSome
+                     @ bootOnly "readAheadPages" raw.ReadAheadPages.IsSome
         match errors, parseJoinUrl url with
         | [], Ok url -> Ok(MemoryNode url)
         | errors, _ -> Error errors
@@ -150,7 +157,7 @@ let private contribution (raw: RawNodeConfig) =
 /// The fields in the order of docs/node-host.md's table, the order errors are reported in.
 let private tableOrder =
     [ "id"; "transport"; "http"; "secret"; "apiToken"; "cpus"; "memoryMiB"; "initiator"; "boot"; "join"; "topology"
-      "memoryBudgetMiB"; "storeMiB"; "timeoutScale" ]
+      "memoryBudgetMiB"; "readAheadPages"; "storeMiB"; "timeoutScale" ]
 
 let private resultErrors (result: Result<'a, ConfigError list>) = match result with Error e -> e | Ok _ -> []
 

@@ -37,7 +37,7 @@ let private add (node: NodeId) (change: HomeCensus -> HomeCensus) (census: Map<N
 /// Every node that homes or holds a touched page, with its counts.
 let ofState (state: PagerState) : Map<NodeId, HomeCensus> =
     state.Pages
-    |> Map.fold
+    |> PageMap.fold
         (fun census _ record ->
             let resident = isResident record.State
             let census = census |> add record.Home (fun c -> { c with Homed = c.Homed + 1UL; Resident = c.Resident + (if resident then 1UL else 0UL) })

@@ -20,6 +20,14 @@ type InFlightFetch =
       /// the invalidation was acknowledged (where the remote writer stores, even if the home moves later).
       Stale: NodeId option }
 
+/// Why a resident page's bytes are being copied to a home.
+type WriteBackPurpose =
+    /// The page gives up its frame: it is dropped once home.
+    | Eviction
+    /// A clean page held by a leaving home is copied to the new one (MoveHome): it stays mapped, clean, and its
+    /// frame is not counted as being freed.
+    | CopyToNewHome
+
 type InFlightWriteBack =
     { Target: NodeId
       /// Writes that hit the write-protected page while its bytes were being copied out.
@@ -27,9 +35,7 @@ type InFlightWriteBack =
       /// Nodes that asked for this page to be invalidated, in arrival order; each is acknowledged once the
       /// page is home and dropped.
       InvalidatedBy: NodeId list
-      /// True for an eviction (the page is dropped once home). False for a copy to a new home during a
-      /// MoveHome: the page stays mapped, clean, and its frame is not counted as being freed.
-      Evicting: bool }
+      Purpose: WriteBackPurpose }
 
 /// A page's bytes being moved from a leaving home to its new one (MoveHome): not mapped here, no frame.
 type InFlightMove =
@@ -68,7 +74,7 @@ type PageState =
     /// Mapped writable; this is the only current copy.
     | ResidentDirty of ring: Clock.Slot
     /// Write-protected and being copied to its home; dropped once the home has stored it (unless the copy
-    /// only moves a clean page to a new home, see `Evicting`).
+    /// only moves a clean page to a new home, see `WriteBackPurpose`).
     | WritingBack of InFlightWriteBack
     /// Not mapped here; the newest bytes are being copied from a leaving home to the new one.
     | MovingHome of InFlightMove
@@ -148,6 +154,20 @@ type PagerConfig =
 type PagerConfigError = BudgetBelowOnePage of int
 
 module PagerConfig =
+    /// Read-ahead is off by default: it pays off for sequential first touches only (docs/pager.md, "Read-ahead").
+    [<Literal>]
+    let DefaultReadAheadPages = 0
+
+    /// The largest read-ahead block: 512 pages, 2 MiB, a huge page's worth.
+    [<Literal>]
+    let MaximumReadAheadPages = 512
+
+    /// What a configured read-ahead block must be, when `blockPages` is not that: 0 (off) or 2 to
+    /// MaximumReadAheadPages pages.
+    let readAheadProblem (blockPages: int) =
+        if blockPages = 0 || (blockPages >= 2 && blockPages <= MaximumReadAheadPages) then None
+        else Some(sprintf "expected 0 (off) or a whole number of pages from 2 to %d, found %d" MaximumReadAheadPages blockPages)
+
     /// Frames evicted ahead by default: one fault per vCPU of a small guest finds a frame at once.
     [<Literal>]
     let DefaultFreeFrames = 4
@@ -160,7 +180,7 @@ module PagerConfig =
     let create (localNode: NodeId) (budgetPages: int) (placement: Placement) : Result<PagerConfig, PagerConfigError> =
         if budgetPages < 1 then Error(BudgetBelowOnePage budgetPages)
         else
-            Ok { LocalNode = localNode; BudgetPages = budgetPages; Placement = placement; ReadAheadPages = 0
+            Ok { LocalNode = localNode; BudgetPages = budgetPages; Placement = placement; ReadAheadPages = DefaultReadAheadPages
                  FreeFrameTarget = capped budgetPages DefaultFreeFrames }
 
     /// Read-ahead of aligned blocks of `blockPages` pages (docs/pager.md, "Read-ahead"); below 2 turns it off.
@@ -195,7 +215,7 @@ module FrameQueue =
 
 type PagerState =
     { Config: PagerConfig
-      Pages: Map<PageNumber, PageRecord>
+      Pages: PageMap<PageRecord>
       /// The CLOCK ring of the resident pages (clean or dirty), which are exactly the pages that may be chosen
       /// as victims. Their slots (position, referenced bit) are in their states, so that an admission updates
       /// `Pages` alone; `clockPages` lists the ring.
@@ -215,19 +235,19 @@ type PagerState =
       HomeMoves: Map<NodeId, NodeId>
       /// Homes still leaving, each with the pages that still involve it (held by it, or in a transfer from
       /// or to it). Empty sets are removed together with emitting HomeMoved.
-      Draining: Map<NodeId, Set<PageNumber>> }
+      Draining: Map<NodeId, PageSet> }
 
 let create (config: PagerConfig) =
-    { Config = config; Pages = Map.empty; Clock = Clock.empty; AwaitingFrames = FrameQueue.empty
+    { Config = config; Pages = PageMap.empty; Clock = Clock.empty; AwaitingFrames = FrameQueue.empty
       FramesInUse = 0; WriteBacksInFlight = 0; FetchesInFlight = 0
       HomedPages = Map.empty; HomeMoves = Map.empty; Draining = Map.empty }
 
-let stateOf (page: PageNumber) (state: PagerState) = Map.tryFind page state.Pages |> Option.map (fun r -> r.State)
+let stateOf (page: PageNumber) (state: PagerState) = PageMap.tryFind page state.Pages |> Option.map (fun r -> r.State)
 
 /// A resident page's CLOCK slot: how the ring reads the slots it does not hold.
-let private ringSlot (pages: Map<PageNumber, PageRecord>) (page: PageNumber) =
-    match pages.TryGetValue page with
-    | true, { State = ResidentClean(_, slot) | ResidentDirty slot } -> ValueSome slot
+let private ringSlot (pages: PageMap<PageRecord>) (page: PageNumber) =
+    match PageMap.tryFindValue page pages with
+    | ValueSome { State = ResidentClean(_, slot) | ResidentDirty slot } -> ValueSome slot
     | _ -> ValueNone
 
 /// A resident state with its CLOCK slot replaced (other states hold none).
@@ -238,9 +258,9 @@ let private withSlot (slot: Clock.Slot) (pageState: PageState) =
     | other -> other
 
 /// How the hand moves a resident page behind it.
-let private withRingSlot (page: PageNumber) (slot: Clock.Slot) (pages: Map<PageNumber, PageRecord>) =
-    match pages.TryGetValue page with
-    | true, record -> Map.add page { record with State = withSlot slot record.State } pages
+let private withRingSlot (page: PageNumber) (slot: Clock.Slot) (pages: PageMap<PageRecord>) =
+    match PageMap.tryFindValue page pages with
+    | ValueSome record -> PageMap.add page { record with State = withSlot slot record.State } pages
     | _ -> pages
 
 /// The resident pages in the order the CLOCK hand will visit them.
@@ -252,7 +272,7 @@ type private Progress = PagerState * PagerAction list
 let private emit (action: PagerAction) ((state, actions): Progress) : Progress = state, action :: actions
 
 let private setState (page: PageNumber) (record: PageRecord) (pageState: PageState) ((state, actions): Progress) : Progress =
-    { state with Pages = Map.add page { record with State = pageState } state.Pages }, actions
+    { state with Pages = PageMap.add page { record with State = pageState } state.Pages }, actions
 
 let private mapState (change: PagerState -> PagerState) ((state, actions): Progress) : Progress = change state, actions
 
@@ -273,20 +293,29 @@ let private placeNew (state: PagerState) (page: PageNumber) (touchingNode: NodeI
 
 let private faultsOf (waiters: Waiter list) = waiters |> List.map (fun w -> w.Fault) |> List.rev
 
-/// Maps a page for the waiters that need it. It is mapped writable (and so dirty) only if one of them
-/// writes; otherwise write-protected, so that the first write is seen.
-let private makeResident (page: PageNumber) (record: PageRecord) (source: CopySource) (waiters: Waiter list)
-                         (mapPage: Protection -> PagerAction) ((state, actions): Progress) : Progress =
+/// A page is mapped writable (and so dirty) only if an access that needs it writes; otherwise
+/// write-protected, so that the first write is seen.
+let private protectionFor (waiters: Waiter list) =
     let rec writes (waiters: Waiter list) = match waiters with [] -> false | w :: rest -> w.Access = Write || writes rest
+    if writes waiters then Writable else WriteProtected
+
+/// Maps a page with `protection` (a writable page is dirty) and wakes its waiters, if any.
+let private mapResident (page: PageNumber) (record: PageRecord) (source: CopySource) (protection: Protection) (waiters: Waiter list)
+                        (mapPage: Protection -> PagerAction) ((state, actions): Progress) : Progress =
     let struct (slot, clock) = Clock.insert page state.Clock
-    let protection, resident = if writes waiters then Writable, ResidentDirty slot else WriteProtected, ResidentClean(source, slot)
+    let resident = match protection with Writable -> ResidentDirty slot | WriteProtected -> ResidentClean(source, slot)
     // One state copy for the page and the clock: on the per-fault path.
-    let state = { state with Pages = Map.add page { record with State = resident } state.Pages; Clock = clock }
+    let state = { state with Pages = PageMap.add page { record with State = resident } state.Pages; Clock = clock }
     let actions = mapPage protection :: actions
     match waiters with
     | [] -> state, actions
     | [ only ] -> state, Wake(page, [ only.Fault ]) :: actions
     | _ -> state, Wake(page, faultsOf waiters) :: actions
+
+/// Maps a page for the waiters that need it, with the protection their accesses need.
+let private makeResident (page: PageNumber) (record: PageRecord) (source: CopySource) (waiters: Waiter list)
+                         (mapPage: Protection -> PagerAction) (progress: Progress) : Progress =
+    mapResident page record source (protectionFor waiters) waiters mapPage progress
 
 /// Queues a page for a frame and starts fetching its bytes at once, into a buffer that needs no frame.
 let private awaitFrame (page: PageNumber) (record: PageRecord) (newest: CopySource) (waiters: Waiter list) (progress: Progress) =
@@ -298,7 +327,7 @@ let private awaitFrame (page: PageNumber) (record: PageRecord) (newest: CopySour
 /// Write-protect first, so that no write can land between the copy and the drop unseen.
 let private startWriteBack (page: PageNumber) (record: PageRecord) (invalidatedBy: NodeId list) (progress: Progress) =
     progress
-    |> setState page record (WritingBack { Target = record.Home; Writers = []; InvalidatedBy = invalidatedBy; Evicting = true })
+    |> setState page record (WritingBack { Target = record.Home; Writers = []; InvalidatedBy = invalidatedBy; Purpose = Eviction })
     |> mapState (fun s -> leftRing { s with WriteBacksInFlight = s.WriteBacksInFlight + 1 })
     |> emit (WriteProtect page)
     |> emit (CopyOut(page, record.Home))
@@ -307,7 +336,7 @@ let private startWriteBack (page: PageNumber) (record: PageRecord) (invalidatedB
 /// is written back first.
 let private evict (page: PageNumber) (progress: Progress) : Progress =
     let state, _ = progress
-    match Map.tryFind page state.Pages with
+    match PageMap.tryFind page state.Pages with
     | Some({ State = ResidentClean(alsoAt, _) } as record) ->
         progress
         |> setState page record (Absent alsoAt)
@@ -331,7 +360,7 @@ let private admitWith (page: PageNumber) (record: PageRecord) (newest: CopySourc
 /// finish the fetch already in flight (no second Fetch).
 let private admit (page: PageNumber) (progress: Progress) : Progress =
     let state, actions = progress
-    match Map.tryFind page state.Pages with
+    match PageMap.tryFind page state.Pages with
     | Some({ State = AwaitingFrame(copy, waiters) } as record) ->
         let progress = { state with FramesInUse = state.FramesInUse + 1 }, actions
         match copy with
@@ -368,7 +397,7 @@ let private onFault (fault: FaultId) (page: PageNumber) (access: Access) (progre
         if frameFree then admitWith page record newest [ waiter ] progress
         else awaitFrame page record newest [ waiter ] progress
     let inline wakeNow progress = emit (Wake(page, [ fault ])) progress
-    match Map.tryFind page state.Pages with
+    match PageMap.tryFind page state.Pages with
     | None ->
         match placeNew state page state.Config.LocalNode with
         | Error error -> progress |> emit (Report(PlacementFailed(page, error)))
@@ -395,7 +424,7 @@ let private onFault (fault: FaultId) (page: PageNumber) (access: Access) (progre
 
 let private onFetchDone (page: PageNumber) (progress: Progress) : Progress =
     let state, _ = progress
-    match Map.tryFind page state.Pages with
+    match PageMap.tryFind page state.Pages with
     | Some({ State = Fetching({ Stale = Some freshAt } as fetch) } as record) ->
         progress
         |> setState page record (Fetching { fetch with Source = freshAt; Stale = None })
@@ -417,14 +446,15 @@ let private onFetchDone (page: PageNumber) (progress: Progress) : Progress =
 
 let private onWriteBackDone (page: PageNumber) (progress: Progress) : Progress =
     let state, _ = progress
-    match Map.tryFind page state.Pages with
+    match PageMap.tryFind page state.Pages with
     | Some({ State = WritingBack writeBack } as record) ->
         let progress =
-            if writeBack.Evicting then progress |> mapState (fun s -> { s with WriteBacksInFlight = s.WriteBacksInFlight - 1 })
-            else progress
+            match writeBack.Purpose with
+            | Eviction -> progress |> mapState (fun s -> { s with WriteBacksInFlight = s.WriteBacksInFlight - 1 })
+            | CopyToNewHome -> progress
         match writeBack.InvalidatedBy, writeBack.Writers with
         // A clean page copied to its new home stays mapped, write-protected, equal to that copy.
-        | [], [] when not writeBack.Evicting ->
+        | [], [] when writeBack.Purpose = CopyToNewHome ->
             let state, actions = progress
             let struct (slot, clock) = Clock.insert page state.Clock
             setState page record (ResidentClean(HeldBy writeBack.Target, slot)) ({ state with Clock = clock }, actions)
@@ -462,7 +492,7 @@ let private onEvictRequested (page: PageNumber) (progress: Progress) : Progress 
 let private onRemoteInvalidate (page: PageNumber) (requester: NodeId) (progress: Progress) : Progress =
     let state, _ = progress
     let acknowledge = emit (AcknowledgeInvalidate(page, requester))
-    match Map.tryFind page state.Pages with
+    match PageMap.tryFind page state.Pages with
     | None ->
         match placeNew state page requester with
         | Error error -> progress |> emit (Report(PlacementFailed(page, error))) |> acknowledge
@@ -471,7 +501,7 @@ let private onRemoteInvalidate (page: PageNumber) (requester: NodeId) (progress:
             |> mapState (fun s ->
                 { s with
                     HomedPages = Map.add home (homedOn s.HomedPages home + 1UL) s.HomedPages
-                    Pages = Map.add page { Home = home; State = Absent(HeldBy home) } s.Pages })
+                    Pages = PageMap.add page { Home = home; State = Absent(HeldBy home) } s.Pages })
             |> acknowledge
     | Some record ->
         let fromHome = HeldBy record.Home
@@ -525,38 +555,36 @@ let private readAhead (page: PageNumber) (access: Access) (before: PageState opt
     match source with
     | Some source when blockPages > 1 && admitted && FrameQueue.length state.AwaitingFrames = 0
                        && state.FramesInUse + blockPages - 1 + state.Config.FreeFrameTarget <= state.Config.BudgetPages ->
-        let first = page - page % uint64 blockPages
-        let others = [ for q in first .. first + uint64 blockPages - 1UL do if q <> page then q ]
+        let first = page.Value - page.Value % uint64 blockPages
+        let others = [ for q in first .. first + uint64 blockPages - 1UL do if q <> page.Value then PageNumber q ]
         let sameCondition q =
-            match Map.tryFind q state.Pages, source with
+            match PageMap.tryFind q state.Pages, source with
             | None, Zeroes -> Placement.home state.Config.Placement state.HomedPages q state.Config.LocalNode |> Result.isOk
             | Some { State = Absent s }, _ -> s = source
             | _ -> false
         if not (List.forall sameCondition others) then progress
         else
-            let readOne (progress: Progress) (q: PageNumber) =
+            // The page's record, homing it first if untouched; None when placement has no room after all
+            // (homing pages in order may fill a node; then the page is left alone).
+            let recordOf (progress: Progress) (q: PageNumber) : (Progress * PageRecord) option =
                 let state, _ = progress
-                let progress, record =
-                    match Map.tryFind q state.Pages with
-                    | Some record -> progress, record
-                    | None ->
-                        // Checked above: placement has room (homing pages in order may fill a node; then stop).
-                        match placeNew state q state.Config.LocalNode with
-                        | Ok home ->
-                            progress |> mapState (fun s -> { s with HomedPages = Map.add home (homedOn s.HomedPages home + 1UL) s.HomedPages }),
-                            { Home = home; State = Absent Zeroes }
-                        | Error _ -> progress, { Home = -1; State = Absent Zeroes }
-                if record.Home < 0 then progress
-                else
+                match PageMap.tryFind q state.Pages with
+                | Some record -> Some(progress, record)
+                | None ->
+                    match placeNew state q state.Config.LocalNode with
+                    | Ok home ->
+                        Some(progress |> mapState (fun s -> { s with HomedPages = Map.add home (homedOn s.HomedPages home + 1UL) s.HomedPages }),
+                             { Home = home; State = Absent Zeroes })
+                    | Error _ -> None
+            let readOne (progress: Progress) (q: PageNumber) =
+                match recordOf progress q with
+                | None -> progress
+                | Some(progress, record) ->
                     let progress = progress |> mapState (fun s -> { s with FramesInUse = s.FramesInUse + 1 })
                     match source with
                     | Zeroes ->
-                        let waiters = if access = Write then [ { Fault = 0UL; Access = Write } ] else []
-                        let state, actions = makeResident q record Zeroes waiters (fun protection -> ZeroFill(q, protection)) progress
-                        // The pseudo-waiter only chose the protection: drop its Wake.
-                        match actions with
-                        | Wake(p, _) :: rest when p = q && not (List.isEmpty waiters) -> state, rest
-                        | _ -> state, actions
+                        let protection = match access with Write -> Writable | Read -> WriteProtected
+                        mapResident q record Zeroes protection [] (fun protection -> ZeroFill(q, protection)) progress
                     | HeldBy node ->
                         progress
                         |> setState q record (Fetching { Source = node; Waiters = []; Stale = None })
@@ -594,12 +622,12 @@ let private startMove (page: PageNumber) (record: PageRecord) (source: NodeId) (
 /// they are resident-clean copies of `source`'s bytes and are copied out from here.
 let private moveAway (source: NodeId) (page: PageNumber) (progress: Progress) : Progress =
     let state, _ = progress
-    match Map.tryFind page state.Pages with
+    match PageMap.tryFind page state.Pages with
     | Some({ State = Absent(HeldBy n) } as record) when n = source -> startMove page record source [] [] progress
     | Some({ State = ResidentClean(HeldBy n, _) } as record) when n = source ->
         let target = currentHome state source
         progress
-        |> setState page record (WritingBack { Target = target; Writers = []; InvalidatedBy = []; Evicting = false })
+        |> setState page record (WritingBack { Target = target; Writers = []; InvalidatedBy = []; Purpose = CopyToNewHome })
         |> mapState leftRing
         |> emit (CopyOut(page, target))
     | _ -> progress
@@ -609,7 +637,7 @@ let private moveAway (source: NodeId) (page: PageNumber) (progress: Progress) : 
 /// a frame to fetch the page from its new home.
 let private onMovePageDone (page: PageNumber) (progress: Progress) : Progress =
     let state, _ = progress
-    match Map.tryFind page state.Pages with
+    match PageMap.tryFind page state.Pages with
     | Some({ State = MovingHome move } as record) when currentHome state move.To <> move.To ->
         startMove page record move.To move.Waiters move.InvalidatedBy progress
     | Some({ State = MovingHome move } as record) ->
@@ -628,8 +656,8 @@ let private onMoveHome (source: NodeId) (requestedTarget: NodeId) (progress: Pro
     if target = source then progress |> emit (Report(InvalidHomeMove(source, requestedTarget)))
     elif Map.containsKey source state.Draining then progress
     else
-        let pages = state.Pages |> Map.map (fun _ record -> if record.Home = source then { record with Home = target } else record)
-        let pending = pages |> Seq.choose (fun entry -> if involves source entry.Value.State then Some entry.Key else None) |> Set.ofSeq
+        let pages = state.Pages |> PageMap.map (fun _ record -> if record.Home = source then { record with Home = target } else record)
+        let pending = pages |> PageMap.fold (fun pending page record -> if involves source record.State then PageSet.add page pending else pending) PageSet.empty
         let homed = homedOn state.HomedPages source + homedOn state.HomedPages target
         let moved =
             { state with
@@ -637,7 +665,7 @@ let private onMoveHome (source: NodeId) (requestedTarget: NodeId) (progress: Pro
                 HomedPages = state.HomedPages |> Map.remove source |> Map.add target homed
                 HomeMoves = state.HomeMoves |> Map.map (fun _ t -> if t = source then target else t) |> Map.add source target
                 Draining = Map.add source pending state.Draining }
-        pending |> Set.fold (fun p page -> moveAway source page p) (moved, snd progress)
+        pending |> PageSet.fold (fun p page -> moveAway source page p) (moved, snd progress)
 
 let private pageOf (action: PagerAction) =
     match action with
@@ -651,20 +679,20 @@ let private pageOf (action: PagerAction) =
 let private continueMoves (eventPage: PageNumber voption) (progress: Progress) : Progress =
     let state, actions = progress
     let touched =
-        actions |> List.fold (fun pages action -> match pageOf action with ValueSome p -> Set.add p pages | ValueNone -> pages)
-            (match eventPage with ValueSome p -> Set.singleton p | ValueNone -> Set.empty)
+        actions |> List.fold (fun pages action -> match pageOf action with ValueSome p -> PageSet.add p pages | ValueNone -> pages)
+            (match eventPage with ValueSome p -> PageSet.singleton p | ValueNone -> PageSet.empty)
     state.Draining |> Map.fold (fun (progress: Progress) source pending ->
         let stillPending (progress: Progress) page =
             let progress = moveAway source page progress
             let state, actions = progress
-            match Map.tryFind page state.Pages with
+            match PageMap.tryFind page state.Pages with
             | Some record when involves source record.State -> progress
             | _ ->
-                let remaining = Set.remove page (Map.find source state.Draining)
+                let remaining = PageSet.remove page (Map.find source state.Draining)
                 { state with Draining = Map.add source remaining state.Draining }, actions
-        let progress = Set.intersect touched pending |> Set.fold stillPending progress
+        let progress = PageSet.intersect touched pending |> PageSet.fold stillPending progress
         let state, actions = progress
-        if Set.isEmpty (Map.find source state.Draining) then
+        if PageSet.isEmpty (Map.find source state.Draining) then
             { state with Draining = Map.remove source state.Draining }, HomeMoved source :: actions
         else progress) progress
 

@@ -43,7 +43,7 @@ let policyOf (placement: PagePlacement) : PlacementPolicy =
 let ofTopology (policy: PlacementPolicy) (topology: Topology) : Placement =
     let ranges =
         Layout.ranges topology
-        |> List.map (fun r -> { Node = r.Node; First = Page.ofAddress r.Base; Count = r.Length / Page.size })
+        |> List.map (fun r -> { Node = r.Node; First = Page.ofAddress(GuestAddress r.Base); Count = r.Length / Page.size })
     { Policy = policy
       Capacity = ranges |> List.groupBy (fun r -> r.Node) |> List.map (fun (node, rs) -> node, rs |> List.sumBy (fun r -> r.Count))
       Ranges = ranges }
@@ -52,7 +52,7 @@ let sratNode (placement: Placement) (page: PageNumber) : NodeId option =
     let rec find (ranges: PageRange list) =
         match ranges with
         | [] -> None
-        | r :: rest -> if page >= r.First && page - r.First < r.Count then Some r.Node else find rest
+        | r :: rest -> if page.Value >= r.First.Value && page.Value - r.First.Value < r.Count then Some r.Node else find rest
     find placement.Ranges
 
 let homedOn (homed: Map<NodeId, uint64>) (node: NodeId) = Map.tryFind node homed |> Option.defaultValue 0UL
@@ -81,7 +81,7 @@ let home (placement: Placement) (homed: Map<NodeId, uint64>) (page: PageNumber) 
             | FirstTouch -> firstWithRoom placement homed touchingNode
             | Interleave ->
                 let nodes = placement.Capacity |> List.map fst
-                let preferred = nodes.[int (page % uint64 nodes.Length)]
+                let preferred = nodes.[int (page.Value % uint64 nodes.Length)]
                 firstWithRoom placement homed preferred
         match chosen with
         | Some node -> Ok node

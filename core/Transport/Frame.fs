@@ -99,11 +99,12 @@ let private writePayload (message: Message) (payload: Span<byte>) =
         BinaryPrimitives.WriteInt32LittleEndian(payload, node)
         nonce.AsSpan().CopyTo(payload.Slice nodeIdLength)
     | HelloProof(Proof proof) -> proof.AsSpan().CopyTo payload
-    | FetchPage p | Stored p | InvalidateAck p | LocatePage p -> BinaryPrimitives.WriteUInt64LittleEndian(payload, p)
-    | PageData(p, PageBytes bytes) | StorePage(p, PageBytes bytes) ->
+    | FetchPage(PageNumber p) | Stored(PageNumber p) | InvalidateAck(PageNumber p) | LocatePage(PageNumber p) ->
+        BinaryPrimitives.WriteUInt64LittleEndian(payload, p)
+    | PageData(PageNumber p, PageBytes bytes) | StorePage(PageNumber p, PageBytes bytes) ->
         BinaryPrimitives.WriteUInt64LittleEndian(payload, p)
         bytes.AsSpan().CopyTo(payload.Slice pageNumberLength)
-    | Invalidate(p, requester) ->
+    | Invalidate(PageNumber p, requester) ->
         BinaryPrimitives.WriteUInt64LittleEndian(payload, p)
         BinaryPrimitives.WriteInt32LittleEndian(payload.Slice pageNumberLength, requester)
     | ErrorReply(code, ErrorText text) ->
@@ -115,7 +116,7 @@ let private writePayload (message: Message) (payload: Span<byte>) =
         writeEndpoint endpoint payload
         writeRegion pages (payload.Slice endpointLength)
         writeRegion versions (payload.Slice(endpointLength + regionLength))
-    | PageLocation(p, slot) ->
+    | PageLocation(PageNumber p, slot) ->
         BinaryPrimitives.WriteUInt64LittleEndian(payload, p)
         BinaryPrimitives.WriteInt64LittleEndian(payload.Slice pageNumberLength, slot)
 
@@ -155,7 +156,7 @@ let private checkHeader (bytes: ReadOnlySpan<byte>) : DecodeResult option =
         else None
     else None
 
-let private readPage (payload: ReadOnlySpan<byte>) = BinaryPrimitives.ReadUInt64LittleEndian payload
+let private readPage (payload: ReadOnlySpan<byte>) = PageNumber(BinaryPrimitives.ReadUInt64LittleEndian payload)
 
 let private readEndpoint (payload: ReadOnlySpan<byte>) =
     { QueuePair = BinaryPrimitives.ReadUInt32LittleEndian payload

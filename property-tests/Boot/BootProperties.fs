@@ -79,11 +79,11 @@ let private decodeStartInfo (b: byte[]) =
 let private decodeMemmap (b: byte[]) =
     [ for i in 0 .. b.Length / 24 - 1 -> u64At b (24 * i), u64At b (24 * i + 8), u32At b (24 * i + 16), u32At b (24 * i + 20) ]
 
-let private neverThrows (parse: string -> byte[] -> Result<'a, string>) (bytes: byte[]) =
+let private neverThrows (parse: string -> byte[] -> Result<'a, 'e>) (text: 'e -> string) (bytes: byte[]) =
     try
         match parse "fuzzed.bin" bytes with
         | Ok _ -> true
-        | Error e -> e.Length > 0
+        | Error e -> (text e).Length > 0
     with _ -> false
 
 /// Valid images with a few bytes overwritten and maybe cut short: what a half-downloaded or corrupt file is.
@@ -138,11 +138,12 @@ let tests =
 
         testPropertyWithConfig config "bzImage plans lie in RAM, never overlap, and the zero page points at the planned chunks" <|
             Prop.forAll (Arb.fromGen (Gen.zip (Gen.zip validTopology bzSpec) (Gen.zip commandLineText initrd))) (fun ((t, s), (text, rd)) ->
-                let k = match BzImage.parse "gen.bz" (bzImage s) with Ok k -> k | Error e -> failwith e
+                let k = match BzImage.parse "gen.bz" (bzImage s) with Ok k -> k | Error e -> failwithf "%A" e
                 let ranges = Layout.ranges t
                 let inputs = { Ranges = ranges; CommandLine = text; Initrd = rd; RsdpAddress = 0xE0000UL }
                 match BzImage.plan k inputs with
-                | Error e -> e.StartsWith "memory too small for the image: " || e.StartsWith "the command line is "
+                | Error(BzImage.CannotPlace(RamEndsBefore _ | NoRoomForInitrd _ | CommandLineTooLong _)) -> true
+                | Error _ -> false
                 | Ok plan ->
                     let page = (chunk "zero page" plan).Bytes.ToArray()
                     let kernel = chunk "kernel" plan
@@ -177,11 +178,12 @@ let tests =
 
         testPropertyWithConfig config "PVH plans lie in RAM, never overlap, and hvm_start_info decodes to the planned chunks" <|
             Prop.forAll (Arb.fromGen (Gen.zip (Gen.zip validTopology elfSpec) (Gen.zip commandLineText initrd))) (fun ((t, s), (text, rd)) ->
-                let k = match Pvh.parse "gen.elf" (elf s) with Ok k -> k | Error e -> failwith e
+                let k = match Pvh.parse "gen.elf" (elf s) with Ok k -> k | Error e -> failwithf "%A" e
                 let ranges = Layout.ranges t
                 let inputs = { Ranges = ranges; CommandLine = text; Initrd = rd; RsdpAddress = 0xE0000UL }
                 match Pvh.plan k inputs with
-                | Error e -> e.StartsWith "memory too small for the image: " || e.Contains "is not RAM"
+                | Error(Pvh.CannotPlace(RamEndsBefore _ | NoRoomForInitrd _ | NotRam _)) -> true
+                | Error _ -> false
                 | Ok plan ->
                     let magic, version, info, reserved = decodeStartInfo ((chunk "hvm_start_info" plan).Bytes.ToArray())
                     let memmap = chunk "hvm_memmap" plan
@@ -214,30 +216,31 @@ let tests =
                 bytes.Length = 56 && decodeStartInfo bytes = (0x336ec578u, 1u, info, 0u))
 
         testProperty "the ELF parser never throws on arbitrary bytes" <|
-            Prop.forAll (Arb.fromGen arbitraryBytes) (neverThrows Pvh.parse)
+            Prop.forAll (Arb.fromGen arbitraryBytes) (neverThrows Pvh.parse Pvh.PvhError.text)
         testProperty "the ELF parser never throws on mutated ELF images" <|
-            Prop.forAll (Arb.fromGen (mutated (elfSpec |> Gen.map elf))) (neverThrows Pvh.parse)
+            Prop.forAll (Arb.fromGen (mutated (elfSpec |> Gen.map elf))) (neverThrows Pvh.parse Pvh.PvhError.text)
         testProperty "the bzImage parser never throws on arbitrary bytes" <|
-            Prop.forAll (Arb.fromGen arbitraryBytes) (neverThrows BzImage.parse)
+            Prop.forAll (Arb.fromGen arbitraryBytes) (neverThrows BzImage.parse BzImage.BzImageError.text)
         testProperty "the bzImage parser never throws on mutated bzImages" <|
-            Prop.forAll (Arb.fromGen (mutated (bzSpec |> Gen.map (fun s -> bzImage { s with PayloadLength = 64 })))) (neverThrows BzImage.parse)
+            Prop.forAll (Arb.fromGen (mutated (bzSpec |> Gen.map (fun s -> bzImage { s with PayloadLength = 64 })))) (neverThrows BzImage.parse BzImage.BzImageError.text)
 
         testProperty "non-kernels are rejected with a message naming the file" <|
             Prop.forAll (Arb.fromGen arbitraryBytes) (fun bytes ->
                 match BzImage.parse "random.bin" bytes, Pvh.parse "random.bin" bytes with
-                | Error bz, Error pvh -> bz.StartsWith "random.bin is not a Linux bzImage: " && pvh.StartsWith "random.bin "
+                | Error bz, Error pvh ->
+                    (BzImage.BzImageError.text bz).StartsWith "random.bin is not a Linux bzImage: " && (Pvh.PvhError.text pvh).StartsWith "random.bin "
                 | _ -> false)
 
         test "an ELF without the Xen note is not a PVH kernel" {
             let bytes = elf { Is64 = true; Segments = [ { PhysicalAddress = 0x100000UL; FileSize = 16; MemorySize = 16UL } ]; Entry = 0x100000u; EntryDescSize = 4; Note = Nowhere }
-            Expect.equal (Pvh.parse "plain.elf" bytes) (Error "plain.elf is an ELF without a XEN_ELFNOTE_PHYS32_ENTRY note: not a PVH kernel") "message"
+            Expect.equal (Pvh.parse "plain.elf" bytes |> Result.mapError Pvh.PvhError.text) (Error "plain.elf is an ELF without a XEN_ELFNOTE_PHYS32_ENTRY note: not a PVH kernel") "message"
         }
 
         test "a kernel bigger than node 0 names the range it needs and where RAM ends" {
-            let k = match BzImage.parse "big.bz" (bzImage { validBz with PrefAddress = 0x100000UL; InitSize = 0x2900000u }) with Ok k -> k | Error e -> failwith e
+            let k = match BzImage.parse "big.bz" (bzImage { validBz with PrefAddress = 0x100000UL; InitSize = 0x2900000u }) with Ok k -> k | Error e -> failwithf "%A" e
             let ranges = [ { Layout.Node = 0; Layout.Base = 0UL; Layout.Length = 0xA0000UL }; { Layout.Node = 0; Layout.Base = 0x100000UL; Layout.Length = 0x1F00000UL } ]
             let inputs = { Ranges = ranges; CommandLine = ""; Initrd = None; RsdpAddress = 0xE0000UL }
-            Expect.equal (BzImage.plan k inputs |> Result.map ignore)
+            Expect.equal (BzImage.plan k inputs |> Result.map ignore |> Result.mapError BzImage.BzImageError.text)
                 (Error "memory too small for the image: kernel needs [0x100000, 0x2A00000) but RAM of node 0 ends at 0x1FFFFFF") "message"
         }
     ]

@@ -31,6 +31,7 @@ let private validRaw: Gen<RawNodeConfig> =
         let! bootMemory = Gen.elements [ 0L; memory ]
         let! topology = Gen.optionOf (Gen.constant "lab.json")
         let! budget = Gen.optionOf (Gen.choose (1, 1024) |> Gen.map int64)
+        let! readAhead = Gen.optionOf (Gen.elements [ 0; 2; 16; SsiHv.Core.Paging.Pager.PagerConfig.MaximumReadAheadPages ])
         let! initiator = Gen.optionOf (Gen.constant (id + 1))
         let! bootFlagOnMemoryNode = Gen.elements [ None; Some false ]
         let! spareStore = Gen.optionOf (Gen.choose (0, 4096) |> Gen.map int64)
@@ -38,10 +39,11 @@ let private validRaw: Gen<RawNodeConfig> =
         let common =
             { Id = Some id; Transport = Some(sprintf "127.0.0.1:%d" transportPort); Http = Some(sprintf "10.1.2.3:%d" httpPort)
               Secret = Some secret; ApiToken = Some token; Cpus = None; MemoryMiB = None; Initiator = None; Boot = None
-              Join = None; Topology = None; MemoryBudgetMiB = None; StoreMiB = None; TimeoutScale = timeoutScale }
+              Join = None; Topology = None; MemoryBudgetMiB = None; ReadAheadPages = None; StoreMiB = None; TimeoutScale = timeoutScale }
         return
             if boot then
                 { common with Cpus = Some cpus; MemoryMiB = Some bootMemory; Boot = Some true; Topology = topology; MemoryBudgetMiB = budget
+                              ReadAheadPages = readAhead
                               StoreMiB = spareStore |> Option.map ((+) bootMemory) }
             else
                 { common with Cpus = Some 0; MemoryMiB = Some memory; Initiator = initiator; Boot = bootFlagOnMemoryNode
@@ -79,6 +81,10 @@ let private broken: Gen<RawNodeConfig * string> =
                   (fun (r: RawNodeConfig) -> { r with Boot = None; Join = None }), "boot"
                   (fun (r: RawNodeConfig) -> { r with TimeoutScale = Some 0 }), "timeoutScale"
                   (fun (r: RawNodeConfig) -> { r with TimeoutScale = Some 101 }), "timeoutScale"
+                  (if isBoot then (fun (r: RawNodeConfig) -> { r with ReadAheadPages = Some 1 }), "readAheadPages"
+                   else (fun (r: RawNodeConfig) -> { r with ReadAheadPages = Some 16 }), "readAheadPages")
+                  (if isBoot then (fun (r: RawNodeConfig) -> { r with ReadAheadPages = Some(SsiHv.Core.Paging.Pager.PagerConfig.MaximumReadAheadPages + 1) }), "readAheadPages"
+                   else (fun (r: RawNodeConfig) -> { r with ReadAheadPages = Some 0 }), "readAheadPages")
                   (if isBoot then (fun (r: RawNodeConfig) -> { r with Initiator = Some 7; Cpus = Some 2 }), "initiator"
                    else (fun (r: RawNodeConfig) -> { r with Join = Some "https://boot.example:8100" }), "join")
                   (if isBoot then (fun (r: RawNodeConfig) -> { r with MemoryBudgetMiB = Some 0L }), "memoryBudgetMiB"
@@ -104,7 +110,9 @@ let tests =
                     && Some c.ApiToken = raw.ApiToken && Some c.Cpus = raw.Cpus && Some c.MemoryMiB = raw.MemoryMiB
                     && c.Initiator = raw.Initiator
                     && (match c.Role with
-                        | BootNode(topology, budget) -> raw.Boot = Some true && topology = raw.Topology && budget = raw.MemoryBudgetMiB
+                        | BootNode(topology, budget, readAhead) ->
+                            raw.Boot = Some true && topology = raw.Topology && budget = raw.MemoryBudgetMiB
+                            && readAhead = (raw.ReadAheadPages |> Option.defaultValue 0)
                         | MemoryNode url -> Some url = raw.Join)
                     && (nodeInfo c).Address = raw.Transport.Value)
 
@@ -118,7 +126,7 @@ let tests =
 
         testPropertyWithConfig config "any record at all is accepted or refused with errors naming documented fields, never an exception" <|
             fun (raw: RawNodeConfig) ->
-                let fields = set [ "id"; "transport"; "http"; "secret"; "apiToken"; "cpus"; "memoryMiB"; "initiator"; "boot"; "join"; "topology"; "memoryBudgetMiB"; "storeMiB"; "timeoutScale" ]
+                let fields = set [ "id"; "transport"; "http"; "secret"; "apiToken"; "cpus"; "memoryMiB"; "initiator"; "boot"; "join"; "topology"; "memoryBudgetMiB"; "readAheadPages"; "storeMiB"; "timeoutScale" ]
                 match validate raw with
                 | Ok _ -> true
                 | Error errors -> not errors.IsEmpty && errors |> List.forall (fun e -> fields.Contains e.Field && e.Rule <> "")
@@ -133,8 +141,8 @@ let tests =
             let raw =
                 { Id = Some -1; Transport = Some "127.0.0.1:7101"; Http = Some "nowhere"; Secret = Some "00112233"
                   ApiToken = Some "a-long-random-token"; Cpus = Some 0; MemoryMiB = Some 1024L; Initiator = None; Boot = None
-                  Join = Some "http://127.0.0.1:8100"; Topology = None; MemoryBudgetMiB = None; StoreMiB = None
-                  TimeoutScale = None }
+                  Join = Some "http://127.0.0.1:8100"; Topology = None; MemoryBudgetMiB = None; ReadAheadPages = None
+                  StoreMiB = None; TimeoutScale = None }
             match validate raw with
             | Ok _ -> failtest "accepted"
             | Error errors ->

@@ -10,7 +10,7 @@ open SsiHv.Core.Paging.Census
 
 /// Pages 0-7 are node 0's (the pager's own), 8-15 node 1's; bind homes each on its SRAT node.
 let private config budget =
-    let ranges = [ { Node = 0; First = 0UL; Count = 8UL }; { Node = 1; First = 8UL; Count = 8UL } ]
+    let ranges = [ { Node = 0; First = PageNumber 0UL; Count = 8UL }; { Node = 1; First = PageNumber 8UL; Count = 8UL } ]
     let placement = { Policy = Bind; Capacity = ranges |> List.map (fun r -> r.Node, r.Count); Ranges = ranges }
     match PagerConfig.create 0 budget placement with
     | Ok config -> config
@@ -36,18 +36,18 @@ let private find node census = census |> Map.tryFind node |> Option.defaultValue
 
 /// Fault ids are the touch's position, unique as the kernel's fault messages are.
 let private eventOf (index: int) (page: int, write: bool, evict: bool) =
-    let page = uint64 (abs (page % 16))
-    if evict then EvictRequested page else Fault(uint64 index, page, (if write then Write else Read))
+    let page = PageNumber(uint64 (abs (page % 16)))
+    if evict then EvictRequested page else Fault(FaultId(uint64 index), page, (if write then Write else Read))
 
 let tests =
     testList "census" [
         test "a page written, evicted and written back counts as stored and remote at its home" {
-            let c = census 4 [ Fault(1UL, 9UL, Write); EvictRequested 9UL ]
+            let c = census 4 [ Fault(FaultId 1UL, PageNumber 9UL, Write); EvictRequested(PageNumber 9UL) ]
             Expect.equal (find 1 c) { Homed = 1UL; Resident = 0UL; Stored = 1UL; Remote = 1UL } "node 1 homes page 9, holds its bytes, and it is not mapped here"
             Expect.equal (find 0 c) { Homed = 0UL; Resident = 0UL; Stored = 0UL; Remote = 0UL } "node 0 was not touched"
         }
         test "fetched back, the page is resident and its clean copy still stored at its home" {
-            let c = census 4 [ Fault(1UL, 9UL, Write); EvictRequested 9UL; Fault(2UL, 9UL, Read) ]
+            let c = census 4 [ Fault(FaultId 1UL, PageNumber 9UL, Write); EvictRequested(PageNumber 9UL); Fault(FaultId 2UL, PageNumber 9UL, Read) ]
             Expect.equal (find 1 c) { Homed = 1UL; Resident = 1UL; Stored = 1UL; Remote = 0UL } "resident clean, also at node 1"
         }
         testProperty "every touched page has one home, residency stays within the budget and remote pages are stored ones" <| fun (budget: PositiveInt) (touches: (int * bool * bool) list) ->
@@ -55,7 +55,7 @@ let tests =
             let state = run (create (config budget)) (touches |> List.mapi eventOf)
             let census = Census.ofState state
             let total select = census |> Map.toList |> List.sumBy (snd >> select)
-            total (fun c -> c.Homed) = uint64 (Map.count state.Pages)
+            total (fun c -> c.Homed) = uint64 (PageMap.count state.Pages)
             && total (fun c -> c.Resident) <= uint64 budget
             && census |> Map.forall (fun _ c -> c.Remote <= c.Stored && c.Resident <= c.Homed)
     ]

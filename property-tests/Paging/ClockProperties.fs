@@ -14,7 +14,7 @@ type private ClockCommand =
     | ChooseVictim
 
 let private commands =
-    let page = Gen.choose (0, 9) |> Gen.map uint64
+    let page = Gen.choose (0, 9) |> Gen.map (uint64 >> PageNumber)
     Gen.frequency [ 4, Gen.map Insert page; 3, Gen.map Reference page; 1, Gen.map Remove page; 2, Gen.constant ChooseVictim ]
     |> Gen.listOf
 

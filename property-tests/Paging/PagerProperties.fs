@@ -20,7 +20,7 @@ let private threadCount = 3
 
 /// Pages 0-3 are node 0's, 4-7 node 1's; with first touch, node 0 homes four pages and the rest spill to node 1.
 let private placementFor policy =
-    let ranges = [ { Node = 0; First = 0UL; Count = 4UL }; { Node = 1; First = 4UL; Count = 4UL } ]
+    let ranges = [ { Node = 0; First = PageNumber 0UL; Count = 4UL }; { Node = 1; First = PageNumber 4UL; Count = 4UL } ]
     { Policy = policy; Capacity = ranges |> List.map (fun r -> r.Node, r.Count); Ranges = ranges }
 
 type Command =
@@ -88,7 +88,7 @@ let private attempt (thread: int) (access: ThreadAccess) (world: World) =
     let fault kind =
         { world with
             Messages = world.Messages @ [ world.NextFault, access.Page, kind ]
-            NextFault = world.NextFault + 1UL
+            NextFault = FaultId(world.NextFault.Value + 1UL)
             Threads = Map.add thread (Blocked access) world.Threads }
     let finished world = { world with Threads = Map.add thread Idle world.Threads }
     match Map.tryFind access.Page world.Memory, access.Write with
@@ -96,7 +96,7 @@ let private attempt (thread: int) (access: ThreadAccess) (world: World) =
         let expected = lastWritten access.Page world
         let world = finished world
         if frame.Value = expected then world
-        else violation (sprintf "read of page %d returned %d, last written %d" access.Page frame.Value expected) world
+        else violation (sprintf "read of page %A returned %d, last written %d" access.Page frame.Value expected) world
     | Some frame, Some value when frame.Writable ->
         { finished world with
             Memory = Map.add access.Page { frame with Value = value } world.Memory
@@ -105,7 +105,7 @@ let private attempt (thread: int) (access: ThreadAccess) (world: World) =
     | None, None -> fault Read
     | None, Some _ -> fault Write
 
-let private homeOf page (world: World) = (Map.find page world.Pager.Pages).Home
+let private homeOf page (world: World) = (PageMap.find page world.Pager.Pages).Home
 
 /// The model's own statement of "this page still needs node n" (newest bytes there, or a transfer with it).
 let private needs (node: NodeId) (state: PageState) =
@@ -124,13 +124,13 @@ let private writeTo node what (world: World) =
     if Map.containsKey node world.Leaving then violation (sprintf "%s writes node %d after its MoveHome" what node) world else world
 
 let private install page protection value (world: World) =
-    if Map.containsKey page world.Memory then violation (sprintf "page %d mapped twice (EEXIST)" page) world
+    if Map.containsKey page world.Memory then violation (sprintf "page %A mapped twice (EEXIST)" page) world
     else { world with Memory = Map.add page { Value = value; Writable = (protection = Writable) } world.Memory }
 
 let private whenMapped page what (change: Frame -> World) (world: World) =
     match Map.tryFind page world.Memory with
     | Some frame -> change frame
-    | None -> violation (sprintf "%s of unmapped page %d" what page) world
+    | None -> violation (sprintf "%s of unmapped page %A" what page) world
 
 /// Performs one action as the shell would, refusing what the kernel or transport would refuse.
 let private perform (world: World) (action: PagerAction) : World =
@@ -139,15 +139,15 @@ let private perform (world: World) (action: PagerAction) : World =
     | Install(page, protection) ->
         match Map.tryFind page world.Arrived with
         | Some value -> install page protection value { world with Arrived = Map.remove page world.Arrived }
-        | None -> violation (sprintf "install of page %d with no fetched bytes" page) world
+        | None -> violation (sprintf "install of page %A with no fetched bytes" page) world
     | DiscardFetched page ->
         if Map.containsKey page world.Arrived then { world with Arrived = Map.remove page world.Arrived }
-        else violation (sprintf "discard of page %d with no fetched bytes" page) world
+        else violation (sprintf "discard of page %A with no fetched bytes" page) world
     | Fetch(page, source) ->
         if Map.containsKey page world.Memory || world.Fetches |> List.exists (fst >> (=) page) then
-            violation (sprintf "fetch of page %d that is mapped or already in flight" page) world
+            violation (sprintf "fetch of page %A that is mapped or already in flight" page) world
         elif Map.containsKey page world.Arrived then
-            violation (sprintf "fetch of page %d whose fetched bytes were neither installed nor discarded" page) world
+            violation (sprintf "fetch of page %A whose fetched bytes were neither installed nor discarded" page) world
         else
             let bytes = Map.tryFind (source, page) world.Stores |> Option.defaultValue 0
             { world with Fetches = world.Fetches @ [ page, bytes ] } |> readFrom source "fetch"
@@ -157,18 +157,18 @@ let private perform (world: World) (action: PagerAction) : World =
         world |> whenMapped page "unprotect" (fun frame -> { world with Memory = Map.add page { frame with Writable = true } world.Memory })
     | CopyOut(page, target) ->
         world |> whenMapped page "copy-out" (fun frame ->
-            if frame.Writable then violation (sprintf "copy-out of writable page %d" page) world
+            if frame.Writable then violation (sprintf "copy-out of writable page %A" page) world
             else { world with WriteBacks = world.WriteBacks @ [ page, target, frame.Value ] } |> writeTo target "copy-out")
     | Drop page ->
         world |> whenMapped page "drop" (fun _ ->
             if world.WriteBacks |> List.exists (fun (p, _, _) -> p = page) then
-                violation (sprintf "drop of page %d before its write-back finished" page) world
+                violation (sprintf "drop of page %A before its write-back finished" page) world
             else { world with Memory = Map.remove page world.Memory })
     | Wake(page, faults) ->
         let world =
             faults |> List.fold (fun (world: World) fault ->
-                if not (Set.contains fault world.Delivered) then violation (sprintf "wake of undelivered fault %d" fault) world
-                elif Set.contains fault world.Woken then violation (sprintf "fault %d woken twice" fault) world
+                if not (Set.contains fault world.Delivered) then violation (sprintf "wake of undelivered fault %A" fault) world
+                elif Set.contains fault world.Woken then violation (sprintf "fault %A woken twice" fault) world
                 else { world with Woken = Set.add fault world.Woken }) world
         // UFFDIO_WAKE wakes every thread blocked on the page, including ones whose message is still queued.
         world.Threads
@@ -178,7 +178,7 @@ let private perform (world: World) (action: PagerAction) : World =
             if world.RunWhenWoken then attempt thread access world
             else { world with Threads = Map.add thread (Runnable access) world.Threads }) world
     | AcknowledgeInvalidate(page, _) ->
-        if Map.containsKey page world.Memory then violation (sprintf "invalidation of page %d acknowledged while mapped" page) world
+        if Map.containsKey page world.Memory then violation (sprintf "invalidation of page %A acknowledged while mapped" page) world
         else
             match Map.tryFind page world.RemoteWrites with
             | Some(value :: rest) ->
@@ -187,22 +187,22 @@ let private perform (world: World) (action: PagerAction) : World =
                     Stores = Map.add (homeOf page world, page) value world.Stores
                     Model = Map.add page value world.Model }
                 |> writeTo (homeOf page world) "the acknowledged remote writer"
-            | _ -> violation (sprintf "unrequested acknowledgement for page %d" page) world
+            | _ -> violation (sprintf "unrequested acknowledgement for page %A" page) world
     | MovePage(page, source, target) ->
         if Map.containsKey page world.Memory || world.Transfers |> List.exists (fun (p, _, _) -> p = page) then
-            violation (sprintf "move of page %d that is mapped or already moving" page) world
+            violation (sprintf "move of page %A that is mapped or already moving" page) world
         else { world with Transfers = world.Transfers @ [ page, source, target ] } |> readFrom source "move" |> writeTo target "move"
     | HomeMoved node ->
         let count = (Map.tryFind node world.HomeMovedCount |> Option.defaultValue 0) + 1
         let world = { world with HomeMovedCount = Map.add node count world.HomeMovedCount; Departed = Set.add node world.Departed }
-        let stillNeeded = world.Pager.Pages |> Map.filter (fun _ r -> needs node r.State) |> Map.keys |> List.ofSeq
+        let stillNeeded = world.Pager.Pages |> PageMap.filter (fun _ r -> needs node r.State) |> PageMap.keys
         if not (Map.containsKey node world.Leaving) then violation (sprintf "HomeMoved %d without MoveHome" node) world
         elif not (List.isEmpty stillNeeded) then violation (sprintf "HomeMoved %d while pages %A still need it" node stillNeeded) world
         else world
     | Report error -> violation (sprintf "pager reported %A" error) world
 
 let private countStates (predicate: PageState -> bool) (pager: PagerState) =
-    pager.Pages |> Map.filter (fun _ r -> predicate r.State) |> Map.count
+    pager.Pages |> PageMap.filter (fun _ r -> predicate r.State) |> PageMap.count
 
 /// The pager's state and the simulated machine must describe the same pages.
 let private checkConsistency (world: World) =
@@ -211,7 +211,7 @@ let private checkConsistency (world: World) =
     let fetching page = world.Fetches |> List.exists (fst >> (=) page)
     let writingBack page = world.WriteBacks |> List.exists (fun (p, _, _) -> p = page)
     let pageProblems =
-        pager.Pages |> Map.toList |> List.choose (fun (page, record) ->
+        pager.Pages |> PageMap.toList |> List.choose (fun (page, record) ->
             let mapped = Map.tryFind page world.Memory
             let ok =
                 match record.State with
@@ -224,16 +224,16 @@ let private checkConsistency (world: World) =
                 | MovingHome move ->
                     mapped.IsNone && not (fetching page) && not (writingBack page)
                     && world.Transfers |> List.contains (page, move.From, move.To)
-            if ok then None else Some(sprintf "page %d is %A but mapped=%A" page record.State mapped))
+            if ok then None else Some(sprintf "page %A is %A but mapped=%A" page record.State mapped))
     let isResident = function ResidentClean _ | ResidentDirty _ -> true | _ -> false
     let holdsFrame = function Fetching _ | ResidentClean _ | ResidentDirty _ | WritingBack _ -> true | _ -> false
-    let pagesWhere predicate = pager.Pages |> Map.filter (fun _ r -> predicate r.State) |> Map.keys |> List.ofSeq
+    let pagesWhere predicate = pager.Pages |> PageMap.filter (fun _ r -> predicate r.State) |> PageMap.keys
     [ yield! pageProblems
-      if world.Memory |> Map.exists (fun page _ -> not (Map.containsKey page pager.Pages)) then "a mapped page has no state"
+      if world.Memory |> Map.exists (fun page _ -> not (PageMap.containsKey page pager.Pages)) then "a mapped page has no state"
       if world.Memory.Count > budget then sprintf "%d pages mapped, budget %d" world.Memory.Count budget
       if pager.FramesInUse <> countStates holdsFrame pager || pager.FramesInUse > budget then
           sprintf "frames in use %d, counted %d, budget %d" pager.FramesInUse (countStates holdsFrame pager) budget
-      if pager.WriteBacksInFlight <> countStates (function WritingBack w -> w.Evicting | _ -> false) pager then "write-back count drifted"
+      if pager.WriteBacksInFlight <> countStates (function WritingBack w -> w.Purpose = Eviction | _ -> false) pager then "write-back count drifted"
       if pager.FetchesInFlight <> countStates (function Fetching _ -> true | _ -> false) pager then "fetch count drifted"
       if FrameQueue.toList pager.AwaitingFrames |> List.sort <> pagesWhere (function AwaitingFrame _ -> true | _ -> false) then
           "frame queue and AwaitingFrame pages differ"
@@ -292,7 +292,7 @@ let private run (world: World) (command: Command) =
         match Map.find thread world.Threads with
         | Idle ->
             let value = if write then Some world.NextValue else None
-            attempt thread { Page = uint64 page; Write = value } { world with NextValue = world.NextValue + 1 }
+            attempt thread { Page = PageNumber(uint64 page); Write = value } { world with NextValue = world.NextValue + 1 }
         | _ -> world
     | DeliverFault index -> deliverFault index world
     | CompleteFetch index -> completeFetch index world
@@ -301,9 +301,9 @@ let private run (world: World) (command: Command) =
         match nth index (runnable world) with
         | Some(thread, access) -> attempt thread access world
         | None -> world
-    | Evict page -> feed (EvictRequested(uint64 page)) world
+    | Evict page -> feed (EvictRequested(PageNumber(uint64 page))) world
     | RemoteWrite page ->
-        let page = uint64 page
+        let page = PageNumber(uint64 page)
         let pending = Map.tryFind page world.RemoteWrites |> Option.defaultValue []
         { world with RemoteWrites = Map.add page (pending @ [ world.NextValue ]) world.RemoteWrites; NextValue = world.NextValue + 1 }
         |> feed (RemoteInvalidate(page, remoteNode))
@@ -339,7 +339,7 @@ let private newWorld (scenario: Scenario) =
     { Pager = create config; Memory = Map.empty; Stores = Map.empty; Fetches = []; Arrived = Map.empty; WriteBacks = []
       Transfers = []; Leaving = Map.empty; Departed = Set.empty; HomeMovedCount = Map.empty
       Messages = []; Threads = Map.ofList [ for t in 0 .. threadCount - 1 -> t, Idle ]; Delivered = Set.empty
-      Woken = Set.empty; RemoteWrites = Map.empty; Model = Map.empty; NextFault = 1UL; NextValue = 1
+      Woken = Set.empty; RemoteWrites = Map.empty; Model = Map.empty; NextFault = FaultId 1UL; NextValue = 1
       RunWhenWoken = false; Violations = [] }
 
 /// Runs the commands, drains, then reads every page through the pager once more.
@@ -357,7 +357,7 @@ let private simulate (scenario: Scenario) =
               match Map.tryFind source afterReads.HomeMovedCount with
               | Some 1 -> ()
               | count -> sprintf "HomeMoved %d emitted %A times, expected once" source count
-              if afterReads.Pager.Pages |> Map.exists (fun _ r -> needs source r.State) then
+              if afterReads.Pager.Pages |> PageMap.exists (fun _ r -> needs source r.State) then
                   sprintf "pages still need node %d after its move" source
           for KeyValue(node, _) in afterReads.HomeMovedCount do
               if not (Map.containsKey node afterReads.Leaving) then sprintf "HomeMoved %d never asked for" node ]
@@ -398,6 +398,10 @@ let private scenariosWithMoves allowRemote = Arb.fromGenShrink (scenarioGen allo
 
 let private config = { FsCheckConfig.defaultConfig with maxTest = 1000 }
 
+/// The example tests' pages and faults, by number.
+let private pg (number: int) = PageNumber(uint64 number)
+let private fault (number: int) = FaultId(uint64 number)
+
 let private holds (check: World * string list -> bool) (scenario: Scenario) =
     let world, problems = simulate scenario
     check (world, problems) |> Prop.label (sprintf "%A" (List.truncate 5 problems))
@@ -427,14 +431,14 @@ let tests =
         testCase "a dirty page is written back before it is dropped, and a clean one is just dropped" <| fun () ->
             let config = PagerConfig.create 0 1 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A")
             let s0 = create config
-            let s1, a1 = step s0 (Fault(1UL, 0UL, Write))
-            Expect.equal a1 [ ZeroFill(0UL, Writable); Wake(0UL, [ 1UL ]) ] "first write zero-fills writable"
-            let s2, a2 = step s1 (Fault(2UL, 1UL, Read))
-            Expect.equal a2 [ WriteProtect 0UL; CopyOut(0UL, 0) ] "budget full: the dirty victim is written back"
-            let s3, a3 = step s2 (WriteBackDone 0UL)
-            Expect.equal a3 [ Drop 0UL; ZeroFill(1UL, WriteProtected); Wake(1UL, [ 2UL ]) ] "drop, then admit the waiting page"
-            let _, a4 = step s3 (Fault(3UL, 0UL, Read))
-            Expect.equal a4 [ Fetch(0UL, 0); Drop 1UL ] "the page is fetched back from home at once; the clean victim is dropped without copy-out"
+            let s1, a1 = step s0 (Fault(fault 1, pg 0, Write))
+            Expect.equal a1 [ ZeroFill(pg 0, Writable); Wake(pg 0, [ fault 1 ]) ] "first write zero-fills writable"
+            let s2, a2 = step s1 (Fault(fault 2, pg 1, Read))
+            Expect.equal a2 [ WriteProtect(pg 0); CopyOut(pg 0, 0) ] "budget full: the dirty victim is written back"
+            let s3, a3 = step s2 (WriteBackDone(pg 0))
+            Expect.equal a3 [ Drop(pg 0); ZeroFill(pg 1, WriteProtected); Wake(pg 1, [ fault 2 ]) ] "drop, then admit the waiting page"
+            let _, a4 = step s3 (Fault(fault 3, pg 0, Read))
+            Expect.equal a4 [ Fetch(pg 0, 0); Drop(pg 1) ] "the page is fetched back from home at once; the clean victim is dropped without copy-out"
 
         testPropertyWithConfig config "a fault on a page a node holds, with every frame dirty, fetches it in the same step as the victim's copy-out" <|
             Prop.forAll (Arb.fromGen (Gen.zip3 (Gen.choose (1, 6)) (Gen.elements [ FirstTouch; Bind; Interleave ]) (Gen.elements [ Read; Write ])))
@@ -442,100 +446,100 @@ let tests =
                     let config =
                         PagerConfig.create localNode budget (placementFor policy) |> Result.defaultWith (failwithf "%A")
                         |> PagerConfig.withFreeFrames 0
-                    let held = 7UL
+                    let held = pg 7
                     // A remote write leaves the page absent here, its bytes at its home.
                     let invalidated, _ = step (create config) (RemoteInvalidate(held, remoteNode))
                     let full =
-                        [ 0 .. budget - 1 ] |> List.fold (fun s page -> fst (step s (Fault(uint64 page + 1UL, uint64 page, Write)))) invalidated
-                    let home = (Map.find held full.Pages).Home
-                    let _, actions = step full (Fault(100UL, held, access))
+                        [ 0 .. budget - 1 ] |> List.fold (fun s page -> fst (step s (Fault(fault (page + 1), pg page, Write)))) invalidated
+                    let home = (PageMap.find held full.Pages).Home
+                    let _, actions = step full (Fault(fault 100, held, access))
                     let copiedOut = actions |> List.exists (function CopyOut(victim, _) -> victim <> held | _ -> false)
                     (List.contains (Fetch(held, home)) actions && copiedOut)
                     |> Prop.label (sprintf "budget %d, home %d: %A" budget home actions))
 
         testCase "an early fetch completes before or after the victim's write-back; the page is installed once both are done" <| fun () ->
             let config = PagerConfig.create 0 1 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A")
-            let s1, _ = step (create config) (RemoteInvalidate(5UL, 1))
-            let s2, _ = step s1 (Fault(1UL, 0UL, Write))
-            let s3, a3 = step s2 (Fault(2UL, 5UL, Read))
-            let home = (Map.find 5UL s3.Pages).Home
-            Expect.equal a3 [ Fetch(5UL, home); WriteProtect 0UL; CopyOut(0UL, 0) ] "fetch and write-back start together"
+            let s1, _ = step (create config) (RemoteInvalidate(pg 5, 1))
+            let s2, _ = step s1 (Fault(fault 1, pg 0, Write))
+            let s3, a3 = step s2 (Fault(fault 2, pg 5, Read))
+            let home = (PageMap.find(pg 5) s3.Pages).Home
+            Expect.equal a3 [ Fetch(pg 5, home); WriteProtect(pg 0); CopyOut(pg 0, 0) ] "fetch and write-back start together"
             // Bytes first: kept until the frame is free.
-            let s4, a4 = step s3 (FetchDone 5UL)
+            let s4, a4 = step s3 (FetchDone(pg 5))
             Expect.isEmpty a4 "no frame yet: the bytes wait"
-            Expect.equal (stateOf 5UL s4) (Some(AwaitingFrame(FetchedEarly home, [ { Fault = 2UL; Access = Read } ]))) "arrived"
-            let _, a5 = step s4 (WriteBackDone 0UL)
-            Expect.equal a5 [ Drop 0UL; Install(5UL, WriteProtected); Wake(5UL, [ 2UL ]) ] "installed as soon as the frame is free"
+            Expect.equal (stateOf(pg 5) s4) (Some(AwaitingFrame(FetchedEarly home, [ { Fault = fault 2; Access = Read } ]))) "arrived"
+            let _, a5 = step s4 (WriteBackDone(pg 0))
+            Expect.equal a5 [ Drop(pg 0); Install(pg 5, WriteProtected); Wake(pg 5, [ fault 2 ]) ] "installed as soon as the frame is free"
             // Frame first: the page is admitted to the fetch already in flight, without a second Fetch.
-            let s4', a4' = step s3 (WriteBackDone 0UL)
-            Expect.equal a4' [ Drop 0UL ] "no second fetch"
-            let _, a5' = step s4' (FetchDone 5UL)
-            Expect.equal a5' [ Install(5UL, WriteProtected); Wake(5UL, [ 2UL ]) ] "installed when the bytes arrive"
+            let s4', a4' = step s3 (WriteBackDone(pg 0))
+            Expect.equal a4' [ Drop(pg 0) ] "no second fetch"
+            let _, a5' = step s4' (FetchDone(pg 5))
+            Expect.equal a5' [ Install(pg 5, WriteProtected); Wake(pg 5, [ fault 2 ]) ] "installed when the bytes arrive"
 
         testCase "evicting ahead: once the budget is nearly full, a victim starts home after each fault's page is mapped and woken, so the next fault is installed as soon as its bytes arrive" <| fun () ->
             let config = PagerConfig.create 0 4 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A") |> PagerConfig.withFreeFrames 1
             Expect.equal config.FreeFrames 1 "target"
-            let held = 7UL
+            let held = pg 7
             let invalidated, _ = step (create config) (RemoteInvalidate(held, 1))
-            let s1 = [ 0UL .. 2UL ] |> List.fold (fun s page -> fst (step s (Fault(page + 1UL, page, Write)))) invalidated
+            let s1 = [ 0 .. 2 ] |> List.fold (fun s page -> fst (step s (Fault(fault (page + 1), pg page, Write)))) invalidated
             Expect.equal s1.FramesInUse 3 "three dirty pages, the target's one frame free"
             Expect.equal (snd (evictAhead s1)) [] "the target is free: nothing to evict ahead"
-            let s2, a2 = step s1 (Fault(4UL, 3UL, Write))
-            Expect.equal a2 [ ZeroFill(3UL, Writable); Wake(3UL, [ 4UL ]) ] "the last free frame is used at once"
+            let s2, a2 = step s1 (Fault(fault 4, pg 3, Write))
+            Expect.equal a2 [ ZeroFill(pg 3, Writable); Wake(pg 3, [ fault 4 ]) ] "the last free frame is used at once"
             let s2, ahead2 = evictAhead s2
-            Expect.equal ahead2 [ WriteProtect 0UL; CopyOut(0UL, 0) ] "then, after the wake, the oldest page starts home to free the next one"
-            let home = (Map.find held s2.Pages).Home
-            let s3, a3 = step s2 (WriteBackDone 0UL)
-            Expect.equal a3 [ Drop 0UL ] "the frame is free before the next fault"
-            let s4, a4 = step s3 (Fault(5UL, held, Read))
+            Expect.equal ahead2 [ WriteProtect(pg 0); CopyOut(pg 0, 0) ] "then, after the wake, the oldest page starts home to free the next one"
+            let home = (PageMap.find held s2.Pages).Home
+            let s3, a3 = step s2 (WriteBackDone(pg 0))
+            Expect.equal a3 [ Drop(pg 0) ] "the frame is free before the next fault"
+            let s4, a4 = step s3 (Fault(fault 5, held, Read))
             Expect.equal a4 [ Fetch(held, home) ] "fetched into the free frame"
             Expect.equal (snd (evictAhead s4)) [] "no victim's copy-out competes with the reply the fault waits for"
             let s5, a5 = step s4 (FetchDone held)
-            Expect.equal a5 [ Install(held, WriteProtected); Wake(held, [ 5UL ]) ] "installed at once"
-            Expect.equal (snd (evictAhead s5)) [ WriteProtect 1UL; CopyOut(1UL, 0) ] "and only then does the next victim start home"
+            Expect.equal a5 [ Install(held, WriteProtected); Wake(held, [ fault 5 ]) ] "installed at once"
+            Expect.equal (snd (evictAhead s5)) [ WriteProtect(pg 1); CopyOut(pg 1, 0) ] "and only then does the next victim start home"
             let unlimited = PagerConfig.create 0 8 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A") |> PagerConfig.withFreeFrames 100
             Expect.equal unlimited.FreeFrames 2 "capped to a quarter of the budget"
 
         testCase "a write during write-back waits and cancels the eviction when the copy is home" <| fun () ->
             let config = PagerConfig.create 0 4 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A")
-            let s1, _ = step (create config) (Fault(1UL, 0UL, Write))
-            let s2, a2 = step s1 (EvictRequested 0UL)
-            Expect.equal a2 [ WriteProtect 0UL; CopyOut(0UL, 0) ] "write-protect then copy out"
-            let s3, a3 = step s2 (Fault(2UL, 0UL, Write))
+            let s1, _ = step (create config) (Fault(fault 1, pg 0, Write))
+            let s2, a2 = step s1 (EvictRequested(pg 0))
+            Expect.equal a2 [ WriteProtect(pg 0); CopyOut(pg 0, 0) ] "write-protect then copy out"
+            let s3, a3 = step s2 (Fault(fault 2, pg 0, Write))
             Expect.isEmpty a3 "the writer waits"
-            let s4, a4 = step s3 (WriteBackDone 0UL)
-            Expect.equal a4 [ Unprotect 0UL; Wake(0UL, [ 2UL ]) ] "cancelled"
-            let dirtyAndReferenced = match stateOf 0UL s4 with Some(ResidentDirty slot) -> Clock.isReferenced slot | _ -> false
+            let s4, a4 = step s3 (WriteBackDone(pg 0))
+            Expect.equal a4 [ Unprotect(pg 0); Wake(pg 0, [ fault 2 ]) ] "cancelled"
+            let dirtyAndReferenced = match stateOf(pg 0) s4 with Some(ResidentDirty slot) -> Clock.isReferenced slot | _ -> false
             Expect.isTrue dirtyAndReferenced "dirty again, and referenced: the writers just proved it hot"
-            Expect.equal (clockPages s4) [ 0UL ] "back in the CLOCK ring"
+            Expect.equal (clockPages s4) [ pg 0 ] "back in the CLOCK ring"
 
         testCase "read-ahead maps the rest of an untouched aligned block after the faulting page's wake" <| fun () ->
             let config =
                 PagerConfig.create 0 8 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A")
                 |> PagerConfig.withReadAhead 4 |> PagerConfig.withFreeFrames 0
-            let s1, a1 = step (create config) (Fault(1UL, 1UL, Write))
-            Expect.equal a1 [ ZeroFill(1UL, Writable); Wake(1UL, [ 1UL ]); ZeroFill(0UL, Writable); ZeroFill(2UL, Writable); ZeroFill(3UL, Writable) ]
+            let s1, a1 = step (create config) (Fault(fault 1, pg 1, Write))
+            Expect.equal a1 [ ZeroFill(pg 1, Writable); Wake(pg 1, [ fault 1 ]); ZeroFill(pg 0, Writable); ZeroFill(pg 2, Writable); ZeroFill(pg 3, Writable) ]
                 "a writer's block is zero-filled writable"
             Expect.equal s1.FramesInUse 4 "four frames"
-            let _, a2 = step s1 (Fault(2UL, 5UL, Read))
-            Expect.equal a2 [ ZeroFill(5UL, WriteProtected); Wake(5UL, [ 2UL ]); ZeroFill(4UL, WriteProtected); ZeroFill(6UL, WriteProtected); ZeroFill(7UL, WriteProtected) ]
+            let _, a2 = step s1 (Fault(fault 2, pg 5, Read))
+            Expect.equal a2 [ ZeroFill(pg 5, WriteProtected); Wake(pg 5, [ fault 2 ]); ZeroFill(pg 4, WriteProtected); ZeroFill(pg 6, WriteProtected); ZeroFill(pg 7, WriteProtected) ]
                 "a reader's block is zero-filled write-protected"
-            let s3, a3 = step s1 (Fault(2UL, 5UL, Read)) |> fst |> fun s -> step s (Fault(3UL, 0UL, Write))
-            Expect.equal a3 [ Wake(0UL, [ 3UL ]) ] "a fault on a read-ahead page is stale: woken at once"
+            let s3, a3 = step s1 (Fault(fault 2, pg 5, Read)) |> fst |> fun s -> step s (Fault(fault 3, pg 0, Write))
+            Expect.equal a3 [ Wake(pg 0, [ fault 3 ]) ] "a fault on a read-ahead page is stale: woken at once"
             Expect.equal s3.FramesInUse 8 "budget full"
 
         testCase "read-ahead never evicts: with too few free frames only the faulting page is mapped" <| fun () ->
             let config =
                 PagerConfig.create 0 3 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A") |> PagerConfig.withReadAhead 4
-            let _, a1 = step (create config) (Fault(1UL, 1UL, Write))
-            Expect.equal a1 [ ZeroFill(1UL, Writable); Wake(1UL, [ 1UL ]) ] "no read-ahead"
+            let _, a1 = step (create config) (Fault(fault 1, pg 1, Write))
+            Expect.equal a1 [ ZeroFill(pg 1, Writable); Wake(pg 1, [ fault 1 ]) ] "no read-ahead"
 
         testCase "completions for pages not in flight are reported, not thrown" <| fun () ->
             let config = PagerConfig.create 0 1 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A")
             let s0 = create config
-            let s1, a1 = step s0 (FetchDone 3UL)
-            Expect.equal a1 [ Report(UnexpectedFetchDone(3UL, None)) ] "fetch"
-            let _, a2 = step s1 (WriteBackDone 3UL)
-            Expect.equal a2 [ Report(UnexpectedWriteBackDone(3UL, None)) ] "write-back"
+            let s1, a1 = step s0 (FetchDone(pg 3))
+            Expect.equal a1 [ Report(UnexpectedFetchDone(pg 3, None)) ] "fetch"
+            let _, a2 = step s1 (WriteBackDone(pg 3))
+            Expect.equal a2 [ Report(UnexpectedWriteBackDone(pg 3, None)) ] "write-back"
             Expect.equal (PagerConfig.create 0 0 (placementFor Bind)) (Error(BudgetBelowOnePage 0)) "budget"
     ]

@@ -20,12 +20,12 @@ let private smallPlacement =
             sizes
             |> List.mapi (fun node count -> node, count)
             |> List.filter (fun (_, count) -> count > 0UL)
-            |> List.mapFold (fun first (node, count) -> { Node = node; First = first; Count = count }, first + count) 0UL
+            |> List.mapFold (fun first (node, count) -> { Node = node; First = PageNumber first; Count = count }, first + count) 0UL
             |> fst
         return { Policy = policy; Capacity = ranges |> List.map (fun r -> r.Node, r.Count); Ranges = ranges }, List.length sizes
     }
 
-let private guestPages (placement: Placement) = placement.Ranges |> List.collect (fun r -> [ r.First .. r.First + r.Count - 1UL ])
+let private guestPages (placement: Placement) = placement.Ranges |> List.collect (fun r -> [ for page in r.First.Value .. r.First.Value + r.Count - 1UL -> PageNumber page ])
 
 /// Homes every guest page in the given touch order, as the pager does on first faults.
 let private homeAll (placement: Placement) (touches: (PageNumber * NodeId) list) =
@@ -76,15 +76,15 @@ let tests =
 
         testPropertyWithConfig config "interleave homes page p on memory node p mod n when capacities are equal" <|
             Prop.forAll (Arb.fromGen (Gen.zip (Gen.choose (1, 4)) (Gen.choose (1, 5)))) (fun (nodes, pagesEach) ->
-                let ranges = [ for n in 0 .. nodes - 1 -> { Node = n; First = uint64 (n * pagesEach); Count = uint64 pagesEach } ]
+                let ranges = [ for n in 0 .. nodes - 1 -> { Node = n; First = PageNumber(uint64 (n * pagesEach)); Count = uint64 pagesEach } ]
                 let placement = { Policy = Interleave; Capacity = ranges |> List.map (fun r -> r.Node, r.Count); Ranges = ranges }
                 let touches = guestPages placement |> List.map (fun p -> p, 0)
                 let _, homes = homeAll placement touches
-                homes |> List.forall (fun (page, h) -> h = Ok(int (page % uint64 nodes))))
+                homes |> List.forall (fun (page, h) -> h = Ok(int (page.Value % uint64 nodes))))
 
         testCase "a page outside guest RAM has no home" <| fun () ->
-            let placement = { Policy = FirstTouch; Capacity = [ 0, 2UL ]; Ranges = [ { Node = 0; First = 0UL; Count = 2UL } ] }
-            Expect.equal (home placement Map.empty 2UL 0) (Error(OutsideGuestRam 2UL)) "outside"
+            let placement = { Policy = FirstTouch; Capacity = [ 0, 2UL ]; Ranges = [ { Node = 0; First = PageNumber 0UL; Count = 2UL } ] }
+            Expect.equal (home placement Map.empty (PageNumber 2UL) 0) (Error(OutsideGuestRam(PageNumber 2UL))) "outside"
 
         testPropertyWithConfig config "ofTopology: each node homes exactly its SRAT pages and bind agrees with the layout" <|
             Prop.forAll (Arb.fromGen validTopology) (fun topology ->
@@ -95,6 +95,6 @@ let tests =
                 let bindMatches =
                     Layout.ranges topology |> List.forall (fun r ->
                         [ r.Base; r.Base + r.Length - Page.size ]
-                        |> List.forall (fun address -> sratNode placement (Page.ofAddress address) = Some r.Node))
+                        |> List.forall (fun address -> sratNode placement (Page.ofAddress(GuestAddress address)) = Some r.Node))
                 capacityMatches && bindMatches)
     ]

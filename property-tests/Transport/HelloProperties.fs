@@ -3,6 +3,7 @@ module SsiHv.PropertyTests.Transport.HelloProperties
 open Expecto
 open FsCheck
 open FsCheck.FSharp
+open SsiHv.Core.Paging
 open SsiHv.Core.Transport
 open SsiHv.PropertyTests.Transport.TransportGenerators
 
@@ -120,7 +121,7 @@ let tests =
             let secretA = match ClusterSecret.tryCreate (Array.create 16 1uy) with Ok s -> s | Error e -> failwith e
             let nonceOf b = match Nonce.tryCreate (Array.create 32 b) with Ok n -> n | Error e -> failwith e
             let responder, _ = Hello.start (side Responder 1 secretA (nonceOf 2uy))
-            let state, actions = Hello.step responder (Received(FetchPage 5UL))
+            let state, actions = Hello.step responder (Received(FetchPage(PageNumber 5UL)))
             Expect.equal state (Rejected "expected Hello first, received FetchPage") "out of order"
             Expect.equal actions
                 [ Send(ErrorReply(ErrorCode.helloRejected, ErrorText.ofString "expected Hello first, received FetchPage"))

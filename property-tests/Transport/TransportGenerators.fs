@@ -2,6 +2,7 @@
 module SsiHv.PropertyTests.Transport.TransportGenerators
 
 open FsCheck.FSharp
+open SsiHv.Core.Paging
 open SsiHv.Core.Transport
 
 let private unwrap result =
@@ -18,6 +19,7 @@ let proof = bytes Proof.length |> Gen.map (Proof.tryCreate >> unwrap)
 let page = bytes PageBytes.length |> Gen.map (PageBytes.tryCreate >> unwrap)
 
 let private uint64s = ArbMap.defaults |> ArbMap.generate<uint64>
+let private pages = uint64s |> Gen.map PageNumber
 let private nodeIds = ArbMap.defaults |> ArbMap.generate<int>
 let private any<'t> = ArbMap.defaults |> ArbMap.generate<'t>
 
@@ -48,18 +50,18 @@ let message =
     Gen.oneof
         [ Gen.map2 (fun node n -> Hello(node, n)) nodeIds nonce
           Gen.map HelloProof proof
-          Gen.map FetchPage uint64s
-          Gen.map2 (fun p bytes -> PageData(p, bytes)) uint64s page
-          Gen.map2 (fun p bytes -> StorePage(p, bytes)) uint64s page
-          Gen.map Stored uint64s
-          Gen.map2 (fun p requester -> Invalidate(p, requester)) uint64s nodeIds
-          Gen.map InvalidateAck uint64s
+          Gen.map FetchPage pages
+          Gen.map2 (fun p bytes -> PageData(p, bytes)) pages page
+          Gen.map2 (fun p bytes -> StorePage(p, bytes)) pages page
+          Gen.map Stored pages
+          Gen.map2 (fun p requester -> Invalidate(p, requester)) pages nodeIds
+          Gen.map InvalidateAck pages
           Gen.map2 (fun code text -> ErrorReply(code, text)) (ArbMap.defaults |> ArbMap.generate<uint16>) errorText
           Gen.constant Ping
           Gen.constant Pong
           Gen.map RdmaConnect rdmaEndpoint
           Gen.map3 (fun e pages versions -> RdmaAccept(e, pages, versions)) rdmaEndpoint rdmaRegion rdmaRegion
-          Gen.map LocatePage uint64s
-          Gen.map2 (fun p slot -> PageLocation(p, slot)) uint64s any<int64> ]
+          Gen.map LocatePage pages
+          Gen.map2 (fun p slot -> PageLocation(p, slot)) pages any<int64> ]
 
 let envelope = Gen.map2 (fun id m -> { RequestId = id; Message = m }) uint64s message

@@ -137,7 +137,7 @@ public static class FaultOurPager
     /// The paged region is one SRAT range of `home`, the only node with memory, so every page is homed there.
     static SsiHv.Core.Paging.Pager.PagerConfig ConfigFor(int pages, int budgetPages, int home)
     {
-        var first = DataBase / PageSize;
+        var first = Page.ofAddress(GuestAddress.NewGuestAddress(DataBase));
         var placement = new Placement.Placement(
             Placement.PlacementPolicy.FirstTouch,
             ListModule.OfSeq([Tuple.Create(home, (ulong)pages)]),

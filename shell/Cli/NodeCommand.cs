@@ -75,8 +75,9 @@ public sealed class NodeCommand : ICommand
         {
             throw CliException.Failure($"ssihv node {config.Id}: transport {config.Transport}: {e.Message}");
         }
-        var budget = config.Role is NodeConfig.NodeRole.BootNode boot ? boot.memoryBudgetMiB : null;
-        var effects = new NodeEffects(config.Id, budget?.Value, home, transport, log);
+        var boot = config.Role as NodeConfig.NodeRole.BootNode;
+        var effects = new NodeEffects(config.Id, boot?.memoryBudgetMiB?.Value, boot?.readAheadPages ?? Core.Paging.Pager.PagerConfigModule.DefaultReadAheadPages,
+            home, transport, log);
         await using var host = new NodeHost(config, template, effects, new NodeStatus(home, transport, effects), log,
             NodeHostTimeouts.Default.Scaled(config.TimeoutScale));
         var startTimeout = StartTimeout * config.TimeoutScale;

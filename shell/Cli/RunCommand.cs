@@ -26,6 +26,9 @@ public sealed class RunCommand : ICommand
     static readonly OptionSpec MemoryBudget = new("memory-budget", "SIZE",
         "keep at most SIZE (e.g. 256M) of guest RAM resident: the userfaultfd pager demand-faults the rest and writes evicted pages back (docs/pager.md)",
         Required: false);
+    static readonly OptionSpec ReadAhead = new("read-ahead", "PAGES",
+        "with --memory-budget, map the rest of a faulting page's aligned block of PAGES pages too (docs/pager.md, \"Read-ahead\"; default 0: off)",
+        Required: false);
     const double DefaultTimeoutSeconds = 300;
 
     public CommandSyntax Syntax { get; } = new(
@@ -35,7 +38,7 @@ public sealed class RunCommand : ICommand
         + "kernel (bzImage through the Linux boot protocol, ELF through PVH) or the probe guest, starts one\n"
         + "thread per vCPU and runs until the guest powers off. COM1 is the console.",
         [],
-        [TopologyInput.Option, Kernel, Guest, Initrd, Append, Timeout, Console, Reboot, MemoryBudget]);
+        [TopologyInput.Option, Kernel, Guest, Initrd, Append, Timeout, Console, Reboot, MemoryBudget, ReadAhead]);
 
     public int Run(ParsedArguments arguments, TextWriter output)
     {
@@ -45,7 +48,7 @@ public sealed class RunCommand : ICommand
         var (kernelPath, kernel) = kernelFile is null ? ProbeImage() : (kernelFile.path, ReadInput(kernelFile.path, InputFile.InputKind.Kernel, "--kernel"));
         var initrd = kernelFile?.initrd?.Value is { } initrdPath ? ReadInput(initrdPath, InputFile.InputKind.Initrd, "--initrd") : null;
         var timeout = arguments.Seconds(Syntax.Command, Timeout, DefaultTimeoutSeconds);
-        var config = new VmConfig(topology, kernelPath, kernel, initrd, guest.Append, MemoryBudgetOf(arguments));
+        var config = new VmConfig(topology, kernelPath, kernel, initrd, guest.Append, MemoryBudgetOf(arguments), ReadAheadPages: ReadAheadOf(arguments));
 
         using var consoleStream = arguments.Option(Console.Name) is { } path ? OpenConsoleFile(path) : System.Console.OpenStandardOutput();
         var keyboard = System.Console.IsInputRedirected ? null : new ConsoleInput();
@@ -126,6 +129,17 @@ public sealed class RunCommand : ICommand
             return null;
         var parsed = Core.Units.ByteSize.parse(text);
         return parsed.IsOk ? parsed.ResultValue : throw CliException.BadInput($"ssihv run: --memory-budget: {parsed.ErrorValue}");
+    }
+
+    static int ReadAheadOf(ParsedArguments arguments)
+    {
+        if (arguments.Option(ReadAhead.Name) is not { } text)
+            return Core.Paging.Pager.PagerConfigModule.DefaultReadAheadPages;
+        if (!int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pages))
+            throw CliException.BadInput($"ssihv run: --read-ahead {text}: expected a whole number of pages");
+        return Core.Paging.Pager.PagerConfigModule.readAheadProblem(pages) is { } problem
+            ? throw CliException.BadInput($"ssihv run: --read-ahead: {problem.Value}")
+            : pages;
     }
 
     /// Bytes typed at an interactive terminal go to the guest's COM1 (the VM of the moment, across --reboot).

@@ -125,10 +125,10 @@ public static class LabImage
     {
         var parsed = BzImage.parse(vmlinuz, File.ReadAllBytes(vmlinuz));
         if (parsed.IsError)
-            throw new LabException(parsed.ErrorValue);
+            throw new LabException(BzImage.BzImageErrorModule.text(parsed.ErrorValue));
         var payload = BzImage.compressedPayload(parsed.ResultValue);
         if (payload.IsError)
-            throw new LabException(payload.ErrorValue);
+            throw new LabException(BzImage.BzImageErrorModule.text(payload.ErrorValue));
         var (offset, length) = payload.ResultValue.ToValueTuple();
         var temporary = destination + ".tmp";
         using (var output = File.Create(temporary))

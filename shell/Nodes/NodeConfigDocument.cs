@@ -21,6 +21,7 @@ public sealed class NodeConfigDocument
     public string? Join { get; set; }
     public string? Topology { get; set; }
     public long? MemoryBudgetMiB { get; set; }
+    public int? ReadAheadPages { get; set; }
     public long? StoreMiB { get; set; }
     public int? TimeoutScale { get; set; }
 }

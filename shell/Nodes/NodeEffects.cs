@@ -22,15 +22,17 @@ public sealed class NodeEffects : IClusterEffects
 {
     readonly int self;
     readonly long? memoryBudgetMiB;
+    readonly int readAheadPages;
     readonly INodeTransport transport;
     readonly Action<string> log;
     readonly Lock gate = new();
     VirtualMachine? vm;
 
-    public NodeEffects(int self, long? memoryBudgetMiB, HomePageStore home, INodeTransport transport, Action<string> log)
+    public NodeEffects(int self, long? memoryBudgetMiB, int readAheadPages, HomePageStore home, INodeTransport transport, Action<string> log)
     {
         this.self = self;
         this.memoryBudgetMiB = memoryBudgetMiB;
+        this.readAheadPages = readAheadPages;
         this.transport = transport;
         this.log = log;
         PageStore = new ClusterPageStore(self, home, transport);
@@ -107,7 +109,7 @@ public sealed class NodeEffects : IClusterEffects
         var kernel = InputFiles.Read(path, InputFile.InputKind.Kernel);
         var initrd = kernelFile?.initrd?.Value is { } initrdPath ? InputFiles.Read(initrdPath, InputFile.InputKind.Initrd) : null;
         var budget = MemoryBudget.ofClusterVm(Option(memoryBudgetMiB), topology);
-        return new VmConfig(topology, path, kernel, initrd, request.Guest.Append, budget, _ => PageStore);
+        return new VmConfig(topology, path, kernel, initrd, request.Guest.Append, budget, _ => PageStore, readAheadPages);
     }
 
     public Task MovePagesAsync(int source, int target, CancellationToken cancellation)

@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Threading.Channels;
 using SsiHv.Core.Paging;
 using CorePager = SsiHv.Core.Paging.Pager;
-using SsiHv.Interop.Memory;
 using SsiHv.Interop.Userfault;
 using SsiHv.Shell.Vmm.Memory;
 
@@ -22,18 +21,14 @@ namespace SsiHv.Shell.Pager;
 /// or unprotect directly followed by the wake of its page is one waking ioctl. docs/pager.md says why each
 /// action is safe; this class only performs them.
 /// </summary>
-public sealed class UserfaultPager : IDisposable
+public sealed partial class UserfaultPager : IDisposable
 {
     const ulong PageSize = 4096;
     const int ReadBatch = 64;
     const int FaultClockSlots = 1 << 14;
     static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(5);
 
-    readonly GuestMemory memory;
-    /// The registered (node) RAM regions, as an array so that address translation allocates nothing.
-    readonly PagedRegion[] paged;
-
-    readonly record struct PagedRegion(nint Host, ulong Guest, ulong Length);
+    readonly GuestPageAddresses addresses;
     readonly IPageStore store;
     readonly UserfaultFd uffd;
     /// Events from other threads (eviction and home-move requests, asynchronous store completions): the channel
@@ -41,11 +36,6 @@ public sealed class UserfaultPager : IDisposable
     /// reader's interrupt.
     readonly Channel<CorePager.PagerEvent> requests =
         Channel.CreateUnbounded<CorePager.PagerEvent>(new UnboundedChannelOptions { SingleReader = true });
-    /// Buffers of fetches in flight or arrived (until Install or DiscardFetched), of write-backs and of home moves in flight, by
-    /// page (the core has at most one transfer per page in flight). Touched under the step lock only.
-    readonly Dictionary<ulong, byte[]> fetched = [];
-    readonly Dictionary<ulong, byte[]> outgoing = [];
-    readonly Dictionary<ulong, byte[]> moving = [];
     /// Callers of MoveHomeAsync, by leaving node, completed at HomeMoved.
     readonly ConcurrentDictionary<int, TaskCompletionSource> homeMoves = new();
     /// Why the pager stopped serving (a page store failed); set once, by whichever thread saw the failure.
@@ -54,10 +44,6 @@ public sealed class UserfaultPager : IDisposable
     /// Fault-read timestamps for the latency metric, indexed by fault id modulo the ring (a fault still waiting
     /// after 16,384 newer ones would be timed from the wrong start; only the metric would be off).
     readonly long[] faultStarted = new long[FaultClockSlots];
-    /// Completions of synchronous (local-store) transfers, fed to `step` right after the current step.
-    readonly Queue<CorePager.PagerEvent> completions = new();
-    readonly byte[] zeroPage = GC.AllocateArray<byte>((int)PageSize, pinned: true);
-    readonly Stack<byte[]> pageBuffers = new();
     readonly Action<string> log;
     /// Held by whichever thread steps the core and performs actions: the pager thread, or a thread completing a
     /// transfer inline. Everything below is touched only under it.
@@ -68,7 +54,7 @@ public sealed class UserfaultPager : IDisposable
     bool stopped;
     CorePager.PagerState state;
     Thread? thread;
-    ulong nextFault;
+    ulong faultsRead;
 
     public PagerMetrics Metrics { get; } = new();
 
@@ -90,24 +76,15 @@ public sealed class UserfaultPager : IDisposable
 
     public UserfaultPager(GuestMemory memory, CorePager.PagerConfig config, IPageStore store, Action<string> log)
     {
-        this.memory = memory;
         this.store = store;
         this.log = log;
-        state = CorePager.create(WithReadAheadFromEnvironment(config));
+        state = CorePager.create(config);
         // No UFFD_USER_MODE_ONLY: KVM's own accesses to guest memory must fault into us too.
         uffd = UserfaultFd.Open(UserfaultFeatures.PageFaultFlagWp | UserfaultFeatures.ThreadId);
-        paged = memory.Regions.Where(r => r.Node is not null).Select(r => new PagedRegion(r.Mapping.Address, r.GuestAddress, r.Mapping.Length)).ToArray();
+        addresses = new GuestPageAddresses(memory);
         foreach (var region in memory.Regions.Where(r => r.Node is not null))
             uffd.Register(region.Mapping.Address, region.Mapping.Length, UserfaultRegisterMode.Missing | UserfaultRegisterMode.WriteProtect);
     }
-
-    /// Read-ahead (docs/pager.md) is off unless SSIHV_PAGER_READAHEAD names a block size in pages (e.g. 16).
-    public const string ReadAheadVariable = "SSIHV_PAGER_READAHEAD";
-
-    static CorePager.PagerConfig WithReadAheadFromEnvironment(CorePager.PagerConfig config) =>
-        int.TryParse(Environment.GetEnvironmentVariable(ReadAheadVariable), out var blockPages)
-            ? CorePager.PagerConfigModule.withReadAhead(blockPages, config)
-            : config;
 
     public void Start()
     {
@@ -116,7 +93,7 @@ public sealed class UserfaultPager : IDisposable
     }
 
     /// Asks the pager to evict a page now (drain, budget shrink, tests).
-    public void RequestEviction(ulong page)
+    public void RequestEviction(PageNumber page)
     {
         requests.Writer.TryWrite(CorePager.PagerEvent.NewEvictRequested(page));
         uffd.Interrupt();
@@ -214,79 +191,6 @@ public sealed class UserfaultPager : IDisposable
         }
     }
 
-    static string FailureOf(string what, int node, ulong page, Exception error) =>
-        $"the page store of home node {node} failed to {what} page 0x{page:X}: {error.Message} (the VM cannot continue without that page's bytes)";
-
-    /// Steps the completion of a store transfer that did not finish at once on the thread that completed it
-    /// (a reply then wakes the faulting vCPU without waking the pager thread: one thread hand-off less per
-    /// round trip, as the C reference handler that blocks in recv itself), or, when another step is running,
-    /// posts it through the channel; fails the pager if the transfer failed. The transfer's buffer stays owned
-    /// by the pager until the completion is stepped. Never blocks on the step lock: the completing thread is a
-    /// transport receive thread, which must keep reading replies.
-    async Task CompleteLater(ValueTask transfer, CorePager.PagerEvent done, string what, int node, ulong page)
-    {
-        try
-        {
-            await transfer.ConfigureAwait(false);
-        }
-        catch (Exception error)
-        {
-            Fail(FailureOf(what, node, page, error));
-            return;
-        }
-        var inline = TryStepInline(done);
-        Metrics.CountCompletion(inline);
-        if (inline)
-            return;
-        requests.Writer.TryWrite(done);
-        try
-        {
-            uffd.Interrupt();
-        }
-        catch (ObjectDisposedException)
-        {
-            // Stopped and disposed while the transfer was in flight: nothing waits for it.
-        }
-    }
-
-    /// True when `done` was stepped on this thread: the step lock was free, no step is running on this thread,
-    /// and the pager still serves. A step that throws stops the pager (as it would on the pager thread).
-    bool TryStepInline(CorePager.PagerEvent done)
-    {
-        if (!Monitor.TryEnter(stepLock))
-            return false;
-        try
-        {
-            if (stepping || stopped)
-                return false;
-            if (FailureReason is not null)
-                return true; // nothing is stepped any more; the pager thread reports the failure
-            Handle(done);
-        }
-        catch (Exception error)
-        {
-            Fail($"the pager failed while completing a transfer: {error.Message}");
-        }
-        finally
-        {
-            Monitor.Exit(stepLock);
-        }
-        return true;
-    }
-
-    /// Completes a started store transfer inline (no allocation) when the store answered at once, else when
-    /// it completes.
-    void Complete(ValueTask transfer, CorePager.PagerEvent done, string what, int node, ulong page)
-    {
-        if (transfer.IsCompletedSuccessfully)
-        {
-            transfer.GetAwaiter().GetResult(); // a pooled IValueTaskSource must be consumed once
-            completions.Enqueue(done);
-        }
-        else
-            _ = CompleteLater(transfer, done, what, node, page);
-    }
-
     void OnMessage(ref UserfaultMessage message)
     {
         if (message.Event != UserfaultEvent.PageFault)
@@ -295,9 +199,9 @@ public sealed class UserfaultPager : IDisposable
         var writeProtect = (flags & UserfaultPageFaultFlags.WriteProtect) != 0;
         var write = writeProtect || (flags & UserfaultPageFaultFlags.Write) != 0;
         Metrics.CountFault(write, writeProtect);
-        var id = ++nextFault;
-        faultStarted[(int)(id & (FaultClockSlots - 1))] = Stopwatch.GetTimestamp();
-        Handle(CorePager.PagerEvent.NewFault(id, GuestPageOf((nint)message.Address), write ? Access.Write : Access.Read));
+        var id = FaultId.NewFaultId(++faultsRead);
+        faultStarted[(int)(id.Value & (FaultClockSlots - 1))] = Stopwatch.GetTimestamp();
+        Handle(CorePager.PagerEvent.NewFault(id, addresses.GuestPageOf((nint)message.Address), write ? Access.Write : Access.Read));
     }
 
     /// Steps one event, then the completions its actions produced (and theirs), then evicts ahead (whose
@@ -344,193 +248,8 @@ public sealed class UserfaultPager : IDisposable
             }
             Perform(action);
         }
-        switch (pagerEvent)
-        {
-            case CorePager.PagerEvent.WriteBackDone done when outgoing.Remove(done.Item, out var sent):
-                pageBuffers.Push(sent);
-                break;
-            case CorePager.PagerEvent.MovePageDone done when moving.Remove(done.Item, out var moved):
-                pageBuffers.Push(moved);
-                break;
-        }
-    }
-
-    byte[] RentBuffer() => pageBuffers.Count > 0 ? pageBuffers.Pop() : GC.AllocateArray<byte>((int)PageSize, pinned: true);
-
-    /// Performs a ZeroFill / Install / Unprotect immediately followed by a Wake of the same page as one waking
-    /// ioctl (docs/pager.md allows it). False when the pair cannot be fused.
-    bool PerformWaking(CorePager.PagerAction action, CorePager.PagerAction.Wake wake)
-    {
-        switch (action)
-        {
-            case CorePager.PagerAction.ZeroFill zero when zero.Item1 == wake.Item1:
-                Fill(zero.Item1, zero.Item2, zeroPage, wake: true);
-                Metrics.CountZeroFill();
-                break;
-            case CorePager.PagerAction.Install install when install.Item1 == wake.Item1:
-                var bytes = TakeFetched(install.Item1);
-                Fill(install.Item1, install.Item2, bytes, wake: true);
-                pageBuffers.Push(bytes);
-                Metrics.CountInstall();
-                break;
-            case CorePager.PagerAction.Unprotect unprotect when unprotect.Item == wake.Item1:
-                uffd.WriteProtect(HostAddressOf(unprotect.Item), PageSize, protect: false);
-                break;
-            default:
-                return false;
-        }
-        RecordWakes(wake.Item2);
-        return true;
-    }
-
-    /// A home move reads the leaving home's copy and writes the same bytes to the new home (an exception
-    /// thrown by either store call faults the returned task).
-    async ValueTask MoveAsync(ulong page, int source, int target, byte[] buffer)
-    {
-        await store.ReadAsync(source, page, buffer).ConfigureAwait(false);
-        await store.WriteAsync(target, page, buffer).ConfigureAwait(false);
-    }
-
-    byte[] TakeFetched(ulong page) => fetched.Remove(page, out var bytes)
-        ? bytes
-        : throw new InvalidOperationException($"pager: Install of page 0x{page:X} without fetched bytes");
-
-    void Perform(CorePager.PagerAction action)
-    {
-        switch (action)
-        {
-            case CorePager.PagerAction.ZeroFill zero:
-                Fill(zero.Item1, zero.Item2, zeroPage, wake: false);
-                Metrics.CountZeroFill();
-                break;
-            case CorePager.PagerAction.Fetch fetch:
-                // The core frees every fetched buffer explicitly (Install or DiscardFetched): bytes that arrived
-                // for a page still waiting for a frame are kept, not taken for stale.
-                if (fetched.ContainsKey(fetch.Item1))
-                    throw new InvalidOperationException($"pager: Fetch of page 0x{fetch.Item1:X} whose fetched bytes were neither installed nor discarded");
-                var buffer = fetched[fetch.Item1] = RentBuffer();
-                Metrics.CountFetch();
-                ValueTask read;
-                try
-                {
-                    read = store.ReadAsync(fetch.from, fetch.Item1, buffer);
-                }
-                catch (Exception error) // a store that throws instead of returning a faulted task failed too
-                {
-                    read = ValueTask.FromException(error);
-                }
-                Complete(read, CorePager.PagerEvent.NewFetchDone(fetch.Item1), "read", fetch.from, fetch.Item1);
-                break;
-            case CorePager.PagerAction.Install install:
-                var bytes = TakeFetched(install.Item1);
-                Fill(install.Item1, install.Item2, bytes, wake: false);
-                pageBuffers.Push(bytes);
-                Metrics.CountInstall();
-                break;
-            case CorePager.PagerAction.DiscardFetched discard:
-                pageBuffers.Push(TakeFetched(discard.Item));
-                break;
-            case CorePager.PagerAction.WriteProtect protect:
-                uffd.WriteProtect(HostAddressOf(protect.Item), PageSize, protect: true);
-                break;
-            case CorePager.PagerAction.Unprotect unprotect:
-                uffd.WriteProtect(HostAddressOf(unprotect.Item), PageSize, protect: false, dontWake: true);
-                break;
-            case CorePager.PagerAction.CopyOut copyOut:
-                // Through memmove, never a managed copy: guest RAM is uffd-registered (see NativeCopy).
-                var bytesOut = RentBuffer();
-                NativeCopy.FromMemory(bytesOut, HostAddressOf(copyOut.Item1));
-                outgoing[copyOut.Item1] = bytesOut;
-                Metrics.CountWriteBack();
-                ValueTask write;
-                try
-                {
-                    write = store.WriteAsync(copyOut.toNode, copyOut.Item1, bytesOut);
-                }
-                catch (Exception error)
-                {
-                    write = ValueTask.FromException(error);
-                }
-                Complete(write, CorePager.PagerEvent.NewWriteBackDone(copyOut.Item1), "write", copyOut.toNode, copyOut.Item1);
-                break;
-            case CorePager.PagerAction.MovePage move:
-                var bytesMoved = RentBuffer();
-                moving[move.Item1] = bytesMoved;
-                Metrics.CountMove();
-                Complete(MoveAsync(move.Item1, move.from, move.toNode, bytesMoved), CorePager.PagerEvent.NewMovePageDone(move.Item1),
-                    $"move (to home node {move.toNode})", move.from, move.Item1);
-                break;
-            case CorePager.PagerAction.HomeMoved moved:
-                if (homeMoves.TryRemove(moved.Item, out var waiting))
-                    waiting.TrySetResult();
-                log($"pager: every page of home node {moved.Item} has moved; its store is no longer used");
-                break;
-            case CorePager.PagerAction.Drop drop:
-                PageDiscard.DontNeed(HostAddressOf(drop.Item), PageSize);
-                Metrics.CountDrop();
-                break;
-            case CorePager.PagerAction.Wake wake:
-                uffd.Wake(HostAddressOf(wake.Item1), PageSize);
-                RecordWakes(wake.Item2);
-                break;
-            case CorePager.PagerAction.AcknowledgeInvalidate acknowledge:
-                log($"pager: invalidation of page 0x{acknowledge.Item1:X} acknowledged to node {acknowledge.requester} (no transport yet)");
-                break;
-            case CorePager.PagerAction.Report { Item: CorePager.PagerError.InvalidHomeMove invalid }:
-                if (homeMoves.TryRemove(invalid.source, out var refused))
-                    refused.TrySetException(new ArgumentException($"home node {invalid.source} cannot move to node {invalid.target}: that is itself (or moved to it)"));
-                log($"pager: {invalid}");
-                break;
-            case CorePager.PagerAction.Report report:
-                Metrics.CountError();
-                log($"pager: {report.Item}");
-                break;
-        }
-    }
-
-    /// UFFDIO_COPY, with WP when the page must stay write-protected, and with DONTWAKE unless the Wake that
-    /// follows was fused into it. A page that is already there (EEXIST) was installed by an earlier action for
-    /// the same page: nothing lost, but the kernel woke nobody, so a fused wake is done explicitly.
-    unsafe void Fill(ulong page, Protection protection, byte[] source, bool wake)
-    {
-        var mode = (wake ? UserfaultCopyMode.None : UserfaultCopyMode.DontWake)
-            | (protection.IsWriteProtected ? UserfaultCopyMode.WriteProtect : UserfaultCopyMode.None);
-        var address = HostAddressOf(page);
-        fixed (byte* bytes = source)
-        {
-            var result = uffd.Copy(address, (nint)bytes, PageSize, mode);
-            if (result.Status == UserfaultFillStatus.TryAgain)
-                throw new InvalidOperationException($"pager: UFFDIO_COPY of page 0x{page:X} returned EAGAIN (the mapping changed under it)");
-            if (wake && result.Status == UserfaultFillStatus.PageExists)
-                uffd.Wake(address, PageSize);
-        }
-    }
-
-    void RecordWakes(Microsoft.FSharp.Collections.FSharpList<ulong> faults)
-    {
-        var now = Stopwatch.GetTimestamp();
-        for (var list = faults; !list.IsEmpty; list = list.Tail)
-        {
-            var started = faultStarted[(int)(list.Head & (FaultClockSlots - 1))];
-            Metrics.CountWake((long)Stopwatch.GetElapsedTime(started, now).TotalMicroseconds);
-        }
-    }
-
-    ulong GuestPageOf(nint hostAddress)
-    {
-        foreach (var region in paged)
-            if (hostAddress >= region.Host && (ulong)(hostAddress - region.Host) < region.Length)
-                return (region.Guest + (ulong)(hostAddress - region.Host)) / PageSize;
-        throw new InvalidOperationException($"pager: fault at host address 0x{hostAddress:X} outside guest RAM");
-    }
-
-    nint HostAddressOf(ulong page)
-    {
-        var address = page * PageSize;
-        foreach (var region in paged)
-            if (address >= region.Guest && address - region.Guest < region.Length)
-                return region.Host + (nint)(address - region.Guest);
-        throw new InvalidOperationException($"pager: page 0x{page:X} is not guest RAM");
+        if (pagerEvent is not null)
+            ReleaseCompletedBuffer(pagerEvent);
     }
 
     public void Dispose()

@@ -22,10 +22,11 @@ namespace SsiHv.Shell.Vmm;
 /// residency budget: then guest RAM is demand-paged by the userfaultfd pager and at most that many bytes of it
 /// are resident at once. <paramref name="PageStoreFactory"/> says where paged-out pages live (null: a
 /// <see cref="LocalPageStore"/> on this host, owned by the VM; otherwise the store belongs to the caller, e.g.
-/// one over the node transport).
+/// one over the node transport). <paramref name="ReadAheadPages"/> is the pager's read-ahead block (docs/pager.md).
 /// </summary>
 public sealed record VmConfig(CoreTopology Topology, string KernelPath, byte[] Kernel, byte[]? Initrd, string CommandLine,
-    ulong? MemoryBudgetBytes = null, Func<GuestMemory, IPageStore>? PageStoreFactory = null);
+    ulong? MemoryBudgetBytes = null, Func<GuestMemory, IPageStore>? PageStoreFactory = null,
+    int ReadAheadPages = Core.Paging.Pager.PagerConfigModule.DefaultReadAheadPages);
 
 /// <summary>
 /// One virtual machine for a topology (the boot pipeline of docs/design.md §3.1), on this host's KVM through the
@@ -85,7 +86,7 @@ public sealed class VirtualMachine : IDisposable
         if (config.MemoryBudgetBytes is { } budget)
         {
             IPageStore store = config.PageStoreFactory is { } factory ? factory(memory) : ownPageStore = new LocalPageStore(memory);
-            Pager = new UserfaultPager(memory, PagerConfigFor(config.Topology, budget), store, line => Console.Error.WriteLine(line));
+            Pager = new UserfaultPager(memory, PagerConfigFor(config.Topology, budget, config.ReadAheadPages), store, line => Console.Error.WriteLine(line));
             // Without a page's bytes the guest cannot go on: stop rather than let it run on made-up memory.
             Pager.Failed += reason => Stop($"pager: {reason}");
         }
@@ -116,14 +117,14 @@ public sealed class VirtualMachine : IDisposable
 
     /// The pager runs on the node host of the boot vCPU (the first node with CPUs); pages are homed by the
     /// topology's placement policy (first-touch unless the file says otherwise).
-    static Core.Paging.Pager.PagerConfig PagerConfigFor(CoreTopology topology, ulong budgetBytes)
+    static Core.Paging.Pager.PagerConfig PagerConfigFor(CoreTopology topology, ulong budgetBytes, int readAheadPages)
     {
         var pages = budgetBytes / Page.size;
         var localNode = Core.Topology.TopologyModule.initiatorNodes(topology).Head.Id;
         var placement = Placement.ofTopology(Placement.policyOf(topology.Placement), topology);
         var created = Core.Paging.Pager.PagerConfigModule.create(localNode, (int)Math.Min(pages, int.MaxValue), placement);
         return created.IsOk
-            ? created.ResultValue
+            ? Core.Paging.Pager.PagerConfigModule.withReadAhead(readAheadPages, created.ResultValue)
             : throw new BootInputException($"--memory-budget {budgetBytes} bytes is less than one {Page.size}-byte page");
     }
 

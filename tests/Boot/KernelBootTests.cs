@@ -62,9 +62,15 @@ public sealed class KernelBootTests
     static BootPlan.BootInputs Inputs() => new(
         TwoNodeRanges(), CommandLine, FSharpOption<ReadOnlyMemory<byte>>.Some(Initramfs), Rsdp);
 
-    static T Ok<T>(FSharpResult<T, string> result)
+    static T Ok<T>(FSharpResult<T, BzImage.BzImageError> result)
     {
-        Assert.True(result.IsOk, result.IsError ? result.ErrorValue : "");
+        Assert.True(result.IsOk, result.IsError ? BzImage.BzImageErrorModule.text(result.ErrorValue) : "");
+        return result.ResultValue;
+    }
+
+    static T Ok<T>(FSharpResult<T, Pvh.PvhError> result)
+    {
+        Assert.True(result.IsOk, result.IsError ? Pvh.PvhErrorModule.text(result.ErrorValue) : "");
         return result.ResultValue;
     }
 
@@ -263,8 +269,8 @@ public sealed class KernelBootTests
     {
         Assert.Equal(
             "vmlinuz is not an ELF file (it does not start with 0x7F 'E' 'L' 'F')",
-            Pvh.parse("vmlinuz", Vmlinuz).ErrorValue);
-        Assert.StartsWith("vmlinux is not a Linux bzImage: boot_flag at 0x1FE", BzImage.parse("vmlinux", Vmlinux).ErrorValue);
+            Pvh.PvhErrorModule.text(Pvh.parse("vmlinuz", Vmlinuz).ErrorValue));
+        Assert.StartsWith("vmlinux is not a Linux bzImage: boot_flag at 0x1FE", BzImage.BzImageErrorModule.text(BzImage.parse("vmlinux", Vmlinux).ErrorValue));
     }
 
     [Fact]
@@ -281,6 +287,6 @@ public sealed class KernelBootTests
         var end = loadAddress + Math.Max(U32(Vmlinuz, 0x260), (ulong)(Vmlinuz.Length - ((Vmlinuz[0x1F1] == 0 ? 4 : Vmlinuz[0x1F1]) + 1) * 512));
         Assert.Equal(
             $"memory too small for the image: kernel needs [0x{loadAddress:X}, 0x{end:X}) but RAM of node 0 ends at 0x1FFFFFF",
-            BzImage.plan(kernel, inputs).ErrorValue);
+            BzImage.BzImageErrorModule.text(BzImage.plan(kernel, inputs).ErrorValue));
     }
 }

@@ -26,7 +26,7 @@ public sealed class ControlCluster : IAsyncDisposable
     public static NodeConfig.RawNodeConfig RawConfig(int id, int cpus, long memoryMiB, string? join, int? initiator = null, string token = Token) =>
         new(Some(id), Some($"127.0.0.1:{7200 + id}"), Some("127.0.0.1:0"), Some("00112233445566778899aabbccddeeff"), Some(token),
             Some(cpus), Some(memoryMiB), initiator is { } i ? Some(i) : null, join is null ? Some(true) : null,
-            join is null ? null : Some(join), null, null, null, null);
+            join is null ? null : Some(join), null, null, null, null, null);
 
     public static NodeConfig.NodeConfig Config(int id, int cpus, long memoryMiB, string? join, int? initiator = null, string token = Token)
     {

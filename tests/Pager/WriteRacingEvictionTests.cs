@@ -73,7 +73,7 @@ public sealed class WriteRacingEvictionTests(ITestOutputHelper output)
             var random = new Random(42);
             while (!stop.IsCancellationRequested)
             {
-                pager.RequestEviction(PageOf(random.Next(Writers), random.Next(PagesPerWriter)));
+                pager.RequestEviction(PageNumber.NewPageNumber(PageOf(random.Next(Writers), random.Next(PagesPerWriter))));
                 Thread.SpinWait(200);
                 if (raceClock.Elapsed >= RaceDuration && pager.Metrics.Evictions > MinimumEvictions)
                     stop.Cancel();

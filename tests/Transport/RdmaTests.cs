@@ -1,3 +1,4 @@
+using SsiHv.Core.Paging;
 using SsiHv.Core.Transport;
 using SsiHv.Interop.Rdma;
 using SsiHv.Shell.Nodes;
@@ -53,7 +54,7 @@ public sealed class RdmaTests(ITestOutputHelper output)
     sealed class SlotLookup(HomePageStore store) : ISideChannelService
     {
         public Message? Serve(int peer, Message request) =>
-            request is Message.LocatePage locate ? Message.NewPageLocation(locate.Item, store.SlotOf(locate.Item)) : null;
+            request is Message.LocatePage locate ? Message.NewPageLocation(locate.Item, store.SlotOf(locate.Item.Value)) : null;
     }
 
     static Message Ask(FrameSocket socket, ulong id, Message request)
@@ -82,13 +83,13 @@ public sealed class RdmaTests(ITestOutputHelper output)
         var options = Options(A, new MemoryPageService(), log);
         using (var channel = AuthenticatedDial.Connect(withSideChannel.ListenEndpoint, B, options))
         {
-            var located = Assert.IsType<Message.PageLocation>(Ask(channel, 7, Message.NewLocatePage(0x51)));
-            Assert.Equal((0x51UL, store.SlotOf(0x51)), (located.Item1, located.slot));
+            var located = Assert.IsType<Message.PageLocation>(Ask(channel, 7, Message.NewLocatePage(PageNumber.NewPageNumber(0x51))));
+            Assert.Equal((0x51UL, store.SlotOf(0x51)), (located.Item1.Value, located.slot));
             Assert.True(located.slot >= 0);
-            var never = Assert.IsType<Message.PageLocation>(Ask(channel, 8, Message.NewLocatePage(0x52)));
+            var never = Assert.IsType<Message.PageLocation>(Ask(channel, 8, Message.NewLocatePage(PageNumber.NewPageNumber(0x52))));
             Assert.Equal(-1, never.slot);
             // FetchPage still works on the same kind of connection: the side channel only adds requests.
-            var fetched = Ask(channel, 9, Message.NewFetchPage(0x51));
+            var fetched = Ask(channel, 9, Message.NewFetchPage(PageNumber.NewPageNumber(0x51)));
             Assert.Equal(Pattern(0x51), PageBytesModule.toArray(Assert.IsType<Message.PageData>(fetched).Item2));
         }
 

@@ -1,3 +1,4 @@
+using SsiHv.Core.Paging;
 using SsiHv.Core.Transport;
 using SsiHv.Shell.Transport;
 using Xunit;
@@ -18,7 +19,7 @@ public sealed class WireFrameTests
     {
         var frame = new byte[WireFrame.PageNumberFrameLength];
         var length = WireFrame.WritePageNumberFrame(frame, type, id, page);
-        var expected = type == WireFrame.FetchPage ? Core(id, Message.NewFetchPage(page)) : Core(id, Message.NewStored(page));
+        var expected = type == WireFrame.FetchPage ? Core(id, Message.NewFetchPage(PageNumber.NewPageNumber(page))) : Core(id, Message.NewStored(PageNumber.NewPageNumber(page)));
         Assert.Equal(expected, frame[..length]);
     }
 
@@ -31,8 +32,8 @@ public sealed class WireFrameTests
         var frame = new byte[WireFrame.PageFrameLength];
         bytes.CopyTo(WireFrame.WritePageFrameHeader(frame, type, id, page));
         var expected = type == WireFrame.PageData
-            ? Core(id, Message.NewPageData(page, Page(bytes)))
-            : Core(id, Message.NewStorePage(page, Page(bytes)));
+            ? Core(id, Message.NewPageData(PageNumber.NewPageNumber(page), Page(bytes)))
+            : Core(id, Message.NewStorePage(PageNumber.NewPageNumber(page), Page(bytes)));
         Assert.Equal(expected, frame);
     }
 

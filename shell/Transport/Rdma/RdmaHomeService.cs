@@ -23,7 +23,7 @@ public sealed class RdmaHomeService(RdmaDevice device, IPageService pages, int s
         Message.RdmaConnect connect => Connect(peer, connect.Item),
         Message.LocatePage locate => memory is null
             ? Refuse($"node {self}'s page service has no registered memory")
-            : Message.NewPageLocation(locate.Item, memory.SlotOf(locate.Item)),
+            : Message.NewPageLocation(locate.Item, memory.SlotOf(locate.Item.Value)),
         _ => null,
     };
 

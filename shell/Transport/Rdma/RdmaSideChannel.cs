@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
+using SsiHv.Core.Paging;
 using SsiHv.Core.Transport;
 using SsiHv.Interop.Rdma;
 using SsiHv.Shell.Transport.Tcp;
@@ -33,8 +34,8 @@ sealed class RdmaSideChannel(FrameSocket control, TransportOptions options, int 
     /// blocking round trip. Only slots are cached: a page never stored may be stored later.
     public long Locate(ulong page)
     {
-        var answer = Request(Message.NewLocatePage(page));
-        if (answer is not Message.PageLocation location || location.Item1 != page)
+        var answer = Request(Message.NewLocatePage(PageNumber.NewPageNumber(page)));
+        if (answer is not Message.PageLocation location || location.Item1.Value != page)
             throw Refused($"LocatePage of page {page}", answer);
         if (location.slot >= 0)
             slots[page] = location.slot;

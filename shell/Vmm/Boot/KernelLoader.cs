@@ -12,15 +12,18 @@ public static class KernelLoader
 
     public static BootPlan.Plan Plan(string kernelPath, byte[] kernel, BootPlan.BootInputs inputs)
     {
-        var plan = kernel.AsSpan().StartsWith(ElfMagic)
-            ? Pvh.parse(kernelPath, kernel).Bind(k => Pvh.plan(k, inputs))
-            : BzImage.parse(kernelPath, kernel).Bind(k => BzImage.plan(k, inputs));
-        return plan.IsOk ? plan.ResultValue : throw new BootInputException(plan.ErrorValue);
+        if (kernel.AsSpan().StartsWith(ElfMagic))
+        {
+            var pvh = Pvh.parse(kernelPath, kernel).Bind(k => Pvh.plan(k, inputs));
+            return pvh.IsOk ? pvh.ResultValue : throw new BootInputException(Pvh.PvhErrorModule.text(pvh.ErrorValue));
+        }
+        var bzImage = BzImage.parse(kernelPath, kernel).Bind(k => BzImage.plan(k, inputs));
+        return bzImage.IsOk ? bzImage.ResultValue : throw new BootInputException(BzImage.BzImageErrorModule.text(bzImage.ErrorValue));
     }
 
-    static Microsoft.FSharp.Core.FSharpResult<BootPlan.Plan, string> Bind<T>(
-        this Microsoft.FSharp.Core.FSharpResult<T, string> result, Func<T, Microsoft.FSharp.Core.FSharpResult<BootPlan.Plan, string>> next) =>
-        result.IsOk ? next(result.ResultValue) : Microsoft.FSharp.Core.FSharpResult<BootPlan.Plan, string>.NewError(result.ErrorValue);
+    static Microsoft.FSharp.Core.FSharpResult<BootPlan.Plan, TError> Bind<T, TError>(
+        this Microsoft.FSharp.Core.FSharpResult<T, TError> result, Func<T, Microsoft.FSharp.Core.FSharpResult<BootPlan.Plan, TError>> next) =>
+        result.IsOk ? next(result.ResultValue) : Microsoft.FSharp.Core.FSharpResult<BootPlan.Plan, TError>.NewError(result.ErrorValue);
 }
 
 /// <summary>The kernel, initrd or command line cannot be booted as given (exit 2).</summary>
