@@ -113,8 +113,11 @@ public sealed class LabMachineTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task Ctrl_c_stops_the_machine_and_removes_it()
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "ssihv.dll"), "lab", "exec", "--", "sleep", "600" })
+        // A test run started in the background by a non-interactive shell inherits SIGINT ignored, and .NET
+        // installs no SIGINT handler in a process that starts so: `env` gives the command the default back, as
+        // it has at a terminal where Ctrl-C is typed.
+        var start = new ProcessStartInfo("env") { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var argument in new[] { "--default-signal=INT", "dotnet", Path.Combine(AppContext.BaseDirectory, "ssihv.dll"), "lab", "exec", "--", "sleep", "600" })
             start.ArgumentList.Add(argument);
         start.Environment["TMPDIR"] = scratch.FullName;
         using var process = Process.Start(start)!;
