@@ -6,16 +6,21 @@ using Xunit;
 namespace SsiHv.Tests.Control;
 
 /// <summary><c>ssihv node</c> as a real process: configuration errors and a clean stop on SIGTERM.</summary>
-public sealed class NodeCommandProcessTests
+public sealed class NodeCommandProcessTests : IDisposable
 {
+    /// Every config a test writes, removed with the test.
+    readonly DirectoryInfo configs = Directory.CreateTempSubdirectory("ssihv-node-");
+
+    public void Dispose() => configs.Delete(recursive: true);
+
     const string Valid = """
         { "id": 0, "transport": "127.0.0.1:0", "http": "127.0.0.1:0", "secret": "00112233445566778899aabbccddeeff",
           "apiToken": "a-long-random-token", "cpus": 2, "memoryMiB": 1024, "boot": true }
         """;
 
-    static string Write(string text)
+    string Write(string text)
     {
-        var path = Path.Combine(Path.GetTempPath(), $"ssihv-node-{Guid.NewGuid():N}.json");
+        var path = Path.Combine(configs.FullName, $"node-{Guid.NewGuid():N}.json");
         File.WriteAllText(path, text);
         return path;
     }
@@ -24,50 +29,29 @@ public sealed class NodeCommandProcessTests
     public void A_bad_config_exits_2_naming_the_file_and_each_broken_field()
     {
         var path = Write(Valid.Replace("00112233445566778899aabbccddeeff", "00112233").Replace("\"boot\": true", "\"boot\": false"));
-        try
-        {
-            var result = CliRun.AsProcess("node", "--config", path);
-            Assert.True(result.ExitCode == 2, result.ToString());
-            Assert.Contains($"{path}: secret: expected at least 32 hex digits, found 8", result.Stderr);
-            Assert.Contains($"{path}: boot: give exactly one of", result.Stderr);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        var result = CliRun.AsProcess("node", "--config", path);
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains($"{path}: secret: expected at least 32 hex digits, found 8", result.Stderr);
+        Assert.Contains($"{path}: boot: give exactly one of", result.Stderr);
     }
 
     [Fact]
     public void A_boot_node_whose_topology_file_is_missing_exits_2_naming_the_config_and_the_file()
     {
         var path = Write(Valid.Replace("\"boot\": true", "\"boot\": true, \"topology\": \"no-such-topology.json\""));
-        try
-        {
-            var result = CliRun.InProcess("node", "--config", path);
-            Assert.True(result.ExitCode == 2, result.ToString());
-            Assert.Contains($"{path}: topology: the file no-such-topology.json is not a valid topology:", result.Stderr);
-            Assert.Contains("no-such-topology.json: cannot read", result.Stderr);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        var result = CliRun.InProcess("node", "--config", path);
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains($"{path}: topology: the file no-such-topology.json is not a valid topology:", result.Stderr);
+        Assert.Contains("no-such-topology.json: cannot read", result.Stderr);
     }
 
     [Fact]
     public void A_config_that_is_not_JSON_exits_2_naming_the_line()
     {
         var path = Write("{ \"id\": 0, \"cpus\": \"two\" }");
-        try
-        {
-            var result = CliRun.AsProcess("node", "--config", path);
-            Assert.True(result.ExitCode == 2, result.ToString());
-            Assert.Contains($"{path}: line 1: cpus: expected an integer", result.Stderr);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        var result = CliRun.AsProcess("node", "--config", path);
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains($"{path}: line 1: cpus: expected an integer", result.Stderr);
     }
 
     [Fact]
@@ -75,32 +59,18 @@ public sealed class NodeCommandProcessTests
     {
         var path = Write("");
         File.WriteAllBytes(path, [.. System.Text.Encoding.UTF8.GetBytes("{ \"id\": 0, \"secret\": \""), 0xFF, (byte)'"', (byte)'}']);
-        try
-        {
-            var result = CliRun.AsProcess("node", "--config", path);
-            Assert.True(result.ExitCode == 2, result.ToString());
-            Assert.Contains($"{path}: not valid UTF-8: byte 0xFF at offset 22", result.Stderr);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        var result = CliRun.AsProcess("node", "--config", path);
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains($"{path}: not valid UTF-8: byte 0xFF at offset 22", result.Stderr);
     }
 
     [Fact]
     public void A_node_host_whose_open_files_limit_is_too_low_exits_1_saying_how_to_raise_it()
     {
         var path = Write(Valid);
-        try
-        {
-            var result = ExternalProcess.Run("prlimit", ["--nofile=1024:1024", "dotnet", Path.Combine(AppContext.BaseDirectory, "ssihv.dll"), "node", "--config", path], TimeSpan.FromMinutes(1));
-            Assert.True(result.ExitCode == 1, result.ToString());
-            Assert.Contains("ssihv node 0: the open-files limit (RLIMIT_NOFILE) is 1024; a node host needs at least 2304", result.Stderr);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        var result = ExternalProcess.Run("prlimit", ["--nofile=1024:1024", "dotnet", Path.Combine(AppContext.BaseDirectory, "ssihv.dll"), "node", "--config", path], TimeSpan.FromMinutes(1));
+        Assert.True(result.ExitCode == 1, result.ToString());
+        Assert.Contains("ssihv node 0: the open-files limit (RLIMIT_NOFILE) is 1024; a node host needs at least 2304", result.Stderr);
     }
 
     [Fact]
@@ -139,7 +109,6 @@ public sealed class NodeCommandProcessTests
         finally
         {
             if (!process.HasExited) process.Kill(entireProcessTree: true);
-            File.Delete(path);
         }
     }
 }
