@@ -14,38 +14,44 @@ public sealed record OurBoot(BootObservation Observation, long VmCreateTicks, lo
 public sealed record BootResults(BootCommand Ours, BootCommand Qemu, IReadOnlyList<OurBoot> OurBoots, IReadOnlyList<BootObservation> QemuBoots);
 
 /// <summary>
-/// <c>ssihv bench boot</c>: boots the probe guest `runs` times with <c>ssihv run</c> (this very executable, in a
-/// child process, so every run pays the start-up a user pays) and `runs` times with QEMU, alternating so that
-/// host noise falls on both alike. A run counts only if the probe reached its power-off without reporting an error.
+/// <c>ssihv bench boot</c>: boots the guest `runs` times with <c>ssihv run</c> (this very executable, in a child
+/// process, so every run pays the start-up a user pays) and `runs` times with QEMU, alternating so that host noise
+/// falls on both alike. A run counts only if it ended as the guest ends when all went well (<see cref="BootGuest.Problem"/>).
 /// </summary>
 public static class BootBenchmark
 {
-    /// Generous next to the ≈1.5 s a boot takes here, so a slow run is measured rather than killed.
-    public static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(120);
-
-    public static BootResults Run(CoreTopology topology, string topologyPath, string probeElf, int runs, string append, Action<string> progress)
+    public static BootResults Run(CoreTopology topology, string topologyPath, BootGuest guest, int runs, Action<string> progress)
     {
-        var ours = OurCommand(topologyPath, append);
-        var qemu = QemuReference.Command(topology, probeElf, append);
+        var ours = OurCommand(topologyPath, guest);
+        var qemu = QemuReference.Command(topology, guest);
         var ourBoots = new List<OurBoot>();
         var qemuBoots = new List<BootObservation>();
         for (var run = 1; run <= runs; run++)
         {
-            var our = ParseOurBoot(run, Checked("ours", run, BootObservation.RunAsync(ours, RunTimeout).GetAwaiter().GetResult()));
-            var reference = Checked("QEMU", run, BootObservation.RunAsync(qemu, RunTimeout).GetAwaiter().GetResult());
+            var our = ParseOurBoot(run, Checked("ours", run, guest, Observe(ours, guest)));
+            var reference = Checked("QEMU", run, guest, Observe(qemu, guest));
             ourBoots.Add(our);
             qemuBoots.Add(reference);
             progress(FormattableString.Invariant(
-                $"run {run}/{runs}: ours first PROBE {our.Observation.FirstProbe!.Value.TotalMilliseconds:F0} ms, exit {our.Observation.Exit.TotalMilliseconds:F0} ms; QEMU first PROBE {reference.FirstProbe!.Value.TotalMilliseconds:F0} ms, exit {reference.Exit.TotalMilliseconds:F0} ms"));
+                $"run {run}/{runs}: ours {guest.ReadyName} {our.Observation.FirstReady!.Value.TotalMilliseconds:F0} ms, exit {our.Observation.Exit.TotalMilliseconds:F0} ms; QEMU {guest.ReadyName} {reference.FirstReady!.Value.TotalMilliseconds:F0} ms, exit {reference.Exit.TotalMilliseconds:F0} ms"));
         }
         return new BootResults(ours, qemu, ourBoots, qemuBoots);
     }
 
     /// `ssihv run` of this same build: the apphost when we were started through it, else `dotnet ssihv.dll`.
-    static BootCommand OurCommand(string topologyPath, string append)
+    static BootCommand OurCommand(string topologyPath, BootGuest guest)
     {
         // "--append=" keeps an append string that starts with "--" from being read as an option.
-        string[] runArguments = ["run", "--topology", topologyPath, "--guest", "probe", $"--append={append}"];
+        string[] runArguments = guest switch
+        {
+            BootGuest.Linux linux =>
+            [
+                "run", "--topology", topologyPath, "--kernel", linux.Kernel,
+                .. linux.Initrd is { } initrd ? (string[])["--initrd", initrd] : [],
+                $"--append={guest.Append}",
+            ],
+            _ => ["run", "--topology", topologyPath, "--guest", "probe", $"--append={guest.Append}"],
+        };
         var environment = new Dictionary<string, string> { [BootTimeline.Variable] = "1" };
         var processPath = Environment.ProcessPath;
         if (processPath is not null && Path.GetFileNameWithoutExtension(processPath) == "ssihv")
@@ -55,19 +61,11 @@ public static class BootBenchmark
         return new BootCommand(dotnet, [assembly, .. runArguments], environment);
     }
 
-    static BootObservation Checked(string who, int run, BootObservation boot)
-    {
-        string? problem = null;
-        if (boot.ExitCode != 0)
-            problem = $"exited with code {boot.ExitCode}";
-        else if (boot.Stdout.FirstOrDefault(l => l.StartsWith(BootObservation.ProbeLinePrefix + "error", StringComparison.Ordinal)) is { } error)
-            problem = $"the probe reported an error: {error}";
-        else if (boot.FirstProbe is null)
-            problem = "the probe printed no PROBE line";
-        else if (!boot.Stdout.Any(l => l.StartsWith(BootObservation.ProbeLinePrefix + "poweroff", StringComparison.Ordinal)))
-            problem = "the probe did not reach its power-off";
-        return problem is null ? boot : throw new BenchRunException($"run {run} of {who}: {problem}", boot.Tail());
-    }
+    static BootObservation Observe(BootCommand command, BootGuest guest) =>
+        BootObservation.RunAsync(command, guest.RunTimeout, guest.ReadyLinePrefix).GetAwaiter().GetResult();
+
+    static BootObservation Checked(string who, int run, BootGuest guest, BootObservation boot) =>
+        guest.Problem(boot) is { } problem ? throw new BenchRunException($"run {run} of {who}: {problem}", boot.Tail()) : boot;
 
     static OurBoot ParseOurBoot(int run, BootObservation boot)
     {

@@ -3,7 +3,8 @@ using System.Globalization;
 namespace SsiHv.Shell.Bench;
 
 /// <summary>
-/// The text <c>ssihv bench boot</c> prints: per-run times, median and min of both VMMs, the ratios ours/QEMU,
+/// The text <c>ssihv bench boot</c> prints: per-run times to the guest's ready line (the probe's first PROBE line,
+/// or a line Linux's init prints) and to exit, median and min of both VMMs, the ratios ours/QEMU,
 /// where our time goes, and our start-up time and memory against Firecracker's published bars.
 /// </summary>
 public static class BootReport
@@ -13,28 +14,29 @@ public static class BootReport
     /// Firecracker SPECIFICATION.md: the VMM's threads have a memory overhead ≤5 MiB.
     public const double FirecrackerOverheadMiB = 5;
 
-    public static IEnumerable<string> Lines(BootResults results)
+    public static IEnumerable<string> Lines(BootResults results, BootGuest guest)
     {
+        var ready = guest.ReadyName;
         var ours = results.OurBoots;
         var qemu = results.QemuBoots;
         yield return "";
         yield return $"ours: {results.Ours.Display}";
         yield return $"QEMU: {results.Qemu.Display}";
         yield return "";
-        yield return Row("run", "ours first PROBE", "ours exit", "QEMU first PROBE", "QEMU exit");
+        yield return Row("run", $"ours {ready}", "ours exit", $"QEMU {ready}", "QEMU exit");
         for (var i = 0; i < ours.Count; i++)
-            yield return Row(Text(i + 1), Ms(FirstProbeMs(ours[i].Observation)), Ms(ExitMs(ours[i].Observation)),
-                Ms(FirstProbeMs(qemu[i])), Ms(ExitMs(qemu[i])));
+            yield return Row(Text(i + 1), Ms(ReadyMs(ours[i].Observation)), Ms(ExitMs(ours[i].Observation)),
+                Ms(ReadyMs(qemu[i])), Ms(ExitMs(qemu[i])));
 
-        var ourProbe = ours.Select(b => FirstProbeMs(b.Observation)).ToList();
+        var ourReady = ours.Select(b => ReadyMs(b.Observation)).ToList();
         var ourExit = ours.Select(b => ExitMs(b.Observation)).ToList();
-        var qemuProbe = qemu.Select(FirstProbeMs).ToList();
+        var qemuReady = qemu.Select(ReadyMs).ToList();
         var qemuExit = qemu.Select(ExitMs).ToList();
-        yield return Row("median", Ms(Median(ourProbe)), Ms(Median(ourExit)), Ms(Median(qemuProbe)), Ms(Median(qemuExit)));
-        yield return Row("min", Ms(ourProbe.Min()), Ms(ourExit.Min()), Ms(qemuProbe.Min()), Ms(qemuExit.Min()));
+        yield return Row("median", Ms(Median(ourReady)), Ms(Median(ourExit)), Ms(Median(qemuReady)), Ms(Median(qemuExit)));
+        yield return Row("min", Ms(ourReady.Min()), Ms(ourExit.Min()), Ms(qemuReady.Min()), Ms(qemuExit.Min()));
         yield return "";
-        yield return Invariant($"ours/QEMU, median: first PROBE {Median(ourProbe) / Median(qemuProbe):F2}x, exit {Median(ourExit) / Median(qemuExit):F2}x");
-        yield return Invariant($"ours/QEMU, min:    first PROBE {ourProbe.Min() / qemuProbe.Min():F2}x, exit {ourExit.Min() / qemuExit.Min():F2}x");
+        yield return Invariant($"ours/QEMU, median: {ready} {Median(ourReady) / Median(qemuReady):F2}x, exit {Median(ourExit) / Median(qemuExit):F2}x");
+        yield return Invariant($"ours/QEMU, min:    {ready} {ourReady.Min() / qemuReady.Min():F2}x, exit {ourExit.Min() / qemuExit.Min():F2}x");
 
         yield return "";
         yield return "where our time goes (median of each interval over the runs):";
@@ -42,8 +44,8 @@ public static class BootReport
         {
             ("process start -> VM creation begins (runtime start, JIT, topology)", b => b.ToVmCreate.TotalMilliseconds),
             ("VM creation -> BSP's first KVM_RUN (tables, KVM VM, memory slots, vCPUs)", b => (b.ToFirstGuestEntry - b.ToVmCreate).TotalMilliseconds),
-            ("BSP's first KVM_RUN -> first PROBE line (guest CPL0 code, emulated here)", b => FirstProbeMs(b.Observation) - b.ToFirstGuestEntry.TotalMilliseconds),
-            ("first PROBE line -> guest powered off (rest of the probe)", b => b.ToGuestStopped.TotalMilliseconds - FirstProbeMs(b.Observation)),
+            ($"BSP's first KVM_RUN -> {ready} line (guest code)", b => ReadyMs(b.Observation) - b.ToFirstGuestEntry.TotalMilliseconds),
+            ($"{ready} line -> guest powered off (rest of the guest's run)", b => b.ToGuestStopped.TotalMilliseconds - ReadyMs(b.Observation)),
             ("guest powered off -> process exit (memory report, teardown, runtime exit)", b => ExitMs(b.Observation) - b.ToGuestStopped.TotalMilliseconds),
         };
         var width = phases.Max(p => p.Name.Length);
@@ -61,16 +63,16 @@ public static class BootReport
         var anonymous = ours.Select(b => MiB(b.Memory.AnonymousOverheadKiB)).ToList();
         var file = ours.Select(b => MiB(b.Memory.RssFileKiB)).ToList();
         var shared = ours.Select(b => MiB(b.Memory.RssShmemKiB)).ToList();
-        var guest = ours.Select(b => MiB(b.Memory.GuestResidentKiB)).ToList();
+        var guestRam = ours.Select(b => MiB(b.Memory.GuestResidentKiB)).ToList();
         yield return Invariant(
             $"  VMM resident memory without guest RAM: {Median(overhead):F1} MiB; bar <= {FirecrackerOverheadMiB:F0} MiB: {Verdict(Median(overhead) <= FirecrackerOverheadMiB)}");
         yield return Invariant(
-            $"    (VmRSS at power-off minus the {Median(guest):F1} MiB of guest RAM present in pagemap; {Median(anonymous):F1} MiB anonymous,");
+            $"    (VmRSS at power-off minus the {Median(guestRam):F1} MiB of guest RAM present in pagemap; {Median(anonymous):F1} MiB anonymous,");
         yield return Invariant(
             $"     {Median(file):F1} MiB file-backed (runtime, libraries, assemblies), {Median(shared):F1} MiB shared memory (the JIT's double-mapped code))");
     }
 
-    static double FirstProbeMs(BootObservation boot) => boot.FirstProbe!.Value.TotalMilliseconds;
+    static double ReadyMs(BootObservation boot) => boot.FirstReady!.Value.TotalMilliseconds;
     static double ExitMs(BootObservation boot) => boot.Exit.TotalMilliseconds;
     static double MiB(long kib) => kib / 1024.0;
     static string Verdict(bool pass) => pass ? "PASS" : "FAIL";

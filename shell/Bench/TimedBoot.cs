@@ -3,7 +3,7 @@ using System.Diagnostics;
 
 namespace SsiHv.Shell.Bench;
 
-/// <summary>A process to boot the probe guest with: the executable, its arguments and extra environment.</summary>
+/// <summary>A process to boot a guest with: the executable, its arguments and extra environment.</summary>
 public sealed record BootCommand(string FileName, IReadOnlyList<string> Arguments, IReadOnlyDictionary<string, string> Environment)
 {
     /// The command as a person would type it (for the report; arguments with spaces are quoted).
@@ -14,24 +14,25 @@ public sealed record BootCommand(string FileName, IReadOnlyList<string> Argument
 }
 
 /// <summary>
-/// One boot of the probe guest in a child process, timed from just before the process is started to the
-/// first <c>PROBE </c> line on its stdout and to its exit. Timestamps are <see cref="Stopwatch"/> ticks so
-/// that marks the child reports (<see cref="BootTimeline"/>) can be placed on the same clock.
+/// One boot of a guest in a child process, timed from just before the process is started to the first line on
+/// its stdout that starts with the ready prefix (the probe's <c>PROBE </c> unless told otherwise) and to its exit.
+/// Timestamps are <see cref="Stopwatch"/> ticks so that marks the child reports (<see cref="BootTimeline"/>) can
+/// be placed on the same clock.
 /// </summary>
 public sealed record BootObservation(
-    long StartTicks, long? FirstProbeTicks, long ExitTicks, int ExitCode,
+    long StartTicks, long? FirstReadyTicks, long ExitTicks, int ExitCode,
     IReadOnlyList<string> Stdout, IReadOnlyList<string> Stderr)
 {
     public const string ProbeLinePrefix = "PROBE ";
 
     public TimeSpan Exit => Stopwatch.GetElapsedTime(StartTicks, ExitTicks);
-    public TimeSpan? FirstProbe => FirstProbeTicks is { } ticks ? Stopwatch.GetElapsedTime(StartTicks, ticks) : null;
+    public TimeSpan? FirstReady => FirstReadyTicks is { } ticks ? Stopwatch.GetElapsedTime(StartTicks, ticks) : null;
 
     public TimeSpan SinceStart(long ticks) => Stopwatch.GetElapsedTime(StartTicks, ticks);
 
     /// Runs `command` to its end; a run still going after `timeout` (or whose output never ends) is killed
     /// together with its children and reported as a <see cref="BenchRunException"/>.
-    public static async Task<BootObservation> RunAsync(BootCommand command, TimeSpan timeout)
+    public static async Task<BootObservation> RunAsync(BootCommand command, TimeSpan timeout, string readyLinePrefix = ProbeLinePrefix)
     {
         var start = new ProcessStartInfo(command.FileName)
         {
@@ -48,7 +49,7 @@ public sealed record BootObservation(
 
         var stdout = new List<string>();
         var stderr = new List<string>();
-        long? firstProbe = null;
+        long? firstReady = null;
         long exited = 0;
         using var process = new Process { StartInfo = start, EnableRaisingEvents = true };
         process.OutputDataReceived += (_, line) =>
@@ -59,8 +60,8 @@ public sealed record BootObservation(
             lock (stdout)
             {
                 stdout.Add(line.Data);
-                if (firstProbe is null && line.Data.StartsWith(ProbeLinePrefix, StringComparison.Ordinal))
-                    firstProbe = now;
+                if (firstReady is null && line.Data.StartsWith(readyLinePrefix, StringComparison.Ordinal))
+                    firstReady = now;
             }
         };
         process.ErrorDataReceived += (_, line) =>
@@ -103,7 +104,7 @@ public sealed record BootObservation(
         var exitTicks = Interlocked.Read(ref exited);
         if (exitTicks == 0)
             exitTicks = Stopwatch.GetTimestamp();
-        return new BootObservation(startTicks, firstProbe, exitTicks, process.ExitCode, stdout, stderr);
+        return new BootObservation(startTicks, firstReady, exitTicks, process.ExitCode, stdout, stderr);
     }
 
     /// The last lines of output, for a failure message.
@@ -116,7 +117,7 @@ public sealed record BootObservation(
         [.. stdout.TakeLast(TailLines).Select(l => $"  stdout: {l}"), .. stderr.TakeLast(TailLines).Select(l => $"  stderr: {l}")];
 }
 
-/// <summary>A benchmark run that did not boot the probe to its power-off (exit 1); Details are output lines.</summary>
+/// <summary>A benchmark run that did not end as it should (exit 1); Details are output lines.</summary>
 public sealed class BenchRunException(string message, IReadOnlyList<string>? details = null) : Exception(message)
 {
     public IReadOnlyList<string> Details { get; } = details ?? [];

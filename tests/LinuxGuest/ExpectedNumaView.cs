@@ -19,7 +19,6 @@ public static class ExpectedNumaView
     {
         var present = t.Nodes.Where(n => n.Cpus > 0 || n.MemoryMiB > 0).Select(n => n.Id).ToList();
         Assert.Equal(present, linux.OnlineNodes.Order());
-        var firstMemoryNode = TopologyModule.memoryNodes(t).Head.Id;
         var cpuNodes = TopologyModule.cpuNodes(t).ToList();
         foreach (var node in t.Nodes)
         {
@@ -28,8 +27,10 @@ public static class ExpectedNumaView
             Assert.Equal(cpus, view.Cpus.Order());
 
             var configuredKiB = node.MemoryMiB * 1024;
-            // The first node also holds the kernel image and early allocations (~10 % of 512 MiB).
-            var floor = node.Id == firstMemoryNode ? configuredKiB * 85 / 100 : configuredKiB * 95 / 100;
+            // The node that holds the kernel image also loses it and early allocations (~10 % of 512 MiB): the
+            // first node, or any node when a bzImage's decompressor placed the kernel elsewhere (physical KASLR;
+            // seen: node 1 of two-node at 470,352 KiB of 524,288).
+            var floor = configuredKiB * 85 / 100;
             Assert.InRange(view.MemTotalKiB, floor, configuredKiB);
 
             Assert.Equal(t.Distances[node.Id], view.Distances);

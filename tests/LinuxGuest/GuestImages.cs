@@ -8,11 +8,13 @@ namespace SsiHv.Tests.LinuxGuest;
 /// <param name="CompressedKernelPath">Debian's bzImage (<c>vmlinuz</c>).</param>
 /// <param name="KernelPath">The ELF <c>vmlinux</c> inside it; QEMU boots it through its PVH note.</param>
 /// <param name="InitramfsPath">busybox plus the reporting <c>/init</c> (<c>tests/linux-guest/init.sh</c>).</param>
+/// <param name="NumaMemtestInitramfsPath">The NUMA memtest guest's initramfs (<c>guests/linux-numa-memtest</c>).</param>
 /// <param name="KernelVersion">The kernel release, e.g. <c>6.1.0-56-amd64</c>.</param>
 public sealed record GuestImages(
     string CompressedKernelPath,
     string KernelPath,
     string InitramfsPath,
+    string NumaMemtestInitramfsPath,
     string KernelVersion)
 {
     static readonly TimeSpan BuildTimeout = TimeSpan.FromMinutes(10);
@@ -68,6 +70,7 @@ public sealed record GuestImages(
             CompressedKernelPath: Path.Combine(cache, "vmlinuz"),
             KernelPath: Path.Combine(cache, "vmlinux"),
             InitramfsPath: Path.Combine(cache, "initramfs.cpio.gz"),
+            NumaMemtestInitramfsPath: Path.Combine(cache, "numa-memtest.cpio.gz"),
             KernelVersion: File.ReadAllText(Path.Combine(cache, "vmlinuz.version")).Trim());
     }
 }

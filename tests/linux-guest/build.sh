@@ -2,6 +2,8 @@
 # Builds the Linux guest used by the QEMU/TCG harness (tests/LinuxGuest/) into <repo>/.guest-cache/:
 #   vmlinuz, vmlinux           Debian's stock kernel (guests/debian-kernel.sh)
 #   initramfs.cpio.gz          busybox-static + tests/linux-guest/init.sh as /init
+#   numa-memtest.cpio.gz       the NUMA memtest guest (guests/linux-numa-memtest), which the `up --lab` and
+#                              `bench boot` tests boot
 # Idempotent: a step whose output already exists is skipped.
 # Host packages needed (Debian 12): apt, dpkg, busybox-static, cpio, gzip, xz-utils, qemu-system-x86;
 # acpica-tools is optional (iasl, used only when inspecting dumped tables by hand).
@@ -38,7 +40,8 @@ build_initramfs() {
     log "initramfs: built ($(stat -c %s "$output") bytes)"
 }
 
-require_packages busybox-static cpio xz-utils qemu-system-x86
+require_packages busybox-static cpio xz-utils qemu-system-x86 gcc libc6-dev
 bash "$repo_root/guests/debian-kernel.sh"
 build_initramfs
+bash "$repo_root/guests/linux-numa-memtest/build.sh"
 log "ready in $cache"

@@ -21,11 +21,19 @@ static class BenchArguments
         Description = $"the topology file (JSON, docs/design.md §4.2; default: an example shipped with ssihv, examples/{BenchBoot.DefaultTopology} for bench boot, examples/{BenchFault.DefaultProbeTopology} for bench fault's probe run)",
     };
     public static readonly OptionSpec Runs = new("runs", "N", $"runs per VMM or pager (default {DefaultRuns})", Required: false);
-    public static readonly OptionSpec Append = new("append", "STR", $"the probe's command line (default \"{BenchBoot.DefaultAppend}\")", Required: false);
+    public static readonly OptionSpec Append = new("append", "STR",
+        $"bench boot: the guest's command line (default \"{BenchBoot.DefaultAppend}\" for the probe, \"{BenchBoot.DefaultLinuxAppend}\" with --kernel)", Required: false);
+    public static readonly OptionSpec Kernel = new("kernel", "FILE", "bench boot: boot this Linux kernel (vmlinux or bzImage) instead of the probe guest", Required: false);
+    public static readonly OptionSpec Initrd = new("initrd", "FILE", "bench boot: an initial ramdisk for --kernel", Required: false);
+    public static readonly OptionSpec ReadyLine = new("ready-line", "TEXT",
+        $"bench boot with --kernel: time both VMMs to the first console line starting with TEXT (default \"{BenchBoot.DefaultReadyLine}\")", Required: false);
     public static readonly OptionSpec Budget = new("budget", "SIZE",
         $"bench fault and remote-fault: the pager's residency budget, e.g. 8M (default {DefaultBudgetBytes / (1024 * 1024)}M; the guest touches 4x as much)", Required: false);
     public static readonly OptionSpec Pin = new("pin", "VCPU,PAGER|none",
         "bench fault and remote-fault: the CPUs of the vCPU thread and of the pager thread, on both sides alike (default 0,1 on two CPUs or more; none: the scheduler places them)", Required: false);
+
+    /// What only 'bench boot' takes: the guest to boot and how it is timed.
+    public static readonly OptionSpec[] BootOnly = [Append, Kernel, Initrd, ReadyLine];
 
     /// The benchmarks whose guest runs on this host's KVM say so in one line, once their arguments are checked.
     public static void RequireKvm(string benchmark)

@@ -19,9 +19,10 @@ public sealed class BenchCommand : ICommand
         + BenchFault.Help + "\n"
         + BenchRemoteFault.Help + "\n"
         + BenchTransport.Help
-        + "--append applies to 'bench boot' only; --budget to fault and remote-fault; --topology to boot and fault; --pin to fault and remote-fault.",
+        + "--append, --kernel, --initrd and --ready-line apply to 'bench boot' only; --budget to fault and remote-fault; --topology to boot and fault; --pin to fault and remote-fault.",
         [Kind],
-        [BenchArguments.TopologyOption, BenchArguments.Runs, BenchArguments.Append, BenchArguments.Budget, BenchArguments.Pin]);
+        [BenchArguments.TopologyOption, BenchArguments.Runs, BenchArguments.Append, BenchArguments.Kernel, BenchArguments.Initrd,
+         BenchArguments.ReadyLine, BenchArguments.Budget, BenchArguments.Pin]);
 
     public int Run(ParsedArguments arguments, TextWriter output) =>
         arguments.Required(Kind.Name) switch

@@ -25,8 +25,7 @@ static class BenchFault
 
     public static int Run(ParsedArguments arguments, TextWriter output)
     {
-        if (arguments.Option(Append.Name) is not null)
-            throw CliException.BadInput("ssihv bench fault: --append applies to 'bench boot' only");
+        RejectOptions(arguments, "fault", BootOnly);
         var probeTopology = arguments.Option(TopologyOption.Name) ?? Asset("fault", () => ProductAssets.ExampleTopology(DefaultProbeTopology));
         if (!TopologyFile.TryLoad(probeTopology, out _, out var problems))
             throw CliException.BadInput(problems);
