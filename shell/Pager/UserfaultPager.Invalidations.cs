@@ -25,7 +25,7 @@ public sealed partial class UserfaultPager
     public Task InvalidateAsync(PageNumber page, int requester)
     {
         if (!addresses.Contains(page))
-            return Task.FromException(new ArgumentOutOfRangeException(nameof(page), $"page 0x{page.Value:X} is not guest RAM of this VM"));
+            return Task.FromException(new ArgumentException($"page 0x{page.Value:X} is not guest RAM of this VM"));
         if (FailureReason is { } reason)
             return Task.FromException(new PagerFailedException(reason));
         var acknowledged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

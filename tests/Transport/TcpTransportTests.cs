@@ -416,7 +416,7 @@ public sealed class TcpTransportTests(ITestOutputHelper output)
         var error = await Assert.ThrowsAsync<PeerRefusedException>(() => a.InvalidatePageAsync(B, 1000).AsTask());
         Assert.Equal(B, error.Node);
         Assert.Contains("refused Invalidate of page 1000", error.Message);
-        Assert.EndsWith("page 0x3E8 is not guest RAM of this VM (Parameter 'page')", error.Message);
+        Assert.EndsWith("could not invalidate page 1000: page 0x3E8 is not guest RAM of this VM", error.Message);
         Assert.True(logOfB.Contains("refused Invalidate of page 1000 from node 1"), string.Join("\n", logOfB.Lines));
         Assert.Empty(copiesOfB.Seen);
         // The refusal answered one request; the connection goes on.

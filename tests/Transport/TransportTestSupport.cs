@@ -57,7 +57,7 @@ public sealed class HeldInvalidations : IInvalidationService
     public Task InvalidateAsync(ulong page, int requester)
     {
         if (page >= FirstBadPage)
-            return Task.FromException(new ArgumentOutOfRangeException(nameof(page), $"page 0x{page:X} is not guest RAM of this VM"));
+            return Task.FromException(new ArgumentException($"page 0x{page:X} is not guest RAM of this VM"));
         seen.Enqueue((page, requester));
         arrived.TrySetResult();
         return dropped.Task;
