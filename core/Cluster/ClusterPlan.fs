@@ -148,43 +148,48 @@ let plan (input: PlanInput) : Result<ClusterPlan, PlanError list> =
     let addresses = parsed |> List.choose (fun (n, i, r) -> match r with Ok e -> Some(n, i, e) | Error _ -> None)
     let addressErrors = parsed |> List.choose (fun (_, _, r) -> match r with Error e -> Some e | Ok _ -> None)
     let credentialErrors = checkCredentials input
-    match nodes |> List.tryFind (fun n -> n.Cpus > 0) with
-    | Some boot when credentialErrors.IsEmpty && addressErrors.IsEmpty ->
+    let noBoot = err "nodes" "no node has cpus > 0: the boot node runs the vCPUs"
+    match credentialErrors, addressErrors with
+    | [], [] ->
+        // Every node parsed, so `addresses` holds them all, in id order: the boot node found among them comes
+        // with its endpoint, which cannot be missing.
         let endpoints =
             addresses
             |> List.mapi (fun position (node, index, e) ->
                 node, index, (if input.Addressing <> Loopback then { e with Host = NamespaceLayout.nodeAddress position } else e))
-        match portClashes input.Addressing (endpoints |> List.map (fun (_, index, e) -> index, e)) with
-        | _ :: _ as clashes -> Error clashes
-        | [] ->
-            let endpoints = endpoints |> List.map (fun (node, _, e) -> node, e)
-            let bootTransport = endpoints |> List.find (fun (n, _) -> n.Id = boot.Id) |> snd
-            let bootHttp = { bootTransport with Port = bootTransport.Port + httpPortOffset }
-            let bootUrl = sprintf "http://%O" bootHttp
-            let budget =
-                match input.MemoryBudgetMiB with
-                | Some b -> Some b
-                | None when boot.MemoryMiB >= 2L -> Some(boot.MemoryMiB / 2L)
-                | None -> None
-            let config (node: Node, transport: Endpoint) =
-                let isBoot = node.Id = boot.Id
-                { Id = node.Id
-                  Transport = transport
-                  Http = { transport with Port = transport.Port + httpPortOffset }
-                  Secret = input.Secret
-                  ApiToken = input.ApiToken
-                  Cpus = node.Cpus
-                  MemoryMiB = node.MemoryMiB
-                  Initiator = if node.Cpus = 0 then node.Initiator else None
-                  Boot = isBoot
-                  Join = if isBoot then None else Some bootUrl
-                  Topology = if isBoot then Some input.TopologyPath else None
-                  MemoryBudgetMiB = if isBoot then budget else None
-                  StoreMiB = max node.MemoryMiB (Topology.totalMemoryMiB input.Topology)
-                  TimeoutScale = input.TimeoutScale |> Option.defaultValue (defaultTimeoutScale input.Addressing) }
-            Ok { Nodes = endpoints |> List.map config; BootNode = boot.Id; BootUrl = bootUrl }
-    | boot ->
-        let bootErrors = if boot.IsNone then [ err "nodes" "no node has cpus > 0: the boot node runs the vCPUs" ] else []
+        match endpoints |> List.tryFind (fun (n, _, _) -> n.Cpus > 0) with
+        | None -> Error [ noBoot ]
+        | Some(boot, _, bootTransport) ->
+            match portClashes input.Addressing (endpoints |> List.map (fun (_, index, e) -> index, e)) with
+            | _ :: _ as clashes -> Error clashes
+            | [] ->
+                let endpoints = endpoints |> List.map (fun (node, _, e) -> node, e)
+                let bootHttp = { bootTransport with Port = bootTransport.Port + httpPortOffset }
+                let bootUrl = sprintf "http://%O" bootHttp
+                let budget =
+                    match input.MemoryBudgetMiB with
+                    | Some b -> Some b
+                    | None when boot.MemoryMiB >= 2L -> Some(boot.MemoryMiB / 2L)
+                    | None -> None
+                let config (node: Node, transport: Endpoint) =
+                    let isBoot = node.Id = boot.Id
+                    { Id = node.Id
+                      Transport = transport
+                      Http = { transport with Port = transport.Port + httpPortOffset }
+                      Secret = input.Secret
+                      ApiToken = input.ApiToken
+                      Cpus = node.Cpus
+                      MemoryMiB = node.MemoryMiB
+                      Initiator = if node.Cpus = 0 then node.Initiator else None
+                      Boot = isBoot
+                      Join = if isBoot then None else Some bootUrl
+                      Topology = if isBoot then Some input.TopologyPath else None
+                      MemoryBudgetMiB = if isBoot then budget else None
+                      StoreMiB = max node.MemoryMiB (Topology.totalMemoryMiB input.Topology)
+                      TimeoutScale = input.TimeoutScale |> Option.defaultValue (defaultTimeoutScale input.Addressing) }
+                Ok { Nodes = endpoints |> List.map config; BootNode = boot.Id; BootUrl = bootUrl }
+    | _ ->
+        let bootErrors = if nodes |> List.exists (fun n -> n.Cpus > 0) then [] else [ noBoot ]
         Error(credentialErrors @ bootErrors @ addressErrors)
 
 let errorText (e: PlanError) = sprintf "%s: %s" e.Field e.Message

@@ -65,11 +65,12 @@ public sealed class NodeCommand : ICommand
     static async Task<int> RunAsync(NodeConfig.NodeConfig config, Core.Topology.Topology? template, Action<string> log, CancellationToken stop)
     {
         using var home = new HomePageStore(config.Id, config.StoreMiB);
+        var invalidations = new RunningVmInvalidations();
         INodeTransport transport;
         try
         {
             var listen = new IPEndPoint(IPAddress.Parse(config.Transport.Address), config.Transport.Port);
-            transport = NodeTransport.Create(new TransportOptions(config.Id, listen, config.Secret, home) { Log = log }.Scaled(config.TimeoutScale));
+            transport = NodeTransport.Create(new TransportOptions(config.Id, listen, config.Secret, home) { Invalidations = invalidations, Log = log }.Scaled(config.TimeoutScale));
         }
         catch (TransportException e)
         {
@@ -77,7 +78,7 @@ public sealed class NodeCommand : ICommand
         }
         var boot = config.Role as NodeConfig.NodeRole.BootNode;
         var effects = new NodeEffects(config.Id, boot?.memoryBudgetMiB?.Value, boot?.readAheadPages ?? Core.Paging.Pager.PagerConfigModule.DefaultReadAheadPages,
-            home, transport, log);
+            home, transport, invalidations, log);
         await using var host = new NodeHost(config, template, effects, new NodeStatus(home, transport, effects), log,
             NodeHostTimeouts.Default.Scaled(config.TimeoutScale));
         var startTimeout = StartTimeout * config.TimeoutScale;

@@ -16,7 +16,8 @@ namespace SsiHv.Shell.Nodes;
 /// The real effects of a node host (docs/node-host.md): peers are dialled over the node transport, the VM runs
 /// in this process with every vCPU here and its pager's page store forwarding each page to its home
 /// (<see cref="ClusterPageStore"/>), drains move homes through the pager. Only the boot node's controller calls
-/// these; on a memory node the object just owns the transport and the page store it serves.
+/// these; on a memory node the object just owns the transport and the page store it serves. The running VM's
+/// pager answers the invalidations peers send (<see cref="RunningVmInvalidations"/>, the transport's service).
 /// </summary>
 public sealed class NodeEffects : IClusterEffects
 {
@@ -24,16 +25,20 @@ public sealed class NodeEffects : IClusterEffects
     readonly long? memoryBudgetMiB;
     readonly int readAheadPages;
     readonly INodeTransport transport;
+    readonly RunningVmInvalidations invalidations;
     readonly Action<string> log;
     readonly Lock gate = new();
     VirtualMachine? vm;
 
-    public NodeEffects(int self, long? memoryBudgetMiB, int readAheadPages, HomePageStore home, INodeTransport transport, Action<string> log)
+    /// `invalidations`: the service `transport` was created with.
+    public NodeEffects(int self, long? memoryBudgetMiB, int readAheadPages, HomePageStore home, INodeTransport transport,
+        RunningVmInvalidations invalidations, Action<string> log)
     {
         this.self = self;
         this.memoryBudgetMiB = memoryBudgetMiB;
         this.readAheadPages = readAheadPages;
         this.transport = transport;
+        this.invalidations = invalidations;
         this.log = log;
         PageStore = new ClusterPageStore(self, home, transport);
         transport.PeerLost += OnPeerLost;
@@ -79,7 +84,10 @@ public sealed class NodeEffects : IClusterEffects
             LastPager = created.Pager;
         }
         if (created.Pager is { } pager)
+        {
             pager.Failed += reason => created.Stop($"the pager stopped: {reason}");
+            invalidations.Attach(pager);
+        }
         log($"VM started: {Core.Topology.TopologyModule.totalCpus(topology)} vCPUs here, {topology.Nodes.Length} NUMA nodes, memory budget {config.MemoryBudgetBytes / (1024 * 1024)} MiB");
         return new RunningVm(RunAsync(created, request.Timeout));
     }
@@ -98,6 +106,8 @@ public sealed class NodeEffects : IClusterEffects
         {
             lock (gate)
                 vm = null;
+            if (running.Pager is { } pager)
+                invalidations.Detach(pager);
             running.Dispose();
         }
     }

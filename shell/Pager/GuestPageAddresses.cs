@@ -11,6 +11,7 @@ public sealed class GuestPageAddresses
 {
     /// The registered (node) RAM regions, as an array so that address translation allocates nothing.
     readonly PagedRegion[] paged;
+    const ulong PageSize = 4096;
 
     readonly record struct PagedRegion(nint Host, ulong Guest, ulong Length);
 
@@ -32,5 +33,18 @@ public sealed class GuestPageAddresses
             if (address >= region.Guest && address - region.Guest < region.Length)
                 return region.Host + (nint)(address - region.Guest);
         throw new InvalidOperationException($"pager: page 0x{page.Value:X} is not guest RAM");
+    }
+
+    /// Whether `page` is registered guest RAM: a page number from the network is checked with this before use.
+    /// Compared in pages, since the address of a page number near 2^64 would wrap around.
+    public bool Contains(PageNumber page)
+    {
+        foreach (var region in paged)
+        {
+            var first = region.Guest / PageSize;
+            if (page.Value >= first && page.Value - first < region.Length / PageSize)
+                return true;
+        }
+        return false;
     }
 }

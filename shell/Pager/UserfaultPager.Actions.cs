@@ -127,7 +127,7 @@ public sealed partial class UserfaultPager
                 RecordWakes(wake.Item2);
                 break;
             case CorePager.PagerAction.AcknowledgeInvalidate acknowledge:
-                log($"pager: invalidation of page 0x{acknowledge.Item1.Value:X} acknowledged to node {acknowledge.requester} (no transport yet)");
+                Acknowledge(acknowledge.Item1, acknowledge.requester);
                 break;
             case CorePager.PagerAction.Report { Item: CorePager.PagerError.InvalidHomeMove invalid }:
                 if (homeMoves.TryRemove(invalid.source, out var refused))

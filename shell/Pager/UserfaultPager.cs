@@ -31,7 +31,7 @@ public sealed partial class UserfaultPager : IDisposable
     readonly GuestPageAddresses addresses;
     readonly IPageStore store;
     readonly UserfaultFd uffd;
-    /// Events from other threads (eviction and home-move requests, asynchronous store completions): the channel
+    /// Events from other threads (eviction, home-move and invalidation requests, asynchronous store completions): the channel
     /// stage of the pipeline, drained by the pager thread, which the producer wakes through the userfaultfd
     /// reader's interrupt.
     readonly Channel<CorePager.PagerEvent> requests =
@@ -127,6 +127,7 @@ public sealed partial class UserfaultPager : IDisposable
         uffd.RequestStop();
         if (thread?.Join(StopTimeout) == false)
             log("pager: the pager thread did not stop within 5 s");
+        FailInvalidations("the pager stopped before the copy was dropped");
     }
 
     /// The pager thread: events queued by other threads first, then every pending fault message, then sleep in
@@ -175,6 +176,7 @@ public sealed partial class UserfaultPager : IDisposable
         log($"pager: {reason}");
         foreach (var move in homeMoves.Values)
             move.TrySetException(new PagerFailedException(reason));
+        FailInvalidations(reason);
         Failed?.Invoke(reason);
     }
 

@@ -4,7 +4,8 @@ namespace SsiHv.Shell.Transport;
 /// The node-to-node transport (docs/design.md §4.6, docs/transport.md) as the rest of the shell sees it: requests to
 /// peers by node id, many in flight at once, each answered or failed within its timeout. Connections are dialled
 /// on first use (or by <see cref="ConnectAsync"/>), authenticated by the hello, and re-dialled after a failure.
-/// Incoming requests are served by the <see cref="IPageService"/> the transport was created with.
+/// Incoming requests are served by the <see cref="IPageService"/> the transport was created with, invalidations
+/// by its <see cref="IInvalidationService"/>.
 /// </summary>
 public interface INodeTransport : IAsyncDisposable
 {
@@ -31,6 +32,10 @@ public interface INodeTransport : IAsyncDisposable
 
     /// Stores the 4096 bytes of `page` at `node`; completes when the peer answered Stored. Same failures as fetch.
     ValueTask StorePageAsync(int node, ulong page, ReadOnlyMemory<byte> source, CancellationToken cancellation = default);
+
+    /// Asks `node` to drop its copy of `page` because this node is about to write it (Invalidate(page, Self));
+    /// completes when the peer answered InvalidateAck, i.e. it holds no copy any more. Same failures as fetch.
+    ValueTask InvalidatePageAsync(int node, ulong page, CancellationToken cancellation = default);
 
     /// Raised (on a transport thread) when a connected peer is gone for good: the connection broke and could not
     /// be re-established within the reconnect window, or it stopped answering pings. Arguments: node, reason.

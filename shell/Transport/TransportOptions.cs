@@ -52,6 +52,10 @@ public sealed record TransportOptions(int Self, IPEndPoint Listen, ClusterSecret
     /// RoCE v1 GID; a routed RoCE v2 network needs the index of the interface's IP GID (show_gids lists them).
     public int RdmaGidIndex { get; init; }
 
+    /// Serves peers' Invalidate requests: the node host's routes them to the running VM's pager. The default is a
+    /// node that never holds a copy (tests and benchmarks of page traffic alone).
+    public IInvalidationService Invalidations { get; init; } = HoldsNoCopies.Instance;
+
     /// One line per event worth a person's attention (connections, refusals, losses); never per request.
     public Action<string> Log { get; init; } = static _ => { };
 

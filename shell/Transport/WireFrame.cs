@@ -17,8 +17,11 @@ public static class WireFrame
     public const int HeaderLength = 20;
     public const int PageLength = 4096;
     public const int PageNumberLength = 8;
-    /// FetchPage, Stored: header + page number.
+    public const int NodeIdLength = 4;
+    /// FetchPage, Stored, InvalidateAck: header + page number.
     public const int PageNumberFrameLength = HeaderLength + PageNumberLength;
+    /// Invalidate: header + page number + requester.
+    public const int InvalidateFrameLength = HeaderLength + PageNumberLength + NodeIdLength;
     /// PageData, StorePage: header + page number + page.
     public const int PageFrameLength = HeaderLength + PageNumberLength + PageLength;
     public const int TypeOffset = 5, RequestIdOffset = 8;
@@ -59,9 +62,21 @@ public static class WireFrame
 
     public const int PageOffset = HeaderLength + PageNumberLength;
 
+    /// Invalidate(page, requester). Returns the frame length.
+    public static int WriteInvalidateFrame(Span<byte> frame, ulong requestId, ulong page, int requester)
+    {
+        WriteHeader(frame, Invalidate, requestId, PageNumberLength + NodeIdLength);
+        BinaryPrimitives.WriteUInt64LittleEndian(frame[HeaderLength..], page);
+        BinaryPrimitives.WriteInt32LittleEndian(frame[PageOffset..], requester);
+        return InvalidateFrameLength;
+    }
+
+    /// The requester of an Invalidate frame (whose length the header check fixed).
+    public static int ReadRequester(ReadOnlySpan<byte> frame) => BinaryPrimitives.ReadInt32LittleEndian(frame[PageOffset..]);
+
     public static ulong ReadPageNumber(ReadOnlySpan<byte> frame) => BinaryPrimitives.ReadUInt64LittleEndian(frame[HeaderLength..]);
 
-    /// The rare frames (hello, errors) go through the core encoder.
+    /// The rare frames (hello, errors, side-channel replies) go through the core encoder.
     public static byte[] Encode(ulong requestId, Message message) => Frame.encode(new Envelope(requestId, message));
 
     public static byte[] EncodeError(ulong requestId, ushort code, string text) =>

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using SsiHv.Shell.Transport;
 using SsiHv.Shell.Transport.Tcp;
+using SsiHv.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
 using static SsiHv.Tests.Transport.TransportTestSupport;
@@ -368,6 +369,93 @@ public sealed class TcpTransportTests(ITestOutputHelper output)
         Assert.EndsWith(reason, error.Message);
         // The refusal answered one request; the connection goes on.
         await a.FetchPageAsync(B, 1, new byte[4096]);
+    }
+
+    [Fact]
+    public async Task An_invalidation_reaches_the_peers_service_and_completes_only_once_the_copy_is_dropped()
+    {
+        var copiesOfB = new HeldInvalidations();
+        var pagesOfB = new MemoryPageService();
+        pagesOfB.Put(1, Pattern(1));
+        var (_, a) = Start(A, new MemoryPageService());
+        var (_, b) = Start(B, pagesOfB, o => o with { Invalidations = copiesOfB });
+        await using var _a = a;
+        await using var _b = b;
+        a.SetPeer(B, Address(b));
+
+        var invalidated = a.InvalidatePageAsync(B, 42).AsTask();
+        await copiesOfB.Arrived.WaitAsync(ReplyThreadTimeout);
+        Assert.Equal((42UL, A), Assert.Single(copiesOfB.Seen));
+        // While B's pager has not dropped its copy, B's reader goes on serving A's other requests.
+        var read = new byte[WireFrame.PageLength];
+        await a.FetchPageAsync(B, 1, read).AsTask().WaitAsync(ReplyThreadTimeout);
+        Assert.Equal(Pattern(1), read);
+        Assert.False(invalidated.IsCompleted, "the invalidation completed before the copy was dropped");
+
+        copiesOfB.Drop();
+        await invalidated.WaitAsync(ReplyThreadTimeout);
+        // B counts the answer once it is sent, which may be after A has read it.
+        await Poll.UntilAsync("B counting both requests served", ReplyThreadTimeout,
+            () => Task.FromResult(Assert.Single(b.Traffic(), t => t.Node == A).RequestsServed == 2));
+
+        // A runs no VM (its transport's default service): it holds no copy and acknowledges at once.
+        b.SetPeer(A, Address(a));
+        await b.InvalidatePageAsync(A, 7).AsTask().WaitAsync(ReplyThreadTimeout);
+    }
+
+    [Fact]
+    public async Task An_invalidation_of_a_page_outside_the_peers_guest_memory_comes_back_as_PeerRefusedException()
+    {
+        var copiesOfB = new HeldInvalidations { FirstBadPage = 1000 };
+        var (_, a) = Start(A, new MemoryPageService());
+        var (logOfB, b) = Start(B, new MemoryPageService(), o => o with { Invalidations = copiesOfB });
+        await using var _a = a;
+        await using var _b = b;
+        a.SetPeer(B, Address(b));
+
+        var error = await Assert.ThrowsAsync<PeerRefusedException>(() => a.InvalidatePageAsync(B, 1000).AsTask());
+        Assert.Equal(B, error.Node);
+        Assert.Contains("refused Invalidate of page 1000", error.Message);
+        Assert.EndsWith("could not invalidate page 1000: page 0x3E8 is not guest RAM of this VM", error.Message);
+        Assert.True(logOfB.Contains("refused Invalidate of page 1000 from node 1"), string.Join("\n", logOfB.Lines));
+        Assert.Empty(copiesOfB.Seen);
+        // The refusal answered one request; the connection goes on.
+        await a.FetchPageAsync(B, 1, new byte[4096]);
+    }
+
+    [Fact]
+    public async Task An_invalidation_never_acknowledged_fails_at_the_request_timeout()
+    {
+        var timeout = TimeSpan.FromMilliseconds(500);
+        var (_, a) = Start(A, new MemoryPageService(), o => o with { RequestTimeout = timeout });
+        var (_, b) = Start(B, new MemoryPageService(), o => o with { Invalidations = new HeldInvalidations() });
+        await using var _a = a;
+        await using var _b = b;
+        a.SetPeer(B, Address(b));
+
+        var error = await Assert.ThrowsAsync<PeerUnavailableException>(() => a.InvalidatePageAsync(B, 5).AsTask());
+        Assert.Contains("no answer to Invalidate of page 5 within the request timeout (0.5 s)", error.Message);
+    }
+
+    [Fact]
+    public async Task An_invalidation_for_another_node_than_the_authenticated_peer_is_refused()
+    {
+        var copiesOfB = new HeldInvalidations();
+        var log = new TransportLog(output);
+        var (_, b) = Start(B, new MemoryPageService(), o => o with { Invalidations = copiesOfB });
+        await using var _b = b;
+        using var frames = AuthenticatedDial.Connect(b.ListenEndpoint, B, Options(A, new MemoryPageService(), log));
+        frames.ReceiveTimeout = ReplyThreadTimeout;
+
+        var request = new byte[WireFrame.InvalidateFrameLength];
+        WireFrame.WriteInvalidateFrame(request, 9, 42, requester: 3);
+        frames.Send(request);
+        var answer = frames.Receive();
+        var decoded = Assert.IsType<Core.Transport.Frame.DecodeResult.Decoded>(frames.Decode(answer));
+        Assert.Equal(9UL, decoded.Item1.RequestId);
+        var refusal = Assert.IsType<Core.Transport.Message.ErrorReply>(decoded.Item1.Message);
+        Assert.Equal("node 1 sent Invalidate of page 42 for node 3: a node invalidates only for itself", Core.Transport.ErrorTextModule.value(refusal.Item2));
+        Assert.Empty(copiesOfB.Seen);
     }
 
     [Fact]

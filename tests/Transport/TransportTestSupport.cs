@@ -37,6 +37,33 @@ public sealed class MemoryPageService : IPageService
     }
 }
 
+/// <summary>
+/// A node's pager as the transport sees it: records each invalidation and holds it until the test drops the
+/// copy (<see cref="Drop"/>); pages from <see cref="FirstBadPage"/> on are refused as outside guest memory.
+/// </summary>
+public sealed class HeldInvalidations : IInvalidationService
+{
+    readonly ConcurrentQueue<(ulong Page, int Requester)> seen = new();
+    readonly TaskCompletionSource dropped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    readonly TaskCompletionSource arrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public ulong FirstBadPage { get; init; } = ulong.MaxValue;
+    public IReadOnlyCollection<(ulong Page, int Requester)> Seen => seen;
+    /// Completes at the first invalidation served.
+    public Task Arrived => arrived.Task;
+
+    public void Drop() => dropped.TrySetResult();
+
+    public Task InvalidateAsync(ulong page, int requester)
+    {
+        if (page >= FirstBadPage)
+            return Task.FromException(new ArgumentException($"page 0x{page:X} is not guest RAM of this VM"));
+        seen.Enqueue((page, requester));
+        arrived.TrySetResult();
+        return dropped.Task;
+    }
+}
+
 /// <summary>Log lines of one transport, kept for assertions and echoed to the test output.</summary>
 public sealed class TransportLog(ITestOutputHelper output)
 {

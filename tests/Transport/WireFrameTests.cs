@@ -38,6 +38,18 @@ public sealed class WireFrameTests
     }
 
     [Fact]
+    public void Invalidate_and_InvalidateAck_frames_equal_the_core_encoding()
+    {
+        var frame = new byte[WireFrame.InvalidateFrameLength];
+        Assert.Equal(frame.Length, WireFrame.WriteInvalidateFrame(frame, 0x0102030405060708UL, 1UL << 40, requester: -7));
+        Assert.Equal(Core(0x0102030405060708UL, Message.NewInvalidate(PageNumber.NewPageNumber(1UL << 40), -7)), frame);
+        Assert.Equal(-7, WireFrame.ReadRequester(frame));
+        var ack = new byte[WireFrame.PageNumberFrameLength];
+        WireFrame.WritePageNumberFrame(ack, WireFrame.InvalidateAck, 3, 99);
+        Assert.Equal(Core(3, Message.NewInvalidateAck(PageNumber.NewPageNumber(99))), ack);
+    }
+
+    [Fact]
     public void Ping_and_pong_headers_equal_the_core_encoding()
     {
         var frame = new byte[WireFrame.HeaderLength];

@@ -6,7 +6,8 @@ namespace SsiHv.Shell.Transport.Rdma;
 
 /// <summary>
 /// The RDMA verbs transport (docs/transport.md, "RDMA"). Everything but the fetch's data is the TCP transport's:
-/// the listener, the hello, StorePage (so the home's page service decides, and may refuse), timeouts, keep-alive,
+/// the listener, the hello, StorePage (so the home's page service decides, and may refuse), Invalidate (the
+/// peer's pager answers it, a two-sided exchange by nature), timeouts, keep-alive,
 /// reconnect, PeerLost and Traffic; the TCP transport also serves the RDMA side channel (<see cref="RdmaHomeService"/>).
 /// FetchPage is one-sided: per home an <see cref="RdmaPeerPath"/> reads the page's slot with fenced RDMA READs.
 /// A home whose page service has no registered memory, or a path that cannot be built because the peer has no
@@ -105,6 +106,9 @@ public sealed class RdmaNodeTransport : INodeTransport
 
     public ValueTask StorePageAsync(int node, ulong page, ReadOnlyMemory<byte> source, CancellationToken cancellation = default) =>
         tcp.StorePageAsync(node, page, source, cancellation);
+
+    public ValueTask InvalidatePageAsync(int node, ulong page, CancellationToken cancellation = default) =>
+        tcp.InvalidatePageAsync(node, page, cancellation);
 
     /// The live path, one built now (one build shared by concurrent fetches), or null: fetch over TCP.
     async ValueTask<RdmaPeerPath?> PathOf(int node, CancellationToken cancellation)

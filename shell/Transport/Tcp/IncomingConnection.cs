@@ -5,15 +5,17 @@ namespace SsiHv.Shell.Transport.Tcp;
 
 /// <summary>
 /// A connection a peer dialled to us: the hello (as responder), then its requests served one after another
-/// from the page service, each reply written into one reused buffer. Whatever the peer sends, only this
-/// connection ends: a malformed frame gets ErrorReply(malformedFrame) and a close, a failed hello a close, and
-/// each is logged with the peer's address.
+/// from the page service, each reply written into one reused buffer. An Invalidate is answered when the
+/// invalidation service has dropped the copy, which may be later, from another thread: meanwhile this reader
+/// serves the peer's next requests. Whatever the peer sends, only this connection ends: a malformed frame gets
+/// ErrorReply(malformedFrame) and a close, a failed hello a close, and each is logged with the peer's address.
 /// </summary>
 public sealed class IncomingConnection(TcpNodeTransport owner, FrameSocket socket)
 {
     readonly byte[] reply = new byte[WireFrame.PageFrameLength];
     string who = socket.Remote.ToString();
     int peer;
+    PeerCounters? counters;
 
     public void Close() => socket.Close();
 
@@ -25,7 +27,7 @@ public sealed class IncomingConnection(TcpNodeTransport owner, FrameSocket socke
             if (Hello() is not { } authenticated)
                 return;
             peer = authenticated;
-            var counters = owner.CountersOf(peer);
+            counters = owner.CountersOf(peer);
             socket.Attribute(counters);
             who = $"node {peer} at {socket.Remote}";
             owner.Log($"transport: node {owner.Self}: accepted a connection from {who}");
@@ -121,6 +123,8 @@ public sealed class IncomingConnection(TcpNodeTransport owner, FrameSocket socke
                     ? WireFrame.WritePageNumberFrame(reply, WireFrame.Stored, id, page)
                     : WriteError(id, ErrorCodeModule.unsupportedRequest, refusal ?? $"node {owner.Self} did not store page {page} and gave no reason");
             }
+            case WireFrame.Invalidate:
+                return Invalidate(id, WireFrame.ReadPageNumber(bytes), WireFrame.ReadRequester(bytes));
             case WireFrame.Ping:
                 WireFrame.WriteHeader(reply, WireFrame.Pong, id, 0);
                 return WireFrame.HeaderLength;
@@ -158,6 +162,82 @@ public sealed class IncomingConnection(TcpNodeTransport owner, FrameSocket socke
                 }
                 return WriteError(id, ErrorCodeModule.unsupportedRequest, $"node {owner.Self} does not serve {name} requests");
         }
+    }
+
+    /// Invalidate: answered now when the service is done at once (a node without a VM), else by
+    /// <see cref="AnswerInvalidateLaterAsync"/> (0: nothing to send now).
+    int Invalidate(ulong id, ulong page, int requester)
+    {
+        // The acknowledgement goes back to the peer on this connection whoever is named: a peer may only
+        // invalidate for itself, or a writer could be told "no copy left" on another node's behalf.
+        if (requester != peer)
+            return WriteError(id, ErrorCodeModule.unsupportedRequest, $"node {peer} sent Invalidate of page {page} for node {requester}: a node invalidates only for itself");
+        Task dropped;
+        try
+        {
+            dropped = owner.Options.Invalidations.InvalidateAsync(page, requester);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            dropped = Task.FromException(e);
+        }
+        if (dropped.IsCompleted)
+            return dropped.IsCompletedSuccessfully
+                ? WireFrame.WritePageNumberFrame(reply, WireFrame.InvalidateAck, id, page)
+                : InvalidateRefused(id, page, dropped.Exception!.InnerException!);
+        _ = AnswerInvalidateLaterAsync(dropped, id, page);
+        return 0;
+    }
+
+    /// The pager drops the copy on its own pipeline. The wait is bounded by the request timeout: the requester
+    /// gives up then, so a later answer would be useless. The answer is sent from a thread-pool thread, never
+    /// from the thread that completed `dropped` (the pager's, which must not wait on a socket); FrameSocket's
+    /// send lock keeps it whole among the reader's replies.
+    async Task AnswerInvalidateLaterAsync(Task dropped, ulong id, ulong page)
+    {
+        byte[] answer;
+        try
+        {
+            await dropped.WaitAsync(owner.Options.RequestTimeout, owner.Stopping).ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+            answer = new byte[WireFrame.PageNumberFrameLength];
+            WireFrame.WritePageNumberFrame(answer, WireFrame.InvalidateAck, id, page);
+        }
+        catch (OperationCanceledException) when (owner.Stopping.IsCancellationRequested)
+        {
+            return; // the transport is stopping: the connection closes and the requester's request fails with it
+        }
+        catch (TimeoutException)
+        {
+            var text = $"node {owner.Self} did not drop its copy of page {page} within the request timeout ({owner.Options.RequestTimeout.TotalSeconds:0.###} s)";
+            owner.Log($"transport: node {owner.Self}: Invalidate from {who}: {text}");
+            answer = WireFrame.EncodeError(id, ErrorCodeModule.unsupportedRequest, text);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            answer = RefusalOf(id, page, e);
+        }
+        try
+        {
+            socket.Send(answer);
+            Interlocked.Increment(ref counters!.RequestsServed);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // The connection ended meanwhile: the requester's request failed with it.
+        }
+    }
+
+    int InvalidateRefused(ulong id, ulong page, Exception e)
+    {
+        var frame = RefusalOf(id, page, e);
+        frame.CopyTo(reply, 0);
+        return frame.Length;
+    }
+
+    byte[] RefusalOf(ulong id, ulong page, Exception e)
+    {
+        owner.Log($"transport: node {owner.Self}: refused Invalidate of page {page} from {who}: {e.Message}");
+        return WireFrame.EncodeError(id, ErrorCodeModule.unsupportedRequest, $"node {owner.Self} could not invalidate page {page}: {e.Message}");
     }
 
     /// The page service is the node's own code, but a fault in it must not end the node host: the requester

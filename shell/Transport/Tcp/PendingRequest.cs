@@ -19,6 +19,8 @@ public sealed class PendingRequest(int slot) : IValueTaskSource
     long pendingId;
 
     public readonly int Slot = slot;
+    /// The request sent (FetchPage, StorePage, Invalidate) and the reply that answers it.
+    public byte RequestType;
     public byte ExpectedReply;
     public ulong Page;
     public Memory<byte> Destination;
@@ -28,10 +30,17 @@ public sealed class PendingRequest(int slot) : IValueTaskSource
     public ulong PendingId => (ulong)Volatile.Read(ref pendingId);
     public short Version => completion.Version;
 
-    public void Arm(ulong requestId, byte expectedReply, ulong page, Memory<byte> destination, long deadlineTicks, TcpPeerConnection connection)
+    public void Arm(ulong requestId, byte requestType, ulong page, Memory<byte> destination, long deadlineTicks, TcpPeerConnection connection)
     {
         completion.Reset();
-        ExpectedReply = expectedReply;
+        RequestType = requestType;
+        ExpectedReply = requestType switch
+        {
+            WireFrame.FetchPage => WireFrame.PageData,
+            WireFrame.StorePage => WireFrame.Stored,
+            WireFrame.Invalidate => WireFrame.InvalidateAck,
+            _ => throw new ArgumentOutOfRangeException(nameof(requestType), requestType, "not a request the transport sends"),
+        };
         Page = page;
         Destination = destination;
         DeadlineTicks = deadlineTicks;

@@ -113,6 +113,9 @@ public sealed class TcpNodeTransport : INodeTransport
         return RequestAsync(LinkOf(node), WireFrame.StorePage, page, default, source, cancellation);
     }
 
+    public ValueTask InvalidatePageAsync(int node, ulong page, CancellationToken cancellation = default) =>
+        RequestAsync(LinkOf(node), WireFrame.Invalidate, page, default, default, cancellation);
+
     PeerLink LinkOf(int node) =>
         links.TryGetValue(node, out var link)
             ? link
@@ -132,7 +135,7 @@ public sealed class TcpNodeTransport : INodeTransport
             var connection = await link.GetConnectionAsync(cancellation);
             slot = link.RentSlot();
             var id = link.NextRequestId(slot);
-            slot.Arm(id, type == WireFrame.FetchPage ? WireFrame.PageData : WireFrame.Stored, page, destination, deadline, connection);
+            slot.Arm(id, type, page, destination, deadline, connection);
             if (connection.IsClosed && slot.TryClaim(id))
                 slot.Fail(link.Unavailable($"the connection was lost ({connection.LossReason})"));
             if (cancellation.CanBeCanceled)
@@ -162,18 +165,29 @@ public sealed class TcpNodeTransport : INodeTransport
 
     /// The frame is built on the stack and sent from the caller's thread: a blocking send into the socket
     /// buffer, which waits only when the peer stopped reading (bounded by the send timeout).
-    static void Send(TcpPeerConnection connection, byte type, ulong id, ulong page, ReadOnlySpan<byte> source)
+    void Send(TcpPeerConnection connection, byte type, ulong id, ulong page, ReadOnlySpan<byte> source)
     {
-        if (type == WireFrame.FetchPage)
+        switch (type)
         {
-            Span<byte> frame = stackalloc byte[WireFrame.PageNumberFrameLength];
-            connection.Socket.Send(frame[..WireFrame.WritePageNumberFrame(frame, WireFrame.FetchPage, id, page)]);
-        }
-        else
-        {
-            Span<byte> frame = stackalloc byte[WireFrame.PageFrameLength];
-            source.CopyTo(WireFrame.WritePageFrameHeader(frame, WireFrame.StorePage, id, page));
-            connection.Socket.Send(frame);
+            case WireFrame.FetchPage:
+            {
+                Span<byte> frame = stackalloc byte[WireFrame.PageNumberFrameLength];
+                connection.Socket.Send(frame[..WireFrame.WritePageNumberFrame(frame, WireFrame.FetchPage, id, page)]);
+                break;
+            }
+            case WireFrame.Invalidate:
+            {
+                Span<byte> frame = stackalloc byte[WireFrame.InvalidateFrameLength];
+                connection.Socket.Send(frame[..WireFrame.WriteInvalidateFrame(frame, id, page, Self)]);
+                break;
+            }
+            default:
+            {
+                Span<byte> frame = stackalloc byte[WireFrame.PageFrameLength];
+                source.CopyTo(WireFrame.WritePageFrameHeader(frame, WireFrame.StorePage, id, page));
+                connection.Socket.Send(frame);
+                break;
+            }
         }
     }
 
@@ -199,7 +213,7 @@ public sealed class TcpNodeTransport : INodeTransport
                     var id = slot.PendingId;
                     if (id != 0 && slot.DeadlineTicks <= now && slot.TryClaim(id))
                         slot.Fail(link.Unavailable(
-                            $"no answer to {(slot.ExpectedReply == WireFrame.PageData ? "FetchPage" : "StorePage")} of page {slot.Page} within the request timeout ({Options.RequestTimeout.TotalSeconds:0.###} s)"));
+                            $"no answer to {TcpPeerConnection.TypeName(slot.RequestType)} of page {slot.Page} within the request timeout ({Options.RequestTimeout.TotalSeconds:0.###} s)"));
                 }
                 KeepAlive(link, now);
             }

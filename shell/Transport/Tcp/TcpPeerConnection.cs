@@ -5,8 +5,8 @@ namespace SsiHv.Shell.Transport.Tcp;
 
 /// <summary>
 /// The connection this node dialled to a peer, after the hello: it carries our requests out, and its receive loop
-/// pairs each reply with its request by id (PageData is copied straight from the receive buffer into the
-/// caller's destination). When it ends, for whatever reason, every request still pending on it fails.
+/// pairs each reply (PageData, Stored, InvalidateAck, ErrorReply) with its request by id (PageData is copied
+/// straight from the receive buffer into the caller's destination). When it ends, for whatever reason, every request still pending on it fails.
 /// </summary>
 public sealed class TcpPeerConnection(PeerLink link, FrameSocket socket)
 {
@@ -89,6 +89,7 @@ public sealed class TcpPeerConnection(PeerLink link, FrameSocket socket)
         {
             case WireFrame.PageData:
             case WireFrame.Stored:
+            case WireFrame.InvalidateAck:
                 Complete(frame.RequestId, frame.Type, buffer);
                 return true;
             case WireFrame.Pong:
@@ -134,7 +135,7 @@ public sealed class TcpPeerConnection(PeerLink link, FrameSocket socket)
             if (frame.RequestId != 0 && slot is not null && slot.TryClaim(frame.RequestId))
             {
                 slot.Fail(new PeerRefusedException(link.Node,
-                    $"node {link.Node} at {link.AddressText} refused {TypeName(slot.ExpectedReply == WireFrame.PageData ? WireFrame.FetchPage : WireFrame.StorePage)} of page {slot.Page}: {text}"));
+                    $"node {link.Node} at {link.AddressText} refused {TypeName(slot.RequestType)} of page {slot.Page}: {text}"));
                 return true;
             }
             if (frame.RequestId != 0)
@@ -152,6 +153,8 @@ public sealed class TcpPeerConnection(PeerLink link, FrameSocket socket)
         WireFrame.PageData => "PageData",
         WireFrame.StorePage => "StorePage",
         WireFrame.Stored => "Stored",
+        WireFrame.Invalidate => "Invalidate",
+        WireFrame.InvalidateAck => "InvalidateAck",
         _ => $"message type {type}",
     };
 
