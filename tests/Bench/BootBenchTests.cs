@@ -60,7 +60,7 @@ public sealed class BootBenchTests(ITestOutputHelper output)
     [InlineData(new[] { "--ready-line", "x" }, "ssihv bench boot: --ready-line needs --kernel FILE")]
     [InlineData(new[] { "--kernel", "/nonexistent/vmlinux" }, "ssihv bench boot: --kernel /nonexistent/vmlinux: cannot read: No such file or directory")]
     [InlineData(new[] { "--kernel", "/dev/zero" }, "ssihv bench boot: --kernel /dev/zero: is a character device, not a regular file")]
-    [InlineData(new[] { "--kernel", "/etc/hostname", "--ready-line", "" }, "ssihv bench boot: --ready-line: expected the start of a line the guest prints, found an empty string")]
+    [InlineData(new[] { "--kernel", "/etc/hostname", "--ready-line", "" }, "ssihv bench: --ready-line needs a non-empty value")]
     [InlineData(new[] { "--pin", "0,1" }, "--pin does not apply to 'bench boot'")]
     public void Bad_boot_arguments_exit_two_before_any_VMM_starts(string[] arguments, string expected)
     {
