@@ -48,7 +48,9 @@ public sealed class LinuxBootTests(ITestOutputHelper output)
     [Fact]
     public void Linux_logs_no_warning_or_error_under_our_VMM_that_it_does_not_log_under_QEMU()
     {
-        var (t, ours) = Boot("four-node", "vmlinux");
+        // In a lab machine (2 CPUs) QEMU's boot of four vCPUs stalled (RCU stalls, no report in 15 min): there
+        // both VMMs boot the two-node machine, whose two vCPUs fit the lab machine's CPUs.
+        var (t, ours) = Boot(TestScale.InLabMachine ? "two-node" : "four-node", "vmlinux");
         Assert.True(ours.Numa is not null, $"no complete report from init under our VMM: {ours.ReportProblem}\n{Tail(ours)}");
 
         var images = GuestImages.Get();
