@@ -1,3 +1,5 @@
+using SsiHv.Core.Acpi;
+using SsiHv.Core.Topology;
 using static System.FormattableString;
 
 namespace SsiHv.Shell.Bench;
@@ -15,8 +17,10 @@ public static class AcpiReport
         {
             lines.Add($"requested {results.Requested.Describe()}: refused by the topology limits:");
             lines.AddRange(results.RequestedRefused.Select(problem => $"  {problem}"));
-            lines.Add(Invariant($"  (why: the tables sit in the BIOS area, 0x{Core.Acpi.TableSet.rsdpAddress:X}-0x{Core.Acpi.TableSet.areaEnd:X}, {(Core.Acpi.TableSet.areaEnd - Core.Acpi.TableSet.rsdpAddress) / 1024} KiB, where Linux scans for the RSDP;"));
-            lines.Add("   at this size the HMAT's two matrices alone need 2 × 256 × 256 × 2 B = 256 KiB; see docs/performance.md)");
+            var nodes = results.Requested.Nodes;
+            lines.Add(Invariant($"  why: at most {Validation.maxNodes} nodes and {Validation.maxCpus} CPUs keep every table in the BIOS area, 0x{TableSet.rsdpAddress:X}-0x{TableSet.areaEnd - 1:X}"));
+            lines.Add(Invariant($"  ({(TableSet.areaEnd - TableSet.rsdpAddress) / 1024} KiB, where Linux scans for the RSDP); at {nodes} nodes the HMAT's latency and bandwidth matrices alone"));
+            lines.Add(Invariant($"  need 2 × {nodes}² × 2 B = {2 * nodes * nodes * 2 / 1024} KiB and the SLIT {nodes * nodes / 1024} KiB. {Validation.maxCpus} CPUs is also KVM's default most vCPUs per VM (x86)."));
             lines.Add($"measured instead: the largest size of the same shape the limits allow, {results.Measured.Describe()}");
         }
         else

@@ -24,7 +24,7 @@ public static class FaultReport
     /// The line saying what the touch timings are measured with (rdtsc in the guest, or the thread toucher's clock).
     public static string ClockLine(FaultToucher toucher, double ticksPerMicrosecond) => toucher == FaultToucher.Vcpu
         ? Invariant($"TSC: {ticksPerMicrosecond:F1} ticks/µs (measured by the C reference: rdtsc against CLOCK_MONOTONIC over 200 ms)")
-        : "touch timings: CLOCK_MONOTONIC in ns around each first write, on both sides (host thread toucher)";
+        : "touch timings: CLOCK_MONOTONIC in ns around each first write, on both sides (host thread toucher, on the vCPU's CPU)";
 
     /// The heading of the latency table.
     public static string LatencyHeading(FaultToucher toucher) => toucher == FaultToucher.Vcpu
