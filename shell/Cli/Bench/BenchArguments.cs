@@ -30,36 +30,25 @@ static class BenchArguments
     public static readonly OptionSpec Toucher = new("toucher", "thread|vcpu",
         "bench fault and remote-fault: what touches the pages on both sides: a host thread pinned where the vCPU would be, or the fault guest on a KVM vCPU (default: vcpu where KVM works, else thread)", Required: false);
 
-    /// --toucher or its default (the vCPU where this host's KVM works, else a host thread), with the report's line
-    /// naming it; --toucher vcpu on a host without a usable KVM is a failure naming /dev/kvm.
-    public static (FaultToucher Toucher, string Line) ToucherOf(ParsedArguments arguments, string kind)
-    {
-        const string onVcpu = "toucher: vCPU (the fault guest under KVM)";
-        switch (arguments.Option(Toucher.Name))
+    /// --toucher or its default (FaultToucherChoice) on this host, with the report's line naming it.
+    public static (FaultToucher Toucher, string Line) ToucherOf(ParsedArguments arguments, string kind) =>
+        FaultToucherChoice.Decide(arguments.Option(Toucher.Name), HostKvm.Unavailable(), File.Exists(FaultToucherChoice.KvmDevice)) switch
         {
-            case null:
-                return HostKvm.Unavailable() is not { } reason ? (FaultToucher.Vcpu, onVcpu)
-                    : File.Exists(KvmDevice) ? (FaultToucher.Thread, $"toucher: host thread (KVM unusable here: {reason})")
-                    : (FaultToucher.Thread, $"toucher: host thread (no {KvmDevice} here)");
-            case "thread":
-                return (FaultToucher.Thread, "toucher: host thread (--toucher thread)");
-            case "vcpu":
-                RequireKvm(kind);
-                return (FaultToucher.Vcpu, onVcpu);
-            case var other:
-                throw CliException.BadInput($"ssihv bench {kind}: --toucher {other}: expected thread or vcpu");
-        }
-    }
-
-    const string KvmDevice = "/dev/kvm";
+            FaultToucherChoice.Chosen chosen => (chosen.Toucher, chosen.Line),
+            FaultToucherChoice.NoKvm noKvm => throw NoKvm(kind, noKvm.Reason),
+            FaultToucherChoice.Unknown unknown => throw CliException.BadInput($"ssihv bench {kind}: --toucher {unknown.Value}: expected thread or vcpu"),
+            var other => throw new InvalidOperationException($"unhandled toucher choice {other}"),
+        };
 
     /// The benchmarks whose guest runs on this host's KVM say so in one line, once their arguments are checked.
     public static void RequireKvm(string benchmark)
     {
         if (HostKvm.Unavailable() is { } reason)
-            throw CliException.Failure(
-                $"ssihv bench {benchmark}: {reason}: this host has no usable KVM ({KvmDevice}); run it in a lab machine: ssihv lab exec -- ssihv bench {benchmark} ... (docs/lab.md)");
+            throw NoKvm(benchmark, reason);
     }
+
+    static CliException NoKvm(string benchmark, string reason) => CliException.Failure(
+        $"ssihv bench {benchmark}: {reason}: this host has no usable KVM ({FaultToucherChoice.KvmDevice}); run it in a lab machine: ssihv lab exec -- ssihv bench {benchmark} ... (docs/lab.md)");
 
     /// A file of this installation, or what needs one; without it the installation is broken, which is a failure,
     /// not bad input.
