@@ -20,14 +20,8 @@ public sealed class ThreadToucherBenchTests
     [Fact]
     public void Fault_with_a_thread_toucher_runs_both_pagers_and_reports_every_row()
     {
-        var result = CliRun.AsProcess(BenchTimeout, "bench", "fault", "--budget", "16K", "--runs", "1", "--toucher", "thread");
-        Assert.True(result.ExitCode == 0, result.ToString());
-        var stdout = result.Stdout;
-        Assert.Contains("toucher: host thread (--toucher thread)", stdout);
+        var stdout = TinyThreadRun("fault", "first touch (budget not full)", "first touch + eviction", "re-fault + eviction");
         Assert.Contains("touch timings: CLOCK_MONOTONIC in ns around each first write, on both sides (host thread toucher, on the vCPU's CPU)", stdout);
-        AssertRows(stdout, "first touch (budget not full)", "first touch + eviction", "re-fault + eviction");
-        // 16 pages per pass: 16 zero-fills, 16 re-faults; the last eviction ahead may land after the last touch.
-        Assert.Matches(@"last run: ours 32 faults, 16 zero-fills, 16 fetches, 2[89] evictions; C 32 faults, 16 zero-fills, 16 fetches, 2[89] evictions", stdout);
         Assert.Matches(@"goal: median first touch ours/C ≤ 1\.2×: \d+\.\d\d× — (MET|MISSED)", stdout);
         Assert.Contains("probe guest through our whole VMM: not run (it needs KVM; the toucher is a host thread)", stdout);
     }
@@ -35,13 +29,8 @@ public sealed class ThreadToucherBenchTests
     [Fact]
     public void Remote_fault_with_a_thread_toucher_loses_no_page_and_reports_every_row()
     {
-        var result = CliRun.AsProcess(BenchTimeout, "bench", "remote-fault", "--budget", "16K", "--runs", "1", "--toucher", "thread");
-        Assert.True(result.ExitCode == 0, result.ToString());
-        var stdout = result.Stdout;
-        Assert.Contains("toucher: host thread (--toucher thread)", stdout);
-        AssertRows(stdout, "first touch (zero-fill)", "first touch + write-back", "re-fault: write-back + fetch");
+        var stdout = TinyThreadRun("remote-fault", "first touch (zero-fill)", "first touch + write-back", "re-fault: write-back + fetch");
         Assert.Contains("wrong pages (bytes read back after the passes, all runs): ours 0, C 0", stdout);
-        Assert.Matches(@"last run: ours 32 faults, 16 zero-fills, 16 fetches, 2[89] evictions; C 32 faults, 16 zero-fills, 16 fetches, 2[89] evictions", stdout);
     }
 
     [Theory]
@@ -92,6 +81,18 @@ public sealed class ThreadToucherBenchTests
             Assert.Equal(1, result.ExitCode);
             Assert.Contains($"ssihv bench fault: {reason}: this host has no usable KVM (/dev/kvm); run it in a lab machine", result.Stderr);
         }
+    }
+
+    /// A 16 KiB budget, one run, thread toucher: exit 0, every row, and both sides did the same work (16 pages per
+    /// pass: 16 zero-fills, 16 re-faults; the last eviction ahead may land after the last touch). Returns stdout.
+    static string TinyThreadRun(string kind, params string[] rowKinds)
+    {
+        var result = CliRun.AsProcess(BenchTimeout, "bench", kind, "--budget", "16K", "--runs", "1", "--toucher", "thread");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("toucher: host thread (--toucher thread)", result.Stdout);
+        AssertRows(result.Stdout, rowKinds);
+        Assert.Matches(@"last run: ours 32 faults, 16 zero-fills, 16 fetches, 2[89] evictions; C 32 faults, 16 zero-fills, 16 fetches, 2[89] evictions", result.Stdout);
+        return result.Stdout;
     }
 
     static void AssertRows(string stdout, params string[] kinds)
