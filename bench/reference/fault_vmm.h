@@ -4,6 +4,9 @@
  * 32-bit protected mode, the userfaultfd registration of its paged region, the loop that reads fault messages,
  * the read-back check and the key=value lines both print. Their pager is fifo_pager.h; where they differ (where an
  * evicted page lives) stays in each reference.
+ * With BENCH_TOUCHER=thread (`ssihv bench fault --toucher thread`, the default where /dev/kvm is missing) there is
+ * no VM: a host thread runs the guest's loop over the same userfaultfd-registered region (touch_from_thread), so
+ * the pager can be measured on a host without KVM, exactly as our side does it then.
  */
 #ifndef SSIHV_FAULT_VMM_H
 #define SSIHV_FAULT_VMM_H
@@ -56,17 +59,30 @@ static struct fault_arguments parse_fault_arguments(int argc, char **argv, const
     return a;
 }
 
+/* BENCH_TOUCHER: "thread" (a host thread touches the pages), "vcpu" or unset (the guest under KVM); else exit 2. */
+static int toucher_is_thread(const char *program)
+{
+    const char *value = getenv("BENCH_TOUCHER");
+    if (!value || !*value || !strcmp(value, "vcpu")) return 0;
+    if (!strcmp(value, "thread")) return 1;
+    fprintf(stderr, "%s: BENCH_TOUCHER=%s: expected thread or vcpu\n", program, value);
+    exit(2);
+}
+
+/* kvm and vm are -1 when a host thread touches the pages (no VM). */
 struct fault_vm { int kvm, vm; uint8_t *low, *data; };
 
 /* A VM whose slot 0 (LOW_BASE, never paged) holds the guest's code and parameters (pages, passes) and whose
  * slot 1 (DATA_BASE) is `data`: pages * PAGE of anonymous memory, to be registered with userfaultfd. */
 static struct fault_vm create_fault_vm(const struct fault_arguments *a, const char *program)
 {
-    struct fault_vm f;
-    f.kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-    if (f.kvm < 0) die("/dev/kvm");
-    f.vm = ioctl(f.kvm, KVM_CREATE_VM, 0);
-    if (f.vm < 0) die("KVM_CREATE_VM");
+    struct fault_vm f = { .kvm = -1, .vm = -1 };
+    if (!toucher_is_thread(program)) {
+        f.kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+        if (f.kvm < 0) die("/dev/kvm");
+        f.vm = ioctl(f.kvm, KVM_CREATE_VM, 0);
+        if (f.vm < 0) die("KVM_CREATE_VM");
+    }
     f.low = mmap(NULL, LOW_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     f.data = mmap(NULL, a->pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (f.low == MAP_FAILED || f.data == MAP_FAILED) die("mmap");
@@ -79,6 +95,7 @@ static struct fault_vm create_fault_vm(const struct fault_arguments *a, const ch
     ((uint32_t *)(f.low + PARAMS_OFFSET))[0] = a->pages;
     ((uint32_t *)(f.low + PARAMS_OFFSET))[1] = a->passes;
 
+    if (f.vm < 0) return f;
     struct kvm_userspace_memory_region low_slot = { .slot = 0, .guest_phys_addr = LOW_BASE, .memory_size = LOW_SIZE, .userspace_addr = (unsigned long)f.low };
     struct kvm_userspace_memory_region data_slot = { .slot = 1, .guest_phys_addr = DATA_BASE, .memory_size = a->pages * PAGE, .userspace_addr = (unsigned long)f.data };
     if (ioctl(f.vm, KVM_SET_USER_MEMORY_REGION, &low_slot) || ioctl(f.vm, KVM_SET_USER_MEMORY_REGION, &data_slot)) die("KVM_SET_USER_MEMORY_REGION");
@@ -179,6 +196,35 @@ static void run_guest(int vcpu, struct kvm_run *run, unsigned long passes, doubl
         exit(1);
     }
     if (mark_count != passes + 1) { fprintf(stderr, "%s: %lu pass marks, expected %lu\n", program, mark_count, passes + 1); exit(1); }
+}
+
+/* now_us's clock in whole nanoseconds: the thread toucher's per-touch timings. */
+static unsigned long long now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000000000ULL + t.tv_nsec;
+}
+
+/* fault_guest.S's loop on this host thread instead of a vCPU (BENCH_TOUCHER=thread), pinned where the vCPU would
+ * be: pass after pass, the first write to each page in order, timed with CLOCK_MONOTONIC in ns (u32, into the low
+ * area's results as the guest leaves its rdtsc cycles), then the pass counter added to the page's word 1. */
+static void touch_from_thread(uint8_t *low, uint8_t *data, unsigned long pages, unsigned long passes, double marks[MAX_MARKS])
+{
+    uint32_t *results = (uint32_t *)(low + RESULTS_OFFSET);
+    unsigned long mark_count = 0;
+    pin_from_environment("BENCH_VCPU_CPU");
+    for (unsigned long pass = passes; pass > 0; pass--) {
+        if (mark_count < MAX_MARKS) marks[mark_count++] = now_us();
+        for (unsigned long page = 0; page < pages; page++) {
+            volatile uint32_t *word = (volatile uint32_t *)(data + page * PAGE);
+            unsigned long long before = now_ns();
+            word[0] = (uint32_t)before; /* the first access to the page in this pass: a write fault */
+            *results++ = (uint32_t)(now_ns() - before);
+            word[1] += pass;
+        }
+    }
+    if (mark_count < MAX_MARKS) marks[mark_count] = now_us();
 }
 
 /* Word 1 of every page sums the pass counters; reading it faults evicted pages back through the handler. */

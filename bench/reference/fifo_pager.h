@@ -119,19 +119,25 @@ static void init_pager(const struct fault_arguments *arguments, const struct fau
 
 struct paged_run { double tsc_rate; double marks[MAX_MARKS]; struct guest_counts guest; unsigned long wrong; };
 
-/* Runs the guest with its memory served by the handler thread, then checks every page's bytes. */
+/* Runs the guest (or, without a VM, the thread toucher) with its memory served by the handler thread, then checks
+ * every page's bytes. */
 static struct paged_run run_paged_guest(struct fault_vm *vm, unsigned long passes, const char *program)
 {
     struct paged_run r;
     uffd = register_missing(data, pages * PAGE);
-    struct kvm_run *run;
-    int vcpu = create_vcpu(vm, &run);
+    int on_thread = vm->vm < 0;
+    struct kvm_run *run = NULL;
+    int vcpu = on_thread ? -1 : create_vcpu(vm, &run);
 
-    r.tsc_rate = tsc_per_us();
+    /* The thread toucher times in ns: 1000 of its ticks per µs. */
+    r.tsc_rate = on_thread ? 1000 : tsc_per_us();
     pthread_t thread;
     if (pthread_create(&thread, NULL, handler, NULL)) die("pthread_create");
 
-    run_guest(vcpu, run, passes, r.marks, program);
+    if (on_thread)
+        touch_from_thread(vm->low, data, pages, passes, r.marks);
+    else
+        run_guest(vcpu, run, passes, r.marks, program);
 
     measuring = 0; /* the guest has halted: every fault so far was the guest's */
     r.guest = (struct guest_counts){ faults, zero_fills, fetches, evictions };

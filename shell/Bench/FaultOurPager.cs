@@ -2,15 +2,14 @@ using Microsoft.FSharp.Collections;
 using SsiHv.Core.Memory;
 using SsiHv.Core.Paging;
 using SsiHv.Shell.Pager;
-using SsiHv.Shell.Vmm.Hypervisor;
-using SsiHv.Shell.Vmm.Hypervisor.Kvm;
 using SsiHv.Shell.Vmm.Memory;
 using static SsiHv.Shell.Bench.FaultGuestLayout;
 
 namespace SsiHv.Shell.Bench;
 
 /// <summary>
-/// Our side of <c>ssihv bench fault</c>: the fault guest in a KVM VM of this process (through the hypervisor seam) whose paged region is served by
+/// Our side of <c>ssihv bench fault</c>: the fault guest in a KVM VM of this process, or a host thread running its
+/// loop (<see cref="FaultToucher"/>), touching a paged region served by
 /// <see cref="UserfaultPager"/> (pager thread: uffd read → core Pager.step → UFFDIO_COPY / WRITEPROTECT / WAKE,
 /// MADV_DONTNEED, <see cref="LocalPageStore"/>) exactly as <c>ssihv run --memory-budget</c> serves guest RAM.
 /// </summary>
@@ -22,28 +21,18 @@ public static class FaultOurPager
     static readonly TimeSpan FailureCheckInterval = TimeSpan.FromMilliseconds(100);
 
     /// Every page homed on node 0, this node, in a <see cref="LocalPageStore"/>.
-    public static FaultRun Run(byte[] guestCode, int pages, int budgetPages, int passes, FaultThreadPlacement placement) =>
-        Run(guestCode, pages, budgetPages, passes, LocalNode, memory => new LocalPageStore(memory), guestHalted: null, placement);
+    public static FaultRun Run(byte[] guestCode, int pages, int budgetPages, int passes, FaultThreadPlacement placement, FaultToucher toucher) =>
+        Run(guestCode, pages, budgetPages, passes, LocalNode, memory => new LocalPageStore(memory), guestHalted: null, placement, toucher);
 
     /// The pager runs as node 0; every page is homed on `home` and kept by the store `storeFor` makes (disposed
-    /// after the run when it is IDisposable). `guestHalted` runs once the guest halted, before the pages are read
-    /// back (which faults the evicted ones in again). `placement` pins the vCPU and pager threads (or not).
+    /// after the run when it is IDisposable). `guestHalted` runs once the toucher is done, before the pages are
+    /// read back (which faults the evicted ones in again). `placement` pins the toucher (vCPU or host thread) and
+    /// the pager thread (or not).
     public static FaultRun Run(byte[] guestCode, int pages, int budgetPages, int passes, int home, Func<GuestMemory, IPageStore> storeFor, Action? guestHalted,
-        FaultThreadPlacement placement)
+        FaultThreadPlacement placement, FaultToucher toucher)
     {
-        using var hypervisor = HostKvm.Open();
-        using var vm = hypervisor.CreateVm();
-        // One node-0 RAM range (paged) plus GuestMemory's unpaged BIOS area at 0xE0000, which holds the code.
         using var memory = GuestMemory.Create([new Layout.MemoryRange(0, DataBase, (ulong)pages * PageSize)]);
-        memory.RegisterWith(vm);
-        memory.Write(LowBase, guestCode);
-        Span<byte> parameters = stackalloc byte[8];
-        BitConverter.TryWriteBytes(parameters[..4], (uint)pages);
-        BitConverter.TryWriteBytes(parameters[4..], (uint)passes);
-        memory.Write(ParametersAddress, parameters);
-
-        using var vcpu = vm.CreateVcpu(0);
-        EnterFlatProtectedMode(vcpu);
+        using var touching = FaultToucherUnits.Create(toucher, memory, guestCode, pages, passes);
 
         var store = storeFor(memory);
         using var disposeStore = store as IDisposable;
@@ -56,16 +45,16 @@ public static class FaultOurPager
         {
             var marks = new List<long>();
             string? failure = null;
-            var vcpuThread = new Thread(() => failure = RunGuest(vcpu, marks, placement.VcpuCpu)) { Name = "bench vCPU", IsBackground = true };
-            vcpuThread.Start();
-            // A pager whose store failed (a remote home gone) never wakes the vCPU: report its reason at once.
+            var toucherThread = new Thread(() => failure = touching.Touch(marks, placement.VcpuCpu)) { Name = "bench toucher", IsBackground = true };
+            toucherThread.Start();
+            // A pager whose store failed (a remote home gone) never resolves the fault: report its reason at once.
             var deadline = System.Diagnostics.Stopwatch.GetTimestamp() + (long)(RunTimeout.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
-            while (!vcpuThread.Join(FailureCheckInterval))
+            while (!toucherThread.Join(FailureCheckInterval))
             {
                 if (pager.FailureReason is { } reason)
                     throw new BenchRunException($"ours: the pager stopped serving: {reason}");
                 if (System.Diagnostics.Stopwatch.GetTimestamp() > deadline)
-                    throw new BenchRunException($"ours: the guest did not halt within {RunTimeout.TotalSeconds} s (pager stuck?)");
+                    throw new BenchRunException($"ours: the touches did not finish within {RunTimeout.TotalSeconds} s (pager stuck?)");
             }
             if (failure is not null)
                 throw new BenchRunException($"ours: {failure}");
@@ -78,53 +67,14 @@ public static class FaultOurPager
             var (p50, p99) = (metrics.LatencyQuantileMicroseconds(0.5), metrics.LatencyQuantileMicroseconds(0.99));
             var wrongPages = CountWrongPages(memory, pages, passes);
 
-            var results = new byte[pages * passes * 4];
-            memory.Read(ResultsAddress, results);
-            var cycles = new uint[pages * passes];
-            Buffer.BlockCopy(results, 0, cycles, 0, results.Length);
             var passMicroseconds = Enumerable.Range(0, passes)
                 .Select(pass => System.Diagnostics.Stopwatch.GetElapsedTime(marks[pass], marks[pass + 1]).TotalMicroseconds)
                 .ToArray();
-            return new FaultRun(cycles, passMicroseconds, faults, zeroFills, fetches, evictions, wrongPages, p50, p99);
+            return new FaultRun(touching.Timings(memory), passMicroseconds, faults, zeroFills, fetches, evictions, wrongPages, p50, p99);
         }
         finally
         {
             pager.Stop();
-        }
-    }
-
-    /// 32-bit protected mode, paging off, flat 4 GiB segments: no GDT in memory because the guest loads none.
-    static void EnterFlatProtectedMode(IVcpu vcpu)
-    {
-        var sregs = vcpu.GetSpecialRegisters();
-        var code = new SegmentRegister { Base = 0, Limit = 0xFFFFFFFF, Selector = 8, Type = 11, Present = 1, Dpl = 0, Db = 1, S = 1, G = 1 };
-        var data = code with { Selector = 16, Type = 3 };
-        sregs.Cs = code;
-        sregs.Ds = sregs.Es = sregs.Fs = sregs.Gs = sregs.Ss = data;
-        sregs.Cr0 = 0x11; // PE | ET
-        vcpu.SetSpecialRegisters(sregs);
-        vcpu.SetRegisters(new StandardRegisters { Rip = LowBase, Rflags = 0x2 });
-    }
-
-    /// The vCPU loop: timestamps each write to the pass port, stops at hlt; returns why it failed, or null.
-    static string? RunGuest(IVcpu vcpu, List<long> marks, int? cpu)
-    {
-        if (cpu is { } pinned)
-            Interop.Linux.CpuAffinity.PinCurrentThread(pinned);
-        while (true)
-        {
-            switch (vcpu.Run())
-            {
-                case VcpuExit.Interrupted:
-                    continue;
-                case VcpuExit.PortIo { Port: PassPort }:
-                    marks.Add(System.Diagnostics.Stopwatch.GetTimestamp());
-                    break;
-                case VcpuExit.Halt:
-                    return null;
-                case var exit:
-                    return $"unexpected exit {exit.GetType().Name}";
-            }
         }
     }
 

@@ -33,23 +33,26 @@ public static class FaultReference
     }
 
     /// One run of the C reference; also returns the TSC rate it measured (ticks per µs against CLOCK_MONOTONIC).
-    public static (FaultRun Run, double TscPerMicrosecond) Run(FaultTools tools, int pages, int budgetPages, int passes, FaultThreadPlacement placement)
+    public static (FaultRun Run, double TscPerMicrosecond) Run(FaultTools tools, int pages, int budgetPages, int passes, FaultThreadPlacement placement,
+        FaultToucher toucher)
     {
-        var (run, tscPerMicrosecond, _) = RunExecutable(tools.Reference, tools, pages, budgetPages, passes, placement);
+        var (run, tscPerMicrosecond, _) = RunExecutable(tools.Reference, tools, pages, budgetPages, passes, placement, toucher);
         return (run, tscPerMicrosecond);
     }
 
     /// One run of a C reference taking uffd_reference's arguments and printing (at least) its key=value lines;
     /// also returns every key=value it printed. `placement` pins its vCPU and handler threads (or not); the
     /// reference evicts ahead to our pager's free-frame target for this budget (BENCH_FREE_FRAMES), so both
-    /// sides evict in the same order.
+    /// sides evict in the same order. With the thread toucher (BENCH_TOUCHER=thread) a host thread pinned where its
+    /// vCPU would be touches the pages instead of the guest, as ours does.
     public static (FaultRun Run, double TscPerMicrosecond, IReadOnlyDictionary<string, double> Values) RunExecutable(
-        string executable, FaultTools tools, int pages, int budgetPages, int passes, FaultThreadPlacement placement)
+        string executable, FaultTools tools, int pages, int budgetPages, int passes, FaultThreadPlacement placement, FaultToucher toucher)
     {
         var resultsFile = Path.Combine(tools.ResultsDirectory, "results.bin");
         var environment = new Dictionary<string, string>(placement.ReferenceEnvironment)
         {
             ["BENCH_FREE_FRAMES"] = Invariant(FaultOurPager.FreeFramesFor(pages, budgetPages)),
+            ["BENCH_TOUCHER"] = toucher == FaultToucher.Thread ? "thread" : "vcpu",
         };
         var command = new BootCommand(executable,
             [tools.GuestBinary, Invariant(pages), Invariant(budgetPages), Invariant(passes), resultsFile], environment);

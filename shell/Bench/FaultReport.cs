@@ -3,7 +3,7 @@ using static System.FormattableString;
 namespace SsiHv.Shell.Bench;
 
 /// <summary>
-/// The lines <c>ssihv bench fault</c> prints: guest-measured fault latency (median, p99) for the three kinds of
+/// The lines <c>ssihv bench fault</c> prints: the toucher's fault latency (guest or host thread) (median, p99) for the three kinds of
 /// touch, throughput per pass, the pagers' own latency, and the ratios ours/C against the goal.
 /// </summary>
 public static class FaultReport
@@ -21,16 +21,26 @@ public static class FaultReport
         new("re-fault + eviction", 1, r => (0, r.Pages)),
     ];
 
+    /// The line saying what the touch timings are measured with (rdtsc in the guest, or the thread toucher's clock).
+    public static string ClockLine(FaultToucher toucher, double ticksPerMicrosecond) => toucher == FaultToucher.Vcpu
+        ? Invariant($"TSC: {ticksPerMicrosecond:F1} ticks/µs (measured by the C reference: rdtsc against CLOCK_MONOTONIC over 200 ms)")
+        : "touch timings: CLOCK_MONOTONIC in ns around each first write, on both sides (host thread toucher, on the vCPU's CPU)";
+
+    /// The heading of the latency table.
+    public static string LatencyHeading(FaultToucher toucher) => toucher == FaultToucher.Vcpu
+        ? "guest-measured latency of one touch (rdtsc around the faulting write), µs:"
+        : "latency of one touch measured by the toucher thread (clock read around the faulting write), µs:";
+
     public static IReadOnlyList<string> Lines(FaultResults results)
     {
         var lines = new List<string>
         {
-            Invariant($"TSC: {results.TscPerMicrosecond:F1} ticks/µs (measured by the C reference: rdtsc against CLOCK_MONOTONIC over 200 ms)"),
+            ClockLine(results.Toucher, results.TscPerMicrosecond),
             Invariant($"{results.Pages} pages ({results.Pages * 4} KiB) touched per pass, budget {results.BudgetPages} pages; {results.Ours.Count} runs each, samples pooled"),
             results.Placement.Describe(),
             Invariant($"both sides evict ahead, after a fault's wake, to a free-frame target of {FaultOurPager.FreeFramesFor(results.Pages, results.BudgetPages)} (ours: PagerConfig.FreeFrames; the C handler: BENCH_FREE_FRAMES)"),
             "",
-            "guest-measured latency of one touch (rdtsc around the faulting write), µs:",
+            LatencyHeading(results.Toucher),
             Invariant($"  {"kind",-32} {"ours p50",9} {"C p50",9} {"ratio",7} {"ours p99",9} {"C p99",9} {"ratio",7}"),
         };
         double? firstTouchRatio = null;
@@ -45,7 +55,9 @@ public static class FaultReport
         }
 
         lines.Add("");
-        lines.Add("throughput (pages / wall time of the pass, median of runs; includes the guest loop, ≈13 emulated instructions per page):");
+        lines.Add(results.Toucher == FaultToucher.Vcpu
+            ? "throughput (pages / wall time of the pass, median of runs; includes the guest loop, ≈13 emulated instructions per page):"
+            : "throughput (pages / wall time of the pass, median of runs; includes the toucher thread's loop):");
         string[] passNames = ["first-touch pass (evicts 3/4)", "re-fault pass (working set 4× budget)"];
         for (var pass = 0; pass < results.Passes; pass++)
         {

@@ -2,7 +2,7 @@ namespace SsiHv.Shell.Bench;
 
 /// <summary>Every run of both sides of <c>ssihv bench remote-fault</c>, in the order they ran, with the parameters they shared.</summary>
 public sealed record RemoteFaultResults(int Pages, int BudgetPages, int Passes, double TscPerMicrosecond, IReadOnlyList<RemoteFaultRun> Ours, IReadOnlyList<RemoteFaultRun> Reference,
-    FaultThreadPlacement Placement);
+    FaultThreadPlacement Placement, FaultToucher Toucher);
 
 /// <summary>
 /// <c>ssihv bench remote-fault</c>: <c>bench fault</c>'s guest and passes (pass 0 first-touches 4× budget pages,
@@ -13,7 +13,8 @@ public sealed record RemoteFaultResults(int Pages, int BudgetPages, int Passes, 
 /// </summary>
 public static class RemoteFaultBenchmark
 {
-    public static RemoteFaultResults Run(FaultTools tools, string reference, int budgetPages, int runs, FaultThreadPlacement placement, Action<string> progress)
+    public static RemoteFaultResults Run(FaultTools tools, string reference, int budgetPages, int runs, FaultThreadPlacement placement, FaultToucher toucher,
+        Action<string> progress)
     {
         const int passes = FaultBenchmark.Passes;
         var pages = budgetPages * FaultBenchmark.WorkingSetPerBudget;
@@ -26,10 +27,10 @@ public static class RemoteFaultBenchmark
         var ours = new List<RemoteFaultRun>();
         var c = new List<RemoteFaultRun>();
         var tscRates = new List<double>();
-        RemoteFaultRun Ours() => Checked("ours", RemoteFaultOurs.Run(tools.GuestCode, pages, budgetPages, passes, home, placement));
+        RemoteFaultRun Ours() => Checked("ours", RemoteFaultOurs.Run(tools.GuestCode, pages, budgetPages, passes, home, placement, toucher));
         (RemoteFaultRun, double) C()
         {
-            var (run, tsc) = RemoteFaultReference.Run(reference, tools, pages, budgetPages, passes, placement);
+            var (run, tsc) = RemoteFaultReference.Run(reference, tools, pages, budgetPages, passes, placement, toucher);
             return (Checked("C reference", run), tsc);
         }
 
@@ -46,7 +47,7 @@ public static class RemoteFaultBenchmark
             progress(FormattableString.Invariant(
                 $"run {run}/{runs}: first-touch pass ours {our.Run.PassMicroseconds[0] / 1000:F1} ms, C {cRun.Run.PassMicroseconds[0] / 1000:F1} ms; re-fault pass ours {our.Run.PassMicroseconds[1] / 1000:F1} ms, C {cRun.Run.PassMicroseconds[1] / 1000:F1} ms"));
         }
-        return new RemoteFaultResults(pages, budgetPages, passes, FaultStatistics.Median(tscRates), ours, c, placement);
+        return new RemoteFaultResults(pages, budgetPages, passes, FaultStatistics.Median(tscRates), ours, c, placement, toucher);
     }
 
     static RemoteFaultRun Checked(string who, RemoteFaultRun run)

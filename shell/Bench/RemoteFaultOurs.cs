@@ -26,7 +26,8 @@ public static class RemoteFaultOurs
     static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(60);
     static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(10);
 
-    public static RemoteFaultRun Run(byte[] guestCode, int pages, int budgetPages, int passes, RemoteFaultHome.Process home, FaultThreadPlacement placement)
+    public static RemoteFaultRun Run(byte[] guestCode, int pages, int budgetPages, int passes, RemoteFaultHome.Process home, FaultThreadPlacement placement,
+        FaultToucher toucher)
     {
         // This node homes nothing; ClusterPageStore still wants its own store for pages homed here.
         using var localStore = new HomePageStore(LocalNode, storeMiB: 1);
@@ -59,7 +60,7 @@ public static class RemoteFaultOurs
             // Every touch of the guest is at most one fetch and one write-back; the read-back adds fewer.
             var timed = new TimedPageStore(new ClusterPageStore(LocalNode, localStore, transport), pages * passes);
             var run = FaultOurPager.Run(guestCode, pages, budgetPages, passes, RemoteFaultHome.Node, _ => timed, timed.StopRecording,
-                placement);
+                placement, toucher);
             var (fetches, stores) = (timed.ReadMicroseconds, timed.WriteMicroseconds);
             return new RemoteFaultRun(run,
                 FaultStatistics.Median(fetches), FaultStatistics.Quantile(fetches, 0.99),

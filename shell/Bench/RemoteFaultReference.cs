@@ -7,9 +7,9 @@ namespace SsiHv.Shell.Bench;
 public static class RemoteFaultReference
 {
     public static (RemoteFaultRun Run, double TscPerMicrosecond) Run(string executable, FaultTools tools, int pages, int budgetPages, int passes,
-        FaultThreadPlacement placement)
+        FaultThreadPlacement placement, FaultToucher toucher)
     {
-        var (run, tscPerMicrosecond, values) = FaultReference.RunExecutable(executable, tools, pages, budgetPages, passes, placement);
+        var (run, tscPerMicrosecond, values) = FaultReference.RunExecutable(executable, tools, pages, budgetPages, passes, placement, toucher);
         double Value(string key) => values.TryGetValue(key, out var value)
             ? value
             : throw new BenchRunException($"C reference: no '{key}=' in the output of {executable}");

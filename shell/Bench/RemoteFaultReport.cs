@@ -3,7 +3,7 @@ using static System.FormattableString;
 namespace SsiHv.Shell.Bench;
 
 /// <summary>
-/// The lines <c>ssihv bench remote-fault</c> prints: guest-measured latency (median, p99) of the three kinds of
+/// The lines <c>ssihv bench remote-fault</c> prints: the toucher's latency (median, p99) of the three kinds of
 /// touch, the ratios ours/C, the goal's verdict (re-fault median), and where a remote fault's time goes on each
 /// side (the home round trips, the rest).
 /// </summary>
@@ -25,14 +25,14 @@ public static class RemoteFaultReport
     {
         var lines = new List<string>
         {
-            Invariant($"TSC: {results.TscPerMicrosecond:F1} ticks/µs (measured by the C reference: rdtsc against CLOCK_MONOTONIC over 200 ms)"),
+            FaultReport.ClockLine(results.Toucher, results.TscPerMicrosecond),
             Invariant($"{results.Pages} pages ({results.Pages * 4} KiB) touched per pass, budget {results.BudgetPages} pages, every page homed in another process over TCP loopback; {results.Ours.Count} runs each, samples pooled"),
             results.Placement is { PagerCpu: { } pagerCpu, HomeCpu: { } homeCpu }
                 ? Invariant($"{results.Placement.Describe()}, home process (C: page server) on CPU {homeCpu}; ours also pins the transport thread that reads the home's replies (and steps their completions) on CPU {pagerCpu}")
                 : results.Placement.Describe(),
             Invariant($"both sides evict ahead, after a fault's wake, to a free-frame target of {FaultOurPager.FreeFramesFor(results.Pages, results.BudgetPages)} (ours: PagerConfig.FreeFrames; the C handler: BENCH_FREE_FRAMES)"),
             "",
-            "guest-measured latency of one touch (rdtsc around the faulting write), µs:",
+            FaultReport.LatencyHeading(results.Toucher),
             Invariant($"  {"kind",-30} {"ours p50",9} {"C p50",9} {"ratio",7} {"ours p99",9} {"C p99",9} {"ratio",7}"),
         };
         var medians = new Dictionary<Segment, (double Ours, double C)>();

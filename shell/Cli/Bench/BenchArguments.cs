@@ -32,6 +32,19 @@ static class BenchArguments
     public static readonly OptionSpec Pin = new("pin", "VCPU,PAGER|none",
         "bench fault and remote-fault: the CPUs of the vCPU thread and of the pager thread, on both sides alike (default 0,1 on two CPUs or more; none: the scheduler places them)", Required: false);
 
+    public static readonly OptionSpec Toucher = new("toucher", "thread|vcpu",
+        "bench fault and remote-fault: what touches the pages on both sides: a host thread pinned where the vCPU would be, or the fault guest on a KVM vCPU (default: vcpu where KVM works, else thread)", Required: false);
+
+    /// --toucher or its default (FaultToucherChoice) on this host, with the report's line naming it.
+    public static (FaultToucher Toucher, string Line) ToucherOf(ParsedArguments arguments, string kind) =>
+        FaultToucherChoice.Decide(arguments.Option(Toucher.Name), HostKvm.Unavailable(), File.Exists(FaultToucherChoice.KvmDevice)) switch
+        {
+            FaultToucherChoice.Chosen chosen => (chosen.Toucher, chosen.Line),
+            FaultToucherChoice.NoKvm noKvm => throw NoKvm(kind, noKvm.Reason),
+            FaultToucherChoice.Unknown unknown => throw CliException.BadInput($"ssihv bench {kind}: --toucher {unknown.Value}: expected thread or vcpu"),
+            var other => throw new InvalidOperationException($"unhandled toucher choice {other}"),
+        };
+
     /// What only 'bench boot' takes: the guest to boot and how it is timed.
     public static readonly OptionSpec[] BootOnly = [Append, Kernel, Initrd, ReadyLine];
 
@@ -39,9 +52,11 @@ static class BenchArguments
     public static void RequireKvm(string benchmark)
     {
         if (HostKvm.Unavailable() is { } reason)
-            throw CliException.Failure(
-                $"ssihv bench {benchmark}: {reason}: this host has no usable KVM; run it in a lab machine: ssihv lab exec -- ssihv bench {benchmark} ... (docs/lab.md)");
+            throw NoKvm(benchmark, reason);
     }
+
+    static CliException NoKvm(string benchmark, string reason) => CliException.Failure(
+        $"ssihv bench {benchmark}: {reason}: this host has no usable KVM ({FaultToucherChoice.KvmDevice}); run it in a lab machine: ssihv lab exec -- ssihv bench {benchmark} ... (docs/lab.md)");
 
     /// A file of this installation, or what needs one; without it the installation is broken, which is a failure,
     /// not bad input.

@@ -18,7 +18,8 @@ static class BenchRemoteFault
         + "Alternating, bench/reference/uffd_remote_reference.c (built with ssihv) does the same with a forked C page server\n"
         + "(16 B request -> 4 KiB reply; 16 B + 4 KiB -> 16 B for a write-back). Prints first-touch and re-fault latency\n"
         + "(median, p99), the ratios ours/C, the fetch and write-back round trips of each side and the goal's verdict\n"
-        + $"(median re-fault <= {RemoteFaultReport.GoalRatio}x C). Every page's bytes are checked afterwards. Needs root (userfaultfd).\n";
+        + $"(median re-fault <= {RemoteFaultReport.GoalRatio}x C). Every page's bytes are checked afterwards. Needs root (userfaultfd).\n"
+        + "--toucher as for bench fault.\n";
 
     public static int Run(ParsedArguments arguments, TextWriter output)
     {
@@ -26,12 +27,14 @@ static class BenchRemoteFault
         var runs = RunsOf(arguments, "remote-fault");
         var placement = PlacementOf(arguments, "remote-fault");
         var (budgetBytes, budgetPages) = BudgetOf(arguments, "remote-fault");
-        RequireKvm("remote-fault");
+        var (toucher, toucherLine) = ToucherOf(arguments, "remote-fault");
         output.WriteLine(FormattableString.Invariant(
             $"ssihv bench remote-fault: budget {budgetPages} pages ({budgetBytes / 1024} KiB), working set {budgetPages * FaultBenchmark.WorkingSetPerBudget} pages homed on node {RemoteFaultHome.Node} in another process, runs per side: {runs}"));
+        output.WriteLine(toucherLine);
         AgainstReference("remote-fault", FaultReference.Prepare, tools =>
         {
-            var results = RemoteFaultBenchmark.Run(tools, Asset("remote-fault", () => ProductAssets.RemoteFaultReference), (int)budgetPages, runs, placement, output.WriteLine);
+            var results = RemoteFaultBenchmark.Run(tools, Asset("remote-fault", () => ProductAssets.RemoteFaultReference), (int)budgetPages, runs, placement, toucher,
+                output.WriteLine);
             foreach (var line in RemoteFaultReport.Lines(results))
                 output.WriteLine(line);
         });
