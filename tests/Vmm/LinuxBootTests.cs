@@ -32,7 +32,7 @@ public sealed class LinuxBootTests(ITestOutputHelper output)
         { "two-node", "vmlinuz" },
     };
 
-    [Theory]
+    [KvmHostTheory]
     [MemberData(nameof(Boots))]
     public void Stock_Linux_boots_to_user_space_sees_the_topology_with_every_cpu_online_and_powers_off(string topology, string kernel)
     {
@@ -45,7 +45,7 @@ public sealed class LinuxBootTests(ITestOutputHelper output)
         Assert.Equal(Enumerable.Range(0, TopologyModule.totalCpus(t)), run.Numa.OnlineCpus.Order());
     }
 
-    [Fact]
+    [KvmHostFact]
     public void Linux_logs_no_warning_or_error_under_our_VMM_that_it_does_not_log_under_QEMU()
     {
         // In a lab machine (2 CPUs) QEMU's boot of four vCPUs stalled (RCU stalls, no report in 15 min): there
