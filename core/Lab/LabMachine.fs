@@ -98,10 +98,6 @@ let kernelCommandLine (spec: MachineSpec) =
       yield "quiet"
       yield "panic=-1"
       yield "mitigations=off"
-      // Nested SVM under TCG loses guest stores when the lab kernel collapses a guest's RAM into a huge page
-      // under a running vCPU (an SMP Linux guest crashed or hung in about one boot of three, the probe guest in
-      // about one of ten; with THP off, 8 of 8 four-node Linux boots powered off). docs/lab.md, "Limits".
-      yield "transparent_hugepage=never"
       yield "ssihv.script=" + spec.Script
       for i, path in List.indexed spec.WritableShares -> sprintf "ssihv.%s=%s" (shareTag i) path
       match spec.Nic with

@@ -30,9 +30,10 @@ public static class ClusterSummary
         return lines;
     }
 
+    /// Exit code 0 is a power-off or a reset (a panicking Linux resets with panic=-1): the reason tells which.
     public static string GuestEnd(VmReply vm) =>
         vm.ExitCode == 0
-            ? "the guest powered off"
+            ? vm.Reason ?? "the guest ended without a reason given"
             : $"the guest failed (exit code {vm.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "none"}): {vm.Reason ?? "no reason given"}";
 
     static string Count(long pages) => pages.ToString("N0", CultureInfo.InvariantCulture);

@@ -10,12 +10,11 @@ namespace SsiHv.Tests.Bench;
 
 /// <summary>
 /// <c>ssihv bench boot</c> as a real process, one run per VMM: the probe guest, and Debian's kernel with the
-/// harness initramfs timed to the first line its init prints. Not a timing assertion: every row must be there
+/// harness initramfs timed to the first line its init prints (on hosts with their own KVM: KvmHost). Not a timing assertion: every row must be there
 /// with positive figures, and the ratio lines must be printed.
 /// </summary>
 public sealed class BootBenchTests(ITestOutputHelper output)
 {
-    /// A Linux boot takes over a minute in a lab machine, QEMU's as well as ours.
     static readonly TimeSpan BenchTimeout = TestScale.Minutes(6);
 
     [Trait(Needs.Trait, Needs.Kvm)]
@@ -29,7 +28,7 @@ public sealed class BootBenchTests(ITestOutputHelper output)
     }
 
     [Trait(Needs.Trait, Needs.Kvm)]
-    [Fact]
+    [KvmHostFact]
     public void Linux_is_timed_to_its_init_s_first_line_in_both_VMMs()
     {
         var images = GuestImages.Get();

@@ -97,9 +97,8 @@ public static class QemuLinux
     /// <summary>
     /// Boots the guest, waits for its report and for it to power off, and parses the report. Throws
     /// <see cref="TimeoutException"/> when the report does not arrive within <see cref="QemuBootOptions.Timeout"/>
-    /// and <see cref="InvalidOperationException"/> when QEMU exits without a complete report (a
-    /// <see cref="LabCrashException"/> when the lab machine's crash ended it); both carry the console tail and
-    /// QEMU's stderr.
+    /// and <see cref="InvalidOperationException"/> when QEMU exits without a complete report; both carry the
+    /// console tail and QEMU's stderr.
     /// </summary>
     public static LinuxBoot Boot(QemuBootOptions options)
     {
@@ -165,11 +164,8 @@ public static class QemuLinux
 
         if (!reportEnded.Task.IsCompleted)
         {
-            var message = $"QEMU exited with code {qemu.ExitCode} before the report was complete\n{Diagnostics()}";
-            bool crashed;
-            lock (console)
-                crashed = LabCrash.Shows(console);
-            throw crashed ? new LabCrashException(message) : new InvalidOperationException(message);
+            throw new InvalidOperationException(
+                $"QEMU exited with code {qemu.ExitCode} before the report was complete\n{Diagnostics()}");
         }
 
         List<string> lines;
