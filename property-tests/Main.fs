@@ -30,6 +30,9 @@ let all =
         Vm.GuestProperties.tests
         Vm.StandaloneRunProperties.tests
         Transport.PeerLivenessProperties.tests
+        Transport.AdmissionProperties.tests
+        Transport.LogThrottleProperties.tests
+        Transport.AcceptBackoffProperties.tests
         Cluster.NodeLimitsProperties.tests
         Cluster.NodeInfoProperties.tests
         Cluster.MembershipProperties.tests
