@@ -22,7 +22,8 @@ type AdmissionLimits =
       UnauthenticatedPerSource: int }
 
 /// Why an incoming connection was closed before it could serve a peer: an eviction or refusal by the
-/// admission, a failed hello, or a failed accept. The transport counts and logs each kind separately.
+/// admission, a failed hello, or a failed accept. The transport counts and logs each kind separately (so a
+/// flood of one kind never hides the first line of another, e.g. a peer with the wrong secret).
 type IncomingRefusal =
     /// Evicted: the newest connection's source held its share of unauthenticated connections.
     | SourceShare
@@ -32,14 +33,21 @@ type IncomingRefusal =
     | ConnectionLimit
     /// Refused: every place is held by an authenticated peer.
     | PeersFull
-    /// The hello failed: timed out, malformed, the wrong secret, the peer closed.
-    | HelloFailed
+    /// The hello did not finish within the connect timeout.
+    | HelloTimedOut
+    /// The client closed the connection during the hello.
+    | HelloAbandoned
+    /// The hello's bytes were not frames.
+    | HelloMalformed
+    /// The hello refused the client (the wrong secret, the wrong message), or the client refused ours.
+    | HelloRejected
     /// accept() failed (the process or system ran out of descriptors or buffers, or the connection was
     /// aborted before it was accepted).
     | AcceptFailed
 
 module IncomingRefusal =
-    let all = [ SourceShare; UnauthenticatedShare; ConnectionLimit; PeersFull; HelloFailed; AcceptFailed ]
+    let all =
+        [ SourceShare; UnauthenticatedShare; ConnectionLimit; PeersFull; HelloTimedOut; HelloAbandoned; HelloMalformed; HelloRejected; AcceptFailed ]
 
     /// The Prometheus label value.
     let label (refusal: IncomingRefusal) =
@@ -48,7 +56,10 @@ module IncomingRefusal =
         | UnauthenticatedShare -> "unauthenticated_share"
         | ConnectionLimit -> "connection_limit"
         | PeersFull -> "peers_full"
-        | HelloFailed -> "hello_failed"
+        | HelloTimedOut -> "hello_timed_out"
+        | HelloAbandoned -> "hello_abandoned"
+        | HelloMalformed -> "hello_malformed"
+        | HelloRejected -> "hello_rejected"
         | AcceptFailed -> "accept_failed"
 
     /// What the transport did and why, for log lines.
@@ -63,7 +74,10 @@ module IncomingRefusal =
         | ConnectionLimit ->
             sprintf "closed the oldest unauthenticated connection: all %d incoming connections were open" limits.Connections
         | PeersFull -> sprintf "refused a connection: all %d incoming connections are authenticated peers" limits.Connections
-        | HelloFailed -> "closed a connection whose hello failed"
+        | HelloTimedOut -> "closed a connection whose hello did not finish in time"
+        | HelloAbandoned -> "a client closed its connection during the hello"
+        | HelloMalformed -> "closed a connection whose hello was not frames"
+        | HelloRejected -> "closed a connection whose hello was refused"
         | AcceptFailed -> "accepting a connection failed"
 
 type PendingConnection = { Connection: int64; Source: string }
