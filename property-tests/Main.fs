@@ -23,6 +23,7 @@ let all =
         Devices.PciHostBridgeProperties.tests
         Paging.PagingTests.tests
         Transport.FrameProperties.tests
+        Transport.FrameFuzz.tests
         Transport.HelloProperties.tests
         Transport.RdmaReadProperties.tests
         Text.Utf8TextProperties.tests
