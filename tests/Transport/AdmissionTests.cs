@@ -69,6 +69,30 @@ public sealed class AdmissionTests(ITestOutputHelper output)
         Assert.True(logOfB.Lines.Count < 20, $"B wrote {logOfB.Lines.Count} lines while it evicted {Evicted()} connections");
     }
 
+    [Fact]
+    public async Task Failed_hellos_are_each_counted_and_logged_once_per_interval_by_kind()
+    {
+        var logOfB = new TransportLog(output);
+        await using var b = new TcpNodeTransport(Options(B, new MemoryPageService(), logOfB));
+        const int clients = 5;
+        for (var i = 0; i < clients; i++)
+        {
+            using var garbage = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await garbage.ConnectAsync(b.ListenEndpoint);
+            await garbage.SendAsync("GET / HTTP/1.1\r\n\r\n"u8.ToArray());
+            // B answers ErrorReply(malformedFrame) and closes: read until it did.
+            var buffer = new byte[512];
+            using var limit = new CancellationTokenSource(Limit);
+            while (await garbage.ReceiveAsync(buffer, SocketFlags.None, limit.Token) > 0)
+            {
+            }
+        }
+        var malformed = IncomingRefusalModule.label(IncomingRefusal.HelloMalformed);
+        await Poll.UntilAsync($"{clients} malformed hellos counted", Limit,
+            () => Task.FromResult(b.Incoming().Refusals[malformed] == clients), () => Describe(b));
+        Assert.Single(logOfB.Lines, line => line.Contains("malformed frame during the hello"));
+    }
+
     /// Connects to `node` every FloodInterval and says nothing; closes its own sockets only when the node closed
     /// them (so it holds every connection the node keeps). Counts the connections and those the node closed.
     static async Task<(int Connected, int ClosedByB)> Flood(TcpNodeTransport node, CancellationToken stop)
