@@ -23,6 +23,7 @@ let all =
         Devices.PciHostBridgeProperties.tests
         Paging.PagingTests.tests
         Transport.FrameProperties.tests
+        Transport.FrameFuzz.tests
         Transport.HelloProperties.tests
         Transport.RdmaReadProperties.tests
         Text.Utf8TextProperties.tests
@@ -30,6 +31,9 @@ let all =
         Vm.GuestProperties.tests
         Vm.StandaloneRunProperties.tests
         Transport.PeerLivenessProperties.tests
+        Transport.AdmissionProperties.tests
+        Transport.LogThrottleProperties.tests
+        Transport.AcceptBackoffProperties.tests
         Cluster.NodeLimitsProperties.tests
         Cluster.NodeInfoProperties.tests
         Cluster.MembershipProperties.tests

@@ -11,6 +11,15 @@ let HttpConnections = 1024
 [<Literal>]
 let TransportConnections = 256
 
+/// Of the incoming transport connections, those still in their hello: past it, the oldest is closed to make room
+/// (core/Transport/Admission.fs), so a client that never authenticates cannot hold the places peers need.
+[<Literal>]
+let UnauthenticatedTransportConnections = 64
+
+/// Of those, from one source address: a flooding client churns its own connections, not other sources'.
+[<Literal>]
+let UnauthenticatedTransportConnectionsPerSource = 16
+
 /// Descriptors for everything else: the VM (KVM, userfaultfd, eventfds), outgoing transport links, files, the
 /// runtime's own.
 [<Literal>]

@@ -49,12 +49,11 @@ public static class ControlApi
         {
             if (token.Refusal(context) is { } refused) return refused;
             if (controller is null) return NotBoot(node, "joins");
-            var (body, problem) = await ReadBody(context, ControlJsonContext.Default.JoinRequest);
-            if (problem is not null) return problem;
-            if (MissingJoinField(body!) is { } missing) return Problems.BadRequest(missing);
-            var info = new NodeInfo(body!.Id!.Value, body.Cpus!.Value, body.MemoryMiB!.Value, body.Address!,
-                Option(body.Initiator));
-            return MemberResult(await controller.JoinAsync(info), info.Id);
+            var (bytes, unreadable) = await ReadBody(context);
+            if (unreadable is not null) return unreadable;
+            var (info, problem) = JoinOf(bytes!);
+            if (problem is not null) return Problems.BadRequest(problem);
+            return MemberResult(await controller.JoinAsync(info!), info!.Id);
         });
 
         app.MapPost("/v1/cluster/nodes/{id}/drain", async (HttpContext context, string id) =>
@@ -96,10 +95,10 @@ public static class ControlApi
         {
             if (token.Refusal(context) is { } refused) return refused;
             if (controller is null) return NotBoot(node, "the VM");
-            var (body, problem) = await ReadBody(context, ControlJsonContext.Default.VmStartRequest);
-            if (problem is not null) return problem;
-            var (request, invalid) = VmRequestOf(body!);
-            if (invalid is not null) return Problems.BadRequest(invalid);
+            var (bytes, unreadable) = await ReadBody(context);
+            if (unreadable is not null) return unreadable;
+            var (request, problem) = VmStartOf(bytes!);
+            if (problem is not null) return Problems.BadRequest(problem);
             return VmResult(await controller.StartVmAsync(request!));
         });
 
@@ -122,8 +121,32 @@ public static class ControlApi
     static IResult NotBoot(ControlIdentity node, string what) =>
         Problems.NotFound($"node {node.Id} is a memory node; {what} is on the boot node at {node.BootUrl}");
 
-    /// The body as T, or the 400 problem naming what is wrong with it.
-    static async Task<(T? Body, IResult? Problem)> ReadBody<T>(HttpContext context, JsonTypeInfo<T> type) where T : class
+    /// A join's body as the node it describes, or the problem (400) naming what is wrong with it.
+    public static (NodeInfo? Info, string? Problem) JoinOf(byte[] bytes)
+    {
+        var (body, problem) = Parse(bytes, ControlJsonContext.Default.JoinRequest);
+        if (problem is not null) return (null, problem);
+        if (MissingJoinField(body!) is { } missing) return (null, missing);
+        return (new NodeInfo(body!.Id!.Value, body.Cpus!.Value, body.MemoryMiB!.Value, body.Address!, Option(body.Initiator)), null);
+    }
+
+    /// A VM start's body as the request, or the problem (400) naming what is wrong with it.
+    public static (VmRequest? Request, string? Problem) VmStartOf(byte[] bytes)
+    {
+        var (body, problem) = Parse(bytes, ControlJsonContext.Default.VmStartRequest);
+        return problem is not null ? (null, problem) : VmRequestOf(body!);
+    }
+
+    static (T? Body, string? Problem) Parse<T>(byte[] bytes, JsonTypeInfo<T> type) where T : class
+    {
+        if (bytes.Length == 0)
+            return (null, "expected a JSON object in the body, found an empty body");
+        var body = JsonInput.Parse(bytes, type, out var problem);
+        return (body, problem);
+    }
+
+    /// The body's bytes within the size limit, or the problem (413, 415) refusing them.
+    static async Task<(byte[]? Body, IResult? Problem)> ReadBody(HttpContext context)
     {
         if (context.Request.ContentType is { } contentType && !IsJson(contentType))
             return (null, Problems.Of(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type",
@@ -139,11 +162,7 @@ public static class ControlApi
                 return (null, TooLarge());
             buffer.Write(chunk, 0, read);
         }
-        var bytes = buffer.ToArray();
-        if (bytes.Length == 0)
-            return (null, Problems.BadRequest("expected a JSON object in the body, found an empty body"));
-        var body = JsonInput.Parse(bytes, type, out var problem);
-        return body is null ? (null, Problems.BadRequest(problem!)) : (body, null);
+        return (buffer.ToArray(), null);
     }
 
     static IResult TooLarge() =>

@@ -13,6 +13,9 @@ public interface INodeStatus
     /// Bytes moved to and from each peer over the transport.
     IReadOnlyList<Transport.PeerTraffic> Traffic();
 
+    /// The transport's incoming connections and refusals.
+    Transport.IncomingStats Incoming();
+
     /// The boot node's pager while a VM runs; null on memory nodes and when no VM runs.
     PagerStatus? Pager();
 }

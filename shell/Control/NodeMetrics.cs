@@ -17,6 +17,8 @@ public sealed class NodeMetrics
     readonly Gauge pagesRemote;
     readonly Gauge pagesStored;
     readonly Counter peerBytes;
+    readonly Counter incomingRefusals;
+    readonly Gauge incomingConnections;
     // Bucket counts already observed into the histogram: each scrape observes only what is new.
     long[] observedLatencyCounts = [];
     readonly Lock scrape = new();
@@ -36,6 +38,10 @@ public sealed class NodeMetrics
         pagesRemote = factory.CreateGauge("ssihv_pages_remote", "Pages of a home node's guest memory whose newest bytes are only at that home.", "node");
         pagesStored = factory.CreateGauge("ssihv_pages_stored", "Pages held in this node's page store.");
         peerBytes = factory.CreateCounter("ssihv_peer_bytes_total", "Bytes moved over the transport to (sent) and from (received) each peer.", "peer", "direction");
+        incomingRefusals = factory.CreateCounter("ssihv_transport_refusals_total",
+            "Incoming transport connections closed before they served a peer, by reason: evicted or refused by the admission, a failed hello, a failed accept (docs/transport.md, \"Admission\").", "reason");
+        incomingConnections = factory.CreateGauge("ssihv_transport_incoming_connections",
+            "Incoming transport connections open now: authenticated peers, and unauthenticated ones still in their hello.", "state");
         Registry.AddBeforeCollectCallback(Update);
     }
 
@@ -55,6 +61,11 @@ public sealed class NodeMetrics
                 peerBytes.WithLabels(node, "sent").IncTo(peer.BytesSent);
                 peerBytes.WithLabels(node, "received").IncTo(peer.BytesReceived);
             }
+            var incoming = status.Incoming();
+            incomingConnections.WithLabels("authenticated").Set(incoming.Authenticated);
+            incomingConnections.WithLabels("unauthenticated").Set(incoming.Unauthenticated);
+            foreach (var (reason, count) in incoming.Refusals)
+                incomingRefusals.WithLabels(reason).IncTo(count);
             if (status.Pager() is not { } pager)
                 return;
             foreach (var node in pager.Nodes)

@@ -21,6 +21,13 @@ public static class NodeConfigFile
             problems = [unreadable];
             return false;
         }
+        return TryParse(path, bytes, out config, out problems);
+    }
+
+    /// As <see cref="TryLoad"/> for a file already read; `path` names it in the problems.
+    public static bool TryParse(string path, byte[] bytes, out NodeConfig.NodeConfig config, out IReadOnlyList<string> problems)
+    {
+        config = null!;
         var document = JsonInput.Parse(bytes, NodeConfigJsonContext.Default.NodeConfigDocument, out var problem);
         if (document is null)
         {

@@ -15,6 +15,8 @@ public sealed class NodeStatus(HomePageStore home, INodeTransport transport, Nod
 
     public IReadOnlyList<PeerTraffic> Traffic() => transport.Traffic();
 
+    public IncomingStats Incoming() => transport.Incoming();
+
     public PagerStatus? Pager()
     {
         if (effects.LastPager is not { } pager)

@@ -43,6 +43,9 @@ public interface INodeTransport : IAsyncDisposable
 
     /// Bytes moved per peer so far (frames included).
     IReadOnlyList<PeerTraffic> Traffic();
+
+    /// Incoming connections and what was refused (docs/transport.md, "Admission").
+    IncomingStats Incoming();
 }
 
 /// <summary>
@@ -76,3 +79,9 @@ public sealed class PeerRefusedException(int node, string message) : TransportEx
 {
     public int Node { get; } = node;
 }
+
+/// <summary>
+/// Incoming connections now, by whether their hello accepted the peer, and the refusals so far by kind (the
+/// labels of core IncomingRefusal: evictions and refusals by the admission, failed hellos, failed accepts).
+/// </summary>
+public sealed record IncomingStats(int Authenticated, int Unauthenticated, IReadOnlyDictionary<string, long> Refusals);

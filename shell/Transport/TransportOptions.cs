@@ -56,6 +56,10 @@ public sealed record TransportOptions(int Self, IPEndPoint Listen, ClusterSecret
     /// node that never holds a copy (tests and benchmarks of page traffic alone).
     public IInvalidationService Invalidations { get; init; } = HoldsNoCopies.Instance;
 
+    /// Refusals of incoming connections (evictions, failed hellos, failed accepts) write at most one line per
+    /// kind per interval, which counts the ones left unlogged (docs/transport.md, "Admission").
+    public TimeSpan RefusalLogInterval { get; init; } = TimeSpan.FromSeconds(10);
+
     /// One line per event worth a person's attention (connections, refusals, losses); never per request.
     public Action<string> Log { get; init; } = static _ => { };
 
@@ -78,6 +82,7 @@ public sealed record TransportOptions(int Self, IPEndPoint Listen, ClusterSecret
         Positive(ReconnectWindow, nameof(ReconnectWindow));
         Positive(PingInterval, nameof(PingInterval));
         Positive(PingTimeout, nameof(PingTimeout));
+        Positive(RefusalLogInterval, nameof(RefusalLogInterval));
     }
 
     static void Positive(TimeSpan value, string name)

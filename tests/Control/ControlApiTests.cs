@@ -469,6 +469,9 @@ public sealed class ControlApiTests
         Assert.Contains("ssihv_peer_bytes_total{peer=\"1\",direction=\"sent\",ssihv_node=\"0\"} 12288", text);
         Assert.Contains("ssihv_peer_bytes_total{peer=\"1\",direction=\"received\",ssihv_node=\"0\"} 20480", text);
         Assert.Contains("ssihv_page_faults_total{kind=\"write_protect\",ssihv_node=\"0\"} 2", text);
+        Assert.Contains("ssihv_transport_refusals_total{reason=\"source_share\",ssihv_node=\"0\"} 321", text);
+        Assert.Contains("ssihv_transport_refusals_total{reason=\"hello_rejected\",ssihv_node=\"0\"} 4", text);
+        Assert.Contains("ssihv_transport_incoming_connections{state=\"unauthenticated\",ssihv_node=\"0\"} 5", text);
         // A second scrape reports the same histogram, not twice the faults.
         var again = await cluster.Http.GetStringAsync(new Uri(boot.HttpUrl, "/metrics"));
         Assert.Contains("ssihv_remote_fault_latency_seconds_count{ssihv_node=\"0\"} 10", again);

@@ -66,6 +66,9 @@ public sealed class FixedNodeStatus : INodeStatus
 
     public IReadOnlyList<Shell.Transport.PeerTraffic> Traffic() => [new(1, 4096 * 3, 4096 * 5, 3, 5, "RDMA READ over rxe0")];
 
+    public Shell.Transport.IncomingStats Incoming() =>
+        new(2, 5, new Dictionary<string, long> { ["source_share"] = 321, ["hello_rejected"] = 4 });
+
     public PagerStatus? Pager() => new(
         [new NodePages(0, 262144, 0, 1000, 0), new NodePages(1, 131072, 700, 40, 660)],
         new FaultCounts(Read: 11, Write: 7, WriteProtect: 2, ZeroFills: 9, Fetches: 8, WriteBacks: 3, Evictions: 4),

@@ -160,6 +160,8 @@ public sealed class RdmaNodeTransport : INodeTransport
         }
     }
 
+    public IncomingStats Incoming() => tcp.Incoming();
+
     public IReadOnlyList<PeerTraffic> Traffic() =>
         tcp.Traffic().Select(t => t with { Fetches = FetchPath(t.Node) }).ToList();
 

@@ -4,8 +4,14 @@ using SsiHv.Core.Transport;
 
 namespace SsiHv.Shell.Transport.Tcp;
 
-/// <summary>The hello was refused (by us or the peer), timed out, or the bytes were not frames; the text says which and why.</summary>
-public sealed class HelloFailedException(string message, Exception? inner = null) : Exception(message, inner);
+/// <summary>
+/// The hello was refused (by us or the peer), timed out, or the bytes were not frames; the text says which and
+/// why, `Kind` the same for counting (an accepted connection's failures are counted and logged by kind).
+/// </summary>
+public sealed class HelloFailedException(IncomingRefusal kind, string message) : Exception(message)
+{
+    public IncomingRefusal Kind { get; } = kind;
+}
 
 /// <summary>
 /// Runs the core hello state machine (core/Transport/Hello.fs) over a fresh connection, on the connection's own
@@ -33,7 +39,7 @@ public static class HelloExchange
                     case HelloAction.Accept accept:
                         return accept.peer;
                     case HelloAction.Close close:
-                        throw new HelloFailedException(close.reason);
+                        throw new HelloFailedException(IncomingRefusal.HelloRejected, close.reason);
                 }
             }
             var remaining = deadline - Environment.TickCount64;
@@ -50,7 +56,7 @@ public static class HelloExchange
                 throw TimedOut(timeout, state);
             }
             if (frame.IsClosed)
-                throw new HelloFailedException($"the peer closed the connection during the hello ({Describe(state)})");
+                throw new HelloFailedException(IncomingRefusal.HelloAbandoned, $"the peer closed the connection during the hello ({Describe(state)})");
             if (frame.Malformed is { } malformedHeader)
                 throw RefuseMalformed(socket, malformedHeader);
             var decoded = socket.Decode(frame);
@@ -62,12 +68,12 @@ public static class HelloExchange
     }
 
     static HelloFailedException TimedOut(TimeSpan timeout, HelloState state) =>
-        new($"the hello did not finish within the connect timeout ({timeout.TotalSeconds:0.###} s; {Describe(state)})");
+        new(IncomingRefusal.HelloTimedOut, $"the hello did not finish within the connect timeout ({timeout.TotalSeconds:0.###} s; {Describe(state)})");
 
     static HelloFailedException RefuseMalformed(FrameSocket socket, string error)
     {
         socket.TrySend(WireFrame.EncodeError(0, ErrorCodeModule.malformedFrame, error));
-        return new HelloFailedException($"malformed frame during the hello: {error}");
+        return new HelloFailedException(IncomingRefusal.HelloMalformed, $"malformed frame during the hello: {error}");
     }
 
     static string Describe(HelloState state) => state switch

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Sockets;
 using SsiHv.Core.Transport;
 
@@ -8,23 +9,37 @@ namespace SsiHv.Shell.Transport.Tcp;
 /// from the page service, each reply written into one reused buffer. An Invalidate is answered when the
 /// invalidation service has dropped the copy, which may be later, from another thread: meanwhile this reader
 /// serves the peer's next requests. Whatever the peer sends, only this connection ends: a malformed frame gets
-/// ErrorReply(malformedFrame) and a close, a failed hello a close, and each is logged with the peer's address.
+/// ErrorReply(malformedFrame) and a close, and is logged with the peer's address; a failed hello a close,
+/// counted and logged by kind at most once per interval (IncomingAdmission). Until its hello accepts the peer,
+/// the admission may evict it to make room for a newer connection.
 /// </summary>
-public sealed class IncomingConnection(TcpNodeTransport owner, FrameSocket socket)
+public sealed class IncomingConnection(TcpNodeTransport owner, long id, FrameSocket socket)
 {
     readonly byte[] reply = new byte[WireFrame.PageFrameLength];
     string who = socket.Remote.ToString();
     int peer;
     PeerCounters? counters;
+    int evicted;
+
+    public IPEndPoint Remote => socket.Remote;
+    /// The thread that serves it; the transport joins it when it stops.
+    public Thread? Thread { get; set; }
 
     public void Close() => socket.Close();
+
+    /// Closes it for the admission, which counted and logged it: its hello's end is no news.
+    public void Evict()
+    {
+        Volatile.Write(ref evicted, 1);
+        socket.Close();
+    }
 
     /// Runs on the connection's own thread (FrameSocket says why) until the peer or the transport closes it.
     public void Serve()
     {
         try
         {
-            if (Hello() is not { } authenticated)
+            if (Hello() is not { } authenticated || !owner.Admission.HelloAccepted(id))
                 return;
             peer = authenticated;
             counters = owner.CountersOf(peer);
@@ -53,8 +68,8 @@ public sealed class IncomingConnection(TcpNodeTransport owner, FrameSocket socke
         }
         catch (HelloFailedException e)
         {
-            if (!owner.Stopping.IsCancellationRequested)
-                owner.Log($"transport: node {owner.Self}: closed the connection from {who}: {e.Message}");
+            if (!owner.Stopping.IsCancellationRequested && Volatile.Read(ref evicted) == 0)
+                owner.Admission.Refused(e.Kind, $"closed the connection from {who}: {e.Message}");
             return null;
         }
     }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
+using SsiHv.Core.Transport;
 
 namespace SsiHv.Shell.Transport.Tcp;
 
@@ -15,13 +16,11 @@ public sealed class TcpNodeTransport : INodeTransport
     readonly CancellationTokenSource stopping = new();
     readonly ConcurrentDictionary<int, PeerLink> links = new();
     readonly ConcurrentDictionary<int, PeerCounters> counters = new();
-    readonly ConcurrentDictionary<IncomingConnection, Thread> incoming = new();
+    readonly ConcurrentDictionary<long, IncomingConnection> incoming = new();
     readonly Thread acceptLoop;
     readonly Timer sweep;
     readonly long requestTimeoutMs;
-    /// Each incoming connection has a thread; a flood of unauthenticated connections must not exhaust them.
-    /// Far above any cluster's size (one connection per peer), far below what a host can hold.
-    const int MaxIncomingConnections = Core.Cluster.NodeLimits.TransportConnections;
+    long lastConnection;
     int sweeping;
     int disposed;
 
@@ -34,6 +33,7 @@ public sealed class TcpNodeTransport : INodeTransport
         Options = options;
         SideChannel = sideChannel;
         requestTimeoutMs = (long)options.RequestTimeout.TotalMilliseconds;
+        Admission = new IncomingAdmission(options.Self, options.RefusalLogInterval, options.Log);
         listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         try
         {
@@ -64,6 +64,8 @@ public sealed class TcpNodeTransport : INodeTransport
     public int Self => Options.Self;
     public IPEndPoint ListenEndpoint { get; }
     public CancellationToken Stopping => stopping.Token;
+    /// Which incoming connections are kept, and the refusals' counts and log lines.
+    public IncomingAdmission Admission { get; }
     public event Action<int, string>? PeerLost;
 
     public void Log(string line) => Options.Log(line);
@@ -217,6 +219,7 @@ public sealed class TcpNodeTransport : INodeTransport
                 }
                 KeepAlive(link, now);
             }
+            Admission.LogSummaries();
         }
         finally
         {
@@ -263,6 +266,8 @@ public sealed class TcpNodeTransport : INodeTransport
         return traffic;
     }
 
+    public IncomingStats Incoming() => Admission.Snapshot();
+
     public void RaisePeerLost(int node, string reason)
     {
         try
@@ -278,20 +283,27 @@ public sealed class TcpNodeTransport : INodeTransport
 
     void AcceptLoop()
     {
+        var failuresInARow = 0;
         while (true)
         {
             Socket socket;
             try
             {
                 socket = listener.Accept();
+                failuresInARow = 0;
             }
             catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {
-                if (stopping.IsCancellationRequested)
+                if (stopping.IsCancellationRequested || e is ObjectDisposedException)
                     return;
-                // e.g. EMFILE or a connection reset before accept: this one is lost, the listener goes on.
-                Log($"transport: node {Self}: accept failed: {e.Message}");
-                Thread.Sleep(10);
+                // Out of descriptors or buffers (EMFILE, ENFILE, ENOBUFS): the connection waits in the listen
+                // queue and an accept at once fails at once, so wait as core AcceptBackoff says.
+                var (inARow, delayMs) = AcceptBackoff.after(AcceptFailureOf(((SocketException)e).SocketErrorCode), failuresInARow);
+                failuresInARow = inARow;
+                Admission.Refused(IncomingRefusal.AcceptFailed,
+                    $"accept failed: {e.Message}{(delayMs > 0 ? $"; accepting again in {delayMs} ms" : "")}");
+                if (delayMs > 0 && stopping.Token.WaitHandle.WaitOne(TimeSpan.FromMilliseconds(delayMs)))
+                    return;
                 continue;
             }
             if (stopping.IsCancellationRequested)
@@ -299,20 +311,50 @@ public sealed class TcpNodeTransport : INodeTransport
                 socket.Dispose();
                 return;
             }
-            if (incoming.Count >= MaxIncomingConnections)
+            Admit(socket);
+        }
+    }
+
+    static AcceptBackoff.AcceptFailure AcceptFailureOf(SocketError error) => error switch
+    {
+        SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable => AcceptBackoff.AcceptFailure.ResourcesExhausted,
+        SocketError.ConnectionAborted or SocketError.ConnectionReset => AcceptBackoff.AcceptFailure.ConnectionAborted,
+        _ => AcceptBackoff.AcceptFailure.OtherFailure,
+    };
+
+    /// Performs what core Admission decides about a new connection: evict an older unauthenticated one, serve
+    /// the new one on its own thread, or refuse it.
+    void Admit(Socket socket)
+    {
+        var id = ++lastConnection;
+        var remote = socket.RemoteEndPoint as IPEndPoint;
+        var source = remote?.Address.ToString() ?? "unknown";
+        foreach (var action in Admission.Arrive(id, source))
+        {
+            switch (action)
             {
-                Log($"transport: node {Self}: refused a connection from {socket.RemoteEndPoint}: {MaxIncomingConnections} incoming connections are open already");
-                socket.Dispose();
-                continue;
+                case AdmissionAction.Evict evict:
+                    if (incoming.TryGetValue(evict.connection, out var victim))
+                        victim.Evict();
+                    Admission.Refused(evict.reason, $"{IncomingRefusalModule.describe(IncomingAdmission.Limits, evict.reason)}: {victim?.Remote.ToString() ?? evict.source}");
+                    break;
+                case AdmissionAction.Refuse refuse:
+                    socket.Dispose();
+                    Admission.Refused(refuse.reason, $"{IncomingRefusalModule.describe(IncomingAdmission.Limits, refuse.reason)}: {remote}");
+                    break;
+                case AdmissionAction.Admit:
+                    var connection = new IncomingConnection(this, id, new FrameSocket(socket));
+                    incoming[id] = connection;
+                    var thread = new Thread(() =>
+                    {
+                        connection.Serve();
+                        incoming.TryRemove(id, out _);
+                        Admission.Ended(id);
+                    }) { IsBackground = true, Name = $"transport {Self} serve" };
+                    connection.Thread = thread;
+                    thread.Start();
+                    break;
             }
-            var connection = new IncomingConnection(this, new FrameSocket(socket));
-            var thread = new Thread(() =>
-            {
-                connection.Serve();
-                incoming.TryRemove(connection, out _);
-            }) { IsBackground = true, Name = $"transport {Self} serve" };
-            incoming[connection] = thread;
-            thread.Start();
         }
     }
 
@@ -342,11 +384,11 @@ public sealed class TcpNodeTransport : INodeTransport
         WakeAcceptLoop();
         acceptLoop.Join(Options.ConnectTimeout);
         listener.Dispose();
-        foreach (var (connection, _) in incoming)
+        foreach (var (_, connection) in incoming)
             connection.Close();
         var deadline = Environment.TickCount64 + (long)Options.ConnectTimeout.TotalMilliseconds;
-        foreach (var (_, thread) in incoming)
-            thread.Join(TimeSpan.FromMilliseconds(Math.Max(0, deadline - Environment.TickCount64)));
+        foreach (var (_, connection) in incoming)
+            connection.Thread?.Join(TimeSpan.FromMilliseconds(Math.Max(0, deadline - Environment.TickCount64)));
         Log($"transport: node {Self}: stopped");
     }
 }
