@@ -27,6 +27,7 @@ let all =
         Transport.RdmaReadProperties.tests
         Text.Utf8TextProperties.tests
         Input.InputFileProperties.tests
+        Input.ImagePathProperties.tests
         Vm.GuestProperties.tests
         Vm.StandaloneRunProperties.tests
         Transport.PeerLivenessProperties.tests

@@ -64,7 +64,10 @@ public sealed class NodeHost : IAsyncDisposable
     {
         var bootUrl = config.Role is NodeConfig.NodeRole.MemoryNode member ? member.joinUrl : null;
         var identity = new ControlIdentity(config.Id, config.Cpus, config.MemoryMiB, config.Transport.ToString(),
-            controller is not null, bootUrl, config.ApiToken);
+            controller is not null, bootUrl, config.ApiToken)
+        {
+            ImageDirectory = (config.Role as NodeConfig.NodeRole.BootNode)?.Item.ImageDirectory?.Value,
+        };
         var listen = new IPEndPoint(IPAddress.Parse(config.Http.Address), config.Http.Port);
         server = await ControlServer.StartAsync(listen, identity, controller, status, new NodeMetrics(status, config.Id), cancellation);
         log($"control API on http://{server.Endpoint} ({(controller is null ? $"memory node of {bootUrl}" : "boot node")}, transport {config.Transport})");
