@@ -34,6 +34,7 @@ let all =
         Cluster.NodeLimitsProperties.tests
         Cluster.NodeInfoProperties.tests
         Cluster.MembershipProperties.tests
+        Cluster.RejoinProperties.tests
         Cluster.NodeConfigProperties.tests
         Cluster.ClusterTopologyProperties.tests
         Cluster.ClusterPlanProperties.tests

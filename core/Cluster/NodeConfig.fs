@@ -26,7 +26,8 @@ type RawNodeConfig =
       ReadAheadPages: int option
       StoreMiB: int64 option
       TimeoutScale: int option
-      ImageDirectory: string option }
+      ImageDirectory: string option
+      MemberRetentionSeconds: int option }
 
 /// What only the boot node is configured with.
 type BootSettings =
@@ -36,7 +37,9 @@ type BootSettings =
       /// The pager's read-ahead block (docs/pager.md, "Read-ahead"; 0: off).
       ReadAheadPages: int
       /// The one directory whose files POST /v1/vm may name as kernel and initrd (ImagePath); None: no file.
-      ImageDirectory: string option }
+      ImageDirectory: string option
+      /// How long a Left or Lost member stays listed before it is pruned (Membership).
+      MemberRetention: TimeSpan }
 
 type NodeRole =
     /// Runs the membership and the VM.
@@ -66,6 +69,8 @@ type ConfigError = { Field: string; Rule: string }
 
 let minimumApiTokenLength = 16
 let maximumTimeoutScale = 100
+/// A week: the view of a cluster whose nodes come and go must stay small.
+let maximumMemberRetentionSeconds = 7 * 24 * 3600
 let minimumSecretHexDigits = ClusterSecret.minimumLength * 2
 
 let private error field rule = { Field = field; Rule = rule }
@@ -134,18 +139,28 @@ let private role (raw: RawNodeConfig) =
             | Some path when not (path.StartsWith '/') ->
                 [ error "imageDirectory" (sprintf "expected an absolute directory path (starting with /), found \"%s\"" path) ]
             | _ -> []
-        match topology @ budget @ readAhead @ imageDirectory with
+        let retention =
+            match raw.MemberRetentionSeconds with
+            | Some s when s < 1 || s > maximumMemberRetentionSeconds ->
+                [ error "memberRetentionSeconds" (sprintf "expected a whole number of seconds from 1 to %d, found %d" maximumMemberRetentionSeconds s) ]
+            | _ -> []
+        match topology @ budget @ readAhead @ imageDirectory @ retention with
         | [] ->
             Ok(BootNode
                 { TopologyFile = raw.Topology
                   MemoryBudgetMiB = raw.MemoryBudgetMiB
                   ReadAheadPages = raw.ReadAheadPages |> Option.defaultValue Pager.PagerConfig.DefaultReadAheadPages
-                  ImageDirectory = raw.ImageDirectory })
+                  ImageDirectory = raw.ImageDirectory
+                  MemberRetention =
+                    raw.MemberRetentionSeconds
+                    |> Option.map (fun s -> TimeSpan.FromSeconds(float s))
+                    |> Option.defaultValue Membership.defaultRetention })
         | errors -> Error errors
     | (None | Some false), Some url ->
         let urlErrors = match parseJoinUrl url with Ok _ -> [] | Error rule -> [ error "join" rule ]
         let errors = urlErrors @ bootOnly "topology" raw.Topology.IsSome @ bootOnly "memoryBudgetMiB" raw.MemoryBudgetMiB.IsSome
                      @ bootOnly "readAheadPages" raw.ReadAheadPages.IsSome @ bootOnly "imageDirectory" raw.ImageDirectory.IsSome
+                     @ bootOnly "memberRetentionSeconds" raw.MemberRetentionSeconds.IsSome
         match errors, parseJoinUrl url with
         | [], Ok url -> Ok(MemoryNode url)
         | errors, _ -> Error errors
@@ -178,7 +193,7 @@ let private contribution (raw: RawNodeConfig) =
 /// The fields in the order of docs/node-host.md's table, the order errors are reported in.
 let private tableOrder =
     [ "id"; "transport"; "http"; "secret"; "apiToken"; "cpus"; "memoryMiB"; "initiator"; "boot"; "join"; "topology"
-      "memoryBudgetMiB"; "readAheadPages"; "imageDirectory"; "storeMiB"; "timeoutScale" ]
+      "memoryBudgetMiB"; "readAheadPages"; "imageDirectory"; "memberRetentionSeconds"; "storeMiB"; "timeoutScale" ]
 
 let private resultErrors (result: Result<'a, ConfigError list>) = match result with Error e -> e | Ok _ -> []
 

@@ -73,5 +73,6 @@ public static class NodeConfigFile
     static NodeConfig.RawNodeConfig ToRaw(NodeConfigDocument d) =>
         new(Option(d.Id), Option(d.Transport), Option(d.Http), Option(d.Secret), Option(d.ApiToken), Option(d.Cpus),
             Option(d.MemoryMiB), Option(d.Initiator), Option(d.Boot), Option(d.Join), Option(d.Topology),
-            Option(d.MemoryBudgetMiB), Option(d.ReadAheadPages), Option(d.StoreMiB), Option(d.TimeoutScale), Option(d.ImageDirectory));
+            Option(d.MemoryBudgetMiB), Option(d.ReadAheadPages), Option(d.StoreMiB), Option(d.TimeoutScale), Option(d.ImageDirectory),
+            Option(d.MemberRetentionSeconds));
 }

@@ -24,15 +24,18 @@ public sealed class ControlCluster : IAsyncDisposable
 
     /// A node config file's record as read: the boot node's when <paramref name="join"/> is null.
     public static NodeConfig.RawNodeConfig RawConfig(
-        int id, int cpus, long memoryMiB, string? join, int? initiator = null, string token = Token, string? imageDirectory = null) =>
+        int id, int cpus, long memoryMiB, string? join, int? initiator = null, string token = Token, string? imageDirectory = null,
+        int? memberRetentionSeconds = null) =>
         new(Some(id), Some($"127.0.0.1:{7200 + id}"), Some("127.0.0.1:0"), Some("00112233445566778899aabbccddeeff"), Some(token),
             Some(cpus), Some(memoryMiB), initiator is { } i ? Some(i) : null, join is null ? Some(true) : null,
-            join is null ? null : Some(join), null, null, null, null, null, imageDirectory is null ? null : Some(imageDirectory));
+            join is null ? null : Some(join), null, null, null, null, null, imageDirectory is null ? null : Some(imageDirectory),
+            memberRetentionSeconds is { } r ? Some(r) : null);
 
     public static NodeConfig.NodeConfig Config(
-        int id, int cpus, long memoryMiB, string? join, int? initiator = null, string token = Token, string? imageDirectory = null)
+        int id, int cpus, long memoryMiB, string? join, int? initiator = null, string token = Token, string? imageDirectory = null,
+        int? memberRetentionSeconds = null)
     {
-        var validated = NodeConfig.validate(RawConfig(id, cpus, memoryMiB, join, initiator, token, imageDirectory));
+        var validated = NodeConfig.validate(RawConfig(id, cpus, memoryMiB, join, initiator, token, imageDirectory, memberRetentionSeconds));
         Assert.True(validated.IsOk, validated.IsError ? string.Join("; ", validated.ErrorValue.Select(NodeConfig.errorText)) : "");
         return validated.ResultValue;
     }
