@@ -77,6 +77,7 @@ public sealed class NodeCommand : ICommand
         }
         var boot = (config.Role as NodeConfig.NodeRole.BootNode)?.Item;
         var effects = new NodeEffects(config.Id, boot?.MemoryBudgetMiB?.Value, boot?.ReadAheadPages ?? Core.Paging.Pager.PagerConfigModule.DefaultReadAheadPages,
+            boot?.ImageDirectory?.Value,
             home, transport, log);
         await using var host = new NodeHost(config, template, effects, new NodeStatus(home, transport, effects), log,
             NodeHostTimeouts.Default.Scaled(config.TimeoutScale));

@@ -35,6 +35,22 @@ public sealed class ImageDirectory(string? configured)
         return FSharpResult<VmRequest, ImagePath.ImagePathRefusal>.NewOk(new VmRequest(guest, request.Timeout));
     }
 
+    /// <summary>
+    /// Why the file `requested` for `field` may not be read, given the path the kernel says its open descriptor has
+    /// (<see cref="InputFiles.Read(string, InputFile.InputKind, Func{string, string?}?)"/>); null when it may. This
+    /// closes the gap between the check of a request and the read at the VM's start, in which a path inside
+    /// could have been swapped for a symlink leading out. As at the request, the refusal names the path asked
+    /// for, not where it leads.
+    /// </summary>
+    public string? RefusalOfOpened(string field, string requested, string openedPath)
+    {
+        var checkedFirst = ImagePath.precheck(directory, field, requested);
+        var admitted = checkedFirst.IsError
+            ? FSharpResult<string, ImagePath.ImagePathRefusal>.NewError(checkedFirst.ErrorValue)
+            : ImagePath.admit(configured!, Resolve(configured!), field, requested, ImagePath.Resolution.NewResolved(openedPath));
+        return admitted.IsError ? ImagePath.ImagePathRefusalModule.text(admitted.ErrorValue) : null;
+    }
+
     FSharpResult<string, ImagePath.ImagePathRefusal> Admit(string field, string path)
     {
         var checkedFirst = ImagePath.precheck(directory, field, path);

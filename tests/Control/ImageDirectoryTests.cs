@@ -108,6 +108,22 @@ public sealed class ImageDirectoryTests : IDisposable
     }
 
     [Fact]
+    public void A_file_opened_at_the_VMs_start_is_checked_again_by_where_its_descriptor_leads()
+    {
+        // As if `vmlinuz` had been swapped for a symlink leading out after the request was admitted.
+        var images = new Shell.Input.ImageDirectory(this.images);
+        var swapped = Path.Combine(this.images, "escape");
+
+        var refused = Assert.Throws<Shell.Input.InputFileException>(() =>
+            Shell.Input.InputFiles.Read(swapped, Core.Input.InputFile.InputKind.Kernel, opened => images.RefusalOfOpened("kernel", swapped, opened)));
+        Assert.Equal($"{swapped}: kernel: {swapped} is not inside the boot node's imageDirectory {this.images} (symlinks and .. resolved); put the file there", refused.Message);
+        Assert.DoesNotContain(SecretContent, refused.Message);
+        var inside = Path.Combine(this.images, "vmlinuz");
+        Assert.Equal([0x7f, (byte)'E', (byte)'L', (byte)'F'],
+            Shell.Input.InputFiles.Read(inside, Core.Input.InputFile.InputKind.Kernel, opened => images.RefusalOfOpened("kernel", inside, opened)));
+    }
+
+    [Fact]
     public async Task Files_inside_are_accepted_and_the_VM_is_started_with_their_canonical_paths()
     {
         await using var cluster = new ControlCluster();
