@@ -28,6 +28,7 @@ let all =
         Transport.RdmaReadProperties.tests
         Text.Utf8TextProperties.tests
         Input.InputFileProperties.tests
+        Input.ImagePathProperties.tests
         Vm.GuestProperties.tests
         Vm.StandaloneRunProperties.tests
         Transport.PeerLivenessProperties.tests
@@ -37,6 +38,7 @@ let all =
         Cluster.NodeLimitsProperties.tests
         Cluster.NodeInfoProperties.tests
         Cluster.MembershipProperties.tests
+        Cluster.RejoinProperties.tests
         Cluster.NodeConfigProperties.tests
         Cluster.ClusterTopologyProperties.tests
         Cluster.ClusterPlanProperties.tests

@@ -45,6 +45,8 @@ type NodeConfig =
       Topology: string option
       /// Boot node only.
       MemoryBudgetMiB: int64 option
+      /// Boot node only: where the files of the VM request are (ImagePath).
+      ImageDirectory: string option
       /// Room for the whole guest on every node, so any node can take over a drained node's pages.
       StoreMiB: int64
       /// NodeConfig's timeoutScale, the input's for every node.
@@ -60,7 +62,9 @@ type PlanInput =
       /// None: half of the boot node's memory (so that remote nodes' pages are really paged).
       MemoryBudgetMiB: int64 option
       /// None: `defaultTimeoutScale` of the addressing.
-      TimeoutScale: int option }
+      TimeoutScale: int option
+      /// The boot node's imageDirectory: where the shell put the kernel and initrd it asks the cluster to boot.
+      ImageDirectory: string option }
 
 type ClusterPlan =
     { /// In node id order.
@@ -185,6 +189,7 @@ let plan (input: PlanInput) : Result<ClusterPlan, PlanError list> =
                       Join = if isBoot then None else Some bootUrl
                       Topology = if isBoot then Some input.TopologyPath else None
                       MemoryBudgetMiB = if isBoot then budget else None
+                      ImageDirectory = if isBoot then input.ImageDirectory else None
                       StoreMiB = max node.MemoryMiB (Topology.totalMemoryMiB input.Topology)
                       TimeoutScale = input.TimeoutScale |> Option.defaultValue (defaultTimeoutScale input.Addressing) }
                 Ok { Nodes = endpoints |> List.map config; BootNode = boot.Id; BootUrl = bootUrl }

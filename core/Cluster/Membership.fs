@@ -9,8 +9,13 @@
 /// node that runs the VM's vCPUs or homes its memory stops the VM as failed, because its pages are gone
 /// (replicas, not built yet, would change this: docs/design.md §7). The rest of the VM's life (which start a
 /// report is about, the exit code of each other end, the time limits) is VmLifecycle's, which steps this machine.
+///
+/// Members that are Left or Lost stay listed for a retention period, so an operator sees what happened to them,
+/// and are then pruned, so that nodes coming and going do not grow the view without bound. The core has no
+/// clock: the shell sends Tick with its monotonic time, and a departure counts from the first Tick that sees it.
 module SsiHv.Core.Cluster.Membership
 
+open System
 open SsiHv.Core.Paging
 open SsiHv.Core.Vm
 
@@ -36,7 +41,18 @@ type VmState =
     /// With the exit code GET /v1/vm reports (ExitCode).
     | Stopped of reason: string * exitCode: int
 
-type Cluster = { BootNode: NodeId; Members: Map<NodeId, Member>; Vm: VmState }
+type Cluster =
+    { BootNode: NodeId
+      Members: Map<NodeId, Member>
+      Vm: VmState
+      /// How long a Left or Lost member stays listed.
+      Retention: TimeSpan
+      /// When each Left or Lost member was first seen so by a Tick (the shell's monotonic time).
+      Departures: Map<NodeId, TimeSpan> }
+
+/// A Left or Lost member is listed this long by default: long enough to read why it went, short enough that
+/// the view stays small.
+let defaultRetention = TimeSpan.FromMinutes 10.0
 
 type MembershipEvent =
     | Join of NodeInfo
@@ -52,10 +68,14 @@ type MembershipEvent =
     /// Every node host runs its part of the VM.
     | VmStarted
     | VmStopped of reason: string * exitCode: int
+    /// The shell's monotonic time now (since the boot node started); prunes members gone for the retention.
+    | Tick of now: TimeSpan
 
 type MembershipError =
     | InvalidNode of NodeId * NodeInfoError list
-    | AlreadyMember of NodeId * MemberState
+    /// A join under the id of a member that is in; `differences` says how the join differs from it, empty when
+    /// it does not (a draining member joining again).
+    | AlreadyMember of NodeId * MemberState * differences: string list
     | UnknownNode of NodeId
     | WrongState of NodeId * MemberState * needed: string
     | IsBootNode of NodeId * refused: string
@@ -73,7 +93,10 @@ module MembershipError =
     let text (error: MembershipError) =
         match error with
         | InvalidNode(id, errors) -> sprintf "node %d cannot join: %s" id (errors |> List.map NodeInfoError.text |> String.concat "; ")
-        | AlreadyMember(id, state) -> sprintf "node %d has already joined (it is %A); it must leave or be drained before it joins again" id state
+        | AlreadyMember(id, state, []) -> sprintf "node %d has already joined (it is %A); it must leave or be drained before it joins again" id state
+        | AlreadyMember(id, state, differences) ->
+            sprintf "node %d is already a member (%A) with other values: %s; one id is one node: let it leave (or drain it) before it joins with these, or give this node another id"
+                id state (String.concat "; " differences)
         | UnknownNode id -> sprintf "node %d is not a member of this cluster" id
         | WrongState(id, state, needed) -> sprintf "node %d is %A; %s" id state needed
         | IsBootNode(id, refused) ->
@@ -108,11 +131,21 @@ type MembershipAction =
 let private validate kind (info: NodeInfo) =
     NodeInfo.validate kind info |> Result.mapError (fun errors -> InvalidNode(info.Id, errors))
 
-/// A cluster of the boot node alone, Active, with no VM.
-let create (boot: NodeInfo) =
+/// A cluster of the boot node alone, Active, with no VM; Left and Lost members are pruned after `retention`.
+let create (boot: NodeInfo) (retention: TimeSpan) =
     validate NodeKind.Boot boot
     |> Result.map (fun boot ->
-        { BootNode = boot.Id; Members = Map.ofList [ boot.Id, { Info = boot; State = Active } ]; Vm = NotStarted })
+        { BootNode = boot.Id; Members = Map.ofList [ boot.Id, { Info = boot; State = Active } ]; Vm = NotStarted
+          Retention = retention; Departures = Map.empty })
+
+/// How `asked` differs from `current`, field by field as a join spells them: "memoryMiB 512, asked 1024".
+let differences (current: NodeInfo) (asked: NodeInfo) =
+    let initiator (i: NodeId option) = match i with Some i -> string i | None -> "none"
+    [ if current.Cpus <> asked.Cpus then sprintf "cpus %d, asked %d" current.Cpus asked.Cpus
+      if current.MemoryMiB <> asked.MemoryMiB then sprintf "memoryMiB %d, asked %d" current.MemoryMiB asked.MemoryMiB
+      if current.Address <> asked.Address then sprintf "address %s, asked %s" current.Address asked.Address
+      if current.Initiator <> asked.Initiator then
+          sprintf "initiator %s, asked %s" (initiator current.Initiator) (initiator asked.Initiator) ]
 
 let stateOf (id: NodeId) (cluster: Cluster) = cluster.Members |> Map.tryFind id |> Option.map (fun m -> m.State)
 
@@ -156,9 +189,13 @@ let private join (info: NodeInfo) cluster =
         // The same join again: its reply was lost (a slow boot node answered after the joiner's HTTP timeout),
         // so the joiner retried. It is already in; refusing would make it give up on a cluster it belongs to.
         | Some(Joining | Active) when cluster.Members.[info.Id].Info = info -> cluster, []
-        | Some((Joining | Active | Draining) as state) -> reject cluster (AlreadyMember(info.Id, state))
+        | Some((Joining | Active | Draining) as state) ->
+            reject cluster (AlreadyMember(info.Id, state, differences cluster.Members.[info.Id].Info info))
+        // A node that left or was lost comes back: it is in again, under whatever it now contributes.
         | None | Some Left | Some Lost ->
-            { cluster with Members = cluster.Members |> Map.add info.Id { Info = info; State = Joining } },
+            { cluster with
+                Members = cluster.Members |> Map.add info.Id { Info = info; State = Joining }
+                Departures = cluster.Departures.Remove info.Id },
             [ MembershipAction.Connect info ]
 
 let private drain (m: Member) cluster =
@@ -216,8 +253,23 @@ let private startVm cluster =
             { cluster with Vm = Starting { Nodes = nodes; MemoryHomes = homes } },
             [ MembershipAction.AssembleTopology nodes; MembershipAction.StartVm ]
 
+/// Stamps the departures this Tick sees first and prunes those older than the retention. A pruned Lost node's
+/// transport peer is removed too (a Left one's was when it left); the running VM uses neither.
+let private tick (now: TimeSpan) cluster =
+    let departures =
+        cluster.Members
+        |> Map.filter (fun _ m -> m.State = Left || m.State = Lost)
+        |> Map.map (fun id _ -> cluster.Departures |> Map.tryFind id |> Option.defaultValue now)
+    let expired = departures |> Map.filter (fun _ since -> now - since >= cluster.Retention) |> Map.keys |> List.ofSeq
+    let lost = expired |> List.filter (fun id -> cluster.Members.[id].State = Lost)
+    { cluster with
+        Members = expired |> List.fold (fun members id -> Map.remove id members) cluster.Members
+        Departures = expired |> List.fold (fun d id -> Map.remove id d) departures },
+    lost |> List.map MembershipAction.Disconnect
+
 let step (cluster: Cluster) (event: MembershipEvent) : Cluster * MembershipAction list =
     match event with
+    | Tick now -> tick now cluster
     | Join info -> join info cluster
     | Connected id ->
         withMember id None cluster (fun m ->

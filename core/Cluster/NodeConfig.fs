@@ -25,12 +25,25 @@ type RawNodeConfig =
       MemoryBudgetMiB: int64 option
       ReadAheadPages: int option
       StoreMiB: int64 option
-      TimeoutScale: int option }
+      TimeoutScale: int option
+      ImageDirectory: string option
+      MemberRetentionSeconds: int option }
+
+/// What only the boot node is configured with.
+type BootSettings =
+    { /// Describes the assembled VM's distances, HMAT and caches.
+      TopologyFile: string option
+      MemoryBudgetMiB: int64 option
+      /// The pager's read-ahead block (docs/pager.md, "Read-ahead"; 0: off).
+      ReadAheadPages: int
+      /// The one directory whose files POST /v1/vm may name as kernel and initrd (ImagePath); None: no file.
+      ImageDirectory: string option
+      /// How long a Left or Lost member stays listed before it is pruned (Membership).
+      MemberRetention: TimeSpan }
 
 type NodeRole =
-    /// Runs the membership and the VM. `TopologyFile` describes the assembled VM's distances, HMAT and caches;
-    /// `readAheadPages` is the pager's read-ahead block (docs/pager.md, "Read-ahead"; 0: off).
-    | BootNode of topologyFile: string option * memoryBudgetMiB: int64 option * readAheadPages: int
+    /// Runs the membership and the VM.
+    | BootNode of BootSettings
     /// Joins the boot node whose control API is at this absolute http URL.
     | MemoryNode of joinUrl: string
 
@@ -56,6 +69,8 @@ type ConfigError = { Field: string; Rule: string }
 
 let minimumApiTokenLength = 16
 let maximumTimeoutScale = 100
+/// A week: the view of a cluster whose nodes come and go must stay small.
+let maximumMemberRetentionSeconds = 7 * 24 * 3600
 let minimumSecretHexDigits = ClusterSecret.minimumLength * 2
 
 let private error field rule = { Field = field; Rule = rule }
@@ -118,13 +133,34 @@ let private role (raw: RawNodeConfig) =
             match raw.ReadAheadPages |> Option.bind Pager.PagerConfig.readAheadProblem with
             | Some rule -> [ error "readAheadPages" rule ]
             | None -> []
-        match topology @ budget @ readAhead with
-        | [] -> Ok(BootNode(raw.Topology, raw.MemoryBudgetMiB, raw.ReadAheadPages |> Option.defaultValue Pager.PagerConfig.DefaultReadAheadPages))
+        let imageDirectory =
+            match raw.ImageDirectory with
+            | Some path when path.Contains '\000' -> [ error "imageDirectory" "expected a directory path without NUL characters" ]
+            | Some path when not (path.StartsWith '/') ->
+                [ error "imageDirectory" (sprintf "expected an absolute directory path (starting with /), found \"%s\"" path) ]
+            | _ -> []
+        let retention =
+            match raw.MemberRetentionSeconds with
+            | Some s when s < 1 || s > maximumMemberRetentionSeconds ->
+                [ error "memberRetentionSeconds" (sprintf "expected a whole number of seconds from 1 to %d, found %d" maximumMemberRetentionSeconds s) ]
+            | _ -> []
+        match topology @ budget @ readAhead @ imageDirectory @ retention with
+        | [] ->
+            Ok(BootNode
+                { TopologyFile = raw.Topology
+                  MemoryBudgetMiB = raw.MemoryBudgetMiB
+                  ReadAheadPages = raw.ReadAheadPages |> Option.defaultValue Pager.PagerConfig.DefaultReadAheadPages
+                  ImageDirectory = raw.ImageDirectory
+                  MemberRetention =
+                    raw.MemberRetentionSeconds
+                    |> Option.map (fun s -> TimeSpan.FromSeconds(float s))
+                    |> Option.defaultValue Membership.defaultRetention })
         | errors -> Error errors
     | (None | Some false), Some url ->
         let urlErrors = match parseJoinUrl url with Ok _ -> [] | Error rule -> [ error "join" rule ]
         let errors = urlErrors @ bootOnly "topology" raw.Topology.IsSome @ bootOnly "memoryBudgetMiB" raw.MemoryBudgetMiB.IsSome
-                     @ bootOnly "readAheadPages" raw.ReadAheadPages.IsSome
+                     @ bootOnly "readAheadPages" raw.ReadAheadPages.IsSome @ bootOnly "imageDirectory" raw.ImageDirectory.IsSome
+                     @ bootOnly "memberRetentionSeconds" raw.MemberRetentionSeconds.IsSome
         match errors, parseJoinUrl url with
         | [], Ok url -> Ok(MemoryNode url)
         | errors, _ -> Error errors
@@ -157,7 +193,7 @@ let private contribution (raw: RawNodeConfig) =
 /// The fields in the order of docs/node-host.md's table, the order errors are reported in.
 let private tableOrder =
     [ "id"; "transport"; "http"; "secret"; "apiToken"; "cpus"; "memoryMiB"; "initiator"; "boot"; "join"; "topology"
-      "memoryBudgetMiB"; "readAheadPages"; "storeMiB"; "timeoutScale" ]
+      "memoryBudgetMiB"; "readAheadPages"; "imageDirectory"; "memberRetentionSeconds"; "storeMiB"; "timeoutScale" ]
 
 let private resultErrors (result: Result<'a, ConfigError list>) = match result with Error e -> e | Ok _ -> []
 

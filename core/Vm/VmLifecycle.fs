@@ -58,6 +58,8 @@ type LifecycleEvent =
     | DrainComplete of NodeId
     | Leave of NodeId
     | PeerLost of NodeId
+    /// The shell's monotonic time, for the membership's pruning of departed members.
+    | Tick of now: TimeSpan
     /// POST /v1/vm.
     | StartVm of VmRequest
     /// POST /v1/vm/stop, with the reason the VM's end is to report.
@@ -84,9 +86,9 @@ type LifecycleAction =
     | Stop of generation: int * reason: string * confirmWithin: TimeSpan
     | Reject of Membership.MembershipError
 
-/// The boot node alone, Active, with no VM.
-let create (boot: NodeInfo) (template: Topology option) (limits: VmLimits) =
-    Membership.create boot
+/// The boot node alone, Active, with no VM; departed members are listed for `retention`.
+let create (boot: NodeInfo) (template: Topology option) (limits: VmLimits) (retention: TimeSpan) =
+    Membership.create boot retention
     |> Result.map (fun cluster ->
         { Cluster = cluster; Template = template; Limits = limits; Generation = 0; Assembly = None; StopRequested = None })
 
@@ -100,7 +102,7 @@ let endOf (lifecycle: Lifecycle) (event: LifecycleEvent) : VmEnd option =
     | VmEndUnreported(generation, problem) -> failed generation (sprintf "the VM did not report its end: %s" problem)
     | VmStopUnconfirmed(generation, reason) ->
         failed generation (sprintf "%s (the VM did not confirm its end within %s s)" reason (string lifecycle.Limits.StopGrace.TotalSeconds))
-    | Join _ | Connected _ | Drain _ | DrainComplete _ | Leave _ | PeerLost _ | StartVm _ | StopVm _ | VmRunning _ -> None
+    | Join _ | Connected _ | Drain _ | DrainComplete _ | Leave _ | PeerLost _ | Tick _ | StartVm _ | StopVm _ | VmRunning _ -> None
 
 let private isUnderWay (lifecycle: Lifecycle) =
     match lifecycle.Cluster.Vm with
@@ -174,6 +176,7 @@ let step (lifecycle: Lifecycle) (event: LifecycleEvent) : Lifecycle * LifecycleA
     | DrainComplete node -> withMembership (Membership.DrainComplete node) lifecycle
     | Leave node -> withMembership (Membership.Leave node) lifecycle
     | PeerLost node -> withMembership (Membership.PeerLost node) lifecycle
+    | Tick now -> withMembership (Membership.Tick now) lifecycle
     | StartVm request -> start request lifecycle
     | StopVm reason -> stop reason lifecycle
     | VmRunning generation when generation = lifecycle.Generation ->

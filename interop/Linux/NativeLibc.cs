@@ -14,6 +14,13 @@ internal static unsafe partial class NativeLibc
     [LibraryImport("libc", SetLastError = true)]
     internal static partial int fstat(int fd, FileStatus* status);
 
+    /// With a null buffer glibc allocates the result, which the caller frees.
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial byte* realpath([MarshalAs(UnmanagedType.LPUTF8Str)] string path, byte* resolved);
+
+    [LibraryImport("libc")]
+    internal static partial void free(void* pointer);
+
     [LibraryImport("libc", SetLastError = true)]
     internal static partial int getrlimit(int resource, OpenFilesLimit.ResourceLimit* limit);
 

@@ -8,7 +8,7 @@ namespace SsiHv.Interop.Linux;
 /// </summary>
 public static partial class ProcessSignal
 {
-    const int SigTerm = 15;
+    const int SigTerm = 15, SigCont = 18, SigStop = 19;
     const int NoSuchProcess = 3; // ESRCH
 
     /// Sends SIGTERM; false when the process is already gone. Other errors (EPERM) are thrown as LinuxError.
@@ -18,6 +18,19 @@ public static partial class ProcessSignal
             return true;
         var error = LinuxError.Last($"kill({pid}, SIGTERM)");
         return error.Errno == NoSuchProcess ? false : throw error;
+    }
+
+    /// SIGSTOP: the process stops answering anything, as a machine that hangs, until <see cref="Continue"/>.
+    public static void Stop(int pid)
+    {
+        if (kill(pid, SigStop) != 0)
+            throw LinuxError.Last($"kill({pid}, SIGSTOP)");
+    }
+
+    public static void Continue(int pid)
+    {
+        if (kill(pid, SigCont) != 0)
+            throw LinuxError.Last($"kill({pid}, SIGCONT)");
     }
 
     [LibraryImport("libc", SetLastError = true)]

@@ -30,7 +30,8 @@ let private topologies =
 
 let private input addressing topology =
     { Topology = topology; TopologyPath = "/tmp/up/topology.json"; Secret = String.replicate 32 "a"
-      ApiToken = "token-of-sixteen-chars"; Addressing = addressing; MemoryBudgetMiB = None; TimeoutScale = None }
+      ApiToken = "token-of-sixteen-chars"; Addressing = addressing; MemoryBudgetMiB = None; TimeoutScale = None
+      ImageDirectory = Some "/tmp/up/images" }
 
 let private planned addressing topology =
     match plan (input addressing topology) with
@@ -56,13 +57,13 @@ let tests =
                 let n = t.Nodes |> List.find (fun n -> n.Id = c.Id)
                 c.Cpus = n.Cpus && c.MemoryMiB = n.MemoryMiB))
 
-        testPropertyWithConfig config "exactly one boot node: the lowest id with cpus, the only one with topology and budget" <| forAll (fun t a ->
+        testPropertyWithConfig config "exactly one boot node: the lowest id with cpus, the only one with topology, budget and image directory" <| forAll (fun t a ->
             let p = planned a t
             let boots = p.Nodes |> List.filter (fun c -> c.Boot)
             let firstWithCpus = t.Nodes |> List.filter (fun n -> n.Cpus > 0) |> List.map (fun n -> n.Id) |> List.min
             boots.Length = 1 && boots.Head.Id = firstWithCpus && p.BootNode = firstWithCpus
-            && boots.Head.Topology = Some "/tmp/up/topology.json"
-            && p.Nodes |> List.forall (fun c -> c.Boot || (c.Topology.IsNone && c.MemoryBudgetMiB.IsNone)))
+            && boots.Head.Topology = Some "/tmp/up/topology.json" && boots.Head.ImageDirectory = Some "/tmp/up/images"
+            && p.Nodes |> List.forall (fun c -> c.Boot || (c.Topology.IsNone && c.MemoryBudgetMiB.IsNone && c.ImageDirectory.IsNone)))
 
         testPropertyWithConfig config "every other node joins the boot node's control URL" <| forAll (fun t a ->
             let p = planned a t

@@ -1,5 +1,6 @@
 module SsiHv.PropertyTests.Cluster.MembershipProperties
 
+open System
 open Expecto
 open FsCheck
 open FsCheck.FSharp
@@ -10,8 +11,10 @@ let private config = { FsCheckConfig.defaultConfig with maxTest = 500; endSize =
 
 let private boot = { Id = 0; Cpus = 2; MemoryMiB = 1024L; Address = "10.0.0.1:7100"; Initiator = None }
 
+let private retention = TimeSpan.FromSeconds 10.0
+
 let private cluster =
-    match create boot with
+    match create boot retention with
     | Ok cluster -> cluster
     | Error e -> failwith (MembershipError.text e)
 
@@ -44,13 +47,18 @@ let private events =
           3, Gen.constant [ StartVm; VmStarted ]
           1, Gen.constant [ StartVm ]
           1, Gen.constant [ VmStarted ]
-          1, Gen.constant [ VmStopped("the guest powered off", 0) ] ]
+          1, Gen.constant [ VmStopped("the guest powered off", 0) ]
+          // How much time passes, in seconds: `run` makes it the shell's monotonic time.
+          3, Gen.choose (0, 8) |> Gen.map (fun seconds -> [ Tick(TimeSpan.FromSeconds(float seconds)) ]) ]
     |> Gen.listOf
     |> Gen.map List.concat
 
-/// The simple model: who has joined, and which nodes home the memory of the VM while it is starting or
-/// running. The memory homes may only shrink through a completed drain.
-type private Model = { Joined: Set<int>; Homes: Set<int> option }
+/// The simple model: who has joined and not been pruned, which nodes home the memory of the VM while it is
+/// starting or running (they may only shrink through a completed drain), and since when each member that left
+/// or was lost has been seen so by a tick.
+type private Model = { Joined: Set<int>; Homes: Set<int> option; Departed: Map<int, TimeSpan> }
+
+let private hasDeparted (cluster: Cluster) id = stateOf id cluster = Some Left || stateOf id cluster = Some Lost
 
 let private isReject actions = match actions with [ MembershipAction.Reject _ ] -> true | _ -> false
 
@@ -62,7 +70,18 @@ let private homesOf (vm: VmState) =
 let private advance (model: Model) (before: Cluster) event (after: Cluster) actions =
     if isReject actions then model
     else
-        let joined = match event with Join info -> model.Joined.Add info.Id | _ -> model.Joined
+        let joined, departed =
+            match event with
+            | Join info -> model.Joined.Add info.Id, model.Departed.Remove info.Id
+            | Tick now ->
+                let seen =
+                    model.Joined
+                    |> Seq.filter (hasDeparted before)
+                    |> Seq.map (fun id -> id, model.Departed |> Map.tryFind id |> Option.defaultValue now)
+                    |> Map.ofSeq
+                let expired = seen |> Map.filter (fun _ since -> now - since >= retention) |> Map.keys |> Set.ofSeq
+                model.Joined - expired, seen |> Map.filter (fun id _ -> not (expired.Contains id))
+            | _ -> model.Joined, model.Departed
         let stopped = actions |> List.exists (function MembershipAction.StopVm _ -> true | _ -> false)
         let homes =
             match event, model.Homes with
@@ -73,7 +92,7 @@ let private advance (model: Model) (before: Cluster) event (after: Cluster) acti
             | DrainComplete id, Some homes -> Some(homes.Remove id)
             | _, homes -> homes
         ignore after
-        { Joined = joined; Homes = homes }
+        { Joined = joined; Homes = homes; Departed = departed }
 
 /// What must hold after every step; the failures name the broken rule.
 let private problems (model: Model) (before: Cluster) event (after: Cluster) actions =
@@ -92,6 +111,33 @@ let private problems (model: Model) (before: Cluster) event (after: Cluster) act
       if not (List.isEmpty (nodesIn Draining after)) && (match after.Vm with Running _ -> false | _ -> true) then
           "a node is draining while no VM runs"
       if isReject actions && after <> before then "a rejected event changed the state"
+      if after.Departures <> model.Departed then sprintf "departures %A, the model says %A" after.Departures model.Departed
+      if after.Departures |> Map.exists (fun id _ -> not (hasDeparted after id)) then "a member that is in has a departure time"
+      match event with
+      | Tick now ->
+          if members |> Set.exists (fun id -> hasDeparted after id && not (after.Departures.ContainsKey id)) then
+              "a tick left a departed member without its departure time"
+          if after.Departures |> Map.exists (fun _ since -> now - since >= retention) then "a tick kept a member past its retention"
+          let pruned = Set.ofSeq before.Members.Keys - members
+          let disconnected = actions |> List.choose (function MembershipAction.Disconnect id -> Some id | _ -> None) |> Set.ofList
+          if disconnected <> (pruned |> Set.filter (fun id -> stateOf id before = Some Lost)) then
+              "a tick did not remove the transport peer of exactly the pruned lost members"
+          if actions |> List.exists (function MembershipAction.Disconnect _ -> false | _ -> true) then "a tick did more than prune"
+      | _ -> ()
+      match event with
+      | Join info when NodeInfo.validate NodeKind.Memory info |> Result.isOk ->
+          // The same node again is in already; another node under a member's id is refused, naming what differs.
+          match Map.tryFind info.Id before.Members, actions with
+          | Some m, [] when (m.State = Joining || m.State = Active) && m.Info = info && after = before -> ()
+          | Some m, _ when (m.State = Joining || m.State = Active) && m.Info = info -> "the same join again changed something"
+          | Some m, [ MembershipAction.Reject(AlreadyMember(id, state, differences)) ]
+              when (m.State = Joining || m.State = Active || m.State = Draining) && id = info.Id && state = m.State
+                   && differences = Membership.differences m.Info info && (m.Info = info) = differences.IsEmpty -> ()
+          | Some m, _ when m.State = Joining || m.State = Active || m.State = Draining ->
+              sprintf "a join under member %d's id was not refused naming its state and what differs: %A" info.Id actions
+          | _, [ MembershipAction.Connect connected ] when connected = info && stateOf info.Id after = Some Joining -> ()
+          | _ -> sprintf "a new or returning node %d did not become Joining with a Connect: %A" info.Id actions
+      | _ -> ()
       match event with
       | Join info ->
           // Whatever the cluster's state, a join is judged by the rules every input path shares, first.
@@ -111,14 +157,25 @@ let private problems (model: Model) (before: Cluster) event (after: Cluster) act
           | _ -> "the VM is not stopped after losing a node homing its memory"
       | _ -> () ]
 
-let private run events =
+/// Ticks come as the time that passed: the shell's clock is monotonic.
+let private onClock events =
     events
+    |> List.mapFold
+        (fun (now: TimeSpan) event ->
+            match event with
+            | Tick passed -> Tick(now + passed), now + passed
+            | other -> other, now)
+        TimeSpan.Zero
+    |> fst
+
+let private run events =
+    onClock events
     |> List.fold
         (fun (cluster, model, found) event ->
             let after, actions = step cluster event
             let model = advance model cluster event after actions
             after, model, found @ (problems model cluster event after actions |> List.map (sprintf "%A: %s" event)))
-        (cluster, { Joined = Set.empty; Homes = None }, [])
+        (cluster, { Joined = Set.empty; Homes = None; Departed = Map.empty }, [])
     |> fun (_, _, found) -> found
 
 let private expectReject event cluster expected =
@@ -135,23 +192,56 @@ let tests =
                 let found = run events
                 if List.isEmpty found then true else failwithf "%s" (String.concat "\n" found))
 
-        test "generated event sequences reach running VMs, drains and losses" {
+        test "generated event sequences reach running VMs, drains, losses, returns and prunes" {
             // Guards the generator: the invariants above mean little if these situations never occur.
             let reached (c: Cluster) = (match c.Vm with Running _ -> [ "running" ] | _ -> []) @ (if List.isEmpty (nodesIn Draining c) then [] else [ "draining" ])
             let completed event actions =
                 match event, actions with
                 | DrainComplete _, [ MembershipAction.Disconnect _ ] -> [ "drain completed" ]
+                | Tick _, [ MembershipAction.Disconnect _ ] -> [ "pruned a lost node" ]
+                | Join _, [ MembershipAction.Connect _ ] -> []
+                | _ -> []
+            let returned (before: Cluster) event =
+                match event with
+                | Join info when stateOf info.Id before = Some Lost -> [ "a lost node joined again" ]
                 | _ -> []
             let stopped actions = actions |> List.choose (function MembershipAction.StopVm _ -> Some "stopped by a loss" | _ -> None)
             let situations =
                 Gen.sampleWithSize 60 300 events
                 |> Array.toList
                 |> List.collect (fun events ->
-                    events
-                    |> List.scan (fun (c, _, _) e -> let c, actions = step c e in c, completed e actions, stopped actions) (cluster, [], [])
+                    onClock events
+                    |> List.scan (fun (c, _, _) e -> let after, actions = step c e in after, completed e actions @ returned c e, stopped actions) (cluster, [], [])
                     |> List.collect (fun (c, completed, stopped) -> reached c @ completed @ stopped))
                 |> set
-            Expect.equal situations (set [ "running"; "draining"; "drain completed"; "stopped by a loss" ]) "every situation occurs"
+            Expect.equal situations
+                (set [ "running"; "draining"; "drain completed"; "stopped by a loss"; "pruned a lost node"; "a lost node joined again" ])
+                "every situation occurs"
+        }
+
+        test "nodes joining and leaving by the hundred leave a view bounded by those departed within the retention" {
+            let node id = { Id = id; Cpus = 0; MemoryMiB = 512L; Address = sprintf "10.0.%d.%d:7100" (id / 200) (id % 200 + 2); Initiator = None }
+            // Ten nodes come and go each second for a minute.
+            let churn =
+                [ for second in 1..60 do
+                      for id in second * 10 .. second * 10 + 9 do
+                          yield! [ Join(node id); Connected id; Leave id ]
+                      yield Tick(TimeSpan.FromSeconds(float second)) ]
+            let after = apply churn
+            // The first tick that sees a departure stamps it; the tick `retention` later prunes it.
+            Expect.equal after.Members.Count (1 + 10 * int retention.TotalSeconds) "the boot node and the last ten seconds' departures"
+            Expect.isTrue (after.Members |> Map.forall (fun id _ -> id = 0 || id > 500)) "only the latest remain"
+        }
+
+        test "a lost node that joins again is active again; one taken out for good is pruned" {
+            let node1 = { Id = 1; Cpus = 0; MemoryMiB = 512L; Address = "10.0.0.2:7100"; Initiator = Some 0 }
+            let lost = apply [ Join node1; Connected 1; PeerLost 1; Tick(TimeSpan.FromSeconds 3.0) ]
+            Expect.equal (stateOf 1 lost, lost.Departures) (Some Lost, Map.ofList [ 1, TimeSpan.FromSeconds 3.0 ]) "lost since the tick"
+            let joined, actions = step lost (Join node1)
+            Expect.equal (actions, joined.Departures) ([ MembershipAction.Connect node1 ], Map.empty) "dialled again"
+            Expect.equal (stateOf 1 (fst (step joined (Connected 1)))) (Some Active) "active again"
+            let pruned, actions = step lost (Tick(TimeSpan.FromSeconds 13.0))
+            Expect.equal (stateOf 1 pruned, actions) (None, [ MembershipAction.Disconnect 1 ]) "pruned, its peer removed"
         }
 
         test "a memory-only node drains into the boot node and leaves; the VM keeps running" {
@@ -178,7 +268,8 @@ let tests =
             for events in [ [ Join node1 ]; [ Join node1; Connected 1 ] ] do
                 let before = apply events
                 Expect.equal (step before (Join node1)) (before, []) "a retried join"
-                expectReject (Join { node1 with Address = "10.0.0.9:7100" }) before (AlreadyMember(1, (if events.Length = 1 then Joining else Active)))
+                expectReject (Join { node1 with Address = "10.0.0.9:7100" }) before
+                    (AlreadyMember(1, (if events.Length = 1 then Joining else Active), [ "address 10.0.0.2:7100, asked 10.0.0.9:7100" ]))
         }
 
         test "a node the VM does not use leaves at once; a home of the running VM's memory and the boot node are refused" {
@@ -197,20 +288,23 @@ let tests =
         test "refusals are values with a message a person can act on" {
             let node1 = { Id = 1; Cpus = 0; MemoryMiB = 512L; Address = "10.0.0.2:7100"; Initiator = Some 0 }
             let joined = apply [ Join node1 ]
-            expectReject (Join { node1 with MemoryMiB = 1024L }) joined (AlreadyMember(1, Joining))
+            expectReject (Join { node1 with MemoryMiB = 1024L }) joined (AlreadyMember(1, Joining, [ "memoryMiB 512, asked 1024" ]))
             expectReject (Drain 5) joined (UnknownNode 5)
             expectReject (Drain 0) joined (IsBootNode(0, "be drained"))
             expectReject StartVm joined (StillJoining [ 1 ])
             let memoryOnlyBoot =
-                match create { boot with Cpus = 0 } with
+                match create { boot with Cpus = 0 } retention with
                 | Ok c -> c
                 | Error e -> failwith (MembershipError.text e)
             expectReject StartVm memoryOnlyBoot NoCpus
             Expect.equal (MembershipError.text NoCpus) "no active node contributes CPUs: join a node with cpus > 0" "no CPUs"
             Expect.equal (MembershipError.text (IsBootNode(0, "be drained")))
                 "node 0 is the boot node: it runs the membership and cannot be drained; stop the VM and the cluster instead" "boot node"
-            Expect.equal (MembershipError.text (AlreadyMember(1, Joining)))
+            Expect.equal (MembershipError.text (AlreadyMember(1, Joining, [])))
                 "node 1 has already joined (it is Joining); it must leave or be drained before it joins again" "twice"
+            Expect.equal (MembershipError.text (AlreadyMember(1, Active, [ "memoryMiB 512, asked 1024"; "address 10.0.0.2:7100, asked 10.0.0.9:7100" ])))
+                "node 1 is already a member (Active) with other values: memoryMiB 512, asked 1024; address 10.0.0.2:7100, asked 10.0.0.9:7100; one id is one node: let it leave (or drain it) before it joins with these, or give this node another id"
+                "another node under a member's id"
             let running = apply [ Join node1; Connected 1; StartVm; VmStarted ]
             expectReject (Drain 1) (fst (step running (Drain 1))) (WrongState(1, Draining, "only an Active node can be drained"))
         }

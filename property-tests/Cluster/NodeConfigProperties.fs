@@ -36,14 +36,18 @@ let private validRaw: Gen<RawNodeConfig> =
         let! bootFlagOnMemoryNode = Gen.elements [ None; Some false ]
         let! spareStore = Gen.optionOf (Gen.choose (0, 4096) |> Gen.map int64)
         let! timeoutScale = Gen.optionOf (Gen.choose (1, maximumTimeoutScale))
+        let! imageDirectory = Gen.optionOf (Gen.elements [ "/"; "/srv/images"; "/var/lib/ssihv/images/" ])
+        let! retention = Gen.optionOf (Gen.elements [ 1; 600; maximumMemberRetentionSeconds ])
         let common =
             { Id = Some id; Transport = Some(sprintf "127.0.0.1:%d" transportPort); Http = Some(sprintf "10.1.2.3:%d" httpPort)
               Secret = Some secret; ApiToken = Some token; Cpus = None; MemoryMiB = None; Initiator = None; Boot = None
-              Join = None; Topology = None; MemoryBudgetMiB = None; ReadAheadPages = None; StoreMiB = None; TimeoutScale = timeoutScale }
+              Join = None; Topology = None; MemoryBudgetMiB = None; ReadAheadPages = None; StoreMiB = None; TimeoutScale = timeoutScale
+              ImageDirectory = None; MemberRetentionSeconds = None }
         return
             if boot then
                 { common with Cpus = Some cpus; MemoryMiB = Some bootMemory; Boot = Some true; Topology = topology; MemoryBudgetMiB = budget
-                              ReadAheadPages = readAhead
+                              ReadAheadPages = readAhead; ImageDirectory = imageDirectory
+                              MemberRetentionSeconds = retention
                               StoreMiB = spareStore |> Option.map ((+) bootMemory) }
             else
                 { common with Cpus = Some 0; MemoryMiB = Some memory; Initiator = initiator; Boot = bootFlagOnMemoryNode
@@ -94,7 +98,15 @@ let private broken: Gen<RawNodeConfig * string> =
                   (if isBoot then (fun (r: RawNodeConfig) -> { r with Topology = Some " " }), "topology"
                    else (fun (r: RawNodeConfig) -> { r with Cpus = Some 2; Initiator = None }), "cpus")
                   (if isBoot then (fun (r: RawNodeConfig) -> { r with Cpus = None }), "cpus"
-                   else (fun (r: RawNodeConfig) -> { r with MemoryBudgetMiB = Some 64L }), "memoryBudgetMiB") ]
+                   else (fun (r: RawNodeConfig) -> { r with MemoryBudgetMiB = Some 64L }), "memoryBudgetMiB")
+                  (if isBoot then (fun (r: RawNodeConfig) -> { r with ImageDirectory = Some "images" }), "imageDirectory"
+                   else (fun (r: RawNodeConfig) -> { r with ImageDirectory = Some "/srv/images" }), "imageDirectory")
+                  (if isBoot then (fun (r: RawNodeConfig) -> { r with ImageDirectory = Some "/srv/\000images" }), "imageDirectory"
+                   else (fun (r: RawNodeConfig) -> { r with ImageDirectory = Some "" }), "imageDirectory")
+                  (if isBoot then (fun (r: RawNodeConfig) -> { r with MemberRetentionSeconds = Some 0 }), "memberRetentionSeconds"
+                   else (fun (r: RawNodeConfig) -> { r with MemberRetentionSeconds = Some 600 }), "memberRetentionSeconds")
+                  (if isBoot then (fun (r: RawNodeConfig) -> { r with MemberRetentionSeconds = Some(maximumMemberRetentionSeconds + 1) }), "memberRetentionSeconds"
+                   else (fun (r: RawNodeConfig) -> { r with MemberRetentionSeconds = Some 0 }), "memberRetentionSeconds") ]
         let change, field = breakage
         return change raw, field
     }
@@ -110,9 +122,12 @@ let tests =
                     && Some c.ApiToken = raw.ApiToken && Some c.Cpus = raw.Cpus && Some c.MemoryMiB = raw.MemoryMiB
                     && c.Initiator = raw.Initiator
                     && (match c.Role with
-                        | BootNode(topology, budget, readAhead) ->
-                            raw.Boot = Some true && topology = raw.Topology && budget = raw.MemoryBudgetMiB
-                            && readAhead = (raw.ReadAheadPages |> Option.defaultValue 0)
+                        | BootNode boot ->
+                            raw.Boot = Some true && boot.TopologyFile = raw.Topology && boot.MemoryBudgetMiB = raw.MemoryBudgetMiB
+                            && boot.ReadAheadPages = (raw.ReadAheadPages |> Option.defaultValue 0)
+                            && boot.ImageDirectory = raw.ImageDirectory
+                            && boot.MemberRetention
+                               = (raw.MemberRetentionSeconds |> Option.map (float >> System.TimeSpan.FromSeconds) |> Option.defaultValue Membership.defaultRetention)
                         | MemoryNode url -> Some url = raw.Join)
                     && (nodeInfo c).Address = raw.Transport.Value)
 
@@ -126,7 +141,7 @@ let tests =
 
         testPropertyWithConfig config "any record at all is accepted or refused with errors naming documented fields, never an exception" <|
             fun (raw: RawNodeConfig) ->
-                let fields = set [ "id"; "transport"; "http"; "secret"; "apiToken"; "cpus"; "memoryMiB"; "initiator"; "boot"; "join"; "topology"; "memoryBudgetMiB"; "readAheadPages"; "storeMiB"; "timeoutScale" ]
+                let fields = set [ "id"; "transport"; "http"; "secret"; "apiToken"; "cpus"; "memoryMiB"; "initiator"; "boot"; "join"; "topology"; "memoryBudgetMiB"; "readAheadPages"; "imageDirectory"; "memberRetentionSeconds"; "storeMiB"; "timeoutScale" ]
                 match validate raw with
                 | Ok _ -> true
                 | Error errors -> not errors.IsEmpty && errors |> List.forall (fun e -> fields.Contains e.Field && e.Rule <> "")
@@ -142,7 +157,7 @@ let tests =
                 { Id = Some -1; Transport = Some "127.0.0.1:7101"; Http = Some "nowhere"; Secret = Some "00112233"
                   ApiToken = Some "a-long-random-token"; Cpus = Some 0; MemoryMiB = Some 1024L; Initiator = None; Boot = None
                   Join = Some "http://127.0.0.1:8100"; Topology = None; MemoryBudgetMiB = None; ReadAheadPages = None
-                  StoreMiB = None; TimeoutScale = None }
+                  StoreMiB = None; TimeoutScale = None; ImageDirectory = None; MemberRetentionSeconds = None }
             match validate raw with
             | Ok _ -> failtest "accepted"
             | Error errors ->

@@ -40,7 +40,8 @@ let private fileOf kind (info: NodeInfo) : RawNodeConfig =
       MemoryMiB = Some info.MemoryMiB; Initiator = info.Initiator
       Boot = (if kind = NodeKind.Boot then Some true else None)
       Join = (if kind = NodeKind.Memory then Some "http://10.0.0.1:8100" else None)
-      Topology = None; MemoryBudgetMiB = None; ReadAheadPages = None; StoreMiB = None; TimeoutScale = None }
+      Topology = None; MemoryBudgetMiB = None; ReadAheadPages = None; StoreMiB = None; TimeoutScale = None
+      ImageDirectory = None; MemberRetentionSeconds = None }
 
 /// A broken rule as a node config file reports it: the file calls the node's address `transport`.
 let private asInFile (e: NodeInfoError) =
@@ -49,7 +50,7 @@ let private asInFile (e: NodeInfoError) =
 let private boot: NodeInfo = { Id = 0; Cpus = 2; MemoryMiB = 1024L; Address = "10.0.0.1:7100"; Initiator = None }
 
 let private bootCluster =
-    match create boot with
+    match create boot defaultRetention with
     | Ok cluster -> cluster
     | Error e -> failwith (MembershipError.text e)
 

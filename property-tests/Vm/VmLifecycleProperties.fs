@@ -18,7 +18,7 @@ let private memoryNode id : NodeInfo =
     { Id = id; Cpus = 0; MemoryMiB = 512L; Address = sprintf "10.0.0.%d:7100" (id + 1); Initiator = Some 0 }
 
 let private createWith template =
-    match create boot template limits with
+    match create boot template limits Membership.defaultRetention with
     | Ok lifecycle -> lifecycle
     | Error e -> failwith (Membership.MembershipError.text e)
 
@@ -176,7 +176,7 @@ let private expect (model: Model) (before: Lifecycle) (event: LifecycleEvent) (a
         match stopsIn actions with
         | [ (_, reason, _) ] when isUnderWay model.Phase -> { model with Phase = Ended(reason, 1) }, None
         | _ -> model, None
-    | Join _ | Connected _ | Drain _ | DrainComplete _ | Leave _ -> model, None
+    | Join _ | Connected _ | Drain _ | DrainComplete _ | Leave _ | Tick _ -> model, None
 
 /// What must hold after every step; the failures name the broken rule.
 let private problems (model: Model) (before: Lifecycle) (after: Lifecycle) expectedActions actions =

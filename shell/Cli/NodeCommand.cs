@@ -76,9 +76,9 @@ public sealed class NodeCommand : ICommand
         {
             throw CliException.Failure($"ssihv node {config.Id}: transport {config.Transport}: {e.Message}");
         }
-        var boot = config.Role as NodeConfig.NodeRole.BootNode;
-        var effects = new NodeEffects(config.Id, boot?.memoryBudgetMiB?.Value, boot?.readAheadPages ?? Core.Paging.Pager.PagerConfigModule.DefaultReadAheadPages,
-            home, transport, invalidations, log);
+        var boot = (config.Role as NodeConfig.NodeRole.BootNode)?.Item;
+        var effects = new NodeEffects(config.Id, boot?.MemoryBudgetMiB?.Value, boot?.ReadAheadPages ?? Core.Paging.Pager.PagerConfigModule.DefaultReadAheadPages,
+            boot?.ImageDirectory?.Value, home, transport, invalidations, log);
         await using var host = new NodeHost(config, template, effects, new NodeStatus(home, transport, effects), log,
             NodeHostTimeouts.Default.Scaled(config.TimeoutScale));
         var startTimeout = StartTimeout * config.TimeoutScale;
@@ -111,7 +111,7 @@ public sealed class NodeCommand : ICommand
     /// The boot node's topology file, relative to the configuration file's folder.
     static Core.Topology.Topology? Template(string configPath, NodeConfig.NodeConfig config)
     {
-        if (config.Role is not NodeConfig.NodeRole.BootNode { topologyFile: { } file })
+        if (config.Role is not NodeConfig.NodeRole.BootNode { Item.TopologyFile: { } file })
             return null;
         var path = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(configPath))!, file.Value);
         return TopologyFile.TryLoad(path, out var topology, out var problems)

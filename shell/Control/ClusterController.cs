@@ -40,6 +40,9 @@ public sealed record StepOutcome(ClusterView View, MembershipError? Refusal);
 /// </summary>
 public sealed class ClusterController : IAsyncDisposable
 {
+    /// How often the membership is told the time, so departed members are pruned this soon after their retention.
+    static readonly TimeSpan TickInterval = TimeSpan.FromSeconds(1);
+
     /// An event, and the caller waiting for its outcome (none for the reports of effects).
     sealed record Request(LifecycleEvent Event, TaskCompletionSource<StepOutcome>? Reply);
 
@@ -49,6 +52,8 @@ public sealed class ClusterController : IAsyncDisposable
     readonly Action<string> log;
     readonly CancellationTokenSource stopping = new();
     readonly Task loop;
+    readonly Task ticks;
+    readonly System.Diagnostics.Stopwatch clock = System.Diagnostics.Stopwatch.StartNew();
     // Owned by the loop task only.
     VmLifecycle.Lifecycle lifecycle;
     readonly List<Task> running = [];
@@ -57,11 +62,12 @@ public sealed class ClusterController : IAsyncDisposable
     ClusterView view;
 
     public ClusterController(
-        NodeInfo bootNode, Core.Topology.Topology? template, IClusterEffects effects, ControlTimeouts timeouts, Action<string> log)
+        NodeInfo bootNode, Core.Topology.Topology? template, IClusterEffects effects, ControlTimeouts timeouts, TimeSpan memberRetention,
+        Action<string> log)
     {
         var created = VmLifecycle.create(bootNode,
             template is null ? null : FSharpOption<Core.Topology.Topology>.Some(template),
-            new VmLimits(timeouts.StartVm, timeouts.StopVm));
+            new VmLimits(timeouts.StartVm, timeouts.StopVm), memberRetention);
         lifecycle = created.IsOk
             ? created.ResultValue
             : throw new ArgumentException(MembershipErrorModule.text(created.ErrorValue), nameof(bootNode));
@@ -71,6 +77,22 @@ public sealed class ClusterController : IAsyncDisposable
         view = new ClusterView(lifecycle);
         effects.PeerLost += OnPeerLost;
         loop = Task.Run(RunAsync);
+        ticks = Task.Run(TickAsync);
+    }
+
+    /// The membership's clock (docs/design.md §2.4: the core has none): monotonic time since this controller began.
+    async Task TickAsync()
+    {
+        using var timer = new PeriodicTimer(TickInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stopping.Token))
+                Post(LifecycleEvent.NewTick(clock.Elapsed));
+        }
+        catch (OperationCanceledException)
+        {
+            // Disposed.
+        }
     }
 
     public ClusterView View => Volatile.Read(ref view);
@@ -125,8 +147,11 @@ public sealed class ClusterController : IAsyncDisposable
     /// Steps the lifecycle with one event, performs the actions and publishes the new view.
     MembershipError? Apply(LifecycleEvent lifecycleEvent)
     {
-        var description = Describe(lifecycleEvent);
+        string? description = Describe(lifecycleEvent);
+        var before = lifecycle.Cluster.Members;
         var (next, actions) = VmLifecycle.step(lifecycle, lifecycleEvent);
+        if (lifecycleEvent.IsTick)
+            description = Pruned(before, next.Cluster.Members);
         lifecycle = next;
         MembershipError? refusal = null;
         foreach (var action in actions)
@@ -136,7 +161,8 @@ public sealed class ClusterController : IAsyncDisposable
             else
                 Perform(action);
         }
-        log(refusal is null ? description : $"{description}: refused: {MembershipErrorModule.text(refusal)}");
+        if (description is not null)
+            log(refusal is null ? description : $"{description}: refused: {MembershipErrorModule.text(refusal)}");
         Volatile.Write(ref view, new ClusterView(lifecycle));
         return refusal;
     }
@@ -256,6 +282,16 @@ public sealed class ClusterController : IAsyncDisposable
     static string Reason(Exception e, TimeSpan timeout) =>
         e is TimeoutException ? $"no answer within {timeout.TotalSeconds} s" : e.Message.ReplaceLineEndings(" ");
 
+    /// A tick is said only when it pruned someone: one a second would drown every other line.
+    string? Pruned(Microsoft.FSharp.Collections.FSharpMap<int, Member> before, Microsoft.FSharp.Collections.FSharpMap<int, Member> after)
+    {
+        var pruned = before.Keys.Where(id => !after.ContainsKey(id)).Select(id => $"{id} ({StateName(before[id].State)})").ToList();
+        return pruned.Count == 0 ? null
+            : $"pruned node(s) {string.Join(", ", pruned)}: departed more than {lifecycle.Cluster.Retention.TotalSeconds} s ago";
+    }
+
+    static string StateName(MemberState state) => state.IsLeft ? "left" : "lost";
+
     string Describe(LifecycleEvent e) => VmLifecycle.endOf(lifecycle, e) is { } end
         ? $"VM {end.Value.Generation} ended: {end.Value.Reason}"
         : e switch
@@ -284,6 +320,7 @@ public sealed class ClusterController : IAsyncDisposable
         requests.Writer.TryComplete();
         await stopping.CancelAsync();
         await loop.WaitAsync(timeouts.StopVm).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await ticks.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await Task.WhenAll(running).WaitAsync(timeouts.StopVm).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         // Requests still queued when the pipeline stopped get an answer instead of hanging their callers.
         while (requests.Reader.TryRead(out var request))

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Prometheus;
 using SsiHv.Core.Cluster;
+using SsiHv.Core.Input;
 using SsiHv.Core.Vm;
 using SsiHv.Shell.Input;
 using SsiHv.Shell.Topology;
@@ -18,6 +19,9 @@ public sealed record ControlIdentity(int Id, int Cpus, long MemoryMiB, string Tr
 {
     /// The resolved http address, known once Kestrel listens.
     public string Http { get; set; } = "";
+
+    /// The boot node's imageDirectory: the files POST /v1/vm may name; null: none.
+    public string? ImageDirectory { get; init; }
 }
 
 /// <summary>
@@ -34,6 +38,7 @@ public static class ControlApi
     public static void Map(IEndpointRouteBuilder app, ControlIdentity node, ClusterController? controller, INodeStatus status, NodeMetrics metrics)
     {
         var token = new BearerToken(node.ApiToken);
+        var images = new ImageDirectory(node.ImageDirectory);
 
         app.MapGet("/v1/health", () => Results.Json(new HealthReply("ok", node.Id), ControlJsonContext.Default.HealthReply));
 
@@ -99,7 +104,9 @@ public static class ControlApi
             if (unreadable is not null) return unreadable;
             var (request, problem) = VmStartOf(bytes!);
             if (problem is not null) return Problems.BadRequest(problem);
-            return VmResult(await controller.StartVmAsync(request!));
+            var admitted = images.Admit(request!);
+            if (admitted.IsError) return ImageRefused(admitted.ErrorValue);
+            return VmResult(await controller.StartVmAsync(admitted.ResultValue));
         });
 
         app.MapGet("/v1/vm", () => controller is null
@@ -195,6 +202,11 @@ public static class ControlApi
             new GuestFields(Option(body.Guest), Option(body.Kernel), Option(body.Initrd), Option(body.Append)), Option(body.TimeoutSeconds));
         return request.IsOk ? (request.ResultValue, null) : (null, VmRequestErrorModule.text(request.ErrorValue));
     }
+
+    static IResult ImageRefused(ImagePath.ImagePathRefusal refusal) =>
+        ImagePath.ImagePathRefusalModule.kind(refusal).IsForbidden
+            ? Problems.Forbidden(ImagePath.ImagePathRefusalModule.text(refusal))
+            : Problems.BadRequest(ImagePath.ImagePathRefusalModule.text(refusal));
 
     static IResult MemberResult(StepOutcome outcome, int id)
     {

@@ -12,6 +12,8 @@ public static class Problems
 
     public static IResult BadRequest(string detail) => Of(StatusCodes.Status400BadRequest, "Bad request", detail);
 
+    public static IResult Forbidden(string detail) => Of(StatusCodes.Status403Forbidden, "Forbidden", detail);
+
     public static IResult NotFound(string detail) => Of(StatusCodes.Status404NotFound, "Not found", detail);
 
     public static IResult Conflict(string detail) => Of(StatusCodes.Status409Conflict, "Refused by the cluster membership", detail);

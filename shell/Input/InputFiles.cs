@@ -30,7 +30,11 @@ public static class InputFiles
         }
     }
 
-    public static byte[] Read(string path, InputFile.InputKind kind)
+    /// <summary>
+    /// The file's bytes. `refusalOfOpened`, when given, is asked about the path the open descriptor has
+    /// (/proc/self/fd, every symlink resolved by the kernel) before anything is read, and refuses with its answer.
+    /// </summary>
+    public static byte[] Read(string path, InputFile.InputKind kind, Func<string, string?>? refusalOfOpened = null)
     {
         FileStatus status;
         Microsoft.Win32.SafeHandles.SafeFileHandle handle;
@@ -44,6 +48,8 @@ public static class InputFiles
         }
         using (handle)
         {
+            if (refusalOfOpened?.Invoke(OpenedPath(handle)) is { } refused)
+                throw new InputFileException($"{path}: {refused}");
             Admit(path, kind, KindOf(status), status.Size);
             // The file may grow after fstat: read one byte past the limit to know.
             var limit = InputFile.InputKindModule.limitBytes(kind);
@@ -63,6 +69,10 @@ public static class InputFiles
             return bytes[..length];
         }
     }
+
+    static string OpenedPath(Microsoft.Win32.SafeHandles.SafeFileHandle handle) =>
+        new FileInfo($"/proc/self/fd/{handle.DangerousGetHandle()}").LinkTarget
+        ?? throw new InputFileException($"/proc/self/fd/{handle.DangerousGetHandle()}: not a link; is /proc mounted?");
 
     static void Admit(string path, InputFile.InputKind kind, InputFile.FileKind fileKind, long size)
     {

@@ -24,6 +24,8 @@ public sealed class NodeConfigDocument
     public int? ReadAheadPages { get; set; }
     public long? StoreMiB { get; set; }
     public int? TimeoutScale { get; set; }
+    public string? ImageDirectory { get; set; }
+    public int? MemberRetentionSeconds { get; set; }
 }
 
 /// <summary>Source-generated reader; comments and trailing commas accepted (people edit these files by hand).</summary>

@@ -69,6 +69,8 @@ public static class NodeConfigFile
             json.WriteString("topology", topology.Value);
         if (node.MemoryBudgetMiB is { } budget)
             json.WriteNumber("memoryBudgetMiB", budget.Value);
+        if (node.ImageDirectory is { } images)
+            json.WriteString("imageDirectory", images.Value);
         json.WriteNumber("storeMiB", node.StoreMiB);
         if (node.TimeoutScale != 1)
             json.WriteNumber("timeoutScale", node.TimeoutScale);
@@ -78,5 +80,6 @@ public static class NodeConfigFile
     static NodeConfig.RawNodeConfig ToRaw(NodeConfigDocument d) =>
         new(Option(d.Id), Option(d.Transport), Option(d.Http), Option(d.Secret), Option(d.ApiToken), Option(d.Cpus),
             Option(d.MemoryMiB), Option(d.Initiator), Option(d.Boot), Option(d.Join), Option(d.Topology),
-            Option(d.MemoryBudgetMiB), Option(d.ReadAheadPages), Option(d.StoreMiB), Option(d.TimeoutScale));
+            Option(d.MemoryBudgetMiB), Option(d.ReadAheadPages), Option(d.StoreMiB), Option(d.TimeoutScale), Option(d.ImageDirectory),
+            Option(d.MemberRetentionSeconds));
 }

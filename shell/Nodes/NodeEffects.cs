@@ -24,6 +24,7 @@ public sealed class NodeEffects : IClusterEffects
     readonly int self;
     readonly long? memoryBudgetMiB;
     readonly int readAheadPages;
+    readonly ImageDirectory images;
     readonly INodeTransport transport;
     readonly RunningVmInvalidations invalidations;
     readonly Action<string> log;
@@ -31,9 +32,10 @@ public sealed class NodeEffects : IClusterEffects
     VirtualMachine? vm;
 
     /// `invalidations`: the service `transport` was created with.
-    public NodeEffects(int self, long? memoryBudgetMiB, int readAheadPages, HomePageStore home, INodeTransport transport,
+    public NodeEffects(int self, long? memoryBudgetMiB, int readAheadPages, string? imageDirectory, HomePageStore home, INodeTransport transport,
         RunningVmInvalidations invalidations, Action<string> log)
     {
+        images = new ImageDirectory(imageDirectory);
         this.self = self;
         this.memoryBudgetMiB = memoryBudgetMiB;
         this.readAheadPages = readAheadPages;
@@ -116,8 +118,13 @@ public sealed class NodeEffects : IClusterEffects
     {
         var kernelFile = request.Guest.Image as GuestImage.Kernel;
         var path = kernelFile?.path ?? ProductAssets.ProbeGuest;
-        var kernel = InputFiles.Read(path, InputFile.InputKind.Kernel);
-        var initrd = kernelFile?.initrd?.Value is { } initrdPath ? InputFiles.Read(initrdPath, InputFile.InputKind.Initrd) : null;
+        // The control API admitted the request's paths; what is opened now is checked again (ImageDirectory).
+        var kernel = kernelFile is null
+            ? InputFiles.Read(path, InputFile.InputKind.Kernel)
+            : InputFiles.Read(path, InputFile.InputKind.Kernel, opened => images.RefusalOfOpened("kernel", path, opened));
+        var initrd = kernelFile?.initrd?.Value is { } initrdPath
+            ? InputFiles.Read(initrdPath, InputFile.InputKind.Initrd, opened => images.RefusalOfOpened("initrd", initrdPath, opened))
+            : null;
         var budget = MemoryBudget.ofClusterVm(Option(memoryBudgetMiB), topology);
         return new VmConfig(topology, path, kernel, initrd, request.Guest.Append, budget, _ => PageStore, readAheadPages);
     }

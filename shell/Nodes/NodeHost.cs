@@ -9,10 +9,16 @@ public sealed record NodeHostTimeouts(ControlTimeouts Control, JoinClient.Retry 
 {
     public static NodeHostTimeouts Default { get; } = new(ControlTimeouts.Default, JoinClient.Retry.Default);
 
+    /// How often a memory node asks its boot node whether it is still a member (<see cref="RejoinLoop"/>).
+    public TimeSpan MembershipCheck { get; init; } = TimeSpan.FromSeconds(2);
+
     /// Every wait `scale` times longer (the node config's timeoutScale, for emulated machines).
     public NodeHostTimeouts Scaled(int scale) => scale == 1 ? this : new(
         new ControlTimeouts(Control.Connect * scale, Control.StartVm * scale, Control.MovePages * scale, Control.StopVm * scale),
-        Join with { Total = Join.Total * scale, MaximumDelay = Join.MaximumDelay * scale, AttemptTimeout = Join.AttemptTimeout * scale });
+        Join with { Total = Join.Total * scale, MaximumDelay = Join.MaximumDelay * scale, AttemptTimeout = Join.AttemptTimeout * scale })
+    {
+        MembershipCheck = MembershipCheck * scale,
+    };
 }
 
 /// <summary>
@@ -32,6 +38,8 @@ public sealed class NodeHost : IAsyncDisposable
     ControlServer? server;
     /// The boot node this memory node joined, once the join was accepted: it is told when this node stops.
     string? joinedBootUrl;
+    /// Joins again when the boot node loses this node; from the first accepted join on.
+    RejoinLoop? rejoin;
     bool disposed;
 
     public NodeHost(
@@ -44,7 +52,8 @@ public sealed class NodeHost : IAsyncDisposable
         this.log = log;
         this.timeouts = timeouts ?? NodeHostTimeouts.Default;
         if (NodeConfig.isBoot(config))
-            controller = new ClusterController(NodeConfig.nodeInfo(config), template, effects, this.timeouts.Control, log);
+            controller = new ClusterController(NodeConfig.nodeInfo(config), template, effects, this.timeouts.Control,
+                ((NodeConfig.NodeRole.BootNode)config.Role).Item.MemberRetention, log);
     }
 
     public int Id => config.Id;
@@ -64,7 +73,10 @@ public sealed class NodeHost : IAsyncDisposable
     {
         var bootUrl = config.Role is NodeConfig.NodeRole.MemoryNode member ? member.joinUrl : null;
         var identity = new ControlIdentity(config.Id, config.Cpus, config.MemoryMiB, config.Transport.ToString(),
-            controller is not null, bootUrl, config.ApiToken);
+            controller is not null, bootUrl, config.ApiToken)
+        {
+            ImageDirectory = (config.Role as NodeConfig.NodeRole.BootNode)?.Item.ImageDirectory?.Value,
+        };
         var listen = new IPEndPoint(IPAddress.Parse(config.Http.Address), config.Http.Port);
         server = await ControlServer.StartAsync(listen, identity, controller, status, new NodeMetrics(status, config.Id), cancellation);
         log($"control API on http://{server.Endpoint} ({(controller is null ? $"memory node of {bootUrl}" : "boot node")}, transport {config.Transport})");
@@ -77,6 +89,7 @@ public sealed class NodeHost : IAsyncDisposable
         };
         await JoinClient.JoinAsync(bootUrl, config.ApiToken, request, timeouts.Join, log, cancellation);
         joinedBootUrl = bootUrl;
+        rejoin = new RejoinLoop(bootUrl, config.ApiToken, request, timeouts.MembershipCheck, timeouts.Join.AttemptTimeout, log);
     }
 
     /// Stops the HTTP API first (no new requests), then the membership pipeline, then the effects.
@@ -85,6 +98,9 @@ public sealed class NodeHost : IAsyncDisposable
         if (disposed)
             return;
         disposed = true;
+        // Before the leave: a node that says goodbye must not join again behind its own back.
+        if (rejoin is not null)
+            await rejoin.DisposeAsync();
         // Before the transport goes: the boot node must not take this node for lost while it asks to leave.
         if (joinedBootUrl is not null)
             await LeaveClient.LeaveAsync(joinedBootUrl, config.ApiToken, config.Id, timeouts.Join.AttemptTimeout, log);

@@ -3,7 +3,9 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using SsiHv.Core.Cluster;
+using Microsoft.FSharp.Core;
 using SsiHv.Core.Vm;
+using SsiHv.Shell.Input;
 using SsiHv.Shell.Lab;
 using SsiHv.Shell.Nodes;
 
@@ -92,6 +94,7 @@ public sealed class LocalCluster
         using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         try
         {
+            var vm = StageImages(directory.FullName);
             var plan = Plan(directory.FullName);
             if (options.Addressing.IsNetworkNamespaces)
             {
@@ -105,7 +108,7 @@ public sealed class LocalCluster
                 network = NetworkNamespaces.CreateForLabMachines(Environment.ProcessId, plan.Nodes.Length);
                 Progress($"lab machines (kernel {image.Release}) on tap devices {string.Join(", ", network.Names.HostInterfaces)} of bridge {network.Names.Bridge} ({NamespaceLayout.bridgeAddress})");
             }
-            return RunNodes(plan, directory.FullName, network).GetAwaiter().GetResult();
+            return RunNodes(plan, vm, directory.FullName, network).GetAwaiter().GetResult();
         }
         catch (NetworkSetupException e)
         {
@@ -130,6 +133,34 @@ public sealed class LocalCluster
         }
     }
 
+    /// <summary>
+    /// Copies the kernel and initrd into the run's own directory, which becomes the boot node's imageDirectory:
+    /// the boot node reads only files inside it (docs/operations.md, "Limits"), and this way it holds exactly the
+    /// files of this run, wherever the user's files are (two directories, beside private files) and whatever
+    /// they are named, and disappears with the run. A copy costs one read of files the boot node reads anyway.
+    /// </summary>
+    VmRequest StageImages(string directory)
+    {
+        if (options.Vm.Guest.Image is not GuestImage.Kernel kernel)
+            return options.Vm;
+        var images = Directory.CreateDirectory(ImagesIn(directory)).FullName;
+        var kernelCopy = Stage(kernel.path, Core.Input.InputFile.InputKind.Kernel, Path.Combine(images, "kernel"));
+        var initrdCopy = kernel.initrd?.Value is { } initrd
+            ? FSharpOption<string>.Some(Stage(initrd, Core.Input.InputFile.InputKind.Initrd, Path.Combine(images, "initrd")))
+            : null;
+        return new VmRequest(new Guest(GuestImage.NewKernel(kernelCopy, initrdCopy), options.Vm.Guest.Append), options.Vm.Timeout);
+    }
+
+    static string Stage(string source, Core.Input.InputFile.InputKind kind, string copy)
+    {
+        if (!InputFiles.TryRead(source, kind, out var bytes, out var problem))
+            throw new ClusterInputException([$"ssihv up: {problem}"]);
+        File.WriteAllBytes(copy, bytes);
+        return copy;
+    }
+
+    static string ImagesIn(string directory) => Path.Combine(directory, "images");
+
     ClusterPlan.ClusterPlan Plan(string directory)
     {
         var topologyCopy = Path.Combine(directory, "topology.json");
@@ -140,13 +171,14 @@ public sealed class LocalCluster
             Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(TokenBytes)),
             options.Addressing,
             options.MemoryBudgetMiB is { } budget ? budget : null,
-            options.TimeoutScale is { } scale ? scale : null));
+            options.TimeoutScale is { } scale ? scale : null,
+            options.Vm.Guest.Image.IsKernel ? FSharpOption<string>.Some(ImagesIn(directory)) : null));
         if (planned.IsError)
             throw new ClusterInputException(planned.ErrorValue.Select(e => $"{options.TopologyName}: {ClusterPlan.errorText(e)}").ToList());
         return planned.ResultValue;
     }
 
-    async Task<LocalClusterResult> RunNodes(ClusterPlan.ClusterPlan plan, string directory, NetworkNamespaces? network)
+    async Task<LocalClusterResult> RunNodes(ClusterPlan.ClusterPlan plan, VmRequest vm, string directory, NetworkNamespaces? network)
     {
         var cancellation = abort.Token;
         var token = plan.Nodes.Head.ApiToken;
@@ -168,11 +200,11 @@ public sealed class LocalCluster
         await client.WaitAllActiveAsync(bootUrl, ids, options.StartTimeout, cancellation);
         Progress($"cluster formed: {ids.Count} nodes active, boot node {boot.Id}; starting the guest");
 
-        await client.StartVmAsync(bootUrl, options.Vm, cancellation);
-        VmReply vm;
+        await client.StartVmAsync(bootUrl, vm, cancellation);
+        VmReply stopped;
         try
         {
-            vm = await client.WaitVmStoppedAsync(bootUrl, options.Vm.Timeout + VmReportGrace, cancellation);
+            stopped = await client.WaitVmStoppedAsync(bootUrl, vm.Timeout + VmReportGrace, cancellation);
         }
         catch (ClusterApiException e) when (abortReason is null)
         {
@@ -180,7 +212,7 @@ public sealed class LocalCluster
             throw new ClusterRunException([$"ssihv up: the guest did not stop within --timeout {options.Vm.Timeout.TotalSeconds:0.#} s; stopped it", $"ssihv up: {e.Message}"]);
         }
         var pages = await client.PagesAsync(bootUrl, cancellation);
-        return new LocalClusterResult(vm, pages);
+        return new LocalClusterResult(stopped, pages);
     }
 
     void StartNode(ClusterPlan.NodeConfig node, string configPath, (NetworkNamespaces Network, int Index)? place)

@@ -96,6 +96,11 @@ public sealed class NodeHostProcesses : IDisposable
 
     public bool HasExited(int id) => nodes[id].Process.HasExited;
 
+    /// SIGSTOP: the node host answers nothing (no keep-alive, no HTTP) until <see cref="Continue"/>, as a hung machine.
+    public void Pause(int id) => SsiHv.Interop.Linux.ProcessSignal.Stop(nodes[id].Process.Id);
+
+    public void Continue(int id) => SsiHv.Interop.Linux.ProcessSignal.Continue(nodes[id].Process.Id);
+
     /// SIGKILL: the node host gets no chance to say goodbye, as when its machine dies.
     public void Kill(int id)
     {

@@ -23,14 +23,19 @@ public sealed class ControlCluster : IAsyncDisposable
     public HttpClient Http { get; } = new() { Timeout = Patience };
 
     /// A node config file's record as read: the boot node's when <paramref name="join"/> is null.
-    public static NodeConfig.RawNodeConfig RawConfig(int id, int cpus, long memoryMiB, string? join, int? initiator = null, string token = Token) =>
+    public static NodeConfig.RawNodeConfig RawConfig(
+        int id, int cpus, long memoryMiB, string? join, int? initiator = null, string token = Token, string? imageDirectory = null,
+        int? memberRetentionSeconds = null) =>
         new(Some(id), Some($"127.0.0.1:{7200 + id}"), Some("127.0.0.1:0"), Some("00112233445566778899aabbccddeeff"), Some(token),
             Some(cpus), Some(memoryMiB), initiator is { } i ? Some(i) : null, join is null ? Some(true) : null,
-            join is null ? null : Some(join), null, null, null, null, null);
+            join is null ? null : Some(join), null, null, null, null, null, imageDirectory is null ? null : Some(imageDirectory),
+            memberRetentionSeconds is { } r ? Some(r) : null);
 
-    public static NodeConfig.NodeConfig Config(int id, int cpus, long memoryMiB, string? join, int? initiator = null, string token = Token)
+    public static NodeConfig.NodeConfig Config(
+        int id, int cpus, long memoryMiB, string? join, int? initiator = null, string token = Token, string? imageDirectory = null,
+        int? memberRetentionSeconds = null)
     {
-        var validated = NodeConfig.validate(RawConfig(id, cpus, memoryMiB, join, initiator, token));
+        var validated = NodeConfig.validate(RawConfig(id, cpus, memoryMiB, join, initiator, token, imageDirectory, memberRetentionSeconds));
         Assert.True(validated.IsOk, validated.IsError ? string.Join("; ", validated.ErrorValue.Select(NodeConfig.errorText)) : "");
         return validated.ResultValue;
     }
@@ -48,10 +53,10 @@ public sealed class ControlCluster : IAsyncDisposable
         return host;
     }
 
-    public async Task<(NodeHost Boot, RecordingEffects Effects)> StartBootAsync(int cpus = 2, long memoryMiB = 1024)
+    public async Task<(NodeHost Boot, RecordingEffects Effects)> StartBootAsync(int cpus = 2, long memoryMiB = 1024, string? imageDirectory = null)
     {
         var effects = new RecordingEffects();
-        return (await StartAsync(Config(0, cpus, memoryMiB, null), effects), effects);
+        return (await StartAsync(Config(0, cpus, memoryMiB, null, imageDirectory: imageDirectory), effects), effects);
     }
 
     public async Task<(int Status, string ContentType, JsonElement Body)> GetAsync(NodeHost host, string path)

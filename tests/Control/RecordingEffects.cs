@@ -18,6 +18,8 @@ public sealed class RecordingEffects : IClusterEffects
 
     public Core.Topology.Topology? StartedTopology { get; private set; }
 
+    public VmRequest? StartedRequest { get; private set; }
+
     public bool Disposed { get; private set; }
 
     public Task ConnectAsync(NodeInfo node, CancellationToken cancellation)
@@ -32,6 +34,7 @@ public sealed class RecordingEffects : IClusterEffects
     {
         calls.Enqueue($"start vm on {topology.Nodes.Length} nodes, guest {request.Guest}");
         StartedTopology = topology;
+        StartedRequest = request;
         vmEnd = new TaskCompletionSource<VmOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
         return Task.FromResult(new RunningVm(vmEnd.Task));
     }

@@ -77,6 +77,62 @@ public sealed class LocalClusterTests : IDisposable
     }
 
     [Fact]
+    public void AKernelAndInitrdAreCopiedIntoTheBootNodesImageDirectoryAndTheVmNamesTheCopies()
+    {
+        // From two directories with the same file name: the copies must still be two files, both inside one directory.
+        var kernel = WriteFile(Path.Combine(scratch, "k", "image"), [1, 2, 3]);
+        var initrd = WriteFile(Path.Combine(scratch, "i", "image"), [4, 5]);
+        JsonElement? bootConfig = null;
+        using var control = new FakeControlPlane(HttpPorts(2), healthy: [0, 1], bootNode: 0, () => bootConfig?.GetProperty("apiToken").GetString(), runningPolls: 0);
+        var options = Options(TwoNodeTopology()) with
+        {
+            Vm = new VmRequest(new Guest(GuestImage.NewKernel(kernel, Microsoft.FSharp.Core.FSharpOption<string>.Some(initrd)), "console=ttyS0"), TimeSpan.FromSeconds(120)),
+        };
+        var log = new StringWriter();
+
+        LocalCluster.Run(options, (node, configPath) =>
+        {
+            using var file = JsonDocument.Parse(File.ReadAllText(configPath));
+            if (node.Boot)
+            {
+                bootConfig = file.RootElement.Clone();
+                var images = file.RootElement.GetProperty("imageDirectory").GetString()!;
+                Assert.Equal([1, 2, 3], File.ReadAllBytes(Path.Combine(images, "kernel")));
+                Assert.Equal([4, 5], File.ReadAllBytes(Path.Combine(images, "initrd")));
+            }
+            else
+                Assert.False(file.RootElement.TryGetProperty("imageDirectory", out _));
+            return PidRecordingSleep(node.Id, configPath);
+        }, log, new MemoryStream());
+
+        var images = bootConfig!.Value.GetProperty("imageDirectory").GetString()!;
+        Assert.Equal(configDirectories[0], Path.GetDirectoryName(images));
+        using var vmRequest = JsonDocument.Parse(control.VmRequestBody!);
+        var copies = (vmRequest.RootElement.GetProperty("kernel").GetString()!, vmRequest.RootElement.GetProperty("initrd").GetString()!);
+        Assert.Equal((Path.Combine(images, "kernel"), Path.Combine(images, "initrd")), copies);
+        AssertStoppedAndCleanedUp(2, log.ToString());
+    }
+
+    [Fact]
+    public void AKernelThatIsNoRegularFileIsInputErrorBeforeAnyNodeStarts()
+    {
+        var options = Options(TwoNodeTopology()) with
+        {
+            Vm = new VmRequest(new Guest(GuestImage.NewKernel(scratch, null), ""), TimeSpan.FromSeconds(120)),
+        };
+        var failure = Assert.Throws<ClusterInputException>(() =>
+            LocalCluster.Run(options, (_, _) => throw new InvalidOperationException("nothing may start"), TextWriter.Null, new MemoryStream()));
+        Assert.Equal($"ssihv up: {scratch}: is a directory, not a regular file", Assert.Single(failure.Lines));
+    }
+
+    static string WriteFile(string path, byte[] bytes)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllBytes(path, bytes);
+        return path;
+    }
+
+    [Fact]
     public void ANodeHostThatExitsEarlyIsNamedWithItsLastLines()
     {
         using var control = new FakeControlPlane(HttpPorts(2), healthy: [0], bootNode: 0, () => null, runningPolls: 0);

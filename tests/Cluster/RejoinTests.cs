@@ -1,0 +1,41 @@
+using SsiHv.Tests.Support;
+using Xunit;
+
+namespace SsiHv.Tests.Cluster;
+
+/// <summary>
+/// A memory node host that hangs (SIGSTOP) past the keep-alive is lost to its boot node; once it runs again
+/// (SIGCONT) it must see that, say so, and join again until it is active. Real node host processes on 127.0.0.1,
+/// no VM (no KVM needed).
+/// </summary>
+public sealed class RejoinTests
+{
+    /// The keep-alive (ping after 1 s, lost 3 s later) with room for a loaded machine.
+    static readonly TimeSpan LossBound = TestScale.Seconds(30);
+    /// The memory node's membership check (every 2 s), its join and the boot node's hello with it.
+    static readonly TimeSpan RejoinBound = TestScale.Seconds(30);
+
+    [Fact]
+    public async Task A_memory_node_stopped_until_it_is_lost_joins_again_when_it_runs_and_becomes_active()
+    {
+        using var cluster = new NodeHostProcesses();
+        var boot = cluster.Start(0, cpus: 2, memoryMiB: 64, join: null);
+        cluster.Start(1, cpus: 0, memoryMiB: 64, join: boot);
+        await cluster.Client.WaitAllActiveAsync(boot, [0, 1], TestScale.Seconds(60), CancellationToken.None);
+
+        cluster.Pause(1);
+        try
+        {
+            Poll.Until("node 1 lost at the boot node", LossBound, () => cluster.StateOf(boot, 1) == "lost", () => $"{cluster.StateOf(boot, 1)}\n{cluster}");
+        }
+        finally
+        {
+            cluster.Continue(1);
+        }
+
+        Poll.Until("node 1 active again", RejoinBound, () => cluster.StateOf(boot, 1) == "active", () => $"{cluster.StateOf(boot, 1)}\n{cluster}");
+        Assert.Contains("has node 1 as lost", cluster.Stderr(1));
+        Assert.Contains("joining again", cluster.Stderr(1));
+        Assert.False(cluster.HasExited(1));
+    }
+}
