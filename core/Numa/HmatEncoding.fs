@@ -11,7 +11,7 @@ open SsiHv.Core.Topology
 let usedEntries (nodes: Node list) (m: 'a list list) =
     let initiators = nodes |> List.filter (fun n -> n.Cpus > 0) |> List.map (fun n -> n.Id)
     let targets = nodes |> List.filter (fun n -> n.MemoryMiB > 0L) |> List.map (fun n -> n.Id)
-    initiators |> List.map (fun i -> targets |> List.map (fun j -> m.[i].[j]))
+    initiators |> List.map (fun i -> targets |> List.map (fun j -> m.[i.Value].[j.Value]))
 
 let maxEntry = 0xFFFEL
 let picosecondsPerNanosecond = 1000L

@@ -7,6 +7,7 @@
 /// transitions and why each one loses no write and serves no stale read.
 module SsiHv.Core.Paging.Pager
 
+open SsiHv.Core.Topology
 open SsiHv.Core.Paging.Placement
 
 /// A fault whose access is blocked until the pager wakes it.

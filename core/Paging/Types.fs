@@ -1,5 +1,7 @@
 namespace SsiHv.Core.Paging
 
+open SsiHv.Core.Topology
+
 /// A guest-physical address: where the guest sees a byte of its RAM (not where this process maps it).
 [<Struct>]
 type GuestAddress =
@@ -14,10 +16,6 @@ type PageNumber =
     | PageNumber of uint64
 
     member page.Value = let (PageNumber value) = page in value
-
-/// A node host, by its topology id (docs/design.md §4.2). Every transfer names one, because pages move between
-/// nodes and vCPUs may come to run on several of them (docs/design.md §7).
-type NodeId = int
 
 /// One userfaultfd fault message. The pager wakes each exactly once, so the shell can count and trace faults.
 [<Struct>]

@@ -1,6 +1,7 @@
 using Microsoft.FSharp.Collections;
 using SsiHv.Core.Memory;
 using SsiHv.Core.Paging;
+using SsiHv.Core.Topology;
 using SsiHv.Shell.Pager;
 using SsiHv.Shell.Vmm.Hypervisor;
 using SsiHv.Shell.Vmm.Hypervisor.Kvm;
@@ -34,7 +35,7 @@ public static class FaultOurPager
         using var hypervisor = HostKvm.Open();
         using var vm = hypervisor.CreateVm();
         // One node-0 RAM range (paged) plus GuestMemory's unpaged BIOS area at 0xE0000, which holds the code.
-        using var memory = GuestMemory.Create([new Layout.MemoryRange(0, DataBase, (ulong)pages * PageSize)]);
+        using var memory = GuestMemory.Create([new Layout.MemoryRange(NodeId.NewNodeId(LocalNode), DataBase, (ulong)pages * PageSize)]);
         memory.RegisterWith(vm);
         memory.Write(LowBase, guestCode);
         Span<byte> parameters = stackalloc byte[8];
@@ -140,9 +141,9 @@ public static class FaultOurPager
         var first = Page.ofAddress(GuestAddress.NewGuestAddress(DataBase));
         var placement = new Placement.Placement(
             Placement.PlacementPolicy.FirstTouch,
-            ListModule.OfSeq([Tuple.Create(home, (ulong)pages)]),
-            ListModule.OfSeq([new Placement.PageRange(home, first, (ulong)pages)]));
-        var created = SsiHv.Core.Paging.Pager.PagerConfigModule.create(LocalNode, budgetPages, placement);
+            ListModule.OfSeq([Tuple.Create(NodeId.NewNodeId(home), (ulong)pages)]),
+            ListModule.OfSeq([new Placement.PageRange(NodeId.NewNodeId(home), first, (ulong)pages)]));
+        var created = SsiHv.Core.Paging.Pager.PagerConfigModule.create(NodeId.NewNodeId(LocalNode), budgetPages, placement);
         return created.IsOk ? created.ResultValue : throw new ArgumentOutOfRangeException(nameof(budgetPages), "budget below one page");
     }
 

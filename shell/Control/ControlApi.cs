@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Prometheus;
 using SsiHv.Core.Cluster;
+using SsiHv.Core.Topology;
 using SsiHv.Core.Vm;
 using SsiHv.Shell.Input;
 using SsiHv.Shell.Topology;
@@ -52,9 +53,9 @@ public static class ControlApi
             var (body, problem) = await ReadBody(context, ControlJsonContext.Default.JoinRequest);
             if (problem is not null) return problem;
             if (MissingJoinField(body!) is { } missing) return Problems.BadRequest(missing);
-            var info = new NodeInfo(body!.Id!.Value, body.Cpus!.Value, body.MemoryMiB!.Value, body.Address!,
-                Option(body.Initiator));
-            return MemberResult(await controller.JoinAsync(info), info.Id);
+            var info = new NodeInfo(NodeId.NewNodeId(body!.Id!.Value), body.Cpus!.Value, body.MemoryMiB!.Value, body.Address!,
+                Option(body.Initiator is { } initiator ? NodeId.NewNodeId(initiator) : (NodeId?)null));
+            return MemberResult(await controller.JoinAsync(info), info.Id.Value);
         });
 
         app.MapPost("/v1/cluster/nodes/{id}/drain", async (HttpContext context, string id) =>
@@ -185,7 +186,7 @@ public static class ControlApi
             return Problems.BadRequest(MembershipErrorModule.text(invalid));
         if (outcome.Refusal is { } refusal)
             return Problems.Conflict(MembershipErrorModule.text(refusal));
-        var member = outcome.View.Cluster.Members[id];
+        var member = outcome.View.Cluster.Members[NodeId.NewNodeId(id)];
         return Results.Json(MemberOf(member), ControlJsonContext.Default.MemberReply, statusCode: StatusCodes.Status202Accepted);
     }
 
@@ -195,14 +196,14 @@ public static class ControlApi
             : Results.Json(VmOf(outcome.View), ControlJsonContext.Default.VmReply, statusCode: StatusCodes.Status202Accepted);
 
     public static MemberReply MemberOf(Member member) =>
-        new(member.Info.Id, member.Info.Cpus, member.Info.MemoryMiB, member.Info.Address,
-            member.Info.Initiator is { } i ? i.Value : null, StateName(member.State));
+        new(member.Info.Id.Value, member.Info.Cpus, member.Info.MemoryMiB, member.Info.Address,
+            member.Info.Initiator is { } i ? i.Value.Value : null, StateName(member.State));
 
     static string StateName(MemberState state) =>
         state.IsJoining ? "joining" : state.IsActive ? "active" : state.IsDraining ? "draining" : state.IsLeft ? "left" : "lost";
 
     public static ClusterReply ClusterOf(ClusterView view) =>
-        new(view.Cluster.BootNode, view.Cluster.Members.Values.Select(MemberOf).ToList(), VmOf(view));
+        new(view.Cluster.BootNode.Value, view.Cluster.Members.Values.Select(MemberOf).ToList(), VmOf(view));
 
     public static VmReply VmOf(ClusterView view) => view.Cluster.Vm switch
     {
