@@ -33,8 +33,8 @@ let private homeAll (placement: Placement) (touches: (PageNumber * NodeId) list)
     touches
     |> List.fold (fun (homed, homes) (page, node) ->
         match home placement homed page node with
-        | Ok h -> Map.add h (homedOn homed h + 1UL) homed, (page, Ok h) :: homes
-        | Error e -> homed, (page, Error e) :: homes) (Map.empty, [])
+        | Ok h -> NodeMap.add h (homedOn homed h + 1UL) homed, (page, Ok h) :: homes
+        | Error e -> homed, (page, Error e) :: homes) (NodeMap.empty, [])
     |> fun (homed, homes) -> homed, List.rev homes
 
 let private touchOrder =
@@ -66,7 +66,7 @@ let tests =
                         let after, before = nodes |> List.partition (fun n -> n >= toucher)
                         after @ before |> List.takeWhile (fun n -> n <> chosen)
                     let expected = room chosen && (chosen = toucher || (skipped |> List.forall (room >> not)))
-                    Map.add chosen (homedOn homed chosen + 1UL) homed, ok && expected) (Map.empty, true)
+                    NodeMap.add chosen (homedOn homed chosen + 1UL) homed, ok && expected) (NodeMap.empty, true)
                 |> snd)
 
         testPropertyWithConfig config "bind homes every page on its SRAT node" <|
@@ -85,7 +85,7 @@ let tests =
 
         testCase "a page outside guest RAM has no home" <| fun () ->
             let placement = { Policy = FirstTouch; Capacity = [ NodeId 0, 2UL ]; Ranges = [ { Node = NodeId 0; First = PageNumber 0UL; Count = 2UL } ] }
-            Expect.equal (home placement Map.empty (PageNumber 2UL) (NodeId 0)) (Error(OutsideGuestRam(PageNumber 2UL))) "outside"
+            Expect.equal (home placement NodeMap.empty (PageNumber 2UL) (NodeId 0)) (Error(OutsideGuestRam(PageNumber 2UL))) "outside"
 
         testPropertyWithConfig config "ofTopology: each node homes exactly its SRAT pages and bind agrees with the layout" <|
             Prop.forAll (Arb.fromGen validTopology) (fun topology ->
