@@ -6,6 +6,7 @@
 // Usage (after `dotnet build core -c Release`):
 //   DOTNET_TieredCompilation=0 dotnet fsi --optimize+ bench/pager_step_replay.fsx [PAGES] [PASSES] [BUDGET] [REPLAYS]
 #r "../core/bin/Release/net10.0/SsiHv.Core.dll"
+open SsiHv.Core.Topology
 open SsiHv.Core.Paging
 open SsiHv.Core.Paging.Pager
 
@@ -16,9 +17,9 @@ let budget = if args.Length > 3 then int args.[3] else max 1 (int pages / 4)
 let replays = if args.Length > 4 then int args.[4] else 15
 let firstPage = 256UL // guest-physical 1 MiB, as in fault_guest.S
 let placement: Placement.Placement =
-    { Policy = Placement.FirstTouch; Capacity = [ (0, pages) ]; Ranges = [ { Node = 0; First = PageNumber firstPage; Count = pages } ] }
+    { Policy = Placement.FirstTouch; Capacity = [ (NodeId 0, pages) ]; Ranges = [ { Node = NodeId 0; First = PageNumber firstPage; Count = pages } ] }
 let config =
-    match PagerConfig.create 0 budget placement with
+    match PagerConfig.create (NodeId 0) budget placement with
     | Ok c -> c
     | Error e -> failwithf "%A" e
 

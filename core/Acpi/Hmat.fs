@@ -156,8 +156,8 @@ let cacheAttributes (totalLevels: int) (c: MemorySideCache) =
 
 /// One latency/bandwidth structure: initiators = nodes with CPUs, targets = nodes with memory, like QEMU.
 let private locality (t: Topology) (dataType: LocalityDataType) (values: int64 list list) (scale: int64) =
-    let initiators = Topology.initiatorNodes t |> List.map (fun n -> uint32 n.Id)
-    let targets = Topology.memoryNodes t |> List.map (fun n -> uint32 n.Id)
+    let initiators = Topology.initiatorNodes t |> List.map (fun n -> uint32 n.Id.Value)
+    let targets = Topology.memoryNodes t |> List.map (fun n -> uint32 n.Id.Value)
     let used = HmatEncoding.usedEntries t.Nodes values |> List.map (List.map (fun v -> v * scale))
     match HmatEncoding.encode used with
     | Ok encoded ->
@@ -173,8 +173,8 @@ let ofTopology (t: Topology) : Result<Hmat, string> =
         |> List.map (fun n ->
             DomainAttributes
                 { Flags = (if n.Initiator.IsSome then initiatorValidFlag else 0us)
-                  InitiatorDomain = n.Initiator |> Option.defaultValue 0 |> uint32
-                  MemoryDomain = uint32 n.Id })
+                  InitiatorDomain = n.Initiator |> Option.map (fun initiator -> uint32 initiator.Value) |> Option.defaultValue 0u
+                  MemoryDomain = uint32 n.Id.Value })
     let latency = t.LatencyNs |> Option.map (fun m -> locality t LocalityDataType.AccessLatency m HmatEncoding.picosecondsPerNanosecond)
     let bandwidth = t.BandwidthMBps |> Option.map (fun m -> locality t LocalityDataType.AccessBandwidth m 1L)
     let caches =
@@ -182,7 +182,7 @@ let ofTopology (t: Topology) : Result<Hmat, string> =
         |> List.sortBy (fun c -> c.Node, c.Level)
         |> List.map (fun c ->
             let totalLevels = t.Caches |> List.filter (fun o -> o.Node = c.Node) |> List.map (fun o -> o.Level) |> List.max
-            Cache { MemoryDomain = uint32 c.Node; SizeBytes = c.SizeBytes; Attributes = cacheAttributes totalLevels c; SmbiosHandles = [] })
+            Cache { MemoryDomain = uint32 c.Node.Value; SizeBytes = c.SizeBytes; Attributes = cacheAttributes totalLevels c; SmbiosHandles = [] })
     match [ latency; bandwidth ] |> List.choose id |> traverse id with
     | Ok structures -> Ok { Header = Header.ours signature revision; Entries = attributes @ structures @ caches }
     | Error e -> Error e

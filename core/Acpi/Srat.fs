@@ -107,10 +107,10 @@ let ofTopology (t: Topology) =
         Topology.cpuNodes t
         |> List.mapi (fun cpu node ->
             if uint32 cpu < firstX2ApicId then
-                ProcessorApic { Domain = uint32 node; ApicId = byte cpu; Flags = enabledFlag; SapicEid = 0uy; ClockDomain = 0u }
+                ProcessorApic { Domain = uint32 node.Value; ApicId = byte cpu; Flags = enabledFlag; SapicEid = 0uy; ClockDomain = 0u }
             else
-                ProcessorX2Apic { Domain = uint32 node; X2ApicId = uint32 cpu; Flags = enabledFlag; ClockDomain = 0u })
+                ProcessorX2Apic { Domain = uint32 node.Value; X2ApicId = uint32 cpu; Flags = enabledFlag; ClockDomain = 0u })
     let memory =
         Layout.ranges t
-        |> List.map (fun r -> Memory { Domain = uint32 r.Node; Base = r.Base; Length = r.Length; Flags = enabledFlag })
+        |> List.map (fun r -> Memory { Domain = uint32 r.Node.Value; Base = r.Base; Length = r.Length; Flags = enabledFlag })
     { Header = Header.ours signature revision; Entries = cpus @ memory }

@@ -8,6 +8,7 @@ module SsiHv.Core.Boot.BootPlan
 open System
 open System.Buffers.Binary
 open SsiHv.Core.Memory
+open SsiHv.Core.Topology
 
 /// Bytes the shell copies to guest-physical `Address`. The chunk owns [Address, Address + Extent); the part past
 /// `Bytes` must read as zero (ELF p_memsz beyond p_filesz, a bzImage's init_size, the boot stack).
@@ -206,7 +207,7 @@ type PlanError =
     | CommandLineTooLong of length: int * limitSource: string * maxLength: uint64
     | ChunkWraps of ChunkExtent
     /// The chunk starts in RAM (or above all of it) but runs past the end of the node's RAM at `ramEnd`.
-    | RamEndsBefore of ChunkExtent * node: int * ramEnd: uint64
+    | RamEndsBefore of ChunkExtent * node: NodeId * ramEnd: uint64
     | NotRam of ChunkExtent * ram: Layout.MemoryRange list
     | ChunksOverlap of ChunkExtent * ChunkExtent
     | EmptyInitrd
@@ -305,7 +306,7 @@ module PlanError =
             sprintf "the command line is %d bytes but %s allows at most %d" length limitSource maxLength
         | ChunkWraps c -> sprintf "%s: the range wraps around the 64-bit address space" (needs c)
         | RamEndsBefore(c, node, ramEnd) ->
-            sprintf "memory too small for the image: %s but RAM of node %d ends at %s" (needs c) node (hex (ramEnd - 1UL))
+            sprintf "memory too small for the image: %s but RAM of node %d ends at %s" (needs c) node.Value (hex (ramEnd - 1UL))
         | NotRam(c, ram) -> sprintf "%s but %s is not RAM (guest RAM: %s)" (needs c) (hex c.Address) (describeRam ram)
         | ChunksOverlap(a, b) ->
             sprintf "%s [%s, %s) overlaps %s [%s, %s)" a.Name (hex a.Address) (hex a.End) b.Name (hex b.Address) (hex b.End)

@@ -30,14 +30,14 @@ type Endpoint =
 
 /// One node host's configuration file, field for field as docs/node-host.md defines it.
 type NodeConfig =
-    { Id: int
+    { Id: NodeId
       Transport: Endpoint
       Http: Endpoint
       Secret: string
       ApiToken: string
       Cpus: int
       MemoryMiB: int64
-      Initiator: int option
+      Initiator: NodeId option
       Boot: bool
       /// The boot node's control URL; None on the boot node.
       Join: string option
@@ -69,7 +69,7 @@ type PlanInput =
 type ClusterPlan =
     { /// In node id order.
       Nodes: NodeConfig list
-      BootNode: int
+      BootNode: NodeId
       /// `http://host:port` of the boot node's control API.
       BootUrl: string }
 

@@ -29,8 +29,8 @@ let specOf (t: Topology) : TopologySpec =
       Nodes =
         t.Nodes
         |> List.map (fun n ->
-            { NodeSpec.Id = Some n.Id; Cpus = Some n.Cpus; MemoryMiB = Some n.MemoryMiB; Address = n.Address
-              Initiator = if n.Cpus = 0 then n.Initiator else None })
+            { NodeSpec.Id = Some n.Id.Value; Cpus = Some n.Cpus; MemoryMiB = Some n.MemoryMiB; Address = n.Address
+              Initiator = if n.Cpus = 0 then n.Initiator |> Option.map (fun initiator -> initiator.Value) else None })
         |> Some
       Distances = Some(t.Distances |> List.map (List.map int64))
       LatencyNs = t.LatencyNs
@@ -41,7 +41,7 @@ let specOf (t: Topology) : TopologySpec =
         | caches ->
             caches
             |> List.map (fun c ->
-                { CacheSpec.Node = Some c.Node; SizeMiB = Some(int64 (c.SizeBytes / mib)); Level = Some c.Level
+                { CacheSpec.Node = Some c.Node.Value; SizeMiB = Some(int64 (c.SizeBytes / mib)); Level = Some c.Level
                   Associativity = Some(associativityName c.Associativity); WritePolicy = Some(writePolicyName c.WritePolicy)
                   LineBytes = Some c.LineBytes })
             |> Some
@@ -58,35 +58,37 @@ let private templateMismatch (nodes: NodeInfo list) (template: Topology) =
     |> List.tryPick (fun id ->
         match Map.tryFind id joined, Map.tryFind id inFile with
         | Some j, Some f when j.Cpus <> f.Cpus || j.MemoryMiB <> f.MemoryMiB ->
-            Some(sprintf "node %d joined with %s but the topology file gives it %s" id (describe j.Cpus j.MemoryMiB) (describe f.Cpus f.MemoryMiB))
+            Some(sprintf "node %d joined with %s but the topology file gives it %s" id.Value (describe j.Cpus j.MemoryMiB) (describe f.Cpus f.MemoryMiB))
         | Some j, None ->
-            Some(sprintf "node %d joined (%s) but the topology file has no node %d" id (describe j.Cpus j.MemoryMiB) id)
-        | None, Some _ -> Some(sprintf "the topology file has node %d but no node %d is active in the cluster" id id)
+            Some(sprintf "node %d joined (%s) but the topology file has no node %d" id.Value (describe j.Cpus j.MemoryMiB) id.Value)
+        | None, Some _ -> Some(sprintf "the topology file has node %d but no node %d is active in the cluster" id.Value id.Value)
         | _ -> None)
 
 /// The topology of a VM on these nodes (Membership's AssembleTopology action), or why there cannot be one.
 let assemble (nodes: NodeInfo list) (template: Topology option) : Result<Topology, string> =
     let nodes = nodes |> List.sortBy (fun n -> n.Id)
     let ids = nodes |> List.map (fun n -> n.Id)
-    let expected = [ 0 .. List.length nodes - 1 ]
+    let expected = [ 0 .. List.length nodes - 1 ] |> List.map NodeId
     match template |> Option.bind (templateMismatch nodes) with
     | Some mismatch -> Error(sprintf "the boot node's topology file does not describe the joined nodes: %s" mismatch)
     | None when ids <> expected ->
         let missing = expected |> List.filter (fun id -> not (List.contains id ids))
         Error(
             sprintf "the active nodes have ids %s, but NUMA node ids must be 0..%d with none missing%s"
-                (ids |> List.map string |> String.concat ", ") (List.length nodes - 1)
+                (ids |> List.map (fun id -> string id.Value) |> String.concat ", ") (List.length nodes - 1)
                 (match missing with
                  | [] -> ""
-                 | m -> sprintf "; join node(s) %s or renumber the nodes" (m |> List.map string |> String.concat ", ")))
+                 | m -> sprintf "; join node(s) %s or renumber the nodes" (m |> List.map (fun id -> string id.Value) |> String.concat ", ")))
     | None ->
         let templateInitiator id =
             template |> Option.bind (fun t -> t.Nodes |> List.tryFind (fun n -> n.Id = id)) |> Option.bind (fun n -> n.Initiator)
         let nodeSpecs =
             nodes
             |> List.map (fun n ->
-                { NodeSpec.Id = Some n.Id; Cpus = Some n.Cpus; MemoryMiB = Some n.MemoryMiB; Address = Some n.Address
-                  Initiator = if n.Cpus > 0 then None else n.Initiator |> Option.orElse (templateInitiator n.Id) })
+                { NodeSpec.Id = Some n.Id.Value; Cpus = Some n.Cpus; MemoryMiB = Some n.MemoryMiB; Address = Some n.Address
+                  Initiator =
+                    if n.Cpus > 0 then None
+                    else n.Initiator |> Option.orElse (templateInitiator n.Id) |> Option.map (fun initiator -> initiator.Value) })
         let spec =
             match template with
             | Some t -> { specOf t with Nodes = Some nodeSpecs; Placement = Some(placementName PagePlacement.Bind) }

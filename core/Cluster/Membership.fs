@@ -16,7 +16,7 @@
 module SsiHv.Core.Cluster.Membership
 
 open System
-open SsiHv.Core.Paging
+open SsiHv.Core.Topology
 open SsiHv.Core.Vm
 
 type MemberState =
@@ -92,22 +92,22 @@ type MembershipError =
 module MembershipError =
     let text (error: MembershipError) =
         match error with
-        | InvalidNode(id, errors) -> sprintf "node %d cannot join: %s" id (errors |> List.map NodeInfoError.text |> String.concat "; ")
-        | AlreadyMember(id, state, []) -> sprintf "node %d has already joined (it is %A); it must leave or be drained before it joins again" id state
+        | InvalidNode(id, errors) -> sprintf "node %d cannot join: %s" id.Value (errors |> List.map NodeInfoError.text |> String.concat "; ")
+        | AlreadyMember(id, state, []) -> sprintf "node %d has already joined (it is %A); it must leave or be drained before it joins again" id.Value state
         | AlreadyMember(id, state, differences) ->
             sprintf "node %d is already a member (%A) with other values: %s; one id is one node: let it leave (or drain it) before it joins with these, or give this node another id"
-                id state (String.concat "; " differences)
-        | UnknownNode id -> sprintf "node %d is not a member of this cluster" id
-        | WrongState(id, state, needed) -> sprintf "node %d is %A; %s" id state needed
+                id.Value state (String.concat "; " differences)
+        | UnknownNode id -> sprintf "node %d is not a member of this cluster" id.Value
+        | WrongState(id, state, needed) -> sprintf "node %d is %A; %s" id.Value state needed
         | IsBootNode(id, refused) ->
-            sprintf "node %d is the boot node: it runs the membership and cannot %s; stop the VM and the cluster instead" id refused
+            sprintf "node %d is the boot node: it runs the membership and cannot %s; stop the VM and the cluster instead" id.Value refused
         | NoOtherMemoryHome id ->
-            sprintf "node %d homes the only guest memory left that is not draining: there is nowhere to move its pages" id
-        | InUseByVm id -> sprintf "node %d runs vCPUs or homes memory of the VM; drain it (memory-only nodes) or stop the VM first" id
+            sprintf "node %d homes the only guest memory left that is not draining: there is nowhere to move its pages" id.Value
+        | InUseByVm id -> sprintf "node %d runs vCPUs or homes memory of the VM; drain it (memory-only nodes) or stop the VM first" id.Value
         | VmStarting -> "the VM is starting; retry once it runs"
         | VmAlreadyStarted -> "the VM is already starting or running; stop it first"
         | StillJoining ids ->
-            sprintf "node(s) %s are still joining (no authenticated hello yet); wait for them or let them leave" (ids |> List.map string |> String.concat ", ")
+            sprintf "node(s) %s are still joining (no authenticated hello yet); wait for them or let them leave" (ids |> List.map (fun id -> string id.Value) |> String.concat ", ")
         | NoCpus -> "no active node contributes CPUs: join a node with cpus > 0"
         | NoMemory -> "no active node contributes memory: join a node with memoryMiB > 0"
         | NoVmStarting -> "no VM is starting"
@@ -235,7 +235,7 @@ let private lost (m: Member) cluster =
         let roles =
             [ if m.Info.Cpus > 0 && topology.Nodes |> List.exists (fun n -> n.Id = id) then sprintf "ran %d vCPUs" m.Info.Cpus
               if topology.MemoryHomes.Contains id then "homed guest memory" ]
-        let reason = sprintf "node %d was lost; it %s of the VM" id (String.concat " and " roles)
+        let reason = sprintf "node %d was lost; it %s of the VM" id.Value (String.concat " and " roles)
         let cluster, disconnects = stopVm reason ExitCode.Failure (withState id Lost cluster)
         cluster, MembershipAction.StopVm reason :: disconnects
     | _ -> withState id Lost cluster, []

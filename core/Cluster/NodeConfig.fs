@@ -180,7 +180,7 @@ let private inFile (e: NodeInfoError) =
 let private contribution (raw: RawNodeConfig) =
     match raw.Id, raw.Cpus, raw.MemoryMiB, raw.Transport with
     | Some id, Some cpus, Some memory, Some transport ->
-        let info: NodeInfo = { Id = id; Cpus = cpus; MemoryMiB = memory; Address = transport; Initiator = raw.Initiator }
+        let info: NodeInfo = { Id = NodeId id; Cpus = cpus; MemoryMiB = memory; Address = transport; Initiator = raw.Initiator |> Option.map NodeId }
         NodeInfo.validate (kindOf raw) info
         |> Result.mapError (List.map inFile)
     | id, cpus, memory, transport ->

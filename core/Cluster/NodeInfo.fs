@@ -1,6 +1,5 @@
 namespace SsiHv.Core.Cluster
 
-open SsiHv.Core.Paging
 open SsiHv.Core.Topology
 
 /// What a node brings to the cluster: its join request, or the boot node's own membership entry. `Initiator`
@@ -53,9 +52,9 @@ module NodeInfoError =
         | NoMemoryWithoutCpus -> "expected more than 0: a node without cpus contributes memory, found 0"
         | InvalidAddress problem -> problem
         | InitiatorWithCpus(initiator, cpus) ->
-            sprintf "only a memory-only node (cpus 0) names an initiator; expected none on this one with %d cpus, found %d" cpus initiator
+            sprintf "only a memory-only node (cpus 0) names an initiator; expected none on this one with %d cpus, found %d" cpus initiator.Value
         | NegativeInitiator found -> sprintf "expected a node id (0 or more), found %d" found
-        | OwnInitiator found -> sprintf "expected the id of a node with CPUs, found this node's own id %d" found
+        | OwnInitiator found -> sprintf "expected the id of a node with CPUs, found this node's own id %d" found.Value
 
     let text (error: NodeInfoError) = sprintf "%s: %s" (field error) (rule error)
 
@@ -67,7 +66,7 @@ module NodeInfo =
     let validate (kind: NodeKind) (info: NodeInfo) : Result<NodeInfo, NodeInfoError list> =
         let address = Endpoint.parse info.Address
         let errors =
-            [ if info.Id < 0 then NegativeId info.Id
+            [ if info.Id.Value < 0 then NegativeId info.Id.Value
               if info.Cpus < 0 then NegativeCpus info.Cpus
               elif info.Cpus > 0 && kind = NodeKind.Memory then CpusOnMemoryNode info.Cpus
               elif info.Cpus > Validation.maxCpus then TooManyCpus info.Cpus
@@ -79,7 +78,7 @@ module NodeInfo =
               | Ok _ -> ()
               match info.Initiator with
               | Some initiator when info.Cpus > 0 -> InitiatorWithCpus(initiator, info.Cpus)
-              | Some initiator when initiator < 0 -> NegativeInitiator initiator
+              | Some initiator when initiator.Value < 0 -> NegativeInitiator initiator.Value
               | Some initiator when initiator = info.Id -> OwnInitiator initiator
               | _ -> () ]
         match errors, address with

@@ -6,7 +6,7 @@ module SsiHv.Core.Cluster.Rejoin
 
 open System
 open SsiHv.Core.Cluster.Membership
-open SsiHv.Core.Paging
+open SsiHv.Core.Topology
 
 /// What the boot node's GET /v1/cluster said of this node.
 type Seen =
@@ -30,11 +30,11 @@ let judge (self: NodeId) (bootUrl: string) (seen: Seen) : Verdict =
     match seen with
     | Listed(Joining | Active | Draining) -> StillMember
     | Listed Lost ->
-        JoinAgain(sprintf "the boot node at %s has node %d as lost (it missed the keep-alive, e.g. while stopped or cut off); joining again" bootUrl self)
+        JoinAgain(sprintf "the boot node at %s has node %d as lost (it missed the keep-alive, e.g. while stopped or cut off); joining again" bootUrl self.Value)
     | Listed Left ->
-        StayOut(sprintf "the boot node at %s has node %d as left (taken out through leave or drain); not joining again: restart this node host to join" bootUrl self)
+        StayOut(sprintf "the boot node at %s has node %d as left (taken out through leave or drain); not joining again: restart this node host to join" bootUrl self.Value)
     | NotListed ->
-        JoinAgain(sprintf "the boot node at %s does not list node %d (it restarted, or pruned this node); joining again" bootUrl self)
+        JoinAgain(sprintf "the boot node at %s does not list node %d (it restarted, or pruned this node); joining again" bootUrl self.Value)
     | NoAnswer reason -> BootUnreachable(sprintf "the boot node at %s did not answer: %s" bootUrl reason)
 
 let firstDelay = TimeSpan.FromSeconds 1.0

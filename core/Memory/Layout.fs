@@ -15,7 +15,7 @@ let localApicAddress = 0xFEE00000UL
 let ioApicAddress = 0xFEC00000UL
 
 /// A contiguous range of guest-physical RAM homed on one NUMA node.
-type MemoryRange = { Node: int; Base: uint64; Length: uint64 }
+type MemoryRange = { Node: NodeId; Base: uint64; Length: uint64 }
 
 module MemoryRange =
     let endExclusive (r: MemoryRange) = r.Base + r.Length
@@ -23,7 +23,7 @@ module MemoryRange =
 
 /// Cuts [start, end) at the holes. `start`/`end` are in "flat RAM" coordinates, where RAM is contiguous from 0
 /// and the MMIO hole has not been inserted yet; the result is guest-physical.
-let private place (node: int) (start: uint64) (finish: uint64) : MemoryRange list =
+let private place (node: NodeId) (start: uint64) (finish: uint64) : MemoryRange list =
     let piece a b = if b > a then [ { Node = node; Base = a; Length = b - a } ] else []
     let belowLegacy = piece start (min finish legacyHoleStart)
     let low = piece (max start legacyHoleEnd) (min finish mmioHoleStart)
@@ -41,7 +41,7 @@ let ranges (t: Topology) : MemoryRange list =
         cursor + size, acc @ place n.Id cursor (cursor + size)) (0UL, [])
     |> snd
 
-let rangesOfNode (t: Topology) (node: int) = ranges t |> List.filter (fun r -> r.Node = node)
+let rangesOfNode (t: Topology) (node: NodeId) = ranges t |> List.filter (fun r -> r.Node = node)
 
 let nodeOfAddress (t: Topology) (address: uint64) =
     ranges t |> List.tryFind (MemoryRange.contains address) |> Option.map (fun r -> r.Node)

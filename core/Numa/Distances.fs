@@ -36,7 +36,7 @@ let deriveFromLatency (nodes: Node list) (latencyNs: int64 list list) : int list
             elif hasCpus j then initiatorRow j i
             else
                 match nodes.[i].Initiator with
-                | Some k -> initiatorRow k j
+                | Some k -> initiatorRow k.Value j
                 | None -> defaultRemoteDistance ] ]
 
 let defaultMatrix (n: int) =

@@ -3,6 +3,7 @@
 /// (immutable) state from any thread and count it without stopping the pager.
 module SsiHv.Core.Paging.Census
 
+open SsiHv.Core.Topology
 open SsiHv.Core.Paging.Pager
 
 /// One node's share of the touched guest pages. Untouched pages are zeroes homed nowhere yet.

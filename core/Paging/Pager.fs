@@ -7,6 +7,7 @@
 /// transitions and why each one loses no write and serves no stale read.
 module SsiHv.Core.Paging.Pager
 
+open SsiHv.Core.Topology
 open SsiHv.Core.Paging.Placement
 
 /// A fault whose access is blocked until the pager wakes it.
@@ -229,7 +230,7 @@ type PagerState =
       /// Fetching pages: while one is in flight, nothing is evicted ahead (`evictAhead`).
       FetchesInFlight: int
       /// How many pages each node homes, for placement.
-      HomedPages: Map<NodeId, uint64>
+      HomedPages: NodeMap<uint64>
       /// Every home that left (or is leaving), to the node that took its pages over. Never a chain: a move
       /// to a node that left is resolved first, and earlier moves to a leaving node are redirected.
       HomeMoves: Map<NodeId, NodeId>
@@ -240,7 +241,7 @@ type PagerState =
 let create (config: PagerConfig) =
     { Config = config; Pages = PageMap.empty; Clock = Clock.empty; AwaitingFrames = FrameQueue.empty
       FramesInUse = 0; WriteBacksInFlight = 0; FetchesInFlight = 0
-      HomedPages = Map.empty; HomeMoves = Map.empty; Draining = Map.empty }
+      HomedPages = NodeMap.empty; HomeMoves = Map.empty; Draining = Map.empty }
 
 let stateOf (page: PageNumber) (state: PagerState) = PageMap.tryFind page state.Pages |> Option.map (fun r -> r.State)
 
@@ -404,7 +405,7 @@ let private onFault (fault: FaultId) (page: PageNumber) (access: Access) (progre
         | Ok home ->
             let state, actions = progress
             awaitOrAdmit { Home = home; State = Absent Zeroes } Zeroes
-                ({ state with HomedPages = Map.add home (homedOn state.HomedPages home + 1UL) state.HomedPages }, actions)
+                ({ state with HomedPages = NodeMap.add home (homedOn state.HomedPages home + 1UL) state.HomedPages }, actions)
     | Some record ->
         match record.State, access with
         | Absent newest, _ -> awaitOrAdmit record newest progress
@@ -500,7 +501,7 @@ let private onRemoteInvalidate (page: PageNumber) (requester: NodeId) (progress:
             progress
             |> mapState (fun s ->
                 { s with
-                    HomedPages = Map.add home (homedOn s.HomedPages home + 1UL) s.HomedPages
+                    HomedPages = NodeMap.add home (homedOn s.HomedPages home + 1UL) s.HomedPages
                     Pages = PageMap.add page { Home = home; State = Absent(HeldBy home) } s.Pages })
             |> acknowledge
     | Some record ->
@@ -573,7 +574,7 @@ let private readAhead (page: PageNumber) (access: Access) (before: PageState opt
                 | None ->
                     match placeNew state q state.Config.LocalNode with
                     | Ok home ->
-                        Some(progress |> mapState (fun s -> { s with HomedPages = Map.add home (homedOn s.HomedPages home + 1UL) s.HomedPages }),
+                        Some(progress |> mapState (fun s -> { s with HomedPages = NodeMap.add home (homedOn s.HomedPages home + 1UL) s.HomedPages }),
                              { Home = home; State = Absent Zeroes })
                     | Error _ -> None
             let readOne (progress: Progress) (q: PageNumber) =
@@ -662,7 +663,7 @@ let private onMoveHome (source: NodeId) (requestedTarget: NodeId) (progress: Pro
         let moved =
             { state with
                 Pages = pages
-                HomedPages = state.HomedPages |> Map.remove source |> Map.add target homed
+                HomedPages = state.HomedPages |> NodeMap.remove source |> NodeMap.add target homed
                 HomeMoves = state.HomeMoves |> Map.map (fun _ t -> if t = source then target else t) |> Map.add source target
                 Draining = Map.add source pending state.Draining }
         pending |> PageSet.fold (fun p page -> moveAway source page p) (moved, snd progress)

@@ -55,11 +55,11 @@ let sratNode (placement: Placement) (page: PageNumber) : NodeId option =
         | r :: rest -> if page.Value >= r.First.Value && page.Value - r.First.Value < r.Count then Some r.Node else find rest
     find placement.Ranges
 
-let homedOn (homed: Map<NodeId, uint64>) (node: NodeId) = Map.tryFind node homed |> Option.defaultValue 0UL
+let homedOn (homed: NodeMap<uint64>) (node: NodeId) = NodeMap.tryFind node homed |> Option.defaultValue 0UL
 
 /// The first node with room, starting at `preferred` and continuing in id order, wrapping. Two passes over the
 /// capacity list rather than a rearranged copy of it: this runs on every first touch of a page.
-let private firstWithRoom (placement: Placement) (homed: Map<NodeId, uint64>) (preferred: NodeId) =
+let private firstWithRoom (placement: Placement) (homed: NodeMap<uint64>) (preferred: NodeId) =
     let rec search (atOrAfter: bool) (capacities: (NodeId * uint64) list) =
         match capacities with
         | [] -> None
@@ -70,7 +70,7 @@ let private firstWithRoom (placement: Placement) (homed: Map<NodeId, uint64>) (p
     | None -> search false placement.Capacity
 
 /// The home of a page touched for the first time by `touchingNode`, given how many pages each node homes.
-let home (placement: Placement) (homed: Map<NodeId, uint64>) (page: PageNumber) (touchingNode: NodeId)
+let home (placement: Placement) (homed: NodeMap<uint64>) (page: PageNumber) (touchingNode: NodeId)
     : Result<NodeId, PlacementError> =
     match sratNode placement page with
     | None -> Error(OutsideGuestRam page)

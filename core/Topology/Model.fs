@@ -50,7 +50,7 @@ type PagePlacement =
     | Interleave
 
 type MemorySideCache =
-    { Node: int
+    { Node: NodeId
       SizeBytes: uint64
       Level: int
       Associativity: CacheAssociativity
@@ -58,13 +58,13 @@ type MemorySideCache =
       LineBytes: int }
 
 type Node =
-    { Id: int
+    { Id: NodeId
       Cpus: int
       MemoryMiB: int64
       Address: string option
       /// The node whose CPUs are closest to this node's memory: itself when it has CPUs, the `initiator`
       /// field for a memory-only node, None when a memory-only node names none.
-      Initiator: int option }
+      Initiator: NodeId option }
 
 /// A topology that obeys every rule of docs/design.md §4.2. Only `Validation.validate` builds one, so code that
 /// receives a Topology never re-checks it. Matrices are indexed [from/initiator][to/target] by node id.

@@ -60,8 +60,8 @@ let private validateNode (count: int) (i: int) (spec: NodeSpec) : Result<Node, T
         | _ -> []
     match collectErrors [ idErrors; cpuErrors; memErrors; emptyErrors; addressErrors ] with
     | [] ->
-        Ok { Id = id; Cpus = cpus; MemoryMiB = mem; Address = spec.Address
-             Initiator = if cpus > 0 then Some id else spec.Initiator }
+        Ok { Id = NodeId id; Cpus = cpus; MemoryMiB = mem; Address = spec.Address
+             Initiator = if cpus > 0 then Some(NodeId id) else spec.Initiator |> Option.map NodeId }
     | errors -> Error errors
 
 /// Checks that need every node: ids unique, initiators valid, totals in range.
@@ -73,17 +73,17 @@ let private validateNodeSet (specs: NodeSpec list) (nodes: Node list) =
         |> List.filter (fun (_, uses) -> List.length uses > 1)
         |> List.map (fun (id, uses) ->
             let positions = uses |> List.map fst
-            err (nodePath (List.last positions) "id") (sprintf "duplicate id %d (also used by nodes[%d])" id (List.head positions)))
+            err (nodePath (List.last positions) "id") (sprintf "duplicate id %d (also used by nodes[%d])" id.Value (List.head positions)))
     let byId = nodes |> List.map (fun n -> n.Id, n) |> Map.ofList
     let initiatorErrors =
         List.zip specs nodes
         |> List.mapi (fun i (spec, node) ->
             match spec.Initiator with
             | None -> []
-            | Some k when node.Cpus > 0 && k <> node.Id ->
-                [ err (nodePath i "initiator") (sprintf "a node with CPUs is its own initiator; expected %d or no field, found %d" node.Id k) ]
+            | Some k when node.Cpus > 0 && NodeId k <> node.Id ->
+                [ err (nodePath i "initiator") (sprintf "a node with CPUs is its own initiator; expected %d or no field, found %d" node.Id.Value k) ]
             | Some k ->
-                match Map.tryFind k byId with
+                match Map.tryFind (NodeId k) byId with
                 | Some target when target.Cpus > 0 -> []
                 | Some _ -> [ err (nodePath i "initiator") (sprintf "node %d has no CPUs, so it cannot be an initiator" k) ]
                 | None -> [ err (nodePath i "initiator") (sprintf "no node has id %d" k) ])
@@ -166,10 +166,10 @@ let private validateCache (nodes: Node list) (i: int) (spec: CacheSpec) : Result
         match spec.Node with
         | None -> Error [ err (path "node") "required" ]
         | Some k ->
-            match nodes |> List.tryFind (fun n -> n.Id = k) with
+            match nodes |> List.tryFind (fun n -> n.Id = NodeId k) with
             | None -> Error [ err (path "node") (sprintf "no node has id %d" k) ]
             | Some n when n.MemoryMiB = 0L -> Error [ err (path "node") (sprintf "node %d has no memory to cache" k) ]
-            | Some _ -> Ok k
+            | Some _ -> Ok(NodeId k)
     let size =
         match spec.SizeMiB with
         | None -> Error [ err (path "sizeMiB") "required" ]
@@ -218,7 +218,7 @@ let private validateCaches (nodes: Node list) (specs: CacheSpec list) =
         |> List.filter (fun (_, uses) -> List.length uses > 1)
         |> List.map (fun ((node, level), uses) ->
             err (sprintf "caches[%d]" (uses |> List.last |> fst))
-                (sprintf "node %d already has a level-%d cache (caches[%d])" node level (uses |> List.head |> fst)))
+                (sprintf "node %d already has a level-%d cache (caches[%d])" node.Value level (uses |> List.head |> fst)))
     match errors @ duplicates with
     | [] -> Ok caches
     | e -> Error e
@@ -276,9 +276,9 @@ let private validateStructure (spec: TopologySpec) (placement: PagePlacement) : 
                     match spec.Distances, spec.LatencyNs with
                     | None, Some lat when latencyErrors.IsEmpty ->
                         nodes
-                        |> List.filter (fun n -> n.Cpus > 0 && lat.[n.Id].[n.Id] <= 0L)
+                        |> List.filter (fun n -> n.Cpus > 0 && lat.[n.Id.Value].[n.Id.Value] <= 0L)
                         |> List.map (fun n ->
-                            err (sprintf "latencyNs[%d][%d]" n.Id n.Id)
+                            err (sprintf "latencyNs[%d][%d]" n.Id.Value n.Id.Value)
                                 "must be positive: distances are derived from it (or give \"distances\" explicitly)")
                     | _ -> []
                 let caches = spec.Caches |> Option.defaultValue [] |> validateCaches nodes

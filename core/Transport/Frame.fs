@@ -11,6 +11,7 @@ open System.Buffers.Binary
 open System.Text
 open System.Text.Unicode
 open SsiHv.Core.Paging
+open SsiHv.Core.Topology
 
 /// "SSIH" as the first four bytes on the wire.
 let magic = 0x48495353u
@@ -96,7 +97,7 @@ let private writeRegion (r: RdmaRegion) (payload: Span<byte>) =
 let private writePayload (message: Message) (payload: Span<byte>) =
     match message with
     | Hello(node, Nonce nonce) ->
-        BinaryPrimitives.WriteInt32LittleEndian(payload, node)
+        BinaryPrimitives.WriteInt32LittleEndian(payload, node.Value)
         nonce.AsSpan().CopyTo(payload.Slice nodeIdLength)
     | HelloProof(Proof proof) -> proof.AsSpan().CopyTo payload
     | FetchPage(PageNumber p) | Stored(PageNumber p) | InvalidateAck(PageNumber p) | LocatePage(PageNumber p) ->
@@ -106,7 +107,7 @@ let private writePayload (message: Message) (payload: Span<byte>) =
         bytes.AsSpan().CopyTo(payload.Slice pageNumberLength)
     | Invalidate(PageNumber p, requester) ->
         BinaryPrimitives.WriteUInt64LittleEndian(payload, p)
-        BinaryPrimitives.WriteInt32LittleEndian(payload.Slice pageNumberLength, requester)
+        BinaryPrimitives.WriteInt32LittleEndian(payload.Slice pageNumberLength, requester.Value)
     | ErrorReply(code, ErrorText text) ->
         BinaryPrimitives.WriteUInt16LittleEndian(payload, code)
         Encoding.UTF8.GetBytes(text.AsSpan(), payload.Slice errorCodeLength) |> ignore
@@ -173,13 +174,13 @@ let private readRegion (payload: ReadOnlySpan<byte>) =
 /// The payload's length was checked against its type, so only the contents can be wrong (ErrorReply's text).
 let private readMessage (code: byte) (payload: ReadOnlySpan<byte>) : Result<Message, DecodeError> =
     match code with
-    | 1uy -> Ok(Hello(BinaryPrimitives.ReadInt32LittleEndian payload, Nonce(payload.Slice(nodeIdLength).ToArray())))
+    | 1uy -> Ok(Hello(NodeId(BinaryPrimitives.ReadInt32LittleEndian payload), Nonce(payload.Slice(nodeIdLength).ToArray())))
     | 2uy -> Ok(HelloProof(Proof(payload.ToArray())))
     | 3uy -> Ok(FetchPage(readPage payload))
     | 4uy -> Ok(PageData(readPage payload, PageBytes(payload.Slice(pageNumberLength).ToArray())))
     | 5uy -> Ok(StorePage(readPage payload, PageBytes(payload.Slice(pageNumberLength).ToArray())))
     | 6uy -> Ok(Stored(readPage payload))
-    | 7uy -> Ok(Invalidate(readPage payload, BinaryPrimitives.ReadInt32LittleEndian(payload.Slice pageNumberLength)))
+    | 7uy -> Ok(Invalidate(readPage payload, NodeId(BinaryPrimitives.ReadInt32LittleEndian(payload.Slice pageNumberLength))))
     | 8uy -> Ok(InvalidateAck(readPage payload))
     | 9uy ->
         let text = payload.Slice errorCodeLength

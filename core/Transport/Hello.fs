@@ -12,6 +12,7 @@ open System
 open System.Buffers.Binary
 open System.Security.Cryptography
 open SsiHv.Core.Paging
+open SsiHv.Core.Topology
 
 /// The cluster secret from the node configuration.
 type ClusterSecret = internal ClusterSecret of byte[]
@@ -70,7 +71,7 @@ module Hello =
     let proof (ClusterSecret secret) (role: HelloRole) (node: NodeId) (Nonce peerNonce) (Nonce ownNonce) =
         let data = Array.zeroCreate (1 + 4 + 2 * Nonce.length)
         data.[0] <- roleByte role
-        BinaryPrimitives.WriteInt32LittleEndian(data.AsSpan 1, node)
+        BinaryPrimitives.WriteInt32LittleEndian(data.AsSpan 1, node.Value)
         peerNonce.CopyTo(data, 5)
         ownNonce.CopyTo(data, 5 + Nonce.length)
         Proof(HMACSHA256.HashData(secret, data))
@@ -87,7 +88,7 @@ module Hello =
         match state, message with
         | AwaitingHello config, Hello(peer, peerNonce) ->
             if peerNonce = config.Nonce then
-                reject (sprintf "node %d sent our own nonce back: a reflected hello" peer)
+                reject (sprintf "node %d sent our own nonce back: a reflected hello" peer.Value)
             else
                 AwaitingProof(config, peer, peerNonce),
                 [ Send(HelloProof(proof config.Secret config.Role config.Self peerNonce config.Nonce)) ]
@@ -96,9 +97,9 @@ module Hello =
             if CryptographicOperations.FixedTimeEquals(ReadOnlySpan expected, ReadOnlySpan received) then
                 Authenticated peer, [ Accept peer ]
             else
-                reject (sprintf "node %d's proof does not match: a different cluster secret, or a proof made for another connection" peer)
+                reject (sprintf "node %d's proof does not match: a different cluster secret, or a proof made for another connection" peer.Value)
         | (AwaitingHello _ | AwaitingProof _), ErrorReply(_, text) -> refusedByPeer text
         | AwaitingHello _, other -> reject (sprintf "expected Hello first, received %s" (Message.name other))
-        | AwaitingProof(_, peer, _), other -> reject (sprintf "expected HelloProof from node %d, received %s" peer (Message.name other))
+        | AwaitingProof(_, peer, _), other -> reject (sprintf "expected HelloProof from node %d, received %s" peer.Value (Message.name other))
         // Finished: the dispatcher owns the connection now (or it is closed); nothing here changes.
         | (Authenticated _ | Rejected _), _ -> state, []

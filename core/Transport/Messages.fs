@@ -6,6 +6,7 @@ namespace SsiHv.Core.Transport
 open System
 open System.Text
 open SsiHv.Core.Paging
+open SsiHv.Core.Topology
 
 module internal FixedBytes =
     /// Fixed-size byte fields copy what they are given, so the caller's array can be reused without changing them.

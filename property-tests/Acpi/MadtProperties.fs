@@ -30,7 +30,7 @@ let madt = gen {
 
 let topologyWithCpus (counts: int list) =
     { Name = "test"
-      Nodes = counts |> List.mapi (fun i cpus -> { Id = i; Cpus = cpus; MemoryMiB = 512L; Address = None; Initiator = Some i })
+      Nodes = counts |> List.mapi (fun i cpus -> { Id = NodeId i; Cpus = cpus; MemoryMiB = 512L; Address = None; Initiator = Some(NodeId i) })
       Distances = counts |> List.mapi (fun i _ -> counts |> List.mapi (fun j _ -> if i = j then 10 else 20))
       LatencyNs = None
       BandwidthMBps = None

@@ -25,23 +25,23 @@ let private expectedView (t: Topology) : NumaView.NumaView =
     let access =
         [ for i in Topology.initiatorNodes t do
             for j in Topology.memoryNodes t do
-                let lat = t.LatencyNs |> Option.map (fun m -> uint64 m.[i.Id].[j.Id])
-                let bw = t.BandwidthMBps |> Option.map (fun m -> uint64 m.[i.Id].[j.Id])
+                let lat = t.LatencyNs |> Option.map (fun m -> uint64 m.[i.Id.Value].[j.Id.Value])
+                let bw = t.BandwidthMBps |> Option.map (fun m -> uint64 m.[i.Id.Value].[j.Id.Value])
                 if lat.IsSome || bw.IsSome then
-                    yield ({ Initiator = uint32 i.Id; Target = uint32 j.Id; LatencyNs = lat; BandwidthMBps = bw }: AccessView) ]
+                    yield ({ Initiator = uint32 i.Id.Value; Target = uint32 j.Id.Value; LatencyNs = lat; BandwidthMBps = bw }: AccessView) ]
     let cacheView (c: MemorySideCache) : CacheView =
-        { Domain = uint32 c.Node; SizeBytes = c.SizeBytes; Level = c.Level
+        { Domain = uint32 c.Node.Value; SizeBytes = c.SizeBytes; Level = c.Level
           TotalLevels = t.Caches |> List.filter (fun o -> o.Node = c.Node) |> List.map (fun o -> o.Level) |> List.max
           Associativity = (match c.Associativity with NoneIndexed -> 0 | DirectMapped -> 1 | ComplexIndexed -> 2)
           WritePolicy = (match c.WritePolicy with NoWritePolicy -> 0 | WriteBack -> 1 | WriteThrough -> 2)
           LineBytes = c.LineBytes }
     let nodeView (n: Node) : NodeView =
         let ranges = Layout.rangesOfNode t n.Id |> List.map (fun r -> r.Base, r.Length)
-        { Domain = uint32 n.Id
+        { Domain = uint32 n.Id.Value
           ApicIds = cpuNodes |> List.indexed |> List.filter (snd >> (=) n.Id) |> List.map (fst >> uint32)
           Ranges = ranges
           MemoryBytes = ranges |> List.sumBy snd
-          Initiator = if n.MemoryMiB > 0L then n.Initiator |> Option.map uint32 else None }
+          Initiator = if n.MemoryMiB > 0L then n.Initiator |> Option.map (fun initiator -> uint32 initiator.Value) else None }
     { Nodes = present |> List.map nodeView
       Distances = Some t.Distances
       Access = access

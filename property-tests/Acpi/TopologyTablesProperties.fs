@@ -163,13 +163,13 @@ let tests =
             Prop.forAll (Arb.fromGen validTopology) (fun t ->
                 let entries = sratMemory (Srat.ofTopology t) |> List.sortBy (fun m -> m.Base)
                 let disjoint = entries |> List.pairwise |> List.forall (fun (a, b) -> a.Base + a.Length <= b.Base)
-                let asRanges = entries |> List.map (fun m -> { Layout.MemoryRange.Node = int m.Domain; Layout.MemoryRange.Base = m.Base; Layout.MemoryRange.Length = m.Length })
+                let asRanges = entries |> List.map (fun m -> { Layout.MemoryRange.Node = NodeId(int m.Domain); Layout.MemoryRange.Base = m.Base; Layout.MemoryRange.Length = m.Length })
                 disjoint && asRanges = Layout.ranges t && (entries |> List.sumBy (fun m -> m.Length)) = Layout.usableBytes t)
 
         testPropertyWithConfig config "SRAT lists every CPU exactly once, APIC ID = CPU index, on its node" <|
             Prop.forAll (Arb.fromGen validTopology) (fun t ->
                 let cpus = sratCpus (Srat.ofTopology t)
-                cpus = (Topology.cpuNodes t |> List.mapi (fun cpu node -> uint32 cpu, uint32 node)))
+                cpus = (Topology.cpuNodes t |> List.mapi (fun cpu node -> uint32 cpu, uint32 node.Value)))
 
         testPropertyWithConfig config "SLIT is the resolved distance matrix and obeys Linux's rules" <|
             Prop.forAll (Arb.fromGen validTopology) (fun t ->
@@ -180,8 +180,8 @@ let tests =
 
         testPropertyWithConfig config "HMAT entries are indexed initiator row x target column, also when non-square" <|
             Prop.forAll (Arb.fromGen validTopology) (fun t ->
-                let initiators = Topology.initiatorNodes t |> List.map (fun n -> n.Id)
-                let targets = Topology.memoryNodes t |> List.map (fun n -> n.Id)
+                let initiators = Topology.initiatorNodes t |> List.map (fun n -> n.Id.Value)
+                let targets = Topology.memoryNodes t |> List.map (fun n -> n.Id.Value)
                 let expected (l: Hmat.LocalityInfo) =
                     match l.DataType with
                     | Hmat.LocalityDataType.AccessLatency -> t.LatencyNs |> Option.map (fun m -> m, HmatEncoding.picosecondsPerNanosecond)

@@ -6,6 +6,7 @@ open Expecto
 open FsCheck
 open FsCheck.FSharp
 open SsiHv.Core.Memory
+open SsiHv.Core.Topology
 open SsiHv.Core.Boot
 open SsiHv.Core.Boot.BootPlan
 open SsiHv.PropertyTests.Memory.LayoutProperties
@@ -238,7 +239,7 @@ let tests =
 
         test "a kernel bigger than node 0 names the range it needs and where RAM ends" {
             let k = match BzImage.parse "big.bz" (bzImage { validBz with PrefAddress = 0x100000UL; InitSize = 0x2900000u }) with Ok k -> k | Error e -> failwithf "%A" e
-            let ranges = [ { Layout.Node = 0; Layout.Base = 0UL; Layout.Length = 0xA0000UL }; { Layout.Node = 0; Layout.Base = 0x100000UL; Layout.Length = 0x1F00000UL } ]
+            let ranges = [ { Layout.Node = NodeId 0; Layout.Base = 0UL; Layout.Length = 0xA0000UL }; { Layout.Node = NodeId 0; Layout.Base = 0x100000UL; Layout.Length = 0x1F00000UL } ]
             let inputs = { Ranges = ranges; CommandLine = ""; Initrd = None; RsdpAddress = 0xE0000UL }
             Expect.equal (BzImage.plan k inputs |> Result.map ignore |> Result.mapError BzImage.BzImageError.text)
                 (Error "memory too small for the image: kernel needs [0x100000, 0x2A00000) but RAM of node 0 ends at 0x1FFFFFF") "message"

@@ -86,7 +86,7 @@ let tests =
                 match a with
                 | Loopback -> string c.Transport = address
                 | NetworkNamespaces | LabMachines ->
-                    c.Transport.Host = sprintf "10.213.0.%d" (c.Id + 1) && address.EndsWith(sprintf ":%d" c.Transport.Port)))
+                    c.Transport.Host = sprintf "10.213.0.%d" (c.Id.Value + 1) && address.EndsWith(sprintf ":%d" c.Transport.Port)))
 
         testPropertyWithConfig config "default memory budget is half the boot node's memory; a given one is kept" <| forAll (fun t a ->
             let boot = (planned a t).Nodes |> List.find (fun c -> c.Boot)

@@ -20,7 +20,7 @@ let private templateAndNodes =
         let nodes =
             template.Nodes
             |> List.map (fun n ->
-                { NodeInfo.Id = n.Id; Cpus = n.Cpus; MemoryMiB = n.MemoryMiB; Address = sprintf "10.0.0.%d:7100" (n.Id + 1)
+                { NodeInfo.Id = n.Id; Cpus = n.Cpus; MemoryMiB = n.MemoryMiB; Address = sprintf "10.0.0.%d:7100" (n.Id.Value + 1)
                   Initiator = if n.Cpus = 0 then n.Initiator else None })
         let! order = Gen.shuffle (nodes: NodeInfo list) |> Gen.map List.ofArray
         return template, order
@@ -64,11 +64,11 @@ let tests =
                 let nodes = nodes |> List.map (fun (n: NodeInfo) -> if n.Id = changed.Id then { n with MemoryMiB = n.MemoryMiB + 1L } else n)
                 match ClusterTopology.assemble nodes (Some template) with
                 | Ok _ -> failwith "accepted"
-                | Error e -> Expect.stringContains e (sprintf "node %d joined with" changed.Id) "names the node")
+                | Error e -> Expect.stringContains e (sprintf "node %d joined with" changed.Id.Value) "names the node")
 
         testPropertyWithConfig config "ids with a gap are refused naming the missing id" <|
             Prop.forAll (Arb.fromGen templateAndNodes) (fun (_, nodes) ->
-                let nodes = nodes |> List.map (fun (n: NodeInfo) -> { n with Id = n.Id + 1; Initiator = n.Initiator |> Option.map ((+) 1) })
+                let nodes = nodes |> List.map (fun (n: NodeInfo) -> { n with Id = NodeId(n.Id.Value + 1); Initiator = n.Initiator |> Option.map (fun initiator -> NodeId(initiator.Value + 1)) })
                 match ClusterTopology.assemble nodes None with
                 | Ok _ -> failwith "accepted"
                 | Error e -> Expect.stringContains e "join node(s) 0" "names node 0")

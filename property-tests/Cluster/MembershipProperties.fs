@@ -4,12 +4,13 @@ open System
 open Expecto
 open FsCheck
 open FsCheck.FSharp
+open SsiHv.Core.Topology
 open SsiHv.Core.Cluster
 open SsiHv.Core.Cluster.Membership
 
 let private config = { FsCheckConfig.defaultConfig with maxTest = 500; endSize = 120 }
 
-let private boot = { Id = 0; Cpus = 2; MemoryMiB = 1024L; Address = "10.0.0.1:7100"; Initiator = None }
+let private boot = { Id = NodeId 0; Cpus = 2; MemoryMiB = 1024L; Address = "10.0.0.1:7100"; Initiator = None }
 
 let private retention = TimeSpan.FromSeconds 10.0
 
@@ -18,7 +19,7 @@ let private cluster =
     | Ok cluster -> cluster
     | Error e -> failwith (MembershipError.text e)
 
-let private nodeIds = Gen.choose (0, 6)
+let private nodeIds = Gen.choose (0, 6) |> Gen.map NodeId
 
 /// Joins valid and not: memory nodes with cpus (only the boot node contributes CPUs today), without memory,
 /// with a blank address or naming themselves as initiator are refused by NodeInfo.validate.
@@ -27,8 +28,8 @@ let private nodeInfos =
         let! id = nodeIds
         let! cpus = Gen.frequency [ 5, Gen.constant 0; 2, Gen.choose (1, 4); 1, Gen.constant -1 ]
         let! memory = Gen.frequency [ 3, Gen.elements [ 512L; 1024L ]; 2, Gen.constant 0L ]
-        let! address = Gen.frequency [ 9, Gen.constant (sprintf "10.0.0.%d:7100" (id + 1)); 1, Gen.constant " " ]
-        let! initiator = Gen.frequency [ 6, Gen.constant None; 3, Gen.constant (Some 0); 1, Gen.constant (Some id) ]
+        let! address = Gen.frequency [ 9, Gen.constant (sprintf "10.0.0.%d:7100" (id.Value + 1)); 1, Gen.constant " " ]
+        let! initiator = Gen.frequency [ 6, Gen.constant None; 3, Gen.constant (Some(NodeId 0)); 1, Gen.constant (Some id) ]
         return { Id = id; Cpus = cpus; MemoryMiB = memory; Address = address; Initiator = initiator }
     }
 
@@ -56,7 +57,7 @@ let private events =
 /// The simple model: who has joined and not been pruned, which nodes home the memory of the VM while it is
 /// starting or running (they may only shrink through a completed drain), and since when each member that left
 /// or was lost has been seen so by a tick.
-type private Model = { Joined: Set<int>; Homes: Set<int> option; Departed: Map<int, TimeSpan> }
+type private Model = { Joined: Set<NodeId>; Homes: Set<NodeId> option; Departed: Map<NodeId, TimeSpan> }
 
 let private hasDeparted (cluster: Cluster) id = stateOf id cluster = Some Left || stateOf id cluster = Some Lost
 
@@ -134,9 +135,9 @@ let private problems (model: Model) (before: Cluster) event (after: Cluster) act
               when (m.State = Joining || m.State = Active || m.State = Draining) && id = info.Id && state = m.State
                    && differences = Membership.differences m.Info info && (m.Info = info) = differences.IsEmpty -> ()
           | Some m, _ when m.State = Joining || m.State = Active || m.State = Draining ->
-              sprintf "a join under member %d's id was not refused naming its state and what differs: %A" info.Id actions
+              sprintf "a join under member %d's id was not refused naming its state and what differs: %A" info.Id.Value actions
           | _, [ MembershipAction.Connect connected ] when connected = info && stateOf info.Id after = Some Joining -> ()
-          | _ -> sprintf "a new or returning node %d did not become Joining with a Connect: %A" info.Id actions
+          | _ -> sprintf "a new or returning node %d did not become Joining with a Connect: %A" info.Id.Value actions
       | _ -> ()
       match event with
       | Join info ->
@@ -150,8 +151,8 @@ let private problems (model: Model) (before: Cluster) event (after: Cluster) act
       match event, homesOf before.Vm with
       // The boot node cannot lose itself (it is the one running this machine); that refusal is checked below.
       | PeerLost id, Some homes when homes.Contains id && id <> boot.Id ->
-          let named = actions |> List.exists (function MembershipAction.StopVm reason -> reason.StartsWith(sprintf "node %d was lost" id) | _ -> false)
-          if not named then sprintf "losing node %d, which homes memory of the VM, did not stop the VM naming it" id
+          let named = actions |> List.exists (function MembershipAction.StopVm reason -> reason.StartsWith(sprintf "node %d was lost" id.Value) | _ -> false)
+          if not named then sprintf "losing node %d, which homes memory of the VM, did not stop the VM naming it" id.Value
           match after.Vm with
           | Stopped _ -> ()
           | _ -> "the VM is not stopped after losing a node homing its memory"
@@ -220,92 +221,92 @@ let tests =
         }
 
         test "nodes joining and leaving by the hundred leave a view bounded by those departed within the retention" {
-            let node id = { Id = id; Cpus = 0; MemoryMiB = 512L; Address = sprintf "10.0.%d.%d:7100" (id / 200) (id % 200 + 2); Initiator = None }
+            let node id = { Id = NodeId id; Cpus = 0; MemoryMiB = 512L; Address = sprintf "10.0.%d.%d:7100" (id / 200) (id % 200 + 2); Initiator = None }
             // Ten nodes come and go each second for a minute.
             let churn =
                 [ for second in 1..60 do
                       for id in second * 10 .. second * 10 + 9 do
-                          yield! [ Join(node id); Connected id; Leave id ]
+                          yield! [ Join(node id); Connected(NodeId id); Leave(NodeId id) ]
                       yield Tick(TimeSpan.FromSeconds(float second)) ]
             let after = apply churn
             // The first tick that sees a departure stamps it; the tick `retention` later prunes it.
             Expect.equal after.Members.Count (1 + 10 * int retention.TotalSeconds) "the boot node and the last ten seconds' departures"
-            Expect.isTrue (after.Members |> Map.forall (fun id _ -> id = 0 || id > 500)) "only the latest remain"
+            Expect.isTrue (after.Members |> Map.forall (fun id _ -> id.Value = 0 || id.Value > 500)) "only the latest remain"
         }
 
         test "a lost node that joins again is active again; one taken out for good is pruned" {
-            let node1 = { Id = 1; Cpus = 0; MemoryMiB = 512L; Address = "10.0.0.2:7100"; Initiator = Some 0 }
-            let lost = apply [ Join node1; Connected 1; PeerLost 1; Tick(TimeSpan.FromSeconds 3.0) ]
-            Expect.equal (stateOf 1 lost, lost.Departures) (Some Lost, Map.ofList [ 1, TimeSpan.FromSeconds 3.0 ]) "lost since the tick"
+            let node1 = { Id = NodeId 1; Cpus = 0; MemoryMiB = 512L; Address = "10.0.0.2:7100"; Initiator = Some(NodeId 0) }
+            let lost = apply [ Join node1; Connected(NodeId 1); PeerLost(NodeId 1); Tick(TimeSpan.FromSeconds 3.0) ]
+            Expect.equal (stateOf (NodeId 1) lost, lost.Departures) (Some Lost, Map.ofList [ NodeId 1, TimeSpan.FromSeconds 3.0 ]) "lost since the tick"
             let joined, actions = step lost (Join node1)
             Expect.equal (actions, joined.Departures) ([ MembershipAction.Connect node1 ], Map.empty) "dialled again"
-            Expect.equal (stateOf 1 (fst (step joined (Connected 1)))) (Some Active) "active again"
+            Expect.equal (stateOf (NodeId 1) (fst (step joined (Connected(NodeId 1))))) (Some Active) "active again"
             let pruned, actions = step lost (Tick(TimeSpan.FromSeconds 13.0))
-            Expect.equal (stateOf 1 pruned, actions) (None, [ MembershipAction.Disconnect 1 ]) "pruned, its peer removed"
+            Expect.equal (stateOf (NodeId 1) pruned, actions) (None, [ MembershipAction.Disconnect(NodeId 1) ]) "pruned, its peer removed"
         }
 
         test "a memory-only node drains into the boot node and leaves; the VM keeps running" {
-            let node1 = { Id = 1; Cpus = 0; MemoryMiB = 512L; Address = "10.0.0.2:7100"; Initiator = Some 0 }
-            let running = apply [ Join node1; Connected 1; StartVm; VmStarted ]
-            Expect.equal (homesOf running.Vm) (Some(set [ 0; 1 ])) "both home memory"
-            let draining, actions = step running (Drain 1)
-            Expect.equal actions [ MembershipAction.MovePages(1, 0) ] "pages move to the boot node"
-            let drained, actions = step draining (DrainComplete 1)
-            Expect.equal actions [ MembershipAction.Disconnect 1 ] "then it is let go"
-            Expect.equal (stateOf 1 drained, homesOf drained.Vm) (Some Left, Some(set [ 0 ])) "left, its memory no longer homed"
+            let node1 = { Id = NodeId 1; Cpus = 0; MemoryMiB = 512L; Address = "10.0.0.2:7100"; Initiator = Some(NodeId 0) }
+            let running = apply [ Join node1; Connected(NodeId 1); StartVm; VmStarted ]
+            Expect.equal (homesOf running.Vm) (Some(set [ NodeId 0; NodeId 1 ])) "both home memory"
+            let draining, actions = step running (Drain(NodeId 1))
+            Expect.equal actions [ MembershipAction.MovePages(NodeId 1, NodeId 0) ] "pages move to the boot node"
+            let drained, actions = step draining (DrainComplete(NodeId 1))
+            Expect.equal actions [ MembershipAction.Disconnect(NodeId 1) ] "then it is let go"
+            Expect.equal (stateOf(NodeId 1) drained, homesOf drained.Vm) (Some Left, Some(set [ NodeId 0 ])) "left, its memory no longer homed"
         }
 
         test "losing a node that homes memory stops the VM and says which node" {
-            let node1 = { Id = 1; Cpus = 0; MemoryMiB = 512L; Address = "10.0.0.2:7100"; Initiator = Some 0 }
-            let running = apply [ Join node1; Connected 1; StartVm; VmStarted ]
-            let after, actions = step running (PeerLost 1)
+            let node1 = { Id = NodeId 1; Cpus = 0; MemoryMiB = 512L; Address = "10.0.0.2:7100"; Initiator = Some(NodeId 0) }
+            let running = apply [ Join node1; Connected(NodeId 1); StartVm; VmStarted ]
+            let after, actions = step running (PeerLost(NodeId 1))
             Expect.equal actions [ MembershipAction.StopVm "node 1 was lost; it homed guest memory of the VM" ] "stop naming it"
             Expect.equal after.Vm (Stopped("node 1 was lost; it homed guest memory of the VM", 1)) "stopped, as failed"
         }
 
         test "the same join again (its reply was lost) changes nothing and is not refused; another node under the same id is" {
-            let node1 = { Id = 1; Cpus = 0; MemoryMiB = 512L; Address = "10.0.0.2:7100"; Initiator = Some 0 }
-            for events in [ [ Join node1 ]; [ Join node1; Connected 1 ] ] do
+            let node1 = { Id = NodeId 1; Cpus = 0; MemoryMiB = 512L; Address = "10.0.0.2:7100"; Initiator = Some(NodeId 0) }
+            for events in [ [ Join node1 ]; [ Join node1; Connected(NodeId 1) ] ] do
                 let before = apply events
                 Expect.equal (step before (Join node1)) (before, []) "a retried join"
                 expectReject (Join { node1 with Address = "10.0.0.9:7100" }) before
-                    (AlreadyMember(1, (if events.Length = 1 then Joining else Active), [ "address 10.0.0.2:7100, asked 10.0.0.9:7100" ]))
+                    (AlreadyMember(NodeId 1, (if events.Length = 1 then Joining else Active), [ "address 10.0.0.2:7100, asked 10.0.0.9:7100" ]))
         }
 
         test "a node the VM does not use leaves at once; a home of the running VM's memory and the boot node are refused" {
-            let node1 = { Id = 1; Cpus = 0; MemoryMiB = 512L; Address = "10.0.0.2:7100"; Initiator = Some 0 }
-            for joined in [ apply [ Join node1 ]; apply [ Join node1; Connected 1 ] ] do
-                let left, actions = step joined (Leave 1)
-                Expect.equal (stateOf 1 left, actions) (Some Left, [ MembershipAction.Disconnect 1 ]) "let go at once"
-                expectReject (Leave 1) left (WrongState(1, Left, "only a Joining or Active node can leave (a draining one leaves when its drain completes)"))
-            let running = apply [ Join node1; Connected 1; StartVm; VmStarted ]
-            expectReject (Leave 1) running (InUseByVm 1)
-            expectReject (Leave 0) running (IsBootNode(0, "leave"))
-            Expect.equal (MembershipError.text (InUseByVm 1))
+            let node1 = { Id = NodeId 1; Cpus = 0; MemoryMiB = 512L; Address = "10.0.0.2:7100"; Initiator = Some(NodeId 0) }
+            for joined in [ apply [ Join node1 ]; apply [ Join node1; Connected(NodeId 1) ] ] do
+                let left, actions = step joined (Leave(NodeId 1))
+                Expect.equal (stateOf(NodeId 1) left, actions) (Some Left, [ MembershipAction.Disconnect(NodeId 1) ]) "let go at once"
+                expectReject (Leave(NodeId 1)) left (WrongState(NodeId 1, Left, "only a Joining or Active node can leave (a draining one leaves when its drain completes)"))
+            let running = apply [ Join node1; Connected(NodeId 1); StartVm; VmStarted ]
+            expectReject (Leave(NodeId 1)) running (InUseByVm(NodeId 1))
+            expectReject (Leave(NodeId 0)) running (IsBootNode(NodeId 0, "leave"))
+            Expect.equal (MembershipError.text (InUseByVm(NodeId 1)))
                 "node 1 runs vCPUs or homes memory of the VM; drain it (memory-only nodes) or stop the VM first" "says to drain it"
         }
 
         test "refusals are values with a message a person can act on" {
-            let node1 = { Id = 1; Cpus = 0; MemoryMiB = 512L; Address = "10.0.0.2:7100"; Initiator = Some 0 }
+            let node1 = { Id = NodeId 1; Cpus = 0; MemoryMiB = 512L; Address = "10.0.0.2:7100"; Initiator = Some(NodeId 0) }
             let joined = apply [ Join node1 ]
-            expectReject (Join { node1 with MemoryMiB = 1024L }) joined (AlreadyMember(1, Joining, [ "memoryMiB 512, asked 1024" ]))
-            expectReject (Drain 5) joined (UnknownNode 5)
-            expectReject (Drain 0) joined (IsBootNode(0, "be drained"))
-            expectReject StartVm joined (StillJoining [ 1 ])
+            expectReject (Join { node1 with MemoryMiB = 1024L }) joined (AlreadyMember(NodeId 1, Joining, [ "memoryMiB 512, asked 1024" ]))
+            expectReject (Drain(NodeId 5)) joined (UnknownNode(NodeId 5))
+            expectReject (Drain(NodeId 0)) joined (IsBootNode(NodeId 0, "be drained"))
+            expectReject StartVm joined (StillJoining [ NodeId 1 ])
             let memoryOnlyBoot =
                 match create { boot with Cpus = 0 } retention with
                 | Ok c -> c
                 | Error e -> failwith (MembershipError.text e)
             expectReject StartVm memoryOnlyBoot NoCpus
             Expect.equal (MembershipError.text NoCpus) "no active node contributes CPUs: join a node with cpus > 0" "no CPUs"
-            Expect.equal (MembershipError.text (IsBootNode(0, "be drained")))
+            Expect.equal (MembershipError.text (IsBootNode(NodeId 0, "be drained")))
                 "node 0 is the boot node: it runs the membership and cannot be drained; stop the VM and the cluster instead" "boot node"
-            Expect.equal (MembershipError.text (AlreadyMember(1, Joining, [])))
+            Expect.equal (MembershipError.text (AlreadyMember(NodeId 1, Joining, [])))
                 "node 1 has already joined (it is Joining); it must leave or be drained before it joins again" "twice"
-            Expect.equal (MembershipError.text (AlreadyMember(1, Active, [ "memoryMiB 512, asked 1024"; "address 10.0.0.2:7100, asked 10.0.0.9:7100" ])))
+            Expect.equal (MembershipError.text (AlreadyMember(NodeId 1, Active, [ "memoryMiB 512, asked 1024"; "address 10.0.0.2:7100, asked 10.0.0.9:7100" ])))
                 "node 1 is already a member (Active) with other values: memoryMiB 512, asked 1024; address 10.0.0.2:7100, asked 10.0.0.9:7100; one id is one node: let it leave (or drain it) before it joins with these, or give this node another id"
                 "another node under a member's id"
-            let running = apply [ Join node1; Connected 1; StartVm; VmStarted ]
-            expectReject (Drain 1) (fst (step running (Drain 1))) (WrongState(1, Draining, "only an Active node can be drained"))
+            let running = apply [ Join node1; Connected(NodeId 1); StartVm; VmStarted ]
+            expectReject (Drain(NodeId 1)) (fst (step running (Drain(NodeId 1)))) (WrongState(NodeId 1, Draining, "only an Active node can be drained"))
         }
     ]

@@ -118,9 +118,9 @@ let tests =
                 match validate raw with
                 | Error errors -> failwithf "%A refused: %A" raw errors
                 | Ok c ->
-                    Some c.Id = raw.Id && Some(string c.Transport) = raw.Transport && Some(string c.Http) = raw.Http
+                    Some c.Id.Value = raw.Id && Some(string c.Transport) = raw.Transport && Some(string c.Http) = raw.Http
                     && Some c.ApiToken = raw.ApiToken && Some c.Cpus = raw.Cpus && Some c.MemoryMiB = raw.MemoryMiB
-                    && c.Initiator = raw.Initiator
+                    && (c.Initiator |> Option.map (fun initiator -> initiator.Value)) = raw.Initiator
                     && (match c.Role with
                         | BootNode boot ->
                             raw.Boot = Some true && boot.TopologyFile = raw.Topology && boot.MemoryBudgetMiB = raw.MemoryBudgetMiB

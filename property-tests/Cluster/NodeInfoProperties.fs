@@ -3,6 +3,7 @@ module SsiHv.PropertyTests.Cluster.NodeInfoProperties
 open Expecto
 open FsCheck
 open FsCheck.FSharp
+open SsiHv.Core.Topology
 open SsiHv.Core.Cluster
 open SsiHv.Core.Cluster.Membership
 open SsiHv.Core.Cluster.NodeConfig
@@ -19,7 +20,7 @@ let private addresses =
 /// Contributions on both sides of every rule, often breaking several at once.
 let private nodeInfos =
     gen {
-        let! id = Gen.frequency [ 9, Gen.choose (0, 6); 1, Gen.constant -1 ]
+        let! id = Gen.frequency [ 9, Gen.choose (0, 6); 1, Gen.constant -1 ] |> Gen.map NodeId
         let! cpus = Gen.frequency [ 4, Gen.constant 0; 3, Gen.choose (1, 4); 1, Gen.constant -1; 1, Gen.elements [ 1024; 1025 ] ]
         // Up to the most a VM has, and past it as far as an int64 goes.
         let! memory =
@@ -27,7 +28,7 @@ let private nodeInfos =
                 [ 4, Gen.elements [ 512L; 1024L ]; 2, Gen.constant 0L; 1, Gen.constant -1L
                   1, Gen.elements [ 16L <<< 20; (16L <<< 20) + 1L; 9_000_000_000_000L; System.Int64.MaxValue ] ]
         let! address = addresses
-        let! initiator = Gen.frequency [ 4, Gen.constant None; 3, Gen.constant (Some 0); 1, Gen.constant (Some id); 1, Gen.constant (Some -1) ]
+        let! initiator = Gen.frequency [ 4, Gen.constant None; 3, Gen.constant (Some(NodeId 0)); 1, Gen.constant (Some id); 1, Gen.constant (Some(NodeId -1)) ]
         return ({ Id = id; Cpus = cpus; MemoryMiB = memory; Address = address; Initiator = initiator }: NodeInfo)
     }
 
@@ -35,9 +36,9 @@ let private kinds = Gen.elements [ NodeKind.Boot; NodeKind.Memory ]
 
 /// A node config file with this contribution and every other field valid for its kind.
 let private fileOf kind (info: NodeInfo) : RawNodeConfig =
-    { Id = Some info.Id; Transport = Some info.Address; Http = Some "127.0.0.1:8100"
+    { Id = Some info.Id.Value; Transport = Some info.Address; Http = Some "127.0.0.1:8100"
       Secret = Some "00112233445566778899aabbccddeeff"; ApiToken = Some "a-long-random-token"; Cpus = Some info.Cpus
-      MemoryMiB = Some info.MemoryMiB; Initiator = info.Initiator
+      MemoryMiB = Some info.MemoryMiB; Initiator = info.Initiator |> Option.map (fun initiator -> initiator.Value)
       Boot = (if kind = NodeKind.Boot then Some true else None)
       Join = (if kind = NodeKind.Memory then Some "http://10.0.0.1:8100" else None)
       Topology = None; MemoryBudgetMiB = None; ReadAheadPages = None; StoreMiB = None; TimeoutScale = None
@@ -47,7 +48,7 @@ let private fileOf kind (info: NodeInfo) : RawNodeConfig =
 let private asInFile (e: NodeInfoError) =
     (match e with InvalidAddress _ -> "transport" | _ -> NodeInfoError.field e), NodeInfoError.rule e
 
-let private boot: NodeInfo = { Id = 0; Cpus = 2; MemoryMiB = 1024L; Address = "10.0.0.1:7100"; Initiator = None }
+let private boot: NodeInfo = { Id = NodeId 0; Cpus = 2; MemoryMiB = 1024L; Address = "10.0.0.1:7100"; Initiator = None }
 
 let private bootCluster =
     match create boot defaultRetention with
@@ -114,25 +115,25 @@ let tests =
                 | Error errors -> errors |> List.map NodeInfoError.text
                 | Ok _ -> failtestf "%A accepted" info
             Expect.equal
-                (refused NodeKind.Memory { Id = 1; Cpus = 2; MemoryMiB = -5L; Address = "node1"; Initiator = Some 0 })
+                (refused NodeKind.Memory { Id = NodeId 1; Cpus = 2; MemoryMiB = -5L; Address = "node1"; Initiator = Some(NodeId 0) })
                 [ cpusOnMemoryNode 2
                   "memoryMiB: expected 0 or more, found -5"
                   "address: expected IPv4:port such as 127.0.0.1:7101, found \"node1\""
                   "initiator: only a memory-only node (cpus 0) names an initiator; expected none on this one with 2 cpus, found 0" ]
                 "a memory node with cpus, negative memory, a host name and an initiator"
             Expect.equal
-                (refused NodeKind.Boot { Id = -1; Cpus = -1; MemoryMiB = 0L; Address = "10.0.0.1:7100"; Initiator = Some -2 })
+                (refused NodeKind.Boot { Id = NodeId(-1); Cpus = -1; MemoryMiB = 0L; Address = "10.0.0.1:7100"; Initiator = Some(NodeId(-2)) })
                 [ "id: expected 0 or more, found -1"
                   "cpus: expected 0 or more, found -1"
                   "initiator: expected a node id (0 or more), found -2" ]
                 "negative numbers"
             Expect.equal
-                (refused NodeKind.Memory { Id = 3; Cpus = 0; MemoryMiB = 0L; Address = "10.0.0.4:7100"; Initiator = Some 3 })
+                (refused NodeKind.Memory { Id = NodeId 3; Cpus = 0; MemoryMiB = 0L; Address = "10.0.0.4:7100"; Initiator = Some(NodeId 3) })
                 [ "memoryMiB: expected more than 0: a node without cpus contributes memory, found 0"
                   "initiator: expected the id of a node with CPUs, found this node's own id 3" ]
                 "a node contributing nothing, naming itself"
             Expect.equal
-                (refused NodeKind.Boot { Id = 0; Cpus = 5000; MemoryMiB = 9_000_000_000_000L; Address = "10.0.0.1:7100"; Initiator = None })
+                (refused NodeKind.Boot { Id = NodeId 0; Cpus = 5000; MemoryMiB = 9_000_000_000_000L; Address = "10.0.0.1:7100"; Initiator = None })
                 [ "cpus: expected at most 1024, the most a VM has, found 5000"
                   "memoryMiB: expected at most 16777216, the most a VM has, found 9000000000000" ]
                 "more than any VM has, so no size computed from them overflows"

@@ -4,6 +4,7 @@ open System
 open Expecto
 open FsCheck
 open FsCheck.FSharp
+open SsiHv.Core.Topology
 open SsiHv.Core.Cluster.Membership
 open SsiHv.Core.Cluster.Rejoin
 
@@ -31,7 +32,7 @@ let tests =
             Prop.forAll (Arb.fromGen (Gen.zip (Gen.choose (1, 64)) seen)) (fun (self, seen) ->
                 let url = "http://127.0.0.1:8100"
                 let names (reason: string) = reason.Contains url && (reason.Contains(sprintf "node %d " self) || reason.Contains "did not answer")
-                match seen, judge self url seen with
+                match seen, judge (NodeId self) url seen with
                 | Listed(Joining | Active | Draining), StillMember -> true
                 | (Listed Lost | NotListed), JoinAgain reason -> names reason && reason.EndsWith "joining again"
                 | Listed Left, StayOut reason -> names reason

@@ -45,5 +45,5 @@ let tests =
                   Distances = None; LatencyNs = None; BandwidthMBps = None; Caches = None; Placement = None }
             let t = match Validation.validate spec with Ok t -> t | Error e -> failwithf "%A" e
             let ranges = Layout.ranges t |> List.map (fun r -> r.Node, r.Base, r.Base + r.Length - 1UL)
-            Expect.equal ranges [ 0, 0UL, 0x9FFFFUL; 0, 0x100000UL, 0x3FFFFFFFUL; 1, 0x40000000UL, 0x7FFFFFFFUL ] "ranges"
+            Expect.equal ranges [ NodeId 0, 0UL, 0x9FFFFUL; NodeId 0, 0x100000UL, 0x3FFFFFFFUL; NodeId 1, 0x40000000UL, 0x7FFFFFFFUL ] "ranges"
     ]

@@ -3,6 +3,7 @@ module SsiHv.PropertyTests.Paging.CensusProperties
 open Expecto
 open FsCheck
 open FsCheck.FSharp
+open SsiHv.Core.Topology
 open SsiHv.Core.Paging
 open SsiHv.Core.Paging.Placement
 open SsiHv.Core.Paging.Pager
@@ -10,9 +11,9 @@ open SsiHv.Core.Paging.Census
 
 /// Pages 0-7 are node 0's (the pager's own), 8-15 node 1's; bind homes each on its SRAT node.
 let private config budget =
-    let ranges = [ { Node = 0; First = PageNumber 0UL; Count = 8UL }; { Node = 1; First = PageNumber 8UL; Count = 8UL } ]
+    let ranges = [ { Node = NodeId 0; First = PageNumber 0UL; Count = 8UL }; { Node = NodeId 1; First = PageNumber 8UL; Count = 8UL } ]
     let placement = { Policy = Bind; Capacity = ranges |> List.map (fun r -> r.Node, r.Count); Ranges = ranges }
-    match PagerConfig.create 0 budget placement with
+    match PagerConfig.create (NodeId 0) budget placement with
     | Ok config -> config
     | Error e -> failwithf "%A" e
 
@@ -43,12 +44,12 @@ let tests =
     testList "census" [
         test "a page written, evicted and written back counts as stored and remote at its home" {
             let c = census 4 [ Fault(FaultId 1UL, PageNumber 9UL, Write); EvictRequested(PageNumber 9UL) ]
-            Expect.equal (find 1 c) { Homed = 1UL; Resident = 0UL; Stored = 1UL; Remote = 1UL } "node 1 homes page 9, holds its bytes, and it is not mapped here"
-            Expect.equal (find 0 c) { Homed = 0UL; Resident = 0UL; Stored = 0UL; Remote = 0UL } "node 0 was not touched"
+            Expect.equal (find (NodeId 1) c) { Homed = 1UL; Resident = 0UL; Stored = 1UL; Remote = 1UL } "node 1 homes page 9, holds its bytes, and it is not mapped here"
+            Expect.equal (find (NodeId 0) c) { Homed = 0UL; Resident = 0UL; Stored = 0UL; Remote = 0UL } "node 0 was not touched"
         }
         test "fetched back, the page is resident and its clean copy still stored at its home" {
             let c = census 4 [ Fault(FaultId 1UL, PageNumber 9UL, Write); EvictRequested(PageNumber 9UL); Fault(FaultId 2UL, PageNumber 9UL, Read) ]
-            Expect.equal (find 1 c) { Homed = 1UL; Resident = 1UL; Stored = 1UL; Remote = 0UL } "resident clean, also at node 1"
+            Expect.equal (find (NodeId 1) c) { Homed = 1UL; Resident = 1UL; Stored = 1UL; Remote = 0UL } "resident clean, also at node 1"
         }
         testProperty "every touched page has one home, residency stays within the budget and remote pages are stored ones" <| fun (budget: PositiveInt) (touches: (int * bool * bool) list) ->
             let budget = min budget.Get 20

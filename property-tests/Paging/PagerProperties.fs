@@ -9,18 +9,19 @@ module SsiHv.PropertyTests.Paging.PagerProperties
 open Expecto
 open FsCheck
 open FsCheck.FSharp
+open SsiHv.Core.Topology
 open SsiHv.Core.Paging
 open SsiHv.Core.Paging.Placement
 open SsiHv.Core.Paging.Pager
 
-let private localNode = 0
-let private remoteNode = 1
+let private localNode = NodeId 0
+let private remoteNode = NodeId 1
 let private guestPageCount = 8
 let private threadCount = 3
 
 /// Pages 0-3 are node 0's, 4-7 node 1's; with first touch, node 0 homes four pages and the rest spill to node 1.
 let private placementFor policy =
-    let ranges = [ { Node = 0; First = PageNumber 0UL; Count = 4UL }; { Node = 1; First = PageNumber 4UL; Count = 4UL } ]
+    let ranges = [ { Node = NodeId 0; First = PageNumber 0UL; Count = 4UL }; { Node = NodeId 1; First = PageNumber 4UL; Count = 4UL } ]
     { Policy = policy; Capacity = ranges |> List.map (fun r -> r.Node, r.Count); Ranges = ranges }
 
 type Command =
@@ -118,10 +119,10 @@ let private needs (node: NodeId) (state: PageState) =
     | _ -> false
 
 let private readFrom node what (world: World) =
-    if Set.contains node world.Departed then violation (sprintf "%s reads node %d after its HomeMoved" what node) world else world
+    if Set.contains node world.Departed then violation (sprintf "%s reads node %d after its HomeMoved" what node.Value) world else world
 
 let private writeTo node what (world: World) =
-    if Map.containsKey node world.Leaving then violation (sprintf "%s writes node %d after its MoveHome" what node) world else world
+    if Map.containsKey node world.Leaving then violation (sprintf "%s writes node %d after its MoveHome" what node.Value) world else world
 
 let private install page protection value (world: World) =
     if Map.containsKey page world.Memory then violation (sprintf "page %A mapped twice (EEXIST)" page) world
@@ -196,8 +197,8 @@ let private perform (world: World) (action: PagerAction) : World =
         let count = (Map.tryFind node world.HomeMovedCount |> Option.defaultValue 0) + 1
         let world = { world with HomeMovedCount = Map.add node count world.HomeMovedCount; Departed = Set.add node world.Departed }
         let stillNeeded = world.Pager.Pages |> PageMap.filter (fun _ r -> needs node r.State) |> PageMap.keys
-        if not (Map.containsKey node world.Leaving) then violation (sprintf "HomeMoved %d without MoveHome" node) world
-        elif not (List.isEmpty stillNeeded) then violation (sprintf "HomeMoved %d while pages %A still need it" node stillNeeded) world
+        if not (Map.containsKey node world.Leaving) then violation (sprintf "HomeMoved %d without MoveHome" node.Value) world
+        elif not (List.isEmpty stillNeeded) then violation (sprintf "HomeMoved %d while pages %A still need it" node.Value stillNeeded) world
         else world
     | Report error -> violation (sprintf "pager reported %A" error) world
 
@@ -356,18 +357,18 @@ let private simulate (scenario: Scenario) =
           for source in Map.keys afterReads.Leaving do
               match Map.tryFind source afterReads.HomeMovedCount with
               | Some 1 -> ()
-              | count -> sprintf "HomeMoved %d emitted %A times, expected once" source count
+              | count -> sprintf "HomeMoved %d emitted %A times, expected once" source.Value count
               if afterReads.Pager.Pages |> PageMap.exists (fun _ r -> needs source r.State) then
-                  sprintf "pages still need node %d after its move" source
+                  sprintf "pages still need node %d after its move" source.Value
           for KeyValue(node, _) in afterReads.HomeMovedCount do
-              if not (Map.containsKey node afterReads.Leaving) then sprintf "HomeMoved %d never asked for" node ]
+              if not (Map.containsKey node afterReads.Leaving) then sprintf "HomeMoved %d never asked for" node.Value ]
     afterReads, List.rev afterReads.Violations @ finalProblems
 
 let private commandGen (allowRemote: bool) (allowMoves: bool) =
     let page = Gen.choose (0, guestPageCount - 1)
     let index = Gen.choose (0, 15)
     Gen.frequency [
-        (if allowMoves then 1 else 0), Gen.map2 (fun s t -> MoveHomeOf(s, t)) (Gen.choose (0, 1)) (Gen.choose (0, 2))
+        (if allowMoves then 1 else 0), Gen.map2 (fun s t -> MoveHomeOf(s, t)) (Gen.choose (0, 1) |> Gen.map NodeId) (Gen.choose (0, 2) |> Gen.map NodeId)
         (if allowMoves then 3 else 0), Gen.map CompleteMove index
         6, Gen.map3 (fun t p w -> Touch(t, p, w)) (Gen.choose (0, threadCount - 1)) page (Gen.elements [ false; true ])
         5, Gen.map DeliverFault index
@@ -429,16 +430,16 @@ let tests =
         ]
 
         testCase "a dirty page is written back before it is dropped, and a clean one is just dropped" <| fun () ->
-            let config = PagerConfig.create 0 1 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A")
+            let config = PagerConfig.create localNode 1 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A")
             let s0 = create config
             let s1, a1 = step s0 (Fault(fault 1, pg 0, Write))
             Expect.equal a1 [ ZeroFill(pg 0, Writable); Wake(pg 0, [ fault 1 ]) ] "first write zero-fills writable"
             let s2, a2 = step s1 (Fault(fault 2, pg 1, Read))
-            Expect.equal a2 [ WriteProtect(pg 0); CopyOut(pg 0, 0) ] "budget full: the dirty victim is written back"
+            Expect.equal a2 [ WriteProtect(pg 0); CopyOut(pg 0, NodeId 0) ] "budget full: the dirty victim is written back"
             let s3, a3 = step s2 (WriteBackDone(pg 0))
             Expect.equal a3 [ Drop(pg 0); ZeroFill(pg 1, WriteProtected); Wake(pg 1, [ fault 2 ]) ] "drop, then admit the waiting page"
             let _, a4 = step s3 (Fault(fault 3, pg 0, Read))
-            Expect.equal a4 [ Fetch(pg 0, 0); Drop(pg 1) ] "the page is fetched back from home at once; the clean victim is dropped without copy-out"
+            Expect.equal a4 [ Fetch(pg 0, NodeId 0); Drop(pg 1) ] "the page is fetched back from home at once; the clean victim is dropped without copy-out"
 
         testPropertyWithConfig config "a fault on a page a node holds, with every frame dirty, fetches it in the same step as the victim's copy-out" <|
             Prop.forAll (Arb.fromGen (Gen.zip3 (Gen.choose (1, 6)) (Gen.elements [ FirstTouch; Bind; Interleave ]) (Gen.elements [ Read; Write ])))
@@ -455,15 +456,15 @@ let tests =
                     let _, actions = step full (Fault(fault 100, held, access))
                     let copiedOut = actions |> List.exists (function CopyOut(victim, _) -> victim <> held | _ -> false)
                     (List.contains (Fetch(held, home)) actions && copiedOut)
-                    |> Prop.label (sprintf "budget %d, home %d: %A" budget home actions))
+                    |> Prop.label (sprintf "budget %d, home %d: %A" budget home.Value actions))
 
         testCase "an early fetch completes before or after the victim's write-back; the page is installed once both are done" <| fun () ->
-            let config = PagerConfig.create 0 1 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A")
-            let s1, _ = step (create config) (RemoteInvalidate(pg 5, 1))
+            let config = PagerConfig.create localNode 1 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A")
+            let s1, _ = step (create config) (RemoteInvalidate(pg 5, NodeId 1))
             let s2, _ = step s1 (Fault(fault 1, pg 0, Write))
             let s3, a3 = step s2 (Fault(fault 2, pg 5, Read))
             let home = (PageMap.find(pg 5) s3.Pages).Home
-            Expect.equal a3 [ Fetch(pg 5, home); WriteProtect(pg 0); CopyOut(pg 0, 0) ] "fetch and write-back start together"
+            Expect.equal a3 [ Fetch(pg 5, home); WriteProtect(pg 0); CopyOut(pg 0, NodeId 0) ] "fetch and write-back start together"
             // Bytes first: kept until the frame is free.
             let s4, a4 = step s3 (FetchDone(pg 5))
             Expect.isEmpty a4 "no frame yet: the bytes wait"
@@ -477,17 +478,17 @@ let tests =
             Expect.equal a5' [ Install(pg 5, WriteProtected); Wake(pg 5, [ fault 2 ]) ] "installed when the bytes arrive"
 
         testCase "evicting ahead: once the budget is nearly full, a victim starts home after each fault's page is mapped and woken, so the next fault is installed as soon as its bytes arrive" <| fun () ->
-            let config = PagerConfig.create 0 4 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A") |> PagerConfig.withFreeFrames 1
+            let config = PagerConfig.create localNode 4 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A") |> PagerConfig.withFreeFrames 1
             Expect.equal config.FreeFrames 1 "target"
             let held = pg 7
-            let invalidated, _ = step (create config) (RemoteInvalidate(held, 1))
+            let invalidated, _ = step (create config) (RemoteInvalidate(held, NodeId 1))
             let s1 = [ 0 .. 2 ] |> List.fold (fun s page -> fst (step s (Fault(fault (page + 1), pg page, Write)))) invalidated
             Expect.equal s1.FramesInUse 3 "three dirty pages, the target's one frame free"
             Expect.equal (snd (evictAhead s1)) [] "the target is free: nothing to evict ahead"
             let s2, a2 = step s1 (Fault(fault 4, pg 3, Write))
             Expect.equal a2 [ ZeroFill(pg 3, Writable); Wake(pg 3, [ fault 4 ]) ] "the last free frame is used at once"
             let s2, ahead2 = evictAhead s2
-            Expect.equal ahead2 [ WriteProtect(pg 0); CopyOut(pg 0, 0) ] "then, after the wake, the oldest page starts home to free the next one"
+            Expect.equal ahead2 [ WriteProtect(pg 0); CopyOut(pg 0, NodeId 0) ] "then, after the wake, the oldest page starts home to free the next one"
             let home = (PageMap.find held s2.Pages).Home
             let s3, a3 = step s2 (WriteBackDone(pg 0))
             Expect.equal a3 [ Drop(pg 0) ] "the frame is free before the next fault"
@@ -496,15 +497,15 @@ let tests =
             Expect.equal (snd (evictAhead s4)) [] "no victim's copy-out competes with the reply the fault waits for"
             let s5, a5 = step s4 (FetchDone held)
             Expect.equal a5 [ Install(held, WriteProtected); Wake(held, [ fault 5 ]) ] "installed at once"
-            Expect.equal (snd (evictAhead s5)) [ WriteProtect(pg 1); CopyOut(pg 1, 0) ] "and only then does the next victim start home"
-            let unlimited = PagerConfig.create 0 8 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A") |> PagerConfig.withFreeFrames 100
+            Expect.equal (snd (evictAhead s5)) [ WriteProtect(pg 1); CopyOut(pg 1, NodeId 0) ] "and only then does the next victim start home"
+            let unlimited = PagerConfig.create localNode 8 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A") |> PagerConfig.withFreeFrames 100
             Expect.equal unlimited.FreeFrames 2 "capped to a quarter of the budget"
 
         testCase "a write during write-back waits and cancels the eviction when the copy is home" <| fun () ->
-            let config = PagerConfig.create 0 4 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A")
+            let config = PagerConfig.create localNode 4 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A")
             let s1, _ = step (create config) (Fault(fault 1, pg 0, Write))
             let s2, a2 = step s1 (EvictRequested(pg 0))
-            Expect.equal a2 [ WriteProtect(pg 0); CopyOut(pg 0, 0) ] "write-protect then copy out"
+            Expect.equal a2 [ WriteProtect(pg 0); CopyOut(pg 0, NodeId 0) ] "write-protect then copy out"
             let s3, a3 = step s2 (Fault(fault 2, pg 0, Write))
             Expect.isEmpty a3 "the writer waits"
             let s4, a4 = step s3 (WriteBackDone(pg 0))
@@ -515,7 +516,7 @@ let tests =
 
         testCase "read-ahead maps the rest of an untouched aligned block after the faulting page's wake" <| fun () ->
             let config =
-                PagerConfig.create 0 8 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A")
+                PagerConfig.create localNode 8 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A")
                 |> PagerConfig.withReadAhead 4 |> PagerConfig.withFreeFrames 0
             let s1, a1 = step (create config) (Fault(fault 1, pg 1, Write))
             Expect.equal a1 [ ZeroFill(pg 1, Writable); Wake(pg 1, [ fault 1 ]); ZeroFill(pg 0, Writable); ZeroFill(pg 2, Writable); ZeroFill(pg 3, Writable) ]
@@ -530,16 +531,16 @@ let tests =
 
         testCase "read-ahead never evicts: with too few free frames only the faulting page is mapped" <| fun () ->
             let config =
-                PagerConfig.create 0 3 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A") |> PagerConfig.withReadAhead 4
+                PagerConfig.create localNode 3 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A") |> PagerConfig.withReadAhead 4
             let _, a1 = step (create config) (Fault(fault 1, pg 1, Write))
             Expect.equal a1 [ ZeroFill(pg 1, Writable); Wake(pg 1, [ fault 1 ]) ] "no read-ahead"
 
         testCase "completions for pages not in flight are reported, not thrown" <| fun () ->
-            let config = PagerConfig.create 0 1 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A")
+            let config = PagerConfig.create localNode 1 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A")
             let s0 = create config
             let s1, a1 = step s0 (FetchDone(pg 3))
             Expect.equal a1 [ Report(UnexpectedFetchDone(pg 3, None)) ] "fetch"
             let _, a2 = step s1 (WriteBackDone(pg 3))
             Expect.equal a2 [ Report(UnexpectedWriteBackDone(pg 3, None)) ] "write-back"
-            Expect.equal (PagerConfig.create 0 0 (placementFor Bind)) (Error(BudgetBelowOnePage 0)) "budget"
+            Expect.equal (PagerConfig.create localNode 0 (placementFor Bind)) (Error(BudgetBelowOnePage 0)) "budget"
     ]

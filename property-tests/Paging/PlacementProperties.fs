@@ -3,6 +3,7 @@ module SsiHv.PropertyTests.Paging.PlacementProperties
 open Expecto
 open FsCheck
 open FsCheck.FSharp
+open SsiHv.Core.Topology
 open SsiHv.Core.Memory
 open SsiHv.Core.Paging
 open SsiHv.Core.Paging.Placement
@@ -18,7 +19,7 @@ let private smallPlacement =
         let! policy = Gen.elements [ FirstTouch; Bind; Interleave ]
         let ranges =
             sizes
-            |> List.mapi (fun node count -> node, count)
+            |> List.mapi (fun node count -> NodeId node, count)
             |> List.filter (fun (_, count) -> count > 0UL)
             |> List.mapFold (fun first (node, count) -> { Node = node; First = PageNumber first; Count = count }, first + count) 0UL
             |> fst
@@ -32,15 +33,15 @@ let private homeAll (placement: Placement) (touches: (PageNumber * NodeId) list)
     touches
     |> List.fold (fun (homed, homes) (page, node) ->
         match home placement homed page node with
-        | Ok h -> Map.add h (homedOn homed h + 1UL) homed, (page, Ok h) :: homes
-        | Error e -> homed, (page, Error e) :: homes) (Map.empty, [])
+        | Ok h -> NodeMap.add h (homedOn homed h + 1UL) homed, (page, Ok h) :: homes
+        | Error e -> homed, (page, Error e) :: homes) (NodeMap.empty, [])
     |> fun (homed, homes) -> homed, List.rev homes
 
 let private touchOrder =
     gen {
         let! placement, nodeCount = smallPlacement
         let! order = Gen.shuffle (guestPages placement |> List.toArray)
-        let! touchers = Gen.listOfLength order.Length (Gen.choose (0, nodeCount - 1))
+        let! touchers = Gen.listOfLength order.Length (Gen.choose (0, nodeCount - 1) |> Gen.map NodeId)
         return placement, List.zip (List.ofArray order) touchers
     }
 
@@ -65,7 +66,7 @@ let tests =
                         let after, before = nodes |> List.partition (fun n -> n >= toucher)
                         after @ before |> List.takeWhile (fun n -> n <> chosen)
                     let expected = room chosen && (chosen = toucher || (skipped |> List.forall (room >> not)))
-                    Map.add chosen (homedOn homed chosen + 1UL) homed, ok && expected) (Map.empty, true)
+                    NodeMap.add chosen (homedOn homed chosen + 1UL) homed, ok && expected) (NodeMap.empty, true)
                 |> snd)
 
         testPropertyWithConfig config "bind homes every page on its SRAT node" <|
@@ -76,15 +77,15 @@ let tests =
 
         testPropertyWithConfig config "interleave homes page p on memory node p mod n when capacities are equal" <|
             Prop.forAll (Arb.fromGen (Gen.zip (Gen.choose (1, 4)) (Gen.choose (1, 5)))) (fun (nodes, pagesEach) ->
-                let ranges = [ for n in 0 .. nodes - 1 -> { Node = n; First = PageNumber(uint64 (n * pagesEach)); Count = uint64 pagesEach } ]
+                let ranges = [ for n in 0 .. nodes - 1 -> { Node = NodeId n; First = PageNumber(uint64 (n * pagesEach)); Count = uint64 pagesEach } ]
                 let placement = { Policy = Interleave; Capacity = ranges |> List.map (fun r -> r.Node, r.Count); Ranges = ranges }
-                let touches = guestPages placement |> List.map (fun p -> p, 0)
+                let touches = guestPages placement |> List.map (fun p -> p, NodeId 0)
                 let _, homes = homeAll placement touches
-                homes |> List.forall (fun (page, h) -> h = Ok(int (page.Value % uint64 nodes))))
+                homes |> List.forall (fun (page, h) -> h = Ok(NodeId(int (page.Value % uint64 nodes)))))
 
         testCase "a page outside guest RAM has no home" <| fun () ->
-            let placement = { Policy = FirstTouch; Capacity = [ 0, 2UL ]; Ranges = [ { Node = 0; First = PageNumber 0UL; Count = 2UL } ] }
-            Expect.equal (home placement Map.empty (PageNumber 2UL) 0) (Error(OutsideGuestRam(PageNumber 2UL))) "outside"
+            let placement = { Policy = FirstTouch; Capacity = [ NodeId 0, 2UL ]; Ranges = [ { Node = NodeId 0; First = PageNumber 0UL; Count = 2UL } ] }
+            Expect.equal (home placement NodeMap.empty (PageNumber 2UL) (NodeId 0)) (Error(OutsideGuestRam(PageNumber 2UL))) "outside"
 
         testPropertyWithConfig config "ofTopology: each node homes exactly its SRAT pages and bind agrees with the layout" <|
             Prop.forAll (Arb.fromGen validTopology) (fun topology ->

@@ -74,7 +74,7 @@ let tests =
                 | None -> t.Distances = Distances.defaultMatrix (Topology.nodeCount t)
                 | Some lat ->
                     Topology.initiatorNodes t |> List.forall (fun n ->
-                        let i = n.Id
+                        let i = n.Id.Value
                         let remote = [ 0 .. Topology.nodeCount t - 1 ] |> List.filter ((<>) i)
                         List.allPairs remote remote |> List.forall (fun (a, b) ->
                             lat.[i].[a] > lat.[i].[b] |> not || t.Distances.[i].[a] >= t.Distances.[i].[b])))

@@ -4,6 +4,7 @@ open Expecto
 open FsCheck
 open FsCheck.FSharp
 open SsiHv.Core.Paging
+open SsiHv.Core.Topology
 open SsiHv.Core.Transport
 open SsiHv.PropertyTests.Transport.TransportGenerators
 
@@ -12,7 +13,7 @@ let private config = { FsCheckConfig.defaultConfig with maxTest = 200 }
 let private secret =
     bytes 32 |> Gen.map (fun b -> match ClusterSecret.tryCreate b with Ok s -> s | Error e -> failwith e)
 
-let private nodeId = Gen.choose (0, 63)
+let private nodeId = Gen.choose (0, 63) |> Gen.map NodeId
 
 let private side role self secret nonce = { Role = role; Self = self; Secret = secret; Nonce = nonce }
 
@@ -40,7 +41,7 @@ let private converse (a, toB) (b, toA) (order: bool list) =
             run a b (toA @ sent actions) rest (tail order)
     run a b toA toB order
 
-type private Pair = { InitiatorId: int; ResponderId: int; SecretA: ClusterSecret; SecretB: ClusterSecret; NonceA: Nonce; NonceB: Nonce; Order: bool list }
+type private Pair = { InitiatorId: NodeId; ResponderId: NodeId; SecretA: ClusterSecret; SecretB: ClusterSecret; NonceA: Nonce; NonceB: Nonce; Order: bool list }
 
 let private pairs sameSecret =
     gen {
@@ -120,13 +121,13 @@ let tests =
         test "rejections name what was expected and tell the peer why" {
             let secretA = match ClusterSecret.tryCreate (Array.create 16 1uy) with Ok s -> s | Error e -> failwith e
             let nonceOf b = match Nonce.tryCreate (Array.create 32 b) with Ok n -> n | Error e -> failwith e
-            let responder, _ = Hello.start (side Responder 1 secretA (nonceOf 2uy))
+            let responder, _ = Hello.start (side Responder (NodeId 1) secretA (nonceOf 2uy))
             let state, actions = Hello.step responder (Received(FetchPage(PageNumber 5UL)))
             Expect.equal state (Rejected "expected Hello first, received FetchPage") "out of order"
             Expect.equal actions
                 [ Send(ErrorReply(ErrorCode.helloRejected, ErrorText.ofString "expected Hello first, received FetchPage"))
                   Close "expected Hello first, received FetchPage" ] "error then close"
-            let waiting, _ = Hello.step responder (Received(Hello(0, nonceOf 3uy)))
+            let waiting, _ = Hello.step responder (Received(Hello(NodeId 0, nonceOf 3uy)))
             Expect.equal (fst (Hello.step waiting (Received Ping))) (Rejected "expected HelloProof from node 0, received Ping") "proof due"
             Expect.isError (ClusterSecret.tryCreate (Array.zeroCreate 15)) "short secret"
         }

@@ -3,6 +3,7 @@ module SsiHv.PropertyTests.Transport.TransportGenerators
 
 open FsCheck.FSharp
 open SsiHv.Core.Paging
+open SsiHv.Core.Topology
 open SsiHv.Core.Transport
 
 let private unwrap result =
@@ -20,7 +21,7 @@ let page = bytes PageBytes.length |> Gen.map (PageBytes.tryCreate >> unwrap)
 
 let private uint64s = ArbMap.defaults |> ArbMap.generate<uint64>
 let private pages = uint64s |> Gen.map PageNumber
-let private nodeIds = ArbMap.defaults |> ArbMap.generate<int>
+let private nodeIds = ArbMap.defaults |> ArbMap.generate<int> |> Gen.map NodeId
 let private any<'t> = ArbMap.defaults |> ArbMap.generate<'t>
 
 let gid = bytes Gid.length |> Gen.map (Gid.tryCreate >> unwrap)

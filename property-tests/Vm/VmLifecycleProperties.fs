@@ -4,6 +4,7 @@ open System
 open Expecto
 open FsCheck
 open FsCheck.FSharp
+open SsiHv.Core.Topology
 open SsiHv.Core.Cluster
 open SsiHv.Core.Vm
 open SsiHv.Core.Vm.VmLifecycle
@@ -12,10 +13,10 @@ let private config = { FsCheckConfig.defaultConfig with maxTest = 300; endSize =
 
 let private limits = { Start = TimeSpan.FromSeconds 120.0; StopGrace = TimeSpan.FromSeconds 30.0 }
 
-let private boot: NodeInfo = { Id = 0; Cpus = 2; MemoryMiB = 1024L; Address = "10.0.0.1:7100"; Initiator = None }
+let private boot: NodeInfo = { Id = NodeId 0; Cpus = 2; MemoryMiB = 1024L; Address = "10.0.0.1:7100"; Initiator = None }
 
 let private memoryNode id : NodeInfo =
-    { Id = id; Cpus = 0; MemoryMiB = 512L; Address = sprintf "10.0.0.%d:7100" (id + 1); Initiator = Some 0 }
+    { Id = id; Cpus = 0; MemoryMiB = 512L; Address = sprintf "10.0.0.%d:7100" (id.Value + 1); Initiator = Some(NodeId 0) }
 
 let private createWith template =
     match create boot template limits Membership.defaultRetention with
@@ -67,8 +68,8 @@ let private requests =
 /// Events as the controller feeds them: requests, the transport's news and the effects' reports, mostly about
 /// the current VM, sometimes late or out of place.
 let private events =
-    let nodeIds = Gen.choose (0, 3)
-    let memoryNodeIds = Gen.choose (1, 3)
+    let nodeIds = Gen.choose (0, 3) |> Gen.map NodeId
+    let memoryNodeIds = Gen.choose (1, 3) |> Gen.map NodeId
     Gen.frequency
         [ 3, memoryNodeIds |> Gen.map (fun id -> [ Event(Join(memoryNode id)); Event(Connected id) ])
           1, memoryNodeIds |> Gen.map (fun id -> [ Event(Join(memoryNode id)) ])
@@ -207,7 +208,7 @@ let private run (generated: Generated list) =
 let private apply (lifecycle: Lifecycle) events = events |> List.fold (fun l e -> fst (step l e)) lifecycle
 
 /// A VM running on the boot node and memory node 1: generation 1.
-let private running = apply created [ Join(memoryNode 1); Connected 1; StartVm(probeFor 60.0); VmRunning 1 ]
+let private running = apply created [ Join(memoryNode(NodeId 1)); Connected(NodeId 1); StartVm(probeFor 60.0); VmRunning 1 ]
 
 let private stoppedAs (lifecycle: Lifecycle) =
     match lifecycle.Cluster.Vm with
@@ -276,7 +277,7 @@ let tests =
                   [ VmStartFailed(1, "no answer within 120 s") ], ("the VM did not start: no answer within 120 s", 1)
                   [ VmEndUnreported(1, "no answer within 90 s") ], ("the VM did not report its end: no answer within 90 s", 1)
                   [ VmStopUnconfirmed(1, "ssihv up was interrupted") ], ("ssihv up was interrupted (the VM did not confirm its end within 30 s)", 1)
-                  [ PeerLost 1 ], ("node 1 was lost; it homed guest memory of the VM", 1)
+                  [ PeerLost(NodeId 1) ], ("node 1 was lost; it homed guest memory of the VM", 1)
                   // A stop asked for through the API gives the reason; how the VM then ended gives the exit code.
                   [ StopVm "stopped through POST /v1/vm/stop"; VmEnded(1, PoweredOff) ], ("stopped through POST /v1/vm/stop", 0)
                   [ StopVm "stopped through POST /v1/vm/stop"; VmEnded(1, Stopped "stopped through POST /v1/vm/stop") ],
@@ -284,7 +285,7 @@ let tests =
                   [ StopVm "stopped through POST /v1/vm/stop"; VmStopUnconfirmed(1, "stopped through POST /v1/vm/stop") ],
                   ("stopped through POST /v1/vm/stop", 1)
                   // The first end stands.
-                  [ PeerLost 1; VmEnded(1, Stopped "node 1 was lost; it homed guest memory of the VM") ],
+                  [ PeerLost(NodeId 1); VmEnded(1, Stopped "node 1 was lost; it homed guest memory of the VM") ],
                   ("node 1 was lost; it homed guest memory of the VM", 1)
                   [ VmEnded(1, PoweredOff); VmStopUnconfirmed(1, "ssihv up was interrupted") ], ("the guest powered off", 0) ]
             for events, expected in cases do
@@ -293,10 +294,10 @@ let tests =
 
         test "a start is a new generation launched within the limits; its assembly is what the API serves" {
             let request = probeFor 60.0
-            let joined = apply created [ Join(memoryNode 1); Connected 1 ]
+            let joined = apply created [ Join(memoryNode(NodeId 1)); Connected(NodeId 1) ]
             let started, actions = step joined (StartVm request)
             let assembly = started.Assembly.Value
-            Expect.equal (assembly.Topology.Nodes |> List.map (fun n -> n.Id)) [ 0; 1 ] "the active nodes"
+            Expect.equal (assembly.Topology.Nodes |> List.map (fun n -> n.Id)) [ NodeId 0; NodeId 1 ] "the active nodes"
             Expect.isNonEmpty (assembly.Tables |> List.filter (fun t -> t.Signature = "SRAT")) "its SRAT"
             Expect.equal actions
                 [ LifecycleAction.Launch
@@ -310,7 +311,7 @@ let tests =
         }
 
         test "a topology file the active nodes do not match ends the start before any effect runs" {
-            let template = (apply created [ Join(memoryNode 1); Connected 1; StartVm(probeFor 60.0) ]).Assembly.Value.Topology
+            let template = (apply created [ Join(memoryNode(NodeId 1)); Connected(NodeId 1); StartVm(probeFor 60.0) ]).Assembly.Value.Topology
             let started, actions = step (createWith (Some template)) (StartVm(probeFor 60.0))
             Expect.equal actions [] "nothing is launched"
             Expect.isNone started.Assembly "no topology or tables to serve"
@@ -321,7 +322,7 @@ let tests =
         }
 
         test "a stop asked for while the VM is being built is told again once it runs" {
-            let starting = apply created [ Join(memoryNode 1); Connected 1; StartVm(probeFor 60.0) ]
+            let starting = apply created [ Join(memoryNode(NodeId 1)); Connected(NodeId 1); StartVm(probeFor 60.0) ]
             let asked, first = step starting (StopVm "stopped through POST /v1/vm/stop")
             let stop = LifecycleAction.Stop(1, "stopped through POST /v1/vm/stop", TimeSpan.FromSeconds 30.0)
             Expect.equal first [ stop ] "told at once, although no VM may exist yet to hear it"

@@ -1,6 +1,7 @@
 using Microsoft.FSharp.Collections;
 using SsiHv.Core.Memory;
 using SsiHv.Core.Paging;
+using SsiHv.Core.Topology;
 using SsiHv.Shell.Pager;
 using SsiHv.Shell.Vmm.Memory;
 using static SsiHv.Shell.Bench.FaultGuestLayout;
@@ -31,7 +32,7 @@ public static class FaultOurPager
     public static FaultRun Run(byte[] guestCode, int pages, int budgetPages, int passes, int home, Func<GuestMemory, IPageStore> storeFor, Action? guestHalted,
         FaultThreadPlacement placement, FaultToucher toucher)
     {
-        using var memory = GuestMemory.Create([new Layout.MemoryRange(0, DataBase, (ulong)pages * PageSize)]);
+        using var memory = GuestMemory.Create([new Layout.MemoryRange(NodeId.NewNodeId(LocalNode), DataBase, (ulong)pages * PageSize)]);
         using var touching = FaultToucherUnits.Create(toucher, memory, guestCode, pages, passes);
 
         var store = storeFor(memory);
@@ -90,9 +91,9 @@ public static class FaultOurPager
         var first = Page.ofAddress(GuestAddress.NewGuestAddress(DataBase));
         var placement = new Placement.Placement(
             Placement.PlacementPolicy.FirstTouch,
-            ListModule.OfSeq([Tuple.Create(home, (ulong)pages)]),
-            ListModule.OfSeq([new Placement.PageRange(home, first, (ulong)pages)]));
-        var created = SsiHv.Core.Paging.Pager.PagerConfigModule.create(LocalNode, budgetPages, placement);
+            ListModule.OfSeq([Tuple.Create(NodeId.NewNodeId(home), (ulong)pages)]),
+            ListModule.OfSeq([new Placement.PageRange(NodeId.NewNodeId(home), first, (ulong)pages)]));
+        var created = SsiHv.Core.Paging.Pager.PagerConfigModule.create(NodeId.NewNodeId(LocalNode), budgetPages, placement);
         return created.IsOk ? created.ResultValue : throw new ArgumentOutOfRangeException(nameof(budgetPages), "budget below one page");
     }
 

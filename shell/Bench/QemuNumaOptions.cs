@@ -56,9 +56,9 @@ public static class QemuNumaOptions
             {
                 var pair = $"hmat-lb,initiator={initiator.Id},target={target.Id},hierarchy=memory";
                 if (topology.LatencyNs is { } latency)
-                    arguments.AddRange(["-numa", $"{pair},data-type=access-latency,latency={latency.Value[initiator.Id][target.Id]}"]);
+                    arguments.AddRange(["-numa", $"{pair},data-type=access-latency,latency={latency.Value[initiator.Id.Value][target.Id.Value]}"]);
                 if (topology.BandwidthMBps is { } bandwidth)
-                    arguments.AddRange(["-numa", $"{pair},data-type=access-bandwidth,bandwidth={bandwidth.Value[initiator.Id][target.Id]}M"]);
+                    arguments.AddRange(["-numa", $"{pair},data-type=access-bandwidth,bandwidth={bandwidth.Value[initiator.Id.Value][target.Id.Value]}M"]);
             }
         // QEMU wants a node's cache levels in order, each larger than the one before.
         foreach (var cache in topology.Caches.OrderBy(c => c.Node).ThenBy(c => c.Level))

@@ -34,8 +34,8 @@ public sealed class NodeCommand : ICommand
         if (!NodeConfigFile.TryLoad(path, out var config, out var problems))
             throw CliException.BadInput(problems);
         var template = Template(path, config);
-        var log = Log(config.Id);
-        RaiseOpenFilesLimit(config.Id, log);
+        var log = Log(config.Id.Value);
+        RaiseOpenFilesLimit(config.Id.Value, log);
 
         using var stop = new CancellationTokenSource();
         void OnSignal(PosixSignalContext context)
@@ -64,20 +64,20 @@ public sealed class NodeCommand : ICommand
 
     static async Task<int> RunAsync(NodeConfig.NodeConfig config, Core.Topology.Topology? template, Action<string> log, CancellationToken stop)
     {
-        using var home = new HomePageStore(config.Id, config.StoreMiB);
+        using var home = new HomePageStore(config.Id.Value, config.StoreMiB);
         var invalidations = new RunningVmInvalidations();
         INodeTransport transport;
         try
         {
             var listen = new IPEndPoint(IPAddress.Parse(config.Transport.Address), config.Transport.Port);
-            transport = NodeTransport.Create(new TransportOptions(config.Id, listen, config.Secret, home) { Invalidations = invalidations, Log = log }.Scaled(config.TimeoutScale));
+            transport = NodeTransport.Create(new TransportOptions(config.Id.Value, listen, config.Secret, home) { Invalidations = invalidations, Log = log }.Scaled(config.TimeoutScale));
         }
         catch (TransportException e)
         {
             throw CliException.Failure($"ssihv node {config.Id}: transport {config.Transport}: {e.Message}");
         }
         var boot = (config.Role as NodeConfig.NodeRole.BootNode)?.Item;
-        var effects = new NodeEffects(config.Id, boot?.MemoryBudgetMiB?.Value, boot?.ReadAheadPages ?? Core.Paging.Pager.PagerConfigModule.DefaultReadAheadPages,
+        var effects = new NodeEffects(config.Id.Value, boot?.MemoryBudgetMiB?.Value, boot?.ReadAheadPages ?? Core.Paging.Pager.PagerConfigModule.DefaultReadAheadPages,
             boot?.ImageDirectory?.Value, home, transport, invalidations, log);
         await using var host = new NodeHost(config, template, effects, new NodeStatus(home, transport, effects), log,
             NodeHostTimeouts.Default.Scaled(config.TimeoutScale));

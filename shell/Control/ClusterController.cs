@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Microsoft.FSharp.Core;
 using SsiHv.Core.Cluster;
+using SsiHv.Core.Topology;
 using SsiHv.Core.Vm;
 using static SsiHv.Core.Cluster.Membership;
 using static SsiHv.Core.Vm.VmLifecycle;
@@ -99,9 +100,9 @@ public sealed class ClusterController : IAsyncDisposable
 
     public Task<StepOutcome> JoinAsync(NodeInfo node) => Submit(LifecycleEvent.NewJoin(node));
 
-    public Task<StepOutcome> DrainAsync(int node) => Submit(LifecycleEvent.NewDrain(node));
+    public Task<StepOutcome> DrainAsync(int node) => Submit(LifecycleEvent.NewDrain(NodeId.NewNodeId(node)));
 
-    public Task<StepOutcome> LeaveAsync(int node) => Submit(LifecycleEvent.NewLeave(node));
+    public Task<StepOutcome> LeaveAsync(int node) => Submit(LifecycleEvent.NewLeave(NodeId.NewNodeId(node)));
 
     public Task<StepOutcome> StartVmAsync(VmRequest request) => Submit(LifecycleEvent.NewStartVm(request));
 
@@ -120,7 +121,7 @@ public sealed class ClusterController : IAsyncDisposable
     void OnPeerLost(int node, string reason)
     {
         log($"transport lost node {node}: {reason}");
-        Post(LifecycleEvent.NewPeerLost(node));
+        Post(LifecycleEvent.NewPeerLost(NodeId.NewNodeId(node)));
     }
 
     async Task RunAsync()
@@ -179,12 +180,12 @@ public sealed class ClusterController : IAsyncDisposable
                     LifecycleEvent.NewPeerLost(node.Id));
                 break;
             case LifecycleAction.Disconnect disconnect:
-                effects.Disconnect(disconnect.Item);
+                effects.Disconnect(disconnect.Item.Value);
                 break;
             case LifecycleAction.MovePages move:
                 var (source, target) = (move.source, move.target);
                 Background($"move the pages of node {source} to node {target}", timeouts.MovePages,
-                    token => effects.MovePagesAsync(source, target, token),
+                    token => effects.MovePagesAsync(source.Value, target.Value, token),
                     LifecycleEvent.NewDrainComplete(source),
                     // Its pages are neither all here nor all there: the VM cannot go on trusting them.
                     LifecycleEvent.NewPeerLost(source));
@@ -283,7 +284,7 @@ public sealed class ClusterController : IAsyncDisposable
         e is TimeoutException ? $"no answer within {timeout.TotalSeconds} s" : e.Message.ReplaceLineEndings(" ");
 
     /// A tick is said only when it pruned someone: one a second would drown every other line.
-    string? Pruned(Microsoft.FSharp.Collections.FSharpMap<int, Member> before, Microsoft.FSharp.Collections.FSharpMap<int, Member> after)
+    string? Pruned(Microsoft.FSharp.Collections.FSharpMap<NodeId, Member> before, Microsoft.FSharp.Collections.FSharpMap<NodeId, Member> after)
     {
         var pruned = before.Keys.Where(id => !after.ContainsKey(id)).Select(id => $"{id} ({StateName(before[id].State)})").ToList();
         return pruned.Count == 0 ? null

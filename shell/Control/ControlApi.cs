@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Routing;
 using Prometheus;
 using SsiHv.Core.Cluster;
 using SsiHv.Core.Input;
+using SsiHv.Core.Topology;
 using SsiHv.Core.Vm;
 using SsiHv.Shell.Input;
 using SsiHv.Shell.Topology;
@@ -58,7 +59,7 @@ public static class ControlApi
             if (unreadable is not null) return unreadable;
             var (info, problem) = JoinOf(bytes!);
             if (problem is not null) return Problems.BadRequest(problem);
-            return MemberResult(await controller.JoinAsync(info!), info!.Id);
+            return MemberResult(await controller.JoinAsync(info!), info!.Id.Value);
         });
 
         app.MapPost("/v1/cluster/nodes/{id}/drain", async (HttpContext context, string id) =>
@@ -134,7 +135,8 @@ public static class ControlApi
         var (body, problem) = Parse(bytes, ControlJsonContext.Default.JoinRequest);
         if (problem is not null) return (null, problem);
         if (MissingJoinField(body!) is { } missing) return (null, missing);
-        return (new NodeInfo(body!.Id!.Value, body.Cpus!.Value, body.MemoryMiB!.Value, body.Address!, Option(body.Initiator)), null);
+        return (new NodeInfo(NodeId.NewNodeId(body!.Id!.Value), body.Cpus!.Value, body.MemoryMiB!.Value, body.Address!,
+            Option(body.Initiator is { } initiator ? NodeId.NewNodeId(initiator) : (NodeId?)null)), null);
     }
 
     /// A VM start's body as the request, or the problem (400) naming what is wrong with it.
@@ -216,7 +218,7 @@ public static class ControlApi
             return Problems.BadRequest(MembershipErrorModule.text(invalid));
         if (outcome.Refusal is { } refusal)
             return Problems.Conflict(MembershipErrorModule.text(refusal));
-        var member = outcome.View.Cluster.Members[id];
+        var member = outcome.View.Cluster.Members[NodeId.NewNodeId(id)];
         return Results.Json(MemberOf(member), ControlJsonContext.Default.MemberReply, statusCode: StatusCodes.Status202Accepted);
     }
 
@@ -226,14 +228,14 @@ public static class ControlApi
             : Results.Json(VmOf(outcome.View), ControlJsonContext.Default.VmReply, statusCode: StatusCodes.Status202Accepted);
 
     public static MemberReply MemberOf(Member member) =>
-        new(member.Info.Id, member.Info.Cpus, member.Info.MemoryMiB, member.Info.Address,
-            member.Info.Initiator is { } i ? i.Value : null, StateName(member.State));
+        new(member.Info.Id.Value, member.Info.Cpus, member.Info.MemoryMiB, member.Info.Address,
+            member.Info.Initiator is { } i ? i.Value.Value : null, StateName(member.State));
 
     static string StateName(MemberState state) =>
         state.IsJoining ? "joining" : state.IsActive ? "active" : state.IsDraining ? "draining" : state.IsLeft ? "left" : "lost";
 
     public static ClusterReply ClusterOf(ClusterView view) =>
-        new(view.Cluster.BootNode, view.Cluster.Members.Values.Select(MemberOf).ToList(), VmOf(view));
+        new(view.Cluster.BootNode.Value, view.Cluster.Members.Values.Select(MemberOf).ToList(), VmOf(view));
 
     public static VmReply VmOf(ClusterView view) => view.Cluster.Vm switch
     {

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using SsiHv.Core.Cluster;
+using SsiHv.Core.Topology;
 
 namespace SsiHv.Shell.Control;
 
@@ -49,7 +50,7 @@ public sealed class RejoinLoop : IAsyncDisposable
             while (true)
             {
                 await Task.Delay(failures == 0 ? checkInterval : Rejoin.delay(failures), token);
-                switch (Rejoin.judge(Self, bootUrl, await SeeAsync(token)))
+                switch (Rejoin.judge(NodeId.NewNodeId(Self), bootUrl, await SeeAsync(token)))
                 {
                     case Rejoin.Verdict.StayOut stayOut:
                         log(stayOut.reason);

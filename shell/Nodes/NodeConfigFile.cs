@@ -52,7 +52,7 @@ public static class NodeConfigFile
         using var stream = File.Create(path);
         using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
         json.WriteStartObject();
-        json.WriteNumber("id", node.Id);
+        json.WriteNumber("id", node.Id.Value);
         json.WriteString("transport", node.Transport.ToString());
         json.WriteString("http", node.Http.ToString());
         json.WriteString("secret", node.Secret);
@@ -60,7 +60,7 @@ public static class NodeConfigFile
         json.WriteNumber("cpus", node.Cpus);
         json.WriteNumber("memoryMiB", node.MemoryMiB);
         if (node.Initiator is { } initiator)
-            json.WriteNumber("initiator", initiator.Value);
+            json.WriteNumber("initiator", initiator.Value.Value);
         if (node.Boot)
             json.WriteBoolean("boot", true);
         if (node.Join is { } join)

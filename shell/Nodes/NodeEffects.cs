@@ -64,8 +64,8 @@ public sealed class NodeEffects : IClusterEffects
 
     public Task ConnectAsync(NodeInfo node, CancellationToken cancellation)
     {
-        transport.SetPeer(node.Id, node.Address);
-        return transport.ConnectAsync(node.Id, cancellation);
+        transport.SetPeer(node.Id.Value, node.Address);
+        return transport.ConnectAsync(node.Id.Value, cancellation);
     }
 
     public void Disconnect(int node) => transport.RemovePeer(node);

@@ -56,7 +56,7 @@ public sealed class NodeHost : IAsyncDisposable
                 ((NodeConfig.NodeRole.BootNode)config.Role).Item.MemberRetention, log);
     }
 
-    public int Id => config.Id;
+    public int Id => config.Id.Value;
 
     /// The control API's address once started (the port resolved when the config said 0).
     public IPEndPoint HttpEndpoint => server?.Endpoint ?? throw new InvalidOperationException("the node host has not started");
@@ -72,20 +72,20 @@ public sealed class NodeHost : IAsyncDisposable
     public async Task StartAsync(CancellationToken cancellation)
     {
         var bootUrl = config.Role is NodeConfig.NodeRole.MemoryNode member ? member.joinUrl : null;
-        var identity = new ControlIdentity(config.Id, config.Cpus, config.MemoryMiB, config.Transport.ToString(),
+        var identity = new ControlIdentity(config.Id.Value, config.Cpus, config.MemoryMiB, config.Transport.ToString(),
             controller is not null, bootUrl, config.ApiToken)
         {
             ImageDirectory = (config.Role as NodeConfig.NodeRole.BootNode)?.Item.ImageDirectory?.Value,
         };
         var listen = new IPEndPoint(IPAddress.Parse(config.Http.Address), config.Http.Port);
-        server = await ControlServer.StartAsync(listen, identity, controller, status, new NodeMetrics(status, config.Id), cancellation);
+        server = await ControlServer.StartAsync(listen, identity, controller, status, new NodeMetrics(status, config.Id.Value), cancellation);
         log($"control API on http://{server.Endpoint} ({(controller is null ? $"memory node of {bootUrl}" : "boot node")}, transport {config.Transport})");
         if (bootUrl is null)
             return;
         var request = new JoinRequest
         {
-            Id = config.Id, Cpus = config.Cpus, MemoryMiB = config.MemoryMiB, Address = config.Transport.ToString(),
-            Initiator = config.Initiator is { } initiator ? initiator.Value : null,
+            Id = config.Id.Value, Cpus = config.Cpus, MemoryMiB = config.MemoryMiB, Address = config.Transport.ToString(),
+            Initiator = config.Initiator is { } initiator ? initiator.Value.Value : null,
         };
         await JoinClient.JoinAsync(bootUrl, config.ApiToken, request, timeouts.Join, log, cancellation);
         joinedBootUrl = bootUrl;
@@ -103,7 +103,7 @@ public sealed class NodeHost : IAsyncDisposable
             await rejoin.DisposeAsync();
         // Before the transport goes: the boot node must not take this node for lost while it asks to leave.
         if (joinedBootUrl is not null)
-            await LeaveClient.LeaveAsync(joinedBootUrl, config.ApiToken, config.Id, timeouts.Join.AttemptTimeout, log);
+            await LeaveClient.LeaveAsync(joinedBootUrl, config.ApiToken, config.Id.Value, timeouts.Join.AttemptTimeout, log);
         if (server is not null)
             await server.DisposeAsync();
         if (controller is not null)

@@ -22,7 +22,7 @@ public sealed class NodeStatus(HomePageStore home, INodeTransport transport, Nod
         if (effects.LastPager is not { } pager)
             return null;
         var nodes = Census.ofState(pager.State)
-            .Select(entry => new NodePages(entry.Key, (long)entry.Value.Homed, (long)entry.Value.Stored, (long)entry.Value.Resident, (long)entry.Value.Remote))
+            .Select(entry => new NodePages(entry.Key.Value, (long)entry.Value.Homed, (long)entry.Value.Stored, (long)entry.Value.Resident, (long)entry.Value.Remote))
             .ToList();
         var m = pager.Metrics;
         var faults = new FaultCounts(m.ReadFaults, m.WriteFaults, m.WriteProtectFaults, m.ZeroFills, m.Fetches, m.WriteBacks, m.Evictions);

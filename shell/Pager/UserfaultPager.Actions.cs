@@ -66,13 +66,13 @@ public sealed partial class UserfaultPager
                 ValueTask read;
                 try
                 {
-                    read = store.ReadAsync(fetch.from, fetch.Item1.Value, buffer);
+                    read = store.ReadAsync(fetch.from.Value, fetch.Item1.Value, buffer);
                 }
                 catch (Exception error) // a store that throws instead of returning a faulted task failed too
                 {
                     read = ValueTask.FromException(error);
                 }
-                Complete(read, CorePager.PagerEvent.NewFetchDone(fetch.Item1), "read", fetch.from, fetch.Item1);
+                Complete(read, CorePager.PagerEvent.NewFetchDone(fetch.Item1), "read", fetch.from.Value, fetch.Item1);
                 break;
             case CorePager.PagerAction.Install install:
                 var bytes = TakeFetched(install.Item1);
@@ -98,23 +98,23 @@ public sealed partial class UserfaultPager
                 ValueTask write;
                 try
                 {
-                    write = store.WriteAsync(copyOut.toNode, copyOut.Item1.Value, bytesOut);
+                    write = store.WriteAsync(copyOut.toNode.Value, copyOut.Item1.Value, bytesOut);
                 }
                 catch (Exception error)
                 {
                     write = ValueTask.FromException(error);
                 }
-                Complete(write, CorePager.PagerEvent.NewWriteBackDone(copyOut.Item1), "write", copyOut.toNode, copyOut.Item1);
+                Complete(write, CorePager.PagerEvent.NewWriteBackDone(copyOut.Item1), "write", copyOut.toNode.Value, copyOut.Item1);
                 break;
             case CorePager.PagerAction.MovePage move:
                 var bytesMoved = RentBuffer();
                 moving[move.Item1] = bytesMoved;
                 Metrics.CountMove();
-                Complete(MoveAsync(move.Item1, move.from, move.toNode, bytesMoved), CorePager.PagerEvent.NewMovePageDone(move.Item1),
-                    $"move (to home node {move.toNode})", move.from, move.Item1);
+                Complete(MoveAsync(move.Item1, move.from.Value, move.toNode.Value, bytesMoved), CorePager.PagerEvent.NewMovePageDone(move.Item1),
+                    $"move (to home node {move.toNode.Value})", move.from.Value, move.Item1);
                 break;
             case CorePager.PagerAction.HomeMoved moved:
-                if (homeMoves.TryRemove(moved.Item, out var waiting))
+                if (homeMoves.TryRemove(moved.Item.Value, out var waiting))
                     waiting.TrySetResult();
                 log($"pager: every page of home node {moved.Item} has moved; its store is no longer used");
                 break;
@@ -127,10 +127,10 @@ public sealed partial class UserfaultPager
                 RecordWakes(wake.Item2);
                 break;
             case CorePager.PagerAction.AcknowledgeInvalidate acknowledge:
-                Acknowledge(acknowledge.Item1, acknowledge.requester);
+                Acknowledge(acknowledge.Item1, acknowledge.requester.Value);
                 break;
             case CorePager.PagerAction.Report { Item: CorePager.PagerError.InvalidHomeMove invalid }:
-                if (homeMoves.TryRemove(invalid.source, out var refused))
+                if (homeMoves.TryRemove(invalid.source.Value, out var refused))
                     refused.TrySetException(new ArgumentException($"home node {invalid.source} cannot move to node {invalid.target}: that is itself (or moved to it)"));
                 log($"pager: {invalid}");
                 break;

@@ -1,4 +1,5 @@
 using SsiHv.Core.Paging;
+using SsiHv.Core.Topology;
 using CorePager = SsiHv.Core.Paging.Pager;
 
 namespace SsiHv.Shell.Pager;
@@ -37,7 +38,7 @@ public sealed partial class UserfaultPager
         }
         // Written after the caller is queued, so the acknowledgement always finds it. A completed channel means
         // Stop ran, which fails every queued caller (this one too, if Stop's sweep came first: TrySet is idempotent).
-        if (!requests.Writer.TryWrite(CorePager.PagerEvent.NewRemoteInvalidate(page, requester)))
+        if (!requests.Writer.TryWrite(CorePager.PagerEvent.NewRemoteInvalidate(page, NodeId.NewNodeId(requester))))
             acknowledged.TrySetException(new PagerFailedException($"the pager stopped before page 0x{page.Value:X} was invalidated"));
         else
         {

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Threading.Channels;
 using SsiHv.Core.Paging;
 using CorePager = SsiHv.Core.Paging.Pager;
+using SsiHv.Core.Topology;
 using SsiHv.Interop.Userfault;
 using SsiHv.Shell.Vmm.Memory;
 
@@ -113,7 +114,7 @@ public sealed partial class UserfaultPager : IDisposable
             completion.TrySetException(new PagerFailedException(reason));
         else
         {
-            requests.Writer.TryWrite(CorePager.PagerEvent.NewMoveHome(source, target));
+            requests.Writer.TryWrite(CorePager.PagerEvent.NewMoveHome(NodeId.NewNodeId(source), NodeId.NewNodeId(target)));
             uffd.Interrupt();
         }
         return completion.Task;

@@ -192,11 +192,11 @@ public sealed class LocalCluster
             var configPath = Path.Combine(directory, $"node{node.Id}.json");
             NodeConfigFile.Write(configPath, node);
             StartNode(node, configPath, network is null ? null : (network, index));
-            await client.WaitHealthyAsync(new Uri($"http://{node.Http}"), node.Id, options.StartTimeout, cancellation);
+            await client.WaitHealthyAsync(new Uri($"http://{node.Http}"), node.Id.Value, options.StartTimeout, cancellation);
             Progress($"node {node.Id} is up: transport {node.Transport}, control http://{node.Http}");
         }
 
-        var ids = plan.Nodes.Select(n => n.Id).ToList();
+        var ids = plan.Nodes.Select(n => n.Id.Value).ToList();
         await client.WaitAllActiveAsync(bootUrl, ids, options.StartTimeout, cancellation);
         Progress($"cluster formed: {ids.Count} nodes active, boot node {boot.Id}; starting the guest");
 
@@ -224,7 +224,7 @@ public sealed class LocalCluster
             var (network, index) => network.InNamespace(index, command.Program, command.Arguments),
             null => Start(command),
         };
-        var process = NodeProcess.Start(node.Id, start, log, node.Boot ? console : null);
+        var process = NodeProcess.Start(node.Id.Value, start, log, node.Boot ? console : null);
         lock (nodes)
             nodes.Add(process);
         Progress($"started node {node.Id} (pid {process.Pid}): {start.FileName} {string.Join(' ', start.ArgumentList)}");

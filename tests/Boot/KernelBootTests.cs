@@ -7,6 +7,7 @@ using Microsoft.FSharp.Collections;
 using Microsoft.FSharp.Core;
 using SsiHv.Core.Boot;
 using SsiHv.Core.Memory;
+using SsiHv.Core.Topology;
 using SsiHv.Shell.Topology;
 using SsiHv.Tests.LinuxGuest;
 using Xunit;
@@ -279,8 +280,8 @@ public sealed class KernelBootTests
         var kernel = Ok(BzImage.parse("vmlinuz", Vmlinuz));
         var small = ListModule.OfSeq(new[]
         {
-            new Layout.MemoryRange(0, 0, 0xA0000),
-            new Layout.MemoryRange(0, 0x100000, 0x1F00000),
+            new Layout.MemoryRange(NodeId.NewNodeId(0), 0, 0xA0000),
+            new Layout.MemoryRange(NodeId.NewNodeId(0), 0x100000, 0x1F00000),
         });
         var inputs = new BootPlan.BootInputs(small, "", FSharpOption<ReadOnlyMemory<byte>>.None, Rsdp);
         var loadAddress = U64(Vmlinuz, 0x258);

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Security.Cryptography;
+using SsiHv.Core.Topology;
 using SsiHv.Core.Transport;
 using SsiHv.Tests.Support;
 using Xunit;
@@ -65,11 +66,11 @@ public sealed class HostilePeerTests(ITestOutputHelper output)
     {
         var socket = Connect(port);
         var nonce = NonceModule.tryCreate(RandomNumberGenerator.GetBytes(NonceModule.length)).ResultValue;
-        socket.Send(Frame.encode(new Envelope(0UL, Message.NewHello(7, nonce))));
+        socket.Send(Frame.encode(new Envelope(0UL, Message.NewHello(NodeId.NewNodeId(7), nonce))));
         var theirs = ReadFrame(socket);
         var peerNonce = theirs.Message is Message.Hello hello ? hello.nonce : throw new InvalidOperationException($"expected Hello, got {theirs.Message}");
         var wrong = ClusterSecretModule.tryCreate(RandomNumberGenerator.GetBytes(32)).ResultValue;
-        socket.Send(Frame.encode(new Envelope(0UL, Message.NewHelloProof(Hello.proof(wrong, HelloRole.Initiator, 7, peerNonce, nonce)))));
+        socket.Send(Frame.encode(new Envelope(0UL, Message.NewHelloProof(Hello.proof(wrong, HelloRole.Initiator, NodeId.NewNodeId(7), peerNonce, nonce)))));
         return socket;
     }
 

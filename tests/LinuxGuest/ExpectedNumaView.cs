@@ -17,13 +17,13 @@ public static class ExpectedNumaView
     /// initiator's row of the latency and bandwidth structures.
     public static void AssertEquals(CoreTopology t, NumaView linux)
     {
-        var present = t.Nodes.Where(n => n.Cpus > 0 || n.MemoryMiB > 0).Select(n => n.Id).ToList();
+        var present = t.Nodes.Where(n => n.Cpus > 0 || n.MemoryMiB > 0).Select(n => n.Id.Value).ToList();
         Assert.Equal(present, linux.OnlineNodes.Order());
-        var cpuNodes = TopologyModule.cpuNodes(t).ToList();
+        var cpuNodes = TopologyModule.cpuNodes(t).Select(node => node.Value).ToList();
         foreach (var node in t.Nodes)
         {
-            var view = linux.Node(node.Id);
-            var cpus = Enumerable.Range(0, cpuNodes.Count).Where(cpu => cpuNodes[cpu] == node.Id);
+            var view = linux.Node(node.Id.Value);
+            var cpus = Enumerable.Range(0, cpuNodes.Count).Where(cpu => cpuNodes[cpu] == node.Id.Value);
             Assert.Equal(cpus, view.Cpus.Order());
 
             var configuredKiB = node.MemoryMiB * 1024;
@@ -33,14 +33,14 @@ public static class ExpectedNumaView
             var floor = configuredKiB * 85 / 100;
             Assert.InRange(view.MemTotalKiB, floor, configuredKiB);
 
-            Assert.Equal(t.Distances[node.Id], view.Distances);
+            Assert.Equal(t.Distances[node.Id.Value], view.Distances);
 
             if (node.MemoryMiB > 0)
             {
                 AssertAccess(t, node, view.Access0, $"node{node.Id}/access0");
                 AssertAccess(t, node, view.Access1, $"node{node.Id}/access1");
             }
-            var expectedCaches = t.Caches.Where(c => c.Node == node.Id).OrderBy(c => c.Level)
+            var expectedCaches = t.Caches.Where(c => c.Node.Value == node.Id.Value).OrderBy(c => c.Level)
                 .Select(c => new MemorySideCacheView(c.Level, (long)c.SizeBytes, c.LineBytes, Indexing(c.Associativity), Policy(c.WritePolicy)));
             Assert.Equal(expectedCaches, view.Caches.OrderBy(c => c.Level));
         }
@@ -49,11 +49,11 @@ public static class ExpectedNumaView
     static void AssertAccess(CoreTopology t, CoreNode target, AccessClassView? access, string where)
     {
         Assert.True(access is not null, $"{where} is missing");
-        var initiator = target.Initiator!.Value;
+        var initiator = target.Initiator!.Value.Value;
         Assert.Equal([initiator], access.Initiators);
         // Linux shows 0 for a value no HMAT structure gives.
-        long latency = t.LatencyNs is null ? 0 : t.LatencyNs.Value[initiator][target.Id];
-        long bandwidth = t.BandwidthMBps is null ? 0 : t.BandwidthMBps.Value[initiator][target.Id];
+        long latency = t.LatencyNs is null ? 0 : t.LatencyNs.Value[initiator][target.Id.Value];
+        long bandwidth = t.BandwidthMBps is null ? 0 : t.BandwidthMBps.Value[initiator][target.Id.Value];
         Assert.True(latency == access.ReadLatencyNs && latency == access.WriteLatencyNs,
             $"{where}: latency {access.ReadLatencyNs}/{access.WriteLatencyNs} ns, expected {latency}");
         Assert.True(bandwidth == access.ReadBandwidthMBps && bandwidth == access.WriteBandwidthMBps,

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using SsiHv.Core.Memory;
 using SsiHv.Core.Paging;
+using SsiHv.Core.Topology;
 using SsiHv.Interop.Memory;
 using SsiHv.Shell.Nodes;
 using SsiHv.Shell.Pager;
@@ -39,7 +40,7 @@ public sealed class RemoteInvalidationTests(ITestOutputHelper output)
         Assert.True(SsiHv.Shell.Topology.TopologyFile.TryLoad(path, out var topology, out var problems), string.Join('\n', problems));
         using var memory = GuestMemory.Create(Layout.ranges(topology));
         using var store = new LocalPageStore(memory);
-        var config = CorePager.PagerConfigModule.create(Home, 8, Placement.ofTopology(Placement.PlacementPolicy.FirstTouch, topology)).ResultValue;
+        var config = CorePager.PagerConfigModule.create(NodeId.NewNodeId(Home), 8, Placement.ofTopology(Placement.PlacementPolicy.FirstTouch, topology)).ResultValue;
         using var pager = new UserfaultPager(memory, config, store, output.WriteLine);
         pager.Start();
         var invalidations = new RunningVmInvalidations();

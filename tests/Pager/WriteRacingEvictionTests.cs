@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using SsiHv.Core.Memory;
 using SsiHv.Core.Paging;
+using SsiHv.Core.Topology;
 using SsiHv.Interop.Memory;
 using SsiHv.Shell.Pager;
 using SsiHv.Shell.Vmm.Memory;
@@ -37,7 +38,7 @@ public sealed class WriteRacingEvictionTests(ITestOutputHelper output)
         Assert.True(SsiHv.Shell.Topology.TopologyFile.TryLoad(path, out var topology, out var problems), string.Join('\n', problems));
         using var memory = GuestMemory.Create(Layout.ranges(topology));
         using var store = new LocalPageStore(memory);
-        var config = CorePager.PagerConfigModule.create(0, BudgetPages, Placement.ofTopology(Placement.PlacementPolicy.FirstTouch, topology)).ResultValue;
+        var config = CorePager.PagerConfigModule.create(NodeId.NewNodeId(0), BudgetPages, Placement.ofTopology(Placement.PlacementPolicy.FirstTouch, topology)).ResultValue;
         using var pager = new UserfaultPager(memory, config, store, output.WriteLine);
         pager.Start();
 

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using SsiHv.Core.Paging;
 using SsiHv.Core.Transport;
+using SsiHv.Core.Topology;
 using SsiHv.Shell.Transport;
 using SsiHv.Shell.Transport.Tcp;
 using SsiHv.Tests.Support;
@@ -39,7 +40,7 @@ public sealed class FrameSocketFuzzTests
     {
         var nonce = NonceModule.tryCreate(Enumerable.Range(0, NonceModule.length).Select(i => (byte)i).ToArray()).ResultValue;
         var proof = ProofModule.tryCreate(Enumerable.Range(0, ProofModule.length).Select(i => (byte)(255 - i)).ToArray()).ResultValue;
-        var hello = WireFrame.Encode(0, Message.NewHello(3, nonce));
+        var hello = WireFrame.Encode(0, Message.NewHello(NodeId.NewNodeId(3), nonce));
         var fetch = PageNumberFrame(WireFrame.FetchPage, 0x10001, 42);
         var stored = PageNumberFrame(WireFrame.Stored, 0x20001, 42);
         var pageData = Page(frame => WireFrame.WritePageFrameHeader(frame, WireFrame.PageData, 0x10001, 42));
@@ -47,7 +48,7 @@ public sealed class FrameSocketFuzzTests
         var error = WireFrame.EncodeError(7, ErrorCodeModule.unsupportedRequest, "node 2 does not serve Invalidate requests: é€😀");
         var ping = new byte[WireFrame.HeaderLength];
         WireFrame.WriteHeader(ping, WireFrame.Ping, 9, 0);
-        var invalidate = WireFrame.Encode(11, Message.NewInvalidate(PageNumber.NewPageNumber(42), 1));
+        var invalidate = WireFrame.Encode(11, Message.NewInvalidate(PageNumber.NewPageNumber(42), NodeId.NewNodeId(1)));
         return
         [
             ("Hello", hello), ("HelloProof", WireFrame.Encode(0, Message.NewHelloProof(proof))), ("FetchPage", fetch),

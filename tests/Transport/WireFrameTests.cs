@@ -1,5 +1,6 @@
 using SsiHv.Core.Paging;
 using SsiHv.Core.Transport;
+using SsiHv.Core.Topology;
 using SsiHv.Shell.Transport;
 using Xunit;
 
@@ -42,7 +43,7 @@ public sealed class WireFrameTests
     {
         var frame = new byte[WireFrame.InvalidateFrameLength];
         Assert.Equal(frame.Length, WireFrame.WriteInvalidateFrame(frame, 0x0102030405060708UL, 1UL << 40, requester: -7));
-        Assert.Equal(Core(0x0102030405060708UL, Message.NewInvalidate(PageNumber.NewPageNumber(1UL << 40), -7)), frame);
+        Assert.Equal(Core(0x0102030405060708UL, Message.NewInvalidate(PageNumber.NewPageNumber(1UL << 40), NodeId.NewNodeId(-7))), frame);
         Assert.Equal(-7, WireFrame.ReadRequester(frame));
         var ack = new byte[WireFrame.PageNumberFrameLength];
         WireFrame.WritePageNumberFrame(ack, WireFrame.InvalidateAck, 3, 99);

@@ -38,11 +38,11 @@ public sealed class LocalClusterTests : IDisposable
         var result = LocalCluster.Run(Options(topologyText), (node, configPath) =>
         {
             using var file = JsonDocument.Parse(File.ReadAllText(configPath));
-            configs[node.Id] = file.RootElement.Clone();
+            configs[node.Id.Value] = file.RootElement.Clone();
             token = node.ApiToken;
             if (node.Boot)
                 Assert.Equal(topologyText, File.ReadAllText(file.RootElement.GetProperty("topology").GetString()!));
-            return PidRecordingSleep(node.Id, configPath);
+            return PidRecordingSleep(node.Id.Value, configPath);
         }, log, console);
 
         Assert.True(result.Vm.ExitCode == 0, log.ToString());
@@ -102,7 +102,7 @@ public sealed class LocalClusterTests : IDisposable
             }
             else
                 Assert.False(file.RootElement.TryGetProperty("imageDirectory", out _));
-            return PidRecordingSleep(node.Id, configPath);
+            return PidRecordingSleep(node.Id.Value, configPath);
         }, log, new MemoryStream());
 
         var images = bootConfig!.Value.GetProperty("imageDirectory").GetString()!;
@@ -139,9 +139,9 @@ public sealed class LocalClusterTests : IDisposable
         var log = new StringWriter();
 
         var failure = Assert.Throws<ClusterRunException>(() => LocalCluster.Run(Options(TwoNodeTopology()), (node, configPath) =>
-            node.Id == 1
+            node.Id.Value == 1
                 ? new CommandLine("sh", ["-c", "echo 'cannot bind 127.0.0.1: address in use' >&2; exit 3"])
-                : PidRecordingSleep(node.Id, configPath), log, new MemoryStream()));
+                : PidRecordingSleep(node.Id.Value, configPath), log, new MemoryStream()));
 
         Assert.Contains("node 1 (pid ", failure.Lines[0]);
         Assert.Contains("exited with code 3", failure.Lines[0]);
@@ -167,7 +167,7 @@ public sealed class LocalClusterTests : IDisposable
         var log = new StringWriter();
         var options = Options(TwoNodeTopology()) with { StartTimeout = TimeSpan.FromSeconds(2) };
         var failure = Assert.Throws<ClusterRunException>(() =>
-            LocalCluster.Run(options, (node, configPath) => PidRecordingSleep(node.Id, configPath), log, new MemoryStream()));
+            LocalCluster.Run(options, (node, configPath) => PidRecordingSleep(node.Id.Value, configPath), log, new MemoryStream()));
         Assert.Contains($"gave up waiting for node 0 at http://127.0.0.1:{basePort + 1000}/ to answer /v1/health after 2 s", failure.Lines[0]);
         AssertStoppedAndCleanedUp(1, log.ToString());
     }
@@ -180,7 +180,7 @@ public sealed class LocalClusterTests : IDisposable
         {
             // As `kill -TERM` from outside while the cluster forms; `up` handles it instead of dying.
             SsiHv.Interop.Linux.ProcessSignal.Terminate(Environment.ProcessId);
-            return PidRecordingSleep(node.Id, configPath);
+            return PidRecordingSleep(node.Id.Value, configPath);
         }, log, new MemoryStream()));
 
         Assert.Equal("ssihv up: interrupted by SIGTERM; the cluster was stopped", Assert.Single(failure.Lines));

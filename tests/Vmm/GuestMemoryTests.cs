@@ -1,5 +1,6 @@
 using SsiHv.Core.Acpi;
 using SsiHv.Core.Memory;
+using SsiHv.Core.Topology;
 using SsiHv.Shell.Vmm.Memory;
 using Xunit;
 
@@ -12,7 +13,7 @@ public sealed class GuestMemoryTests
 
     /// Two nodes' RAM back to back, then a hole up to the BIOS area.
     static GuestMemory TwoAdjacentNodes() =>
-        GuestMemory.Create([new Layout.MemoryRange(0, 0, 2 * Page), new Layout.MemoryRange(1, 2 * Page, 2 * Page)]);
+        GuestMemory.Create([new Layout.MemoryRange(NodeId.NewNodeId(0), 0, 2 * Page), new Layout.MemoryRange(NodeId.NewNodeId(1), 2 * Page, 2 * Page)]);
 
     [Fact]
     public void Every_layout_range_and_the_BIOS_area_get_a_region_of_their_own_in_order()

@@ -43,8 +43,8 @@ public sealed class ProbeGuestTests(ITestOutputHelper output)
 
     static void AssertNumaEqualsTopology(CoreTopology t, JsonElement numa)
     {
-        var cpuNodes = TopologyModule.cpuNodes(t).ToList();
-        var expectedNodes = t.Nodes.Where(n => n.Cpus > 0 || n.MemoryMiB > 0).Select(n => n.Id).ToList();
+        var cpuNodes = TopologyModule.cpuNodes(t).Select(node => node.Value).ToList();
+        var expectedNodes = t.Nodes.Where(n => n.Cpus > 0 || n.MemoryMiB > 0).Select(n => n.Id.Value).ToList();
         var nodes = numa.GetProperty("nodes").EnumerateArray().ToList();
         Assert.Equal(expectedNodes, nodes.Select(n => n.GetProperty("node").GetInt32()));
         foreach (var node in nodes)
@@ -53,7 +53,7 @@ public sealed class ProbeGuestTests(ITestOutputHelper output)
             var apicIds = ProbeReport.Numbers(node.GetProperty("apicIds"));
             Assert.Equal(Enumerable.Range(0, cpuNodes.Count).Where(cpu => cpuNodes[cpu] == id).Select(cpu => (ulong)cpu), apicIds);
             var ranges = node.GetProperty("ranges").EnumerateArray().Select(r => (r[0].GetUInt64(), r[1].GetUInt64())).ToList();
-            Assert.Equal(Layout.rangesOfNode(t, id).Select(r => (r.Base, r.Length)), ranges);
+            Assert.Equal(Layout.rangesOfNode(t, NodeId.NewNodeId(id)).Select(r => (r.Base, r.Length)), ranges);
         }
         var distances = numa.GetProperty("distances").EnumerateArray().Select(row => row.EnumerateArray().Select(d => d.GetInt32()).ToList()).ToList();
         Assert.Equal(t.Distances.Select(row => row.ToList()), distances);
@@ -66,15 +66,15 @@ public sealed class ProbeGuestTests(ITestOutputHelper output)
             (from i in TopologyModule.initiatorNodes(t)
              from j in TopologyModule.memoryNodes(t)
              where t.LatencyNs is not null || t.BandwidthMBps is not null
-             select (i.Id, j.Id,
-                 t.LatencyNs is null ? (long?)null : t.LatencyNs.Value[i.Id][j.Id],
-                 t.BandwidthMBps is null ? (long?)null : t.BandwidthMBps.Value[i.Id][j.Id])).ToList();
+             select (i.Id.Value, j.Id.Value,
+                 t.LatencyNs is null ? (long?)null : t.LatencyNs.Value[i.Id.Value][j.Id.Value],
+                 t.BandwidthMBps is null ? (long?)null : t.BandwidthMBps.Value[i.Id.Value][j.Id.Value])).ToList();
         Assert.Equal(expectedAccess, access);
 
         var caches = numa.GetProperty("caches").EnumerateArray()
             .Select(c => (c.GetProperty("node").GetInt32(), c.GetProperty("sizeBytes").GetUInt64(), c.GetProperty("level").GetInt32(), c.GetProperty("lineBytes").GetInt32()))
             .ToList();
-        Assert.Equal(t.Caches.OrderBy(c => c.Node).ThenBy(c => c.Level).Select(c => (c.Node, c.SizeBytes, c.Level, c.LineBytes)), caches);
+        Assert.Equal(t.Caches.OrderBy(c => c.Node).ThenBy(c => c.Level).Select(c => (c.Node.Value, c.SizeBytes, c.Level, c.LineBytes)), caches);
 
         Assert.Equal(Enumerable.Range(0, cpuNodes.Count).Select(i => (ulong)i), ProbeReport.Numbers(numa.GetProperty("madtApicIds")));
         Assert.Equal(Core.Acpi.Dsdt.s5SleepType, numa.GetProperty("s5").GetByte());
@@ -86,7 +86,7 @@ public sealed class ProbeGuestTests(ITestOutputHelper output)
     /// at CPL3, where kvm_pvm executes CPUID natively (docs/design.md §6), so only its LAPIC ID is checked.
     static void AssertEveryCpuOnline(CoreTopology t, ProbeReport report)
     {
-        var cpuNodes = TopologyModule.cpuNodes(t).ToList();
+        var cpuNodes = TopologyModule.cpuNodes(t).Select(node => node.Value).ToList();
         var cpus = report.All("cpu").ToList();
         Assert.Equal(Enumerable.Range(0, cpuNodes.Count), cpus.Select(c => c.GetProperty("apicId").GetInt32()).Order());
         foreach (var cpu in cpus)
@@ -108,7 +108,7 @@ public sealed class ProbeGuestTests(ITestOutputHelper output)
         var memtests = report.All("memtest").ToDictionary(m => m.GetProperty("node").GetInt32());
         foreach (var node in TopologyModule.memoryNodes(t))
         {
-            Assert.True(memtests.TryGetValue(node.Id, out var memtest), $"no memtest line for node {node.Id}");
+            Assert.True(memtests.TryGetValue(node.Id.Value, out var memtest), $"no memtest line for node {node.Id}");
             var nodePages = Layout.rangesOfNode(t, node.Id).Sum(r => (long)(r.Length / 4096));
             var tested = memtest.GetProperty("pages").GetInt64();
             Assert.InRange(tested, nodePages * 98 / 100, nodePages);

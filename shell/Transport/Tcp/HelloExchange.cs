@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Security.Cryptography;
+using SsiHv.Core.Topology;
 using SsiHv.Core.Transport;
 
 namespace SsiHv.Shell.Transport.Tcp;
@@ -26,7 +27,7 @@ public static class HelloExchange
         var deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
         socket.SendTimeout = timeout;
         var nonce = NonceModule.tryCreate(RandomNumberGenerator.GetBytes(NonceModule.length)).ResultValue;
-        var (state, actions) = Hello.start(new HelloConfig(role, self, secret, nonce));
+        var (state, actions) = Hello.start(new HelloConfig(role, NodeId.NewNodeId(self), secret, nonce));
         while (true)
         {
             foreach (var action in actions)
@@ -37,7 +38,7 @@ public static class HelloExchange
                         socket.Send(WireFrame.Encode(0, send.Item));
                         break;
                     case HelloAction.Accept accept:
-                        return accept.peer;
+                        return accept.peer.Value;
                     case HelloAction.Close close:
                         throw new HelloFailedException(IncomingRefusal.HelloRejected, close.reason);
                 }

@@ -29,7 +29,7 @@ public sealed class GuestMemory : IDisposable
         try
         {
             foreach (var range in ranges)
-                memory.Add($"node {range.Node} RAM", range.Base, range.Length, range.Node);
+                memory.Add($"node {range.Node} RAM", range.Base, range.Length, range.Node.Value);
             memory.Add("BIOS area (ACPI tables)", TableSet.rsdpAddress, TableSet.areaEnd - TableSet.rsdpAddress, null);
             return memory;
         }
