@@ -22,6 +22,7 @@ public sealed class NodeHostProcesses : IDisposable
     readonly DirectoryInfo directory = Directory.CreateTempSubdirectory("ssihv-nodes-");
     readonly Dictionary<int, (Process Process, StringBuilder Stdout, StringBuilder Stderr)> nodes = [];
     readonly Dictionary<int, int> transportPorts = [];
+    readonly Dictionary<int, Uri> urls = [];
 
     public ClusterClient Client { get; } = new(Token, TestScale.Seconds(10), _ => { });
 
@@ -49,22 +50,35 @@ public sealed class NodeHostProcesses : IDisposable
             fields.Add($"\"timeoutScale\": {TestScale.Scale}");
         var config = Path.Combine(directory.FullName, $"node{id}.json");
         File.WriteAllText(config, "{ " + string.Join(", ", fields) + " }");
+        var url = new Uri($"http://127.0.0.1:{httpPort}");
+        urls[id] = url;
+        Launch(id, config, new StringBuilder(), new StringBuilder());
+        return url;
+    }
 
+    /// SIGKILL and start node `id` again with the same configuration (the same ports), as when its host restarts;
+    /// its output goes on in the same buffers.
+    public void Restart(int id)
+    {
+        Kill(id);
+        var (process, stdout, stderr) = nodes[id];
+        process.Dispose();
+        Launch(id, Path.Combine(directory.FullName, $"node{id}.json"), stdout, stderr);
+    }
+
+    void Launch(int id, string config, StringBuilder stdout, StringBuilder stderr)
+    {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
         foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "ssihv.dll"), "node", "--config", config })
             start.ArgumentList.Add(argument);
         var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start node {id}");
         process.StandardInput.Close();
-        var stdout = new StringBuilder();
-        var stderr = new StringBuilder();
         process.OutputDataReceived += (_, line) => { if (line.Data is { } text) lock (stdout) stdout.AppendLine(text); };
         process.ErrorDataReceived += (_, line) => { if (line.Data is { } text) lock (stderr) stderr.AppendLine(text); };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         nodes[id] = (process, stdout, stderr);
-        var url = new Uri($"http://127.0.0.1:{httpPort}");
-        Client.WaitHealthyAsync(url, id, TestScale.Seconds(60), CancellationToken.None).GetAwaiter().GetResult();
-        return url;
+        Client.WaitHealthyAsync(urls[id], id, TestScale.Seconds(60), CancellationToken.None).GetAwaiter().GetResult();
     }
 
     /// The smallest paging cluster: node 0 with both vCPUs, 64 MiB of its own and 32 MiB resident; node 1 homing
@@ -83,9 +97,9 @@ public sealed class NodeHostProcesses : IDisposable
     public long StoredAt(Uri boot, int node) =>
         Client.PagesAsync(boot, CancellationToken.None).GetAwaiter().GetResult().Nodes.SingleOrDefault(n => n.Id == node)?.PagesStored ?? 0;
 
-    /// The membership state of `node` at the boot node.
-    public string StateOf(Uri boot, int node) =>
-        Client.ClusterAsync(boot, CancellationToken.None).GetAwaiter().GetResult().Members.Single(m => m.Id == node).State;
+    /// The membership state of `node` at the boot node; null when the boot node does not list it.
+    public string? StateOf(Uri boot, int node) =>
+        Client.ClusterAsync(boot, CancellationToken.None).GetAwaiter().GetResult().Members.SingleOrDefault(m => m.Id == node)?.State;
 
     /// The port node `id`'s transport listens on, for a test that connects to it as a stranger.
     public int TransportPort(int id) => transportPorts[id];

@@ -5,8 +5,8 @@ namespace SsiHv.Tests.Cluster;
 
 /// <summary>
 /// A memory node host that hangs (SIGSTOP) past the keep-alive is lost to its boot node; once it runs again
-/// (SIGCONT) it must see that, say so, and join again until it is active. Real node host processes on 127.0.0.1,
-/// no VM (no KVM needed).
+/// (SIGCONT) it must see that, say so, and join again until it is active. One whose boot node restarts (and so
+/// no longer lists it) must do the same. Real node host processes on 127.0.0.1, no VM (no KVM needed).
 /// </summary>
 public sealed class RejoinTests
 {
@@ -36,6 +36,22 @@ public sealed class RejoinTests
         Poll.Until("node 1 active again", RejoinBound, () => cluster.StateOf(boot, 1) == "active", () => $"{cluster.StateOf(boot, 1)}\n{cluster}");
         Assert.Contains("has node 1 as lost", cluster.Stderr(1));
         Assert.Contains("joining again", cluster.Stderr(1));
+        Assert.False(cluster.HasExited(1));
+    }
+
+    [Fact]
+    public async Task A_memory_node_whose_boot_node_restarted_says_so_and_joins_it_again()
+    {
+        using var cluster = new NodeHostProcesses();
+        var boot = cluster.Start(0, cpus: 2, memoryMiB: 64, join: null);
+        cluster.Start(1, cpus: 0, memoryMiB: 64, join: boot);
+        await cluster.Client.WaitAllActiveAsync(boot, [0, 1], TestScale.Seconds(60), CancellationToken.None);
+
+        cluster.Restart(0);
+
+        Poll.Until("node 1 active at the restarted boot node", RejoinBound, () => cluster.StateOf(boot, 1) == "active",
+            () => $"{cluster.StateOf(boot, 1)}\n{cluster}");
+        Assert.Contains("does not list node 1 (it restarted, or pruned this node); joining again", cluster.Stderr(1));
         Assert.False(cluster.HasExited(1));
     }
 }
