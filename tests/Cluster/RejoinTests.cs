@@ -15,13 +15,20 @@ public sealed class RejoinTests
     /// The memory node's membership check (every 2 s), its join and the boot node's hello with it.
     static readonly TimeSpan RejoinBound = TestScale.Seconds(30);
 
+    /// A boot node (0) and a memory node (1) joined to it, both active; returns the boot node's URL.
+    static async Task<Uri> TwoActiveNodesAsync(NodeHostProcesses cluster)
+    {
+        var boot = cluster.Start(0, cpus: 2, memoryMiB: 64, join: null);
+        cluster.Start(1, cpus: 0, memoryMiB: 64, join: boot);
+        await cluster.Client.WaitAllActiveAsync(boot, [0, 1], TestScale.Seconds(60), CancellationToken.None);
+        return boot;
+    }
+
     [Fact]
     public async Task A_memory_node_stopped_until_it_is_lost_joins_again_when_it_runs_and_becomes_active()
     {
         using var cluster = new NodeHostProcesses();
-        var boot = cluster.Start(0, cpus: 2, memoryMiB: 64, join: null);
-        cluster.Start(1, cpus: 0, memoryMiB: 64, join: boot);
-        await cluster.Client.WaitAllActiveAsync(boot, [0, 1], TestScale.Seconds(60), CancellationToken.None);
+        var boot = await TwoActiveNodesAsync(cluster);
 
         cluster.Pause(1);
         try
@@ -43,9 +50,7 @@ public sealed class RejoinTests
     public async Task A_memory_node_whose_boot_node_restarted_says_so_and_joins_it_again()
     {
         using var cluster = new NodeHostProcesses();
-        var boot = cluster.Start(0, cpus: 2, memoryMiB: 64, join: null);
-        cluster.Start(1, cpus: 0, memoryMiB: 64, join: boot);
-        await cluster.Client.WaitAllActiveAsync(boot, [0, 1], TestScale.Seconds(60), CancellationToken.None);
+        var boot = await TwoActiveNodesAsync(cluster);
 
         cluster.Restart(0);
 
