@@ -13,7 +13,7 @@ namespace SsiHv.Shell.Transport.Tcp;
 /// counted and logged by kind at most once per interval (IncomingAdmission). Until its hello accepts the peer,
 /// the admission may evict it to make room for a newer connection.
 /// </summary>
-public sealed class IncomingConnection(TcpNodeTransport owner, long id, FrameSocket socket)
+public sealed class IncomingConnection(TcpNodeTransport owner, long admissionId, FrameSocket socket)
 {
     readonly byte[] reply = new byte[WireFrame.PageFrameLength];
     string who = socket.Remote.ToString();
@@ -39,7 +39,7 @@ public sealed class IncomingConnection(TcpNodeTransport owner, long id, FrameSoc
     {
         try
         {
-            if (Hello() is not { } authenticated || !owner.Admission.HelloAccepted(id))
+            if (Hello() is not { } authenticated || !owner.Admission.HelloAccepted(admissionId))
                 return;
             peer = authenticated;
             counters = owner.CountersOf(peer);
