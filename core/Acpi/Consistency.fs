@@ -40,7 +40,7 @@ let private sratFindings (view: NumaView.NumaView) =
     let duplicateCpus =
         view.Nodes |> List.collect (fun n -> n.ApicIds |> List.map (fun a -> a, n.Domain))
         |> List.groupBy fst |> List.filter (fun (_, uses) -> List.length uses > 1)
-        |> List.map (fun (apic, uses) -> finding "SRAT" (sprintf "APIC ID %d appears %d times (domains %A)" apic (List.length uses) (List.map snd uses)))
+        |> List.map (fun (apic, uses) -> finding "SRAT" (sprintf "APIC ID %d appears %d times (domains [%s])" apic (List.length uses) (uses |> List.map (snd >> string) |> String.concat "; ")))
     overlaps @ duplicateCpus
 
 let private madtFindings (d: DecodedTables) (view: NumaView.NumaView) =
@@ -71,8 +71,8 @@ let private hmatFindings (d: DecodedTables) (view: NumaView.NumaView) =
                   if a.Flags &&& Hmat.initiatorValidFlag <> 0us then needCpus (sprintf "domain %d's attributes" a.MemoryDomain) a.InitiatorDomain ]
                 |> List.choose id
             | Hmat.Locality l ->
-                (l.Targets |> List.choose (needMemory (sprintf "the %A structure" l.DataType)))
-                @ (l.Initiators |> List.choose (needCpus (sprintf "the %A structure" l.DataType)))
+                (l.Targets |> List.choose (needMemory (sprintf "the %s structure" (l.DataType.ToString()))))
+                @ (l.Initiators |> List.choose (needCpus (sprintf "the %s structure" (l.DataType.ToString()))))
             | Hmat.Cache c -> needMemory "a memory-side cache structure" c.MemoryDomain |> Option.toList
             | Hmat.OtherHmat _ -> [])
     | _ -> []

@@ -29,6 +29,15 @@ type MemberState =
     /// Its connection died without a leave.
     | Lost
 
+/// The state's name as messages print it ("node 1 is Left").
+let stateName (state: MemberState) =
+    match state with
+    | Joining -> "Joining"
+    | Active -> "Active"
+    | Draining -> "Draining"
+    | Left -> "Left"
+    | Lost -> "Lost"
+
 type Member = { Info: NodeInfo; State: MemberState }
 
 /// The nodes a VM was started on, and which of them still home its memory.
@@ -93,12 +102,12 @@ module MembershipError =
     let text (error: MembershipError) =
         match error with
         | InvalidNode(id, errors) -> sprintf "node %d cannot join: %s" id.Value (errors |> List.map NodeInfoError.text |> String.concat "; ")
-        | AlreadyMember(id, state, []) -> sprintf "node %d has already joined (it is %A); it must leave or be drained before it joins again" id.Value state
+        | AlreadyMember(id, state, []) -> sprintf "node %d has already joined (it is %s); it must leave or be drained before it joins again" id.Value (stateName state)
         | AlreadyMember(id, state, differences) ->
-            sprintf "node %d is already a member (%A) with other values: %s; one id is one node: let it leave (or drain it) before it joins with these, or give this node another id"
-                id.Value state (String.concat "; " differences)
+            sprintf "node %d is already a member (%s) with other values: %s; one id is one node: let it leave (or drain it) before it joins with these, or give this node another id"
+                id.Value (stateName state) (String.concat "; " differences)
         | UnknownNode id -> sprintf "node %d is not a member of this cluster" id.Value
-        | WrongState(id, state, needed) -> sprintf "node %d is %A; %s" id.Value state needed
+        | WrongState(id, state, needed) -> sprintf "node %d is %s; %s" id.Value (stateName state) needed
         | IsBootNode(id, refused) ->
             sprintf "node %d is the boot node: it runs the membership and cannot %s; stop the VM and the cluster instead" id.Value refused
         | NoOtherMemoryHome id ->
