@@ -11,9 +11,9 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
+# setup.sh also builds ssihv as one native executable (docs/native.md).
 bash .ci/setup.sh --without-guest
-dotnet build shell -c Release -nologo -v quiet
-ssihv() { dotnet "shell/bin/Release/net10.0/ssihv.dll" "$@"; }
+ssihv() { shell/bin/native/ssihv "$@"; }
 
 if (($# == 0)); then
     if kvm="$(ssihv lab check)"; then

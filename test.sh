@@ -36,15 +36,24 @@ tally() {
     skipped=$((skipped + suite_skipped))
 }
 
-if ! dotnet build SsiHv.sln -c "$configuration" -nologo -v quiet; then
-    echo "test.sh: the build failed, so neither suite can run" >&2
+# Both suites count as failed when what they test could not be built.
+cannot_run_suites() {
+    echo "test.sh: $1, so neither suite can run" >&2
     tally xunit "" "" 1
     tally expecto "" "" 1
     echo "$passed passed, $failed failed, $skipped skipped"
     exit 1
-fi
+}
 
-ssihv() { dotnet "shell/bin/$configuration/net10.0/ssihv.dll" "$@"; }
+dotnet build SsiHv.sln -c "$configuration" -nologo -v quiet || cannot_run_suites "the build failed"
+
+# The native executable (docs/native.md) is what run.sh and users run: test.sh uses it, and the tests that start
+# ssihv as a process (node hosts, the CLI, lab machines) start it rather than `dotnet ssihv.dll`
+# (tests/Support/SsihvCommand.cs), in lab machines too, which inherit the environment.
+dotnet publish shell -c "$configuration" -r linux-x64 -o shell/bin/native -nologo -v quiet \
+    || cannot_run_suites "the native build of ssihv failed"
+export SSIHV_EXECUTABLE="$PWD/shell/bin/native/ssihv"
+ssihv() { "$SSIHV_EXECUTABLE" "$@"; }
 
 # xunit: counts come from a trx file's <Counters> element, which VSTest writes even when tests fail; a test
 # skipped with its reason is a result with outcome "NotExecuted". Prints "passed failed skipped", or nothing when

@@ -25,7 +25,8 @@ log() { echo "[setup] $*"; }
 # (rdma_rxe) in lab machines. kmod: depmod, which writes the lab kernel's modules.dep (docs/lab.md).
 # linux-libc-dev: linux/kvm.h and linux/userfaultfd.h, against which the ABI tests check our structs and ioctl
 # numbers (libc6-dev pulls it in; named because the tests need it themselves).
-packages=(qemu-system-x86 acpica-tools busybox-static cpio xz-utils gcc libc6-dev make binutils iproute2 iputils-ping libibverbs1 libibverbs-dev ibverbs-providers kmod linux-libc-dev)
+# clang + zlib1g-dev: the native AOT compiler's linker and a library the native runtime links (docs/native.md).
+packages=(qemu-system-x86 acpica-tools busybox-static cpio xz-utils gcc libc6-dev make binutils iproute2 iputils-ping libibverbs1 libibverbs-dev ibverbs-providers kmod linux-libc-dev clang zlib1g-dev)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
@@ -46,7 +47,11 @@ if $build_guest && [[ -f tests/linux-guest/build.sh ]]; then
     bash tests/linux-guest/build.sh
 fi
 
+# ssihv as one native executable (native AOT, docs/native.md), which run.sh, test.sh and the lab machines run.
+# The compiler skips its work when nothing changed.
+dotnet publish shell -c Release -r linux-x64 -o shell/bin/native -nologo -v quiet
+log "native ssihv ready: shell/bin/native/ssihv"
+
 # The lab image (Debian's kernel with kvm-amd + the lab initramfs): machines with real KVM one level down, where
 # the KVM tests and the main job run on hosts without /dev/kvm. Built once; later runs only check its stamp.
-dotnet build shell -c Release -nologo -v quiet
-dotnet shell/bin/Release/net10.0/ssihv.dll lab prepare
+shell/bin/native/ssihv lab prepare

@@ -1,3 +1,4 @@
+using SsiHv.Shell.Processes;
 using CoreTopology = SsiHv.Core.Topology.Topology;
 
 namespace SsiHv.Shell.Bench;
@@ -53,12 +54,8 @@ public static class BootBenchmark
             _ => ["run", "--topology", topologyPath, "--guest", "probe", $"--append={guest.Append}"],
         };
         var environment = new Dictionary<string, string> { [BootTimeline.Variable] = "1" };
-        var processPath = Environment.ProcessPath;
-        if (processPath is not null && Path.GetFileNameWithoutExtension(processPath) == "ssihv")
-            return new BootCommand(processPath, runArguments, environment);
-        var dotnet = processPath is not null && Path.GetFileNameWithoutExtension(processPath) == "dotnet" ? processPath : "dotnet";
-        var assembly = typeof(BootBenchmark).Assembly.Location;
-        return new BootCommand(dotnet, [assembly, .. runArguments], environment);
+var (program, arguments) = SelfCommand.For(runArguments);
+        return new BootCommand(program, [.. arguments], environment);
     }
 
     static BootObservation Observe(BootCommand command, BootGuest guest) =>

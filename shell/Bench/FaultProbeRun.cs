@@ -1,3 +1,4 @@
+using SsiHv.Shell.Processes;
 using System.Globalization;
 using System.Text.Json;
 
@@ -42,14 +43,10 @@ public static class FaultProbeRun
         return new FaultProbeResult(command, pages, Microseconds("touchCyclesMedian"), Microseconds("touchCyclesP99"), pagerSummary[PagerLinePrefix.Length..]);
     }
 
-    /// `ssihv ARGS` of this same build: the apphost when we were started through it, else `dotnet ssihv.dll`.
+    /// `ssihv ARGS` of this same build (SelfCommand).
     internal static BootCommand OurCommand(string[] runArguments)
     {
-        var environment = new Dictionary<string, string>();
-        var processPath = Environment.ProcessPath;
-        if (processPath is not null && Path.GetFileNameWithoutExtension(processPath) == "ssihv")
-            return new BootCommand(processPath, runArguments, environment);
-        var dotnet = processPath is not null && Path.GetFileNameWithoutExtension(processPath) == "dotnet" ? processPath : "dotnet";
-        return new BootCommand(dotnet, [typeof(FaultProbeRun).Assembly.Location, .. runArguments], environment);
+        var (program, arguments) = SelfCommand.For(runArguments);
+        return new BootCommand(program, [.. arguments], new Dictionary<string, string>());
     }
 }

@@ -1,3 +1,4 @@
+using SsiHv.Shell.Processes;
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
@@ -73,11 +74,11 @@ public sealed class LocalCluster
         this.console = console;
     }
 
-    /// `dotnet ssihv.dll node --config FILE` with the assembly that is running now.
+    /// `ssihv node --config FILE` of the build that is running now (SelfCommand).
     public static CommandLine SsihvNode(ClusterPlan.NodeConfig node, string configPath)
     {
-        var host = Environment.ProcessPath is { } path && Path.GetFileNameWithoutExtension(path) == "dotnet" ? path : "dotnet";
-        return new CommandLine(host, [typeof(LocalCluster).Assembly.Location, "node", "--config", configPath]);
+        var (program, arguments) = SelfCommand.For(["node", "--config", configPath]);
+        return new CommandLine(program, [.. arguments]);
     }
 
     /// Runs the cluster to the guest's end. Throws <see cref="ClusterInputException"/> when the topology cannot
@@ -236,10 +237,9 @@ public sealed class LocalCluster
     CommandLine InLabMachine(ClusterPlan.NodeConfig node, CommandLine command, NetworkNamespaces network, int index)
     {
         var size = Core.Lab.LabSizing.forNode(node.Boot, node.MemoryMiB, node.StoreMiB);
-        var ssihv = SsihvNode(node, "");
         var limit = (int)Math.Ceiling((options.StartTimeout * 2 + options.Vm.Timeout + VmReportGrace).TotalSeconds);
-        return new CommandLine(ssihv.Program, [
-            ssihv.Arguments[0], "lab", "exec",
+        var (program, arguments) = SelfCommand.For([
+            "lab", "exec",
             "--cpus", size.Cpus.ToString(CultureInfo.InvariantCulture),
             "--memory", $"{size.MemoryMiB}M",
             "--tap", network.Names.HostInterfaces[index],
@@ -247,6 +247,7 @@ public sealed class LocalCluster
             "--rdma",
             "--timeout", limit.ToString(CultureInfo.InvariantCulture),
             "--", command.Program, .. command.Arguments]);
+        return new CommandLine(program, arguments);
     }
 
     static ProcessStartInfo Start(CommandLine command)

@@ -20,12 +20,13 @@ public static class CliRun
         return new CliResult(exitCode, stdout.ToString(), stderr.ToString());
     }
 
-    /// `dotnet ssihv.dll ...`: the build copies the shell's ssihv.dll next to the test assembly.
+    /// `ssihv ...` as a process (SsihvCommand: the native build under test.sh, else dotnet ssihv.dll).
     public static CliResult AsProcess(params string[] args) => AsProcess(TimeSpan.FromMinutes(1), args);
 
     public static CliResult AsProcess(TimeSpan timeout, params string[] args)
     {
-        var result = ExternalProcess.Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "ssihv.dll"), .. args], timeout);
+        var (program, arguments) = SsihvCommand.For(args);
+        var result = ExternalProcess.Run(program, arguments, timeout);
         return new CliResult(result.ExitCode, result.Stdout, result.Stderr);
     }
 }

@@ -68,8 +68,9 @@ public sealed class NodeHostProcesses : IDisposable
 
     void Launch(int id, string config, StringBuilder stdout, StringBuilder stderr)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "ssihv.dll"), "node", "--config", config })
+        var (program, arguments) = SsihvCommand.For("node", "--config", config);
+        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        foreach (var argument in arguments)
             start.ArgumentList.Add(argument);
         var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start node {id}");
         process.StandardInput.Close();

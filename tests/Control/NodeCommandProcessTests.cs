@@ -68,7 +68,8 @@ public sealed class NodeCommandProcessTests : IDisposable
     public void A_node_host_whose_open_files_limit_is_too_low_exits_1_saying_how_to_raise_it()
     {
         var path = Write(Valid);
-        var result = ExternalProcess.Run("prlimit", ["--nofile=1024:1024", "dotnet", Path.Combine(AppContext.BaseDirectory, "ssihv.dll"), "node", "--config", path], TimeSpan.FromMinutes(1));
+        var (program, arguments) = SsihvCommand.For("node", "--config", path);
+        var result = ExternalProcess.Run("prlimit", ["--nofile=1024:1024", program, .. arguments], TimeSpan.FromMinutes(1));
         Assert.True(result.ExitCode == 1, result.ToString());
         Assert.Contains("ssihv node 0: the open-files limit (RLIMIT_NOFILE) is 1024; a node host needs at least 2304", result.Stderr);
     }
@@ -77,8 +78,9 @@ public sealed class NodeCommandProcessTests : IDisposable
     public async Task SIGTERM_stops_a_running_node_host_cleanly_with_exit_0()
     {
         var path = Write(Valid);
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, RedirectStandardInput = true };
-        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "ssihv.dll"), "node", "--config", path })
+        var (program, arguments) = SsihvCommand.For("node", "--config", path);
+        var start = new ProcessStartInfo(program) { RedirectStandardError = true, RedirectStandardOutput = true, RedirectStandardInput = true };
+        foreach (var argument in arguments)
             start.ArgumentList.Add(argument);
         using var process = Process.Start(start)!;
         try

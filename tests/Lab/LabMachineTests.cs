@@ -30,8 +30,9 @@ public sealed class LabMachineTests(ITestOutputHelper output) : IDisposable
 
     ProcessResult Ssihv(params string[] args)
     {
+        var (program, arguments) = SsihvCommand.For(args);
         var result = ExternalProcess.Run(
-            "dotnet", [Path.Combine(AppContext.BaseDirectory, "ssihv.dll"), .. args], Patience,
+            program, arguments, Patience,
             environment: new Dictionary<string, string> { ["TMPDIR"] = scratch.FullName });
         output.WriteLine(result.ToString());
         return result;
@@ -71,10 +72,11 @@ public sealed class LabMachineTests(ITestOutputHelper output) : IDisposable
         Directory.CreateDirectory(readOnly);
         try
         {
+            var (program, arguments) = SsihvCommand.For(
+                "lab", "exec", "--writable", shared.FullName, "--", "sh", "-c",
+                $"echo \"$SSIHV_LAB_TEST_VALUE\" > {shared.FullName}/written && echo overlay > {readOnly}/discarded && cat {readOnly}/discarded");
             var result = ExternalProcess.Run(
-                "dotnet",
-                [Path.Combine(AppContext.BaseDirectory, "ssihv.dll"), "lab", "exec", "--writable", shared.FullName, "--", "sh", "-c",
-                    $"echo \"$SSIHV_LAB_TEST_VALUE\" > {shared.FullName}/written && echo overlay > {readOnly}/discarded && cat {readOnly}/discarded"],
+                program, arguments,
                 Patience,
                 environment: new Dictionary<string, string> { ["SSIHV_LAB_TEST_VALUE"] = "it's \"quoted\" $HOME" });
             output.WriteLine(result.ToString());
@@ -117,7 +119,8 @@ public sealed class LabMachineTests(ITestOutputHelper output) : IDisposable
         // installs no SIGINT handler in a process that starts so: `env` gives the command the default back, as
         // it has at a terminal where Ctrl-C is typed.
         var start = new ProcessStartInfo("env") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var argument in new[] { "--default-signal=INT", "dotnet", Path.Combine(AppContext.BaseDirectory, "ssihv.dll"), "lab", "exec", "--", "sleep", "600" })
+        var (program, arguments) = SsihvCommand.For("lab", "exec", "--", "sleep", "600");
+        foreach (var argument in (string[])["--default-signal=INT", program, .. arguments])
             start.ArgumentList.Add(argument);
         start.Environment["TMPDIR"] = scratch.FullName;
         using var process = Process.Start(start)!;
