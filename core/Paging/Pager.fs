@@ -167,7 +167,7 @@ module PagerConfig =
     /// MaximumReadAheadPages pages.
     let readAheadProblem (blockPages: int) =
         if blockPages = 0 || (blockPages >= 2 && blockPages <= MaximumReadAheadPages) then None
-        else Some(sprintf "expected 0 (off) or a whole number of pages from 2 to %d, found %d" MaximumReadAheadPages blockPages)
+        else Some $"expected 0 (off) or a whole number of pages from 2 to {MaximumReadAheadPages}, found {blockPages}"
 
     /// Frames evicted ahead by default: one fault per vCPU of a small guest finds a frame at once.
     [<Literal>]
