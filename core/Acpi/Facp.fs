@@ -221,7 +221,7 @@ let parse (bytes: byte[]) : Result<Fadt, AcpiError> =
     result {
         let! header, _ = Header.parse signature bytes
         if bytes.Length < minimumSize then
-            return! fail signature 4 (sprintf "a FADT is at least %d bytes (revision 1), this one has %d" minimumSize bytes.Length)
+            return! fail signature 4 $"a FADT is at least {minimumSize} bytes (revision 1), this one has {bytes.Length}"
         else
             // Later revisions only ever appended fields, so a field the table is too short for is absent: 0.
             let present offset width = offset + width <= bytes.Length

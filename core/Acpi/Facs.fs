@@ -33,10 +33,10 @@ let parse (bytes: byte[]) : Result<Facs, AcpiError> =
         let! found = readText signature bytes 0 4
         let! length = readU32 signature bytes 4
         if found <> signature then
-            return! fail signature 0 (sprintf "signature is \"%s\", expected \"%s\"" found signature)
+            return! fail signature 0 $"signature is \"{found}\", expected \"{signature}\""
         // Firmware may report a longer FACS (the field is a length, not a version), never a shorter one.
         elif int64 length <> int64 bytes.Length || bytes.Length < size then
-            return! fail signature 4 (sprintf "length field says %d and the data has %d bytes, expected both to be at least %d and equal" length bytes.Length size)
+            return! fail signature 4 $"length field says {length} and the data has {bytes.Length} bytes, expected both to be at least {size} and equal"
         else
             let! hardwareSignature = readU32 signature bytes 8
             let! firmwareWakingVector = readU32 signature bytes 12

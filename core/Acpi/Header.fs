@@ -38,15 +38,15 @@ let parse (expected: string) (bytes: byte[]) : Result<Header * byte[], AcpiError
     result {
         let! signature = readText expected bytes 0 4
         if signature <> expected then
-            return! fail expected 0 (sprintf "signature is \"%s\", expected \"%s\"" signature expected)
+            return! fail expected 0 $"signature is \"{signature}\", expected \"{expected}\""
         else
             let! length = readU32 expected bytes 4
             if int64 length <> int64 bytes.Length then
-                return! fail expected 4 (sprintf "length field says %d bytes but the table has %d" length bytes.Length)
+                return! fail expected 4 $"length field says {length} bytes but the table has {bytes.Length}"
             elif length < uint32 size then
-                return! fail expected 4 (sprintf "length %d is shorter than the %d-byte header" length size)
+                return! fail expected 4 $"length {length} is shorter than the {size}-byte header"
             elif byteSum bytes <> 0 then
-                return! fail expected 9 (sprintf "checksum is wrong: the bytes sum to %d modulo 256, expected 0" (byteSum bytes))
+                return! fail expected 9 $"checksum is wrong: the bytes sum to {byteSum bytes} modulo 256, expected 0"
             else
                 let! revision = readU8 expected bytes 8
                 let! oemId = readText expected bytes 10 6

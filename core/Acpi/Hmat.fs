@@ -90,11 +90,10 @@ let private parseLocality (offset: int) (body: byte[]) =
         let! baseUnit = r readU64 24
         let expected = 32L + 4L * int64 initiatorCount + 4L * int64 targetCount + 2L * int64 initiatorCount * int64 targetCount
         if dataType > 5uy then
-            return! fail signature (offset + 9) (sprintf "data type %d is not one of 0..5" dataType)
+            return! fail signature (offset + 9) $"data type {dataType} is not one of 0..5"
         elif expected <> int64 body.Length then
             return! fail signature offset
-                        (sprintf "%d initiators × %d targets need a %d-byte structure, its length is %d"
-                             initiatorCount targetCount expected body.Length)
+                        $"{initiatorCount} initiators × {targetCount} targets need a {expected}-byte structure, its length is {body.Length}"
         else
             let m, n = int initiatorCount, int targetCount
             let readAll start count width reader = traverse (fun i -> r reader (start + width * i)) [ 0 .. count - 1 ]
@@ -115,7 +114,7 @@ let private parseEntry (kind: byte, offset: int, body: byte[]) : Result<HmatEntr
         match structureType with
         | 0us ->
             if body.Length <> 40 then
-                return! fail signature offset (sprintf "memory proximity domain attributes must be 40 bytes, found %d" body.Length)
+                return! fail signature offset $"memory proximity domain attributes must be 40 bytes, found {body.Length}"
             else
                 let! flags = r readU16 8
                 let! initiator = r readU32 12
@@ -126,8 +125,7 @@ let private parseEntry (kind: byte, offset: int, body: byte[]) : Result<HmatEntr
             let! handleCount = r readU16 30
             if body.Length <> 32 + 2 * int handleCount then
                 return! fail signature offset
-                            (sprintf "a memory-side cache with %d SMBIOS handles must be %d bytes, found %d"
-                                 handleCount (32 + 2 * int handleCount) body.Length)
+                            $"a memory-side cache with {handleCount} SMBIOS handles must be {32 + 2 * int handleCount} bytes, found {body.Length}"
             else
                 let! memory = r readU32 8
                 let! size = r readU64 16

@@ -77,7 +77,7 @@ let serialize (m: Madt) =
 let private parseEntry (kind: byte, offset: int, body: byte[]) : Result<Entry, AcpiError> =
     let expectLength length (parseFixed: unit -> Result<Entry, AcpiError>) =
         if body.Length <> length then
-            fail signature offset (sprintf "interrupt controller structure type %d must be %d bytes, this one is %d" kind length body.Length)
+            fail signature offset $"interrupt controller structure type {kind} must be {length} bytes, this one is {body.Length}"
         else parseFixed ()
     // Reads relative to the structure, reporting errors at the table offset.
     let at read (relative: int) = read signature body relative |> Result.mapError (fun e -> { e with Offset = offset + relative })

@@ -38,25 +38,25 @@ let parse (bytes: byte[]) : Result<Rsdp, AcpiError> =
     result {
         let! found = readText table bytes 0 8
         if found <> signature then
-            return! fail table 0 (sprintf "signature is \"%s\", expected \"%s\"" found signature)
+            return! fail table 0 $"signature is \"{found}\", expected \"{signature}\""
         else
             let! acpi1 = readBytes table bytes 0 acpi1Size
             let! oemId = readText table bytes 9 6
             let! revision = readU8 table bytes 15
             let! rsdtAddress = readU32 table bytes 16
             if byteSum acpi1 <> 0 then
-                return! fail table 8 (sprintf "checksum of the first %d bytes is wrong: they sum to %d modulo 256, expected 0" acpi1Size (byteSum acpi1))
+                return! fail table 8 $"checksum of the first {acpi1Size} bytes is wrong: they sum to {byteSum acpi1} modulo 256, expected 0"
             elif revision < 2uy then
                 if bytes.Length <> acpi1Size then
-                    return! fail table acpi1Size (sprintf "a revision %d RSDP is %d bytes, but the data has %d" revision acpi1Size bytes.Length)
+                    return! fail table acpi1Size $"a revision {revision} RSDP is {acpi1Size} bytes, but the data has {bytes.Length}"
                 else
                     return { OemId = oemId; Revision = revision; RsdtAddress = rsdtAddress; XsdtAddress = 0UL }
             else
                 let! length = readU32 table bytes 20
                 if int64 length <> int64 size || bytes.Length <> size then
-                    return! fail table 20 (sprintf "length field says %d and the data has %d bytes, expected both %d" length bytes.Length size)
+                    return! fail table 20 $"length field says {length} and the data has {bytes.Length} bytes, expected both {size}"
                 elif byteSum bytes <> 0 then
-                    return! fail table 32 (sprintf "extended checksum is wrong: the %d bytes sum to %d modulo 256, expected 0" size (byteSum bytes))
+                    return! fail table 32 $"extended checksum is wrong: the {size} bytes sum to {byteSum bytes} modulo 256, expected 0"
                 else
                     let! xsdtAddress = readU64 table bytes 24
                     return { OemId = oemId; Revision = revision; RsdtAddress = rsdtAddress; XsdtAddress = xsdtAddress }

@@ -18,7 +18,7 @@ let parse (bytes: byte[]) : Result<Slit, AcpiError> =
         let! count = readU64 signature bytes Header.size
         let available = uint64 (bytes.Length - Header.size - 8)
         if count * count <> available || count > 0xFFFFUL then
-            return! fail signature Header.size (sprintf "%d localities need %d bytes of matrix, the table has %d" count (count * count) available)
+            return! fail signature Header.size $"{count} localities need {count * count} bytes of matrix, the table has {available}"
         else
             let n = int count
             let start = Header.size + 8

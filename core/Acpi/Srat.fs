@@ -59,7 +59,7 @@ let serialize (t: Srat) =
 
 let private expectLength (offset: int) (kind: byte) (expected: int) (body: byte[]) =
     if body.Length = expected then Ok()
-    else fail signature offset (sprintf "affinity structure type %d must be %d bytes long, found %d" kind expected body.Length)
+    else fail signature offset $"affinity structure type {kind} must be {expected} bytes long, found {body.Length}"
 
 let private parseEntry (kind: byte, offset: int, body: byte[]) : Result<SratEntry, AcpiError> =
     let r f at = f signature body at

@@ -20,7 +20,7 @@ let private xsdtTables = [ "FACP"; "APIC"; "SRAT"; "SLIT"; "HMAT" ]
 
 let build (t: Topology) : Result<GeneratedTable list, string> =
     match Hmat.ofTopology t with
-    | Error e -> Error(sprintf "HMAT: %s" e)
+    | Error e -> Error $"HMAT: {e}"
     | Ok hmat ->
         let contents =
             [ "DSDT", Dsdt.serialize Dsdt.ours
@@ -40,8 +40,7 @@ let build (t: Topology) : Result<GeneratedTable list, string> =
                 at + size, Map.add signature at acc) (rsdpAddress, Map.empty)
         match addresses with
         | finish, _ when finish > areaEnd ->
-            Error(sprintf "the ACPI tables need %d bytes but the BIOS area holds %d; use fewer CPUs or nodes"
-                      (finish - rsdpAddress) (areaEnd - rsdpAddress))
+            Error $"the ACPI tables need {finish - rsdpAddress} bytes but the BIOS area holds {areaEnd - rsdpAddress}; use fewer CPUs or nodes"
         | _, at ->
             let xsdt = Xsdt.ofAddresses (xsdtTables |> List.map (fun s -> at.[s]))
             let bytes =
@@ -80,18 +79,18 @@ let signatureOf (bytes: byte[]) =
 
 /// Decodes each (file name, bytes) by the signature inside it, not by its name. An error names the file.
 let decode (files: (string * byte[]) list) : DecodeResult =
-    let named (file: string) (e: AcpiError) = { e with Table = sprintf "%s (%s)" e.Table file }
+    let named (file: string) (e: AcpiError) = { e with Table = $"{e.Table} ({file})" }
     let add (acc: DecodeResult) (file: string, bytes: byte[]) =
         let store parse (set: DecodedTables -> 'a option) (put: 'a -> DecodedTables) (signature: string) =
             match set acc.Tables with
-            | Some _ -> { acc with Errors = acc.Errors @ [ { Table = file; Offset = 0; Message = sprintf "a second %s table; a set holds one" signature } ] }
+            | Some _ -> { acc with Errors = acc.Errors @ [ { Table = file; Offset = 0; Message = $"a second {signature} table; a set holds one" } ] }
             | None ->
                 match parse bytes with
                 | Ok v -> { acc with Tables = put v }
                 | Error e -> { acc with Errors = acc.Errors @ [ named file e ] }
         let t = acc.Tables
         match signatureOf bytes with
-        | None -> { acc with Errors = acc.Errors @ [ { Table = file; Offset = 0; Message = sprintf "%d bytes cannot hold a table signature" bytes.Length } ] }
+        | None -> { acc with Errors = acc.Errors @ [ { Table = file; Offset = 0; Message = $"{bytes.Length} bytes cannot hold a table signature" } ] }
         | Some "RSDP" -> store Rsdp.parse (fun t -> t.Rsdp) (fun v -> { t with Rsdp = Some v }) "RSDP"
         | Some "XSDT" -> store Xsdt.parse (fun t -> t.Xsdt) (fun v -> { t with Xsdt = Some v }) "XSDT"
         | Some "FACP" -> store Facp.parse (fun t -> t.Facp) (fun v -> { t with Facp = Some v }) "FACP"

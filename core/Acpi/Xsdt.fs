@@ -18,7 +18,7 @@ let parse (bytes: byte[]) : Result<Xsdt, AcpiError> =
     result {
         let! header, body = Header.parse signature bytes
         if body.Length % 8 <> 0 then
-            return! fail signature Header.size (sprintf "the %d bytes after the header are not a whole number of 8-byte addresses" body.Length)
+            return! fail signature Header.size $"the {body.Length} bytes after the header are not a whole number of 8-byte addresses"
         else
             let! entries = List.init (body.Length / 8) id |> traverse (fun i -> readU64 signature bytes (Header.size + 8 * i))
             return { Header = header; Entries = entries }

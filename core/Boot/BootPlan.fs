@@ -221,7 +221,7 @@ let commandLine (limitSource: string) (maxLength: uint64) (text: string) : Resul
     elif uint64 bytes.Length > maxLength then Error(CommandLineTooLong(bytes.Length, limitSource, maxLength))
     else Ok(Chunk.ofBytes "command line" commandLineAddress (Array.append bytes [| 0uy |]))
 
-let private hex (v: uint64) = sprintf "0x%X" v
+let private hex (v: uint64) = $"0x{v:X}"
 
 /// Contiguous RAM as [start, end) runs, ranges of different nodes that touch merged; each run remembers the node
 /// of its last byte, which is the node whose RAM "ends" there.
@@ -236,7 +236,7 @@ let private runs (ranges: Layout.MemoryRange list) =
     |> List.rev
 
 let private describeRam ranges =
-    runs ranges |> List.map (fun (s, e, _) -> sprintf "[%s, %s]" (hex s) (hex (e - 1UL))) |> String.concat ", "
+    runs ranges |> List.map (fun (s, e, _) -> $"[{hex s}, {hex (e - 1UL)}]") |> String.concat ", "
 
 let private extentOf (c: Chunk) = { Name = c.Name; Address = c.Address; End = Chunk.endExclusive c }
 
@@ -299,18 +299,18 @@ let placeInitrd (ranges: Layout.MemoryRange list) (occupied: Chunk list) (limit:
 
 module PlanError =
     let text (error: PlanError) =
-        let needs (c: ChunkExtent) = sprintf "%s needs [%s, %s)" c.Name (hex c.Address) (hex c.End)
+        let needs (c: ChunkExtent) = $"{c.Name} needs [{hex c.Address}, {hex c.End})"
         match error with
         | CommandLineHasNul -> "the command line contains a NUL character, which would end it early"
         | CommandLineTooLong(length, limitSource, maxLength) ->
-            sprintf "the command line is %d bytes but %s allows at most %d" length limitSource maxLength
-        | ChunkWraps c -> sprintf "%s: the range wraps around the 64-bit address space" (needs c)
+            $"the command line is {length} bytes but {limitSource} allows at most {maxLength}"
+        | ChunkWraps c -> $"{needs c}: the range wraps around the 64-bit address space"
         | RamEndsBefore(c, node, ramEnd) ->
-            sprintf "memory too small for the image: %s but RAM of node %d ends at %s" (needs c) node.Value (hex (ramEnd - 1UL))
-        | NotRam(c, ram) -> sprintf "%s but %s is not RAM (guest RAM: %s)" (needs c) (hex c.Address) (describeRam ram)
+            $"memory too small for the image: {needs c} but RAM of node {node.Value} ends at {hex (ramEnd - 1UL)}"
+        | NotRam(c, ram) -> $"{needs c} but {hex c.Address} is not RAM (guest RAM: {describeRam ram})"
         | ChunksOverlap(a, b) ->
-            sprintf "%s [%s, %s) overlaps %s [%s, %s)" a.Name (hex a.Address) (hex a.End) b.Name (hex b.Address) (hex b.End)
+            $"{a.Name} [{hex a.Address}, {hex a.End}) overlaps {b.Name} [{hex b.Address}, {hex b.End})"
         | EmptyInitrd -> "the initrd is empty"
         | NoRoomForInitrd(size, limit, ram) ->
-            sprintf "memory too small for the image: no room for the initrd's %d bytes (%s) in RAM below %s beside the kernel and boot data (guest RAM: %s)"
-                size (hex size) (hex limit) (describeRam ram)
+            $"memory too small for the image: no room for the initrd's {size} bytes ({hex size}) in RAM below {hex limit} "
+            + $"beside the kernel and boot data (guest RAM: {describeRam ram})"

@@ -74,29 +74,29 @@ type BzImageError =
 
 module BzImageError =
     let text (error: BzImageError) =
-        let notBzImage file (why: string) = sprintf "%s is not a Linux bzImage: %s" file why
+        let notBzImage file (why: string) = $"{file} is not a Linux bzImage: {why}"
         match error with
         | ShorterThanSetupHeader(file, length) ->
-            notBzImage file (sprintf "%d bytes is shorter than the setup header (which reaches 0x%X)" length (headerMagicOffset + 4UL))
-        | WrongBootFlag(file, found) -> notBzImage file (sprintf "boot_flag at 0x1FE is %s, expected 0xAA55" (hex found))
-        | NoHeaderMagic(file, found) -> notBzImage file (sprintf "no \"HdrS\" at 0x202 (found %s)" (hex found))
+            notBzImage file $"{length} bytes is shorter than the setup header (which reaches 0x{headerMagicOffset + 4UL:X})"
+        | WrongBootFlag(file, found) -> notBzImage file $"boot_flag at 0x1FE is {hex found}, expected 0xAA55"
+        | NoHeaderMagic(file, found) -> notBzImage file $"no \"HdrS\" at 0x202 (found {hex found})"
         | ProtocolTooOld(file, version) ->
-            sprintf "%s uses boot protocol %d.%02d; 2.12 or newer is needed for the 64-bit entry" file (version >>> 8) (version &&& 0xFFUL)
+            $"{file} uses boot protocol {version >>> 8}.{version &&& 0xFFUL:D2}; 2.12 or newer is needed for the 64-bit entry"
         | SetupHeaderEnd(file, headerEnd) ->
-            sprintf "%s: the setup header ends at 0x%X (0x202 + the byte at 0x201); a 2.12+ header ends between 0x264 and 0x%X" file headerEnd setupHeaderLimit
+            $"{file}: the setup header ends at 0x{headerEnd:X} (0x202 + the byte at 0x201); a 2.12+ header ends between 0x264 and 0x{setupHeaderLimit:X}"
         | NotLoadedHigh(file, loadFlags) ->
-            sprintf "%s: loadflags %s lacks LOADED_HIGH: a zImage, which loads below 1 MiB; only bzImage is supported" file (hex loadFlags)
+            $"{file}: loadflags {hex loadFlags} lacks LOADED_HIGH: a zImage, which loads below 1 MiB; only bzImage is supported"
         | No64BitEntry(file, xloadflags) ->
-            sprintf "%s: xloadflags %s lacks XLF_KERNEL_64: the kernel has no 64-bit entry point" file (hex xloadflags)
-        | AlignmentNotPowerOfTwo(file, alignment) -> sprintf "%s: kernel_alignment %s is not a power of two" file (hex alignment)
+            $"{file}: xloadflags {hex xloadflags} lacks XLF_KERNEL_64: the kernel has no 64-bit entry point"
+        | AlignmentNotPowerOfTwo(file, alignment) -> $"{file}: kernel_alignment {hex alignment} is not a power of two"
         | EndsBeforeKernel(file, length, kernelStart, setupSects) ->
-            sprintf "%s: the file ends at 0x%X, before the protected-mode kernel at 0x%X (setup_sects %d)" file length kernelStart setupSects
+            $"{file}: the file ends at 0x{length:X}, before the protected-mode kernel at 0x{kernelStart:X} (setup_sects {setupSects})"
         | FieldOutside e -> FieldOutsideFile.text e
         | AboveIdentityMap(file, address) ->
-            sprintf "%s: the kernel at pref_address %s ends above 4 GiB, outside the boot page tables' identity map" file (hex address)
-        | MemoryMapTooLong entries -> sprintf "the memory map has %d entries; the zero page holds at most %d" entries maxMemoryMapEntries
+            $"{file}: the kernel at pref_address {hex address} ends above 4 GiB, outside the boot page tables' identity map"
+        | MemoryMapTooLong entries -> $"the memory map has {entries} entries; the zero page holds at most {maxMemoryMapEntries}"
         | PayloadOutsideFile(file, offset, length, fileLength) ->
-            sprintf "%s: payload_offset %s + payload_length %s reach past the file's %d bytes" file (hex offset) (hex length) fileLength
+            $"{file}: payload_offset {hex offset} + payload_length {hex length} reach past the file's {fileLength} bytes"
         | CannotPlace e -> PlanError.text e
 
 /// Parses and checks the setup header. Never throws; a non-kernel gets an error saying which check failed.
@@ -216,7 +216,7 @@ let plan (k: Kernel) (inputs: BootInputs) : Result<Plan, BzImageError> =
         elif memoryMap.Length > maxMemoryMapEntries then return! Error(MemoryMapTooLong memoryMap.Length)
         else
             let! commandLine =
-                commandLine (sprintf "%s's cmdline_size" k.File) (uint64 k.Header.CmdlineSize) inputs.CommandLine |> Result.mapError CannotPlace
+                commandLine $"{k.File}'s cmdline_size" (uint64 k.Header.CmdlineSize) inputs.CommandLine |> Result.mapError CannotPlace
             let fixedChunks = longModeSupport @ [ commandLine; kernel ]
             let zeroPageSpace = reservation "zero page" zeroPageAddress (uint64 zeroPageSize)
             let initrdLimit = min (uint64 k.Header.InitrdAddrMax + 1UL) identityMapEnd

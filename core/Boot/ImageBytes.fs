@@ -6,7 +6,7 @@ module SsiHv.Core.Boot.ImageBytes
 open System
 open System.Buffers.Binary
 
-let hex (v: uint64) = sprintf "0x%X" v
+let hex (v: uint64) = $"0x{v:X}"
 
 /// True when [offset, offset + size) lies inside a file of `length` bytes (no overflow for any inputs).
 let within (length: int) (offset: uint64) (size: uint64) =
@@ -17,7 +17,7 @@ type FieldOutsideFile = { File: string; Field: string; Offset: uint64; Size: int
 
 module FieldOutsideFile =
     let text (e: FieldOutsideFile) =
-        sprintf "%s: %s at offset %s needs %d bytes but the file is only %d bytes" e.File e.Field (hex e.Offset) e.Size e.FileLength
+        $"{e.File}: {e.Field} at offset {hex e.Offset} needs {e.Size} bytes but the file is only {e.FileLength} bytes"
 
 let private read (file: string) (bytes: byte[]) (field: string) (offset: uint64) (size: int) : Result<uint64, FieldOutsideFile> =
     if not (within bytes.Length offset (uint64 size)) then

@@ -95,33 +95,33 @@ type PvhError =
 
 module PvhError =
     let text (error: PvhError) =
-        let segment file index = sprintf "%s: PT_LOAD segment %d" file index
+        let segment file index = $"{file}: PT_LOAD segment {index}"
         match error with
-        | NotElf file -> sprintf "%s is not an ELF file (it does not start with 0x7F 'E' 'L' 'F')" file
-        | ElfClassUnknown(file, elfClass) -> sprintf "%s: EI_CLASS is %d; expected 1 (ELF32) or 2 (ELF64)" file elfClass
-        | NotLittleEndian(file, elfData) -> sprintf "%s: EI_DATA is %d; x86 images are little-endian (1)" file elfData
+        | NotElf file -> $"{file} is not an ELF file (it does not start with 0x7F 'E' 'L' 'F')"
+        | ElfClassUnknown(file, elfClass) -> $"{file}: EI_CLASS is {elfClass}; expected 1 (ELF32) or 2 (ELF64)"
+        | NotLittleEndian(file, elfData) -> $"{file}: EI_DATA is {elfData}; x86 images are little-endian (1)"
         | MachineNotX86(file, machine) ->
-            sprintf "%s: e_machine is %d; expected %d (EM_386) or %d (EM_X86_64)" file machine emI386 emX86_64
+            $"{file}: e_machine is {machine}; expected {emI386} (EM_386) or {emX86_64} (EM_X86_64)"
         | EntriesTooSmall(file, table, entrySize, minimumSize) ->
-            sprintf "%s: %s entries are %d bytes, smaller than the %d bytes of one entry" file table entrySize minimumSize
+            $"{file}: {table} entries are {entrySize} bytes, smaller than the {minimumSize} bytes of one entry"
         | TableOutsideFile(file, table, count, entrySize, offset, fileLength) ->
-            sprintf "%s: the %s table (%d entries of %d bytes at %s) runs past the end of the %d-byte file" file table count entrySize (hex offset) fileLength
+            $"{file}: the {table} table ({count} entries of {entrySize} bytes at {hex offset}) runs past the end of the {fileLength}-byte file"
         | SegmentOutsideFile(file, index, fileOffset, fileSize, fileLength) ->
-            sprintf "%s: p_offset %s + p_filesz %s runs past the end of the %d-byte file" (segment file index) (hex fileOffset) (hex fileSize) fileLength
+            $"{segment file index}: p_offset {hex fileOffset} + p_filesz {hex fileSize} runs past the end of the {fileLength}-byte file"
         | MemorySizeBelowFileSize(file, index, memorySize, fileSize) ->
-            sprintf "%s: p_memsz %s is smaller than p_filesz %s" (segment file index) (hex memorySize) (hex fileSize)
+            $"{segment file index}: p_memsz {hex memorySize} is smaller than p_filesz {hex fileSize}"
         | SegmentWraps(file, index, physicalAddress, memorySize) ->
-            sprintf "%s: p_paddr %s + p_memsz %s wraps around the address space" (segment file index) (hex physicalAddress) (hex memorySize)
+            $"{segment file index}: p_paddr {hex physicalAddress} + p_memsz {hex memorySize} wraps around the address space"
         | NoteRegionOutsideFile(file, region, size, fileLength) ->
-            sprintf "%s: %s (%s bytes) runs past the end of the %d-byte file" file region (hex size) fileLength
+            $"{file}: {region} ({hex size} bytes) runs past the end of the {fileLength}-byte file"
         | NoteOutsideRegion(file, offset, region, nameSize, descSize, regionEnd) ->
-            sprintf "%s: the note at %s in %s (namesz %d, descsz %d) runs past the region's end at %s" file (hex offset) region nameSize descSize (hex regionEnd)
-        | EntryBeyond32Bits(file, entry) -> sprintf "%s: XEN_ELFNOTE_PHYS32_ENTRY is %s, beyond the 32-bit entry's reach" file (hex entry)
-        | EntryNoteSize(file, descSize) -> sprintf "%s: XEN_ELFNOTE_PHYS32_ENTRY has a %d-byte value; expected 4 or 8" file descSize
-        | NoPvhNote file -> sprintf "%s is an ELF without a XEN_ELFNOTE_PHYS32_ENTRY note: not a PVH kernel" file
-        | NoLoadSegment file -> sprintf "%s has no PT_LOAD segment to load" file
-        | EntryOutsideSegments(file, entry) -> sprintf "%s: the PVH entry %s lies outside every PT_LOAD segment" file (hex (uint64 entry))
-        | MemoryMapTooLong entries -> sprintf "the memory map has %d entries; at most %d fit" entries maxMemoryMapEntries
+            $"{file}: the note at {hex offset} in {region} (namesz {nameSize}, descsz {descSize}) runs past the region's end at {hex regionEnd}"
+        | EntryBeyond32Bits(file, entry) -> $"{file}: XEN_ELFNOTE_PHYS32_ENTRY is {hex entry}, beyond the 32-bit entry's reach"
+        | EntryNoteSize(file, descSize) -> $"{file}: XEN_ELFNOTE_PHYS32_ENTRY has a {descSize}-byte value; expected 4 or 8"
+        | NoPvhNote file -> $"{file} is an ELF without a XEN_ELFNOTE_PHYS32_ENTRY note: not a PVH kernel"
+        | NoLoadSegment file -> $"{file} has no PT_LOAD segment to load"
+        | EntryOutsideSegments(file, entry) -> $"{file}: the PVH entry {hex (uint64 entry)} lies outside every PT_LOAD segment"
+        | MemoryMapTooLong entries -> $"the memory map has {entries} entries; at most {maxMemoryMapEntries} fit"
         | FieldOutside e -> FieldOutsideFile.text e
         | CannotPlace e -> PlanError.text e
 
@@ -239,14 +239,14 @@ let parse (file: string) (bytes: byte[]) : Result<Kernel, PvhError> =
                         headers
                         |> List.filter (fun (kind, _, _) -> kind = ptNote)
                         |> List.map (fun (_, s, align) ->
-                            { Where = sprintf "the PT_NOTE segment at %s" (hex s.FileOffset); Offset = s.FileOffset; Size = s.FileSize; Alignment = noteAlignment align })
+                            { Where = $"the PT_NOTE segment at {hex s.FileOffset}"; Offset = s.FileOffset; Size = s.FileSize; Alignment = noteAlignment align })
                     let readSection (at: uint64) =
                         result {
                             let! kind = u32 file bytes "sh_type" (at + 4UL)
                             let! offset = word file bytes format "sh_offset" (at + format.ShOffset)
                             let! size = word file bytes format "sh_size" (at + format.ShSize)
                             let! align = word file bytes format "sh_addralign" (at + format.ShAddrAlign)
-                            return kind, { Where = sprintf "the SHT_NOTE section at %s" (hex offset); Offset = offset; Size = size; Alignment = noteAlignment align }
+                            return kind, { Where = $"the SHT_NOTE section at {hex offset}"; Offset = offset; Size = size; Alignment = noteAlignment align }
                         }
                     let! sections = traverse readSection sectionHeaders
                     let sectionNotes = sections |> List.filter (fun (kind, _) -> kind = shtNote) |> List.map snd
@@ -337,7 +337,7 @@ let plan (kernel: Kernel) (inputs: BootInputs) : Result<Plan, PvhError> =
     let segments =
         kernel.Segments
         |> List.mapi (fun i s ->
-            { Name = sprintf "%s segment %d" kernel.File i; Address = s.PhysicalAddress
+            { Name = $"{kernel.File} segment {i}"; Address = s.PhysicalAddress
               Bytes = ReadOnlyMemory(kernel.Image, int s.FileOffset, int s.FileSize); Extent = s.MemorySize })
     let memmap = E820.ofRanges inputs.Ranges
     result {

@@ -8,9 +8,9 @@ type BusRange = private { First: uint64; Length: uint64 }
 
 module BusRange =
     let create (first: uint64) (length: uint64) : Result<BusRange, string> =
-        if length = 0UL then Error $"an empty range at 0x%X{first} claims nothing"
+        if length = 0UL then Error $"an empty range at 0x{first:X} claims nothing"
         elif length - 1UL > System.UInt64.MaxValue - first then
-            Error $"a range of %d{length} bytes at 0x%X{first} runs past the end of the address space"
+            Error $"a range of {length} bytes at 0x{first:X} runs past the end of the address space"
         else Ok { First = first; Length = length }
 
     let first (range: BusRange) = range.First
@@ -18,7 +18,7 @@ module BusRange =
     let last (range: BusRange) = range.First + (range.Length - 1UL)
     let contains (address: uint64) (range: BusRange) = address >= range.First && address - range.First < range.Length
     let overlaps (a: BusRange) (b: BusRange) = a.First <= last b && b.First <= last a
-    let describe (range: BusRange) = $"0x%X{range.First}-0x%X{last range}"
+    let describe (range: BusRange) = $"0x{range.First:X}-0x{last range:X}"
 
 /// The ranges attached so far, each with what the shell attached there, in attach order; no two overlap.
 type Bus<'device> = private { Attached: (BusRange * 'device) list }

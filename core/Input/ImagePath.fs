@@ -44,15 +44,15 @@ module ImagePathRefusal =
     /// The detail of the reply. It names paths and the rule, never anything read from a file.
     let text (refusal: ImagePathRefusal) =
         match refusal with
-        | NotAbsolute(field, path) -> sprintf "%s: expected an absolute path on the boot node (starting with /), found \"%s\"" field path
-        | ContainsNul field -> sprintf "%s: expected a path without NUL characters" field
+        | NotAbsolute(field, path) -> $"{field}: expected an absolute path on the boot node (starting with /), found \"{path}\""
+        | ContainsNul field -> $"{field}: expected a path without NUL characters"
         | NoImageDirectory field ->
-            sprintf "%s: this boot node reads no kernel or initrd named over HTTP; to allow it, set \"imageDirectory\" (an absolute directory) in the boot node's config file and restart it, then name files inside that directory" field
+            $"{field}: this boot node reads no kernel or initrd named over HTTP; to allow it, set \"imageDirectory\" (an absolute directory) in the boot node's config file and restart it, then name files inside that directory"
         | DirectoryUnresolvable(directory, reason) ->
-            sprintf "imageDirectory %s of the boot node's config does not resolve (%s); fix the config or create the directory" directory reason
+            $"imageDirectory {directory} of the boot node's config does not resolve ({reason}); fix the config or create the directory"
         | OutsideImageDirectory(field, path, directory) ->
-            sprintf "%s: %s is not inside the boot node's imageDirectory %s (symlinks and .. resolved); put the file there" field path directory
-        | UnresolvableInside(field, path, reason) -> sprintf "%s: %s: %s" field path reason
+            $"{field}: {path} is not inside the boot node's imageDirectory {directory} (symlinks and .. resolved); put the file there"
+        | UnresolvableInside(field, path, reason) -> $"{field}: {path}: {reason}"
 
 /// `path` with `.`, `..` and repeated `/` removed by their spelling only (no symlinks); for an absolute path.
 let lexicalForm (path: string) =

@@ -53,9 +53,9 @@ module InputFileError =
 
     let text (error: InputFileError) =
         match error with
-        | NotARegularFile kind -> sprintf "is %s, not a regular file" (article kind)
+        | NotARegularFile kind -> $"is {article kind}, not a regular file"
         | TooLarge(size, kind) ->
-            sprintf "is larger than the %d MiB %s may have (%d bytes or more)" (InputKind.limitBytes kind >>> 20) (InputKind.name kind) size
+            $"is larger than the {InputKind.limitBytes kind >>> 20} MiB {InputKind.name kind} may have ({size} bytes or more)"
 
 /// May the file be read as `kind`, given what the open file is and its size.
 let admit (kind: InputKind) (fileKind: FileKind) (sizeBytes: int64) : Result<unit, InputFileError> =

@@ -47,9 +47,8 @@ let encode (values: int64 list list) : Result<Encoded, string> =
         let largest = List.max flat
         if largest / unit > maxEntry then
             Error(
-                sprintf
-                    "values %d..%d need a common base unit of %d and then %d does not fit HMAT's 16-bit entries (at most %d); use values with more trailing zeros or a narrower range"
-                    (List.min flat) largest unit (largest / unit) maxEntry
+                $"values {List.min flat}..{largest} need a common base unit of {unit} and then {largest / unit} does not fit "
+                + $"HMAT's 16-bit entries (at most {maxEntry}); use values with more trailing zeros or a narrower range"
             )
         else
             Ok { BaseUnit = uint64 unit; Entries = values |> List.map (List.map (fun v -> uint16 (v / unit))) }

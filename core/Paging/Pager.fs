@@ -108,6 +108,30 @@ type PagerError =
     /// A home cannot move to itself (or to a node that itself moved to it).
     | InvalidHomeMove of source: NodeId * target: NodeId
 
+/// The text the shell logs for a Report; written out because core is reflection-free (native AOT), where a
+/// union's ToString is only its type name.
+module PagerError =
+    let private stateText (state: PageState option) =
+        match state with
+        | None -> "untouched"
+        | Some(Absent _) -> "absent"
+        | Some(AwaitingFrame _) -> "awaiting a frame"
+        | Some(Fetching _) -> "fetching"
+        | Some(ResidentClean _) -> "resident (clean)"
+        | Some(ResidentDirty _) -> "resident (dirty)"
+        | Some(WritingBack _) -> "writing back"
+        | Some(MovingHome _) -> "moving home"
+
+    let text (error: PagerError) =
+        match error with
+        | PlacementFailed(page, OutsideGuestRam _) -> $"page 0x{page.Value:X} cannot be homed: it is outside guest RAM"
+        | PlacementFailed(page, NoNodeHasRoom _) -> $"page 0x{page.Value:X} cannot be homed: no node has room for it"
+        | UnexpectedFetchDone(page, state) -> $"unexpected FetchDone for page 0x{page.Value:X}: the page is {stateText state}"
+        | UnexpectedWriteBackDone(page, state) -> $"unexpected WriteBackDone for page 0x{page.Value:X}: the page is {stateText state}"
+        | UnexpectedMovePageDone(page, state) -> $"unexpected MovePageDone for page 0x{page.Value:X}: the page is {stateText state}"
+        | InvalidHomeMove(source, target) ->
+            $"home node {source.Value} cannot move to node {target.Value}: that is itself (or moved to it)"
+
 /// What the shell must do, in list order.
 type PagerAction =
     /// Map a zero page: UFFDIO_COPY of a zeroed buffer with MODE_DONTWAKE (plus MODE_WP when write-protected).
@@ -167,7 +191,7 @@ module PagerConfig =
     /// MaximumReadAheadPages pages.
     let readAheadProblem (blockPages: int) =
         if blockPages = 0 || (blockPages >= 2 && blockPages <= MaximumReadAheadPages) then None
-        else Some(sprintf "expected 0 (off) or a whole number of pages from 2 to %d, found %d" MaximumReadAheadPages blockPages)
+        else Some $"expected 0 (off) or a whole number of pages from 2 to {MaximumReadAheadPages}, found {blockPages}"
 
     /// Frames evicted ahead by default: one fault per vCPU of a small guest finds a frame at once.
     [<Literal>]

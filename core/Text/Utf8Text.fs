@@ -11,7 +11,7 @@ type InvalidUtf8 = { Offset: int; Byte: byte }
 
 module InvalidUtf8 =
     let text (invalid: InvalidUtf8) =
-        sprintf "not valid UTF-8: byte 0x%02X at offset %d" invalid.Byte invalid.Offset
+        $"not valid UTF-8: byte 0x{invalid.Byte:X2} at offset {invalid.Offset}"
 
 let check (bytes: byte[]) : Result<unit, InvalidUtf8> =
     let decoded = Array.zeroCreate<char> bytes.Length

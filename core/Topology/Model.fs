@@ -102,4 +102,4 @@ module Topology =
     let initiatorNodes (t: Topology) = t.Nodes |> List.filter (fun n -> n.Cpus > 0)
     let memoryNodes (t: Topology) = t.Nodes |> List.filter (fun n -> n.MemoryMiB > 0L)
 
-    let errorText (e: TopologyError) = sprintf "%s: %s" e.Path e.Message
+    let errorText (e: TopologyError) = $"{e.Path}: {e.Message}"

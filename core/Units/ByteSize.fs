@@ -11,4 +11,4 @@ let parse (text: string) : Result<uint64, string> =
         | None -> trimmed, 1UL
     match System.UInt64.TryParse(digits, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture) with
     | true, value when value > 0UL && value <= System.UInt64.MaxValue / multiplier -> Ok(value * multiplier)
-    | _ -> Error(sprintf "\"%s\" is not a size: expected a positive whole number with an optional K, M, G or T suffix (binary multiples)" text)
+    | _ -> Error $"\"{text}\" is not a size: expected a positive whole number with an optional K, M, G or T suffix (binary multiples)"

@@ -543,4 +543,21 @@ let tests =
             let _, a2 = step s1 (WriteBackDone(pg 3))
             Expect.equal a2 [ Report(UnexpectedWriteBackDone(pg 3, None)) ] "write-back"
             Expect.equal (PagerConfig.create localNode 0 (placementFor Bind)) (Error(BudgetBelowOnePage 0)) "budget"
+
+        // core is reflection-free (native AOT), so a PagerError's ToString is only its type name: the shell logs
+        // PagerError.text, which must name the page, its state and the nodes itself.
+        testCase "a report's text names the page in hex, the page's state and the nodes" <| fun () ->
+            let config = PagerConfig.create localNode 1 (placementFor FirstTouch) |> Result.defaultWith (failwithf "%A")
+            let reports actions = actions |> List.choose (function Report e -> Some(PagerError.text e) | _ -> None)
+            let s1, a1 = step (create config) (Fault(fault 1, pg 26, Write))
+            Expect.equal (reports a1) [ "page 0x1A cannot be homed: it is outside guest RAM" ] "fault outside guest RAM"
+            let s2, _ = step s1 (Fault(fault 2, pg 5, Write))
+            let _, a3 = step s2 (FetchDone(pg 5))
+            Expect.equal (reports a3) [ "unexpected FetchDone for page 0x5: the page is resident (dirty)" ] "fetch of a dirty page"
+            Expect.equal
+                (PagerError.text (UnexpectedWriteBackDone(pg 3, None)))
+                "unexpected WriteBackDone for page 0x3: the page is untouched" "write-back of an untouched page"
+            Expect.equal
+                (PagerError.text (InvalidHomeMove(remoteNode, remoteNode)))
+                "home node 1 cannot move to node 1: that is itself (or moved to it)" "home move"
     ]

@@ -130,13 +130,14 @@ public sealed partial class UserfaultPager
                 Acknowledge(acknowledge.Item1, acknowledge.requester.Value);
                 break;
             case CorePager.PagerAction.Report { Item: CorePager.PagerError.InvalidHomeMove invalid }:
+                var text = CorePager.PagerErrorModule.text(invalid);
                 if (homeMoves.TryRemove(invalid.source.Value, out var refused))
-                    refused.TrySetException(new ArgumentException($"home node {invalid.source} cannot move to node {invalid.target}: that is itself (or moved to it)"));
-                log($"pager: {invalid}");
+                    refused.TrySetException(new ArgumentException(text));
+                log($"pager: {text}");
                 break;
             case CorePager.PagerAction.Report report:
                 Metrics.CountError();
-                log($"pager: {report.Item}");
+                log($"pager: {CorePager.PagerErrorModule.text(report.Item)}");
                 break;
         }
     }
