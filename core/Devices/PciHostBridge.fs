@@ -27,8 +27,10 @@ let readData (address: uint32) (offset: int) (length: int) : uint32 =
     if address &&& enableBit = 0u || bus <> 0u || device <> 0u || fn <> 0u then allOnes length
     else
         let start = int (address &&& 0xFCu) + offset
-        Seq.init length (fun i -> if start + i < header.Length then uint32 header.[start + i] <<< (8 * i) else 0u)
-        |> Seq.fold (|||) 0u
+        // List.init rather than Seq.init: FSharp.Core's Seq.init caches through System.Lazy in a way the native AOT
+        // trimmer rejects (IL2091).
+        List.init length (fun i -> if start + i < header.Length then uint32 header.[start + i] <<< (8 * i) else 0u)
+        |> List.fold (|||) 0u
 
 /// CONFIG_ADDRESS keeps what a dword write stores, with the reserved bits 30:24 and 1:0 reading as 0.
 let writeAddress (value: uint32) = value &&& 0x80FF_FFFCu
