@@ -7,6 +7,7 @@
 /// where the next term starts) is unknown. The decoder never fails; the encoder never fails.
 module SsiHv.Core.Acpi.Aml
 
+open System
 open SsiHv.Core.Acpi.Binary
 
 /// Where a NameString starts looking (§20.2.2): the current scope, the root `\`, or `^` n levels up.
@@ -137,7 +138,7 @@ let private byteAt (bytes: byte[]) offset limit =
 
 let private bytesAt (bytes: byte[]) offset count limit =
     if count >= 0 && offset <= limit - count then readBytes table bytes offset count
-    else fail table offset $"needs {count} bytes but the enclosing object ends at {limit}"
+    else fail table offset (String.Format("needs {0} bytes but the enclosing object ends at {1}", count, limit))
 
 /// Returns the offset just past the package (its end) and the offset where its content starts.
 let private decodePkgLength (bytes: byte[]) offset limit =
@@ -147,7 +148,7 @@ let private decodePkgLength (bytes: byte[]) offset limit =
         if followCount = 0 then
             let length = int (lead &&& 0x3Fuy)
             if length < 1 || offset + length > limit then
-                return! fail table offset $"package length {length} does not fit in the {limit - offset} bytes left"
+                return! fail table offset (String.Format("package length {0} does not fit in the {1} bytes left", length, (limit - offset)))
             else return offset + length, offset + 1
         elif lead &&& 0x30uy <> 0uy then
             return! fail table offset "a multi-byte package length must have bits 4 and 5 of its lead byte clear"
@@ -155,7 +156,7 @@ let private decodePkgLength (bytes: byte[]) offset limit =
             let! follow = bytesAt bytes (offset + 1) followCount limit
             let length = follow |> Array.mapi (fun i b -> int b <<< (4 + 8 * i)) |> Array.fold (|||) (int (lead &&& 0x0Fuy))
             if length < followCount + 1 || length > limit - offset then
-                return! fail table offset $"package length {length} does not fit in the {limit - offset} bytes left"
+                return! fail table offset (String.Format("package length {0} does not fit in the {1} bytes left", length, (limit - offset)))
             else return offset + length, offset + 1 + followCount
     }
 
@@ -205,7 +206,7 @@ let private decodeFixedInteger (bytes: byte[]) offset width limit =
 let rec private decodeData (bytes: byte[]) offset limit depth : Result<DataObject * int, AcpiError> =
     result {
         let! op = byteAt bytes offset limit
-        if depth > maxNesting then return! fail table offset $"data nested deeper than {maxNesting} levels"
+        if depth > maxNesting then return! fail table offset (String.Format("data nested deeper than {0} levels", maxNesting))
         elif op = zeroOp then return Integer 0UL, offset + 1
         elif op = oneOp then return Integer 1UL, offset + 1
         elif op = bytePrefix || op = wordPrefix || op = dwordPrefix || op = qwordPrefix then
@@ -230,9 +231,9 @@ let rec private decodeData (bytes: byte[]) offset limit depth : Result<DataObjec
             let! count = byteAt bytes contentStart finish
             let! items = decodeDataList bytes (contentStart + 1) finish (depth + 1)
             if List.length items <> int count then
-                return! fail table contentStart $"package declares {count} elements but holds {List.length items}"
+                return! fail table contentStart (String.Format("package declares {0} elements but holds {1}", count, (List.length items)))
             else return Package items, finish
-        else return! fail table offset $"opcode 0x{op:X2} is not a data object this decoder knows"
+        else return! fail table offset (String.Format("opcode 0x{0:X2} is not a data object this decoder knows", op))
     }
 
 and private decodeDataList bytes offset limit depth =
@@ -268,7 +269,7 @@ let private simpleTermArgEnd (bytes: byte[]) offset limit =
         elif op = dwordPrefix then return! bytesAt bytes (offset + 1) 4 limit |> Result.map (fun _ -> offset + 5)
         elif op = qwordPrefix then return! bytesAt bytes (offset + 1) 8 limit |> Result.map (fun _ -> offset + 9)
         elif startsNameString op then return! decodeNameString bytes offset limit |> Result.map snd
-        else return! fail table offset $"opcode 0x{op:X2} starts an expression, whose end this decoder cannot find"
+        else return! fail table offset (String.Format("opcode 0x{0:X2} starts an expression, whose end this decoder cannot find", op))
     }
 
 /// Where a term that `decodeTerm` does not model ends, when its encoding bounds it without modelling it: a
@@ -289,14 +290,14 @@ let private unmodelledTermEnd (bytes: byte[]) offset limit : Result<int, AcpiErr
                 let! _ = byteAt bytes regionSpaceAt limit
                 let! lengthAt = simpleTermArgEnd bytes (regionSpaceAt + 1) limit
                 return! simpleTermArgEnd bytes lengthAt limit
-            else return! fail table offset $"extended opcode 0x5B 0x{extended:X2} has no length this decoder can find"
-        else return! fail table offset $"opcode 0x{op:X2} has no length this decoder can find"
+            else return! fail table offset (String.Format("extended opcode 0x5B 0x{0:X2} has no length this decoder can find", extended))
+        else return! fail table offset (String.Format("opcode 0x{0:X2} has no length this decoder can find", op))
     }
 
 let rec private decodeTerm (bytes: byte[]) offset limit depth : Result<Term * int, AcpiError> =
     result {
         let! op = byteAt bytes offset limit
-        if depth > maxNesting then return! fail table offset $"terms nested deeper than {maxNesting} levels"
+        if depth > maxNesting then return! fail table offset (String.Format("terms nested deeper than {0} levels", maxNesting))
         elif op = nameOp then
             let! name, dataStart = decodeNameString bytes (offset + 1) limit
             let! data, next = decodeData bytes dataStart limit (depth + 1)
@@ -309,8 +310,8 @@ let rec private decodeTerm (bytes: byte[]) offset limit depth : Result<Term * in
             if extended = deviceOp then
                 let! name, terms, finish = decodeNamedBlock bytes (offset + 2) limit depth
                 return Device(name, terms), finish
-            else return! fail table offset $"extended opcode 0x5B 0x{extended:X2} is not a term this decoder knows"
-        else return! fail table offset $"opcode 0x{op:X2} is not a term this decoder knows"
+            else return! fail table offset (String.Format("extended opcode 0x5B 0x{0:X2} is not a term this decoder knows", extended))
+        else return! fail table offset (String.Format("opcode 0x{0:X2} is not a term this decoder knows", op))
     }
 
 /// PkgLength NameString TermList, the shape of Scope and Device.

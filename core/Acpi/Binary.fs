@@ -9,7 +9,7 @@ open System.Buffers.Binary
 type AcpiError = { Table: string; Offset: int; Message: string }
 
 module AcpiError =
-    let text (e: AcpiError) = $"{e.Table} at offset {e.Offset} (0x{e.Offset:X}): {e.Message}"
+    let text (e: AcpiError) = String.Format("{0} at offset {1} (0x{2:X}): {3}", e.Table, e.Offset, e.Offset, e.Message)
 
 let u8 (v: byte) = [| v |]
 let u16 (v: uint16) = let b = Array.zeroCreate 2 in BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(), v); b
@@ -30,7 +30,7 @@ let byteSum (bytes: byte[]) = Array.sumBy int bytes % 256
 /// Reads at `offset` after checking that `size` bytes are there.
 let private ensure (table: string) (bytes: byte[]) (offset: int) (size: int) =
     if offset < 0 || size < 0 || offset > bytes.Length - size then
-        Error { Table = table; Offset = offset; Message = $"needs {size} bytes here but the data ends at {bytes.Length}" }
+        Error { Table = table; Offset = offset; Message = String.Format("needs {0} bytes here but the data ends at {1}", size, bytes.Length) }
     else Ok()
 
 let readU8 table (bytes: byte[]) offset = ensure table bytes offset 1 |> Result.map (fun () -> bytes.[offset])
@@ -76,7 +76,7 @@ let splitSubtables (table: string) (bytes: byte[]) (start: int) (minLength: int)
             match readU8 table bytes offset, lengthAt offset with
             | Error e, _ | _, Error e -> Error e
             | Ok kind, Ok length when length < minLength ->
-                fail table offset $"subtable type {kind} has length {length}, below the minimum {minLength}"
+                fail table offset (String.Format("subtable type {0} has length {1}, below the minimum {2}", kind, length, minLength))
             | Ok kind, Ok length ->
                 match readBytes table bytes offset length with
                 | Error e -> Error e

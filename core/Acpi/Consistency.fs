@@ -2,6 +2,7 @@
 /// names the table and the entry; an empty list means the set is consistent.
 module SsiHv.Core.Acpi.Consistency
 
+open System
 open SsiHv.Core.Acpi.TableSet
 open SsiHv.Core.Numa
 
@@ -20,13 +21,13 @@ let private slitFindings (d: DecodedTables) =
             |> List.collect (fun (i, row) ->
                 row |> List.indexed |> List.choose (fun (j, v) ->
                     if Distances.isValidEntry i j (int64 v) then None
-                    elif i = j then Some(finding "SLIT" $"entry [{i}][{j}] is {v}; a locality's distance to itself must be 10")
-                    else Some(finding "SLIT" $"entry [{i}][{j}] is {v}; remote distances must be 11..254 or 255 (Linux rejects the whole SLIT otherwise)")))
+                    elif i = j then Some(finding "SLIT" (String.Format("entry [{0}][{1}] is {2}; a locality's distance to itself must be 10", i, j, v)))
+                    else Some(finding "SLIT" (String.Format("entry [{0}][{1}] is {2}; remote distances must be 11..254 or 255 (Linux rejects the whole SLIT otherwise)", i, j, v)))))
         let domains =
             d.Srat |> Option.map (fun s -> s.Entries |> List.choose (Srat.linuxDomain s.Header.Revision)) |> Option.defaultValue []
         let uncovered =
             domains |> List.distinct |> List.filter (fun domain -> domain >= uint32 n)
-            |> List.map (fun domain -> finding "SLIT" $"has {n} localities but SRAT uses proximity domain {domain}")
+            |> List.map (fun domain -> finding "SLIT" (String.Format("has {0} localities but SRAT uses proximity domain {1}", n, domain)))
         entries @ uncovered
 
 let private sratFindings (view: NumaView.NumaView) =
@@ -35,14 +36,14 @@ let private sratFindings (view: NumaView.NumaView) =
     let overlaps =
         ranges |> List.pairwise |> List.choose (fun ((d1, b1, l1), (d2, b2, _)) ->
             if b1 + l1 > b2 then
-                Some(finding "SRAT" $"memory [0x{b1:X}, 0x{b1 + l1:X}) of domain {d1} overlaps the range at 0x{b2:X} of domain {d2}")
+                Some(finding "SRAT" (String.Format("memory [0x{0:X}, 0x{1:X}) of domain {2} overlaps the range at 0x{3:X} of domain {4}", b1, (b1 + l1), d1, b2, d2)))
             else None)
     let duplicateCpus =
         view.Nodes |> List.collect (fun n -> n.ApicIds |> List.map (fun a -> a, n.Domain))
         |> List.groupBy fst |> List.filter (fun (_, uses) -> List.length uses > 1)
         |> List.map (fun (apic, uses) ->
             let domains = uses |> List.map (snd >> string) |> String.concat "; "
-            finding "SRAT" $"APIC ID {apic} appears {List.length uses} times (domains [{domains}])")
+            finding "SRAT" (String.Format("APIC ID {0} appears {1} times (domains [{2}])", apic, (List.length uses), domains)))
     overlaps @ duplicateCpus
 
 let private madtFindings (d: DecodedTables) (view: NumaView.NumaView) =
@@ -54,8 +55,8 @@ let private madtFindings (d: DecodedTables) (view: NumaView.NumaView) =
                 | Madt.Entry.LocalX2Apic x when x.Flags &&& Madt.enabled <> 0u -> Some x.X2ApicId
                 | _ -> None) |> Set.ofList
         let sratIds = view.Nodes |> List.collect (fun n -> n.ApicIds) |> Set.ofList
-        (Set.difference madtIds sratIds |> Set.toList |> List.map (fun a -> finding "SRAT" $"MADT enables APIC ID {a} but SRAT gives it no proximity domain"))
-        @ (Set.difference sratIds madtIds |> Set.toList |> List.map (fun a -> finding "APIC" $"SRAT places APIC ID {a} but the MADT does not enable it"))
+        (Set.difference madtIds sratIds |> Set.toList |> List.map (fun a -> finding "SRAT" (String.Format("MADT enables APIC ID {0} but SRAT gives it no proximity domain", a))))
+        @ (Set.difference sratIds madtIds |> Set.toList |> List.map (fun a -> finding "APIC" (String.Format("SRAT places APIC ID {0} but the MADT does not enable it", a))))
     | _ -> []
 
 let private hmatFindings (d: DecodedTables) (view: NumaView.NumaView) =
@@ -64,17 +65,17 @@ let private hmatFindings (d: DecodedTables) (view: NumaView.NumaView) =
         let memoryDomains = view.Nodes |> List.filter (fun n -> n.MemoryBytes > 0UL) |> List.map (fun n -> n.Domain) |> Set.ofList
         let cpuDomains = view.Nodes |> List.filter (fun n -> not n.ApicIds.IsEmpty) |> List.map (fun n -> n.Domain) |> Set.ofList
         let needMemory what domain =
-            if memoryDomains.Contains domain then None else Some(finding "HMAT" $"{what} names memory domain {domain}, which has no memory in SRAT")
+            if memoryDomains.Contains domain then None else Some(finding "HMAT" (String.Format("{0} names memory domain {1}, which has no memory in SRAT", what, domain)))
         let needCpus what domain =
-            if cpuDomains.Contains domain then None else Some(finding "HMAT" $"{what} names initiator domain {domain}, which has no CPUs in SRAT")
+            if cpuDomains.Contains domain then None else Some(finding "HMAT" (String.Format("{0} names initiator domain {1}, which has no CPUs in SRAT", what, domain)))
         hmat.Entries |> List.collect (function
             | Hmat.DomainAttributes a ->
                 [ needMemory "a memory proximity domain attributes structure" a.MemoryDomain
-                  if a.Flags &&& Hmat.initiatorValidFlag <> 0us then needCpus $"domain {a.MemoryDomain}'s attributes" a.InitiatorDomain ]
+                  if a.Flags &&& Hmat.initiatorValidFlag <> 0us then needCpus (String.Format("domain {0}'s attributes", a.MemoryDomain)) a.InitiatorDomain ]
                 |> List.choose id
             | Hmat.Locality l ->
-                (l.Targets |> List.choose (needMemory $"the {l.DataType} structure"))
-                @ (l.Initiators |> List.choose (needCpus $"the {l.DataType} structure"))
+                (l.Targets |> List.choose (needMemory (String.Format("the {0} structure", l.DataType))))
+                @ (l.Initiators |> List.choose (needCpus (String.Format("the {0} structure", l.DataType))))
             | Hmat.Cache c -> needMemory "a memory-side cache structure" c.MemoryDomain |> Option.toList
             | Hmat.OtherHmat _ -> [])
     | _ -> []
@@ -87,7 +88,7 @@ let private sleepFindings (d: DecodedTables) =
 
 let private rootFindings (d: DecodedTables) =
     match d.Rsdp with
-    | Some r when r.Revision < 2uy -> [ finding "RSDP" $"revision {r.Revision} has no XSDT pointer; expected revision 2" ]
+    | Some r when r.Revision < 2uy -> [ finding "RSDP" (String.Format("revision {0} has no XSDT pointer; expected revision 2", r.Revision)) ]
     | Some r when r.XsdtAddress = 0UL -> [ finding "RSDP" "XSDT address is 0" ]
     | _ -> []
 
@@ -95,4 +96,4 @@ let check (d: DecodedTables) : Finding list =
     let view = NumaView.ofTables d
     rootFindings d @ slitFindings d @ sratFindings view @ madtFindings d view @ hmatFindings d view @ sleepFindings d
 
-let text (f: Finding) = $"{f.Table}: {f.Message}"
+let text (f: Finding) = String.Format("{0}: {1}", f.Table, f.Message)

@@ -3,6 +3,7 @@
 /// as 0, which the specification itself treats as "not present". Fields outside the model are written as 0.
 module SsiHv.Core.Acpi.Facp
 
+open System
 open SsiHv.Core.Acpi.Binary
 open SsiHv.Core.Acpi.Header
 
@@ -221,7 +222,7 @@ let parse (bytes: byte[]) : Result<Fadt, AcpiError> =
     result {
         let! header, _ = Header.parse signature bytes
         if bytes.Length < minimumSize then
-            return! fail signature 4 $"a FADT is at least {minimumSize} bytes (revision 1), this one has {bytes.Length}"
+            return! fail signature 4 (String.Format("a FADT is at least {0} bytes (revision 1), this one has {1}", minimumSize, bytes.Length))
         else
             // Later revisions only ever appended fields, so a field the table is too short for is absent: 0.
             let present offset width = offset + width <= bytes.Length

@@ -3,6 +3,7 @@
 /// vector there. It has no checksum; its length is fixed at 64 bytes.
 module SsiHv.Core.Acpi.Facs
 
+open System
 open SsiHv.Core.Acpi.Binary
 
 let signature = "FACS"
@@ -33,10 +34,10 @@ let parse (bytes: byte[]) : Result<Facs, AcpiError> =
         let! found = readText signature bytes 0 4
         let! length = readU32 signature bytes 4
         if found <> signature then
-            return! fail signature 0 $"signature is \"{found}\", expected \"{signature}\""
+            return! fail signature 0 (String.Format("signature is \"{0}\", expected \"{1}\"", found, signature))
         // Firmware may report a longer FACS (the field is a length, not a version), never a shorter one.
         elif int64 length <> int64 bytes.Length || bytes.Length < size then
-            return! fail signature 4 $"length field says {length} and the data has {bytes.Length} bytes, expected both to be at least {size} and equal"
+            return! fail signature 4 (String.Format("length field says {0} and the data has {1} bytes, expected both to be at least {2} and equal", length, bytes.Length, size))
         else
             let! hardwareSignature = readU32 signature bytes 8
             let! firmwareWakingVector = readU32 signature bytes 12

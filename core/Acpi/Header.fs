@@ -2,6 +2,7 @@
 /// Length and checksum are not part of the model: the serializer computes them and the parser checks them.
 module SsiHv.Core.Acpi.Header
 
+open System
 open SsiHv.Core.Acpi.Binary
 
 let size = 36
@@ -38,15 +39,15 @@ let parse (expected: string) (bytes: byte[]) : Result<Header * byte[], AcpiError
     result {
         let! signature = readText expected bytes 0 4
         if signature <> expected then
-            return! fail expected 0 $"signature is \"{signature}\", expected \"{expected}\""
+            return! fail expected 0 (String.Format("signature is \"{0}\", expected \"{1}\"", signature, expected))
         else
             let! length = readU32 expected bytes 4
             if int64 length <> int64 bytes.Length then
-                return! fail expected 4 $"length field says {length} bytes but the table has {bytes.Length}"
+                return! fail expected 4 (String.Format("length field says {0} bytes but the table has {1}", length, bytes.Length))
             elif length < uint32 size then
-                return! fail expected 4 $"length {length} is shorter than the {size}-byte header"
+                return! fail expected 4 (String.Format("length {0} is shorter than the {1}-byte header", length, size))
             elif byteSum bytes <> 0 then
-                return! fail expected 9 $"checksum is wrong: the bytes sum to {byteSum bytes} modulo 256, expected 0"
+                return! fail expected 9 (String.Format("checksum is wrong: the bytes sum to {0} modulo 256, expected 0", (byteSum bytes)))
             else
                 let! revision = readU8 expected bytes 8
                 let! oemId = readText expected bytes 10 6

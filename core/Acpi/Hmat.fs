@@ -2,6 +2,7 @@
 /// latency and bandwidth from each initiator to each target, and memory-side caches.
 module SsiHv.Core.Acpi.Hmat
 
+open System
 open SsiHv.Core.Acpi.Binary
 open SsiHv.Core.Topology
 open SsiHv.Core.Numa
@@ -90,10 +91,10 @@ let private parseLocality (offset: int) (body: byte[]) =
         let! baseUnit = r readU64 24
         let expected = 32L + 4L * int64 initiatorCount + 4L * int64 targetCount + 2L * int64 initiatorCount * int64 targetCount
         if dataType > 5uy then
-            return! fail signature (offset + 9) $"data type {dataType} is not one of 0..5"
+            return! fail signature (offset + 9) (String.Format("data type {0} is not one of 0..5", dataType))
         elif expected <> int64 body.Length then
             return! fail signature offset
-                        $"{initiatorCount} initiators × {targetCount} targets need a {expected}-byte structure, its length is {body.Length}"
+                        (String.Format("{0} initiators × {1} targets need a {2}-byte structure, its length is {3}", initiatorCount, targetCount, expected, body.Length))
         else
             let m, n = int initiatorCount, int targetCount
             let readAll start count width reader = traverse (fun i -> r reader (start + width * i)) [ 0 .. count - 1 ]
@@ -114,7 +115,7 @@ let private parseEntry (kind: byte, offset: int, body: byte[]) : Result<HmatEntr
         match structureType with
         | 0us ->
             if body.Length <> 40 then
-                return! fail signature offset $"memory proximity domain attributes must be 40 bytes, found {body.Length}"
+                return! fail signature offset (String.Format("memory proximity domain attributes must be 40 bytes, found {0}", body.Length))
             else
                 let! flags = r readU16 8
                 let! initiator = r readU32 12
@@ -125,7 +126,7 @@ let private parseEntry (kind: byte, offset: int, body: byte[]) : Result<HmatEntr
             let! handleCount = r readU16 30
             if body.Length <> 32 + 2 * int handleCount then
                 return! fail signature offset
-                            $"a memory-side cache with {handleCount} SMBIOS handles must be {32 + 2 * int handleCount} bytes, found {body.Length}"
+                            (String.Format("a memory-side cache with {0} SMBIOS handles must be {1} bytes, found {2}", handleCount, (32 + 2 * int handleCount), body.Length))
             else
                 let! memory = r readU32 8
                 let! size = r readU64 16

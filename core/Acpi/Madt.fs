@@ -2,6 +2,7 @@
 /// I/O APIC and how ISA IRQs reach it. Subtable types we do not model are kept raw, so any MADT parses.
 module SsiHv.Core.Acpi.Madt
 
+open System
 open SsiHv.Core.Acpi.Binary
 open SsiHv.Core.Acpi.Header
 open SsiHv.Core.Memory
@@ -77,7 +78,7 @@ let serialize (m: Madt) =
 let private parseEntry (kind: byte, offset: int, body: byte[]) : Result<Entry, AcpiError> =
     let expectLength length (parseFixed: unit -> Result<Entry, AcpiError>) =
         if body.Length <> length then
-            fail signature offset $"interrupt controller structure type {kind} must be {length} bytes, this one is {body.Length}"
+            fail signature offset (String.Format("interrupt controller structure type {0} must be {1} bytes, this one is {2}", kind, length, body.Length))
         else parseFixed ()
     // Reads relative to the structure, reporting errors at the table offset.
     let at read (relative: int) = read signature body relative |> Result.mapError (fun e -> { e with Offset = offset + relative })

@@ -3,6 +3,7 @@
 /// 20-byte ACPI 1.0 form (revision 0) that QEMU's pc machine still publishes, so `acpi check` can read it.
 module SsiHv.Core.Acpi.Rsdp
 
+open System
 open SsiHv.Core.Acpi.Binary
 
 let private table = "RSDP"
@@ -38,25 +39,25 @@ let parse (bytes: byte[]) : Result<Rsdp, AcpiError> =
     result {
         let! found = readText table bytes 0 8
         if found <> signature then
-            return! fail table 0 $"signature is \"{found}\", expected \"{signature}\""
+            return! fail table 0 (String.Format("signature is \"{0}\", expected \"{1}\"", found, signature))
         else
             let! acpi1 = readBytes table bytes 0 acpi1Size
             let! oemId = readText table bytes 9 6
             let! revision = readU8 table bytes 15
             let! rsdtAddress = readU32 table bytes 16
             if byteSum acpi1 <> 0 then
-                return! fail table 8 $"checksum of the first {acpi1Size} bytes is wrong: they sum to {byteSum acpi1} modulo 256, expected 0"
+                return! fail table 8 (String.Format("checksum of the first {0} bytes is wrong: they sum to {1} modulo 256, expected 0", acpi1Size, (byteSum acpi1)))
             elif revision < 2uy then
                 if bytes.Length <> acpi1Size then
-                    return! fail table acpi1Size $"a revision {revision} RSDP is {acpi1Size} bytes, but the data has {bytes.Length}"
+                    return! fail table acpi1Size (String.Format("a revision {0} RSDP is {1} bytes, but the data has {2}", revision, acpi1Size, bytes.Length))
                 else
                     return { OemId = oemId; Revision = revision; RsdtAddress = rsdtAddress; XsdtAddress = 0UL }
             else
                 let! length = readU32 table bytes 20
                 if int64 length <> int64 size || bytes.Length <> size then
-                    return! fail table 20 $"length field says {length} and the data has {bytes.Length} bytes, expected both {size}"
+                    return! fail table 20 (String.Format("length field says {0} and the data has {1} bytes, expected both {2}", length, bytes.Length, size))
                 elif byteSum bytes <> 0 then
-                    return! fail table 32 $"extended checksum is wrong: the {size} bytes sum to {byteSum bytes} modulo 256, expected 0"
+                    return! fail table 32 (String.Format("extended checksum is wrong: the {0} bytes sum to {1} modulo 256, expected 0", size, (byteSum bytes)))
                 else
                     let! xsdtAddress = readU64 table bytes 24
                     return { OemId = oemId; Revision = revision; RsdtAddress = rsdtAddress; XsdtAddress = xsdtAddress }

@@ -1,6 +1,7 @@
 /// System Locality Information Table, revision 1 (ACPI 6.5 §5.2.17): N, then the N×N distance bytes row by row.
 module SsiHv.Core.Acpi.Slit
 
+open System
 open SsiHv.Core.Acpi.Binary
 open SsiHv.Core.Topology
 
@@ -18,7 +19,7 @@ let parse (bytes: byte[]) : Result<Slit, AcpiError> =
         let! count = readU64 signature bytes Header.size
         let available = uint64 (bytes.Length - Header.size - 8)
         if count * count <> available || count > 0xFFFFUL then
-            return! fail signature Header.size $"{count} localities need {count * count} bytes of matrix, the table has {available}"
+            return! fail signature Header.size (String.Format("{0} localities need {1} bytes of matrix, the table has {2}", count, (count * count), available))
         else
             let n = int count
             let start = Header.size + 8

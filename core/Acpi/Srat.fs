@@ -2,6 +2,7 @@
 /// memory range belongs to. Proximity domain = topology node id.
 module SsiHv.Core.Acpi.Srat
 
+open System
 open SsiHv.Core.Acpi.Binary
 open SsiHv.Core.Topology
 open SsiHv.Core.Memory
@@ -59,7 +60,7 @@ let serialize (t: Srat) =
 
 let private expectLength (offset: int) (kind: byte) (expected: int) (body: byte[]) =
     if body.Length = expected then Ok()
-    else fail signature offset $"affinity structure type {kind} must be {expected} bytes long, found {body.Length}"
+    else fail signature offset (String.Format("affinity structure type {0} must be {1} bytes long, found {2}", kind, expected, body.Length))
 
 let private parseEntry (kind: byte, offset: int, body: byte[]) : Result<SratEntry, AcpiError> =
     let r f at = f signature body at

@@ -2,6 +2,7 @@
 /// and decoding + cross-checking any set of raw tables (ours, QEMU's, acpidump's) by their signatures.
 module SsiHv.Core.Acpi.TableSet
 
+open System
 open SsiHv.Core.Acpi.Binary
 open SsiHv.Core.Topology
 
@@ -20,7 +21,7 @@ let private xsdtTables = [ "FACP"; "APIC"; "SRAT"; "SLIT"; "HMAT" ]
 
 let build (t: Topology) : Result<GeneratedTable list, string> =
     match Hmat.ofTopology t with
-    | Error e -> Error $"HMAT: {e}"
+    | Error e -> Error (String.Format("HMAT: {0}", e))
     | Ok hmat ->
         let contents =
             [ "DSDT", Dsdt.serialize Dsdt.ours
@@ -40,7 +41,7 @@ let build (t: Topology) : Result<GeneratedTable list, string> =
                 at + size, Map.add signature at acc) (rsdpAddress, Map.empty)
         match addresses with
         | finish, _ when finish > areaEnd ->
-            Error $"the ACPI tables need {finish - rsdpAddress} bytes but the BIOS area holds {areaEnd - rsdpAddress}; use fewer CPUs or nodes"
+            Error (String.Format("the ACPI tables need {0} bytes but the BIOS area holds {1}; use fewer CPUs or nodes", (finish - rsdpAddress), (areaEnd - rsdpAddress)))
         | _, at ->
             let xsdt = Xsdt.ofAddresses (xsdtTables |> List.map (fun s -> at.[s]))
             let bytes =
@@ -79,18 +80,18 @@ let signatureOf (bytes: byte[]) =
 
 /// Decodes each (file name, bytes) by the signature inside it, not by its name. An error names the file.
 let decode (files: (string * byte[]) list) : DecodeResult =
-    let named (file: string) (e: AcpiError) = { e with Table = $"{e.Table} ({file})" }
+    let named (file: string) (e: AcpiError) = { e with Table = String.Format("{0} ({1})", e.Table, file) }
     let add (acc: DecodeResult) (file: string, bytes: byte[]) =
         let store parse (set: DecodedTables -> 'a option) (put: 'a -> DecodedTables) (signature: string) =
             match set acc.Tables with
-            | Some _ -> { acc with Errors = acc.Errors @ [ { Table = file; Offset = 0; Message = $"a second {signature} table; a set holds one" } ] }
+            | Some _ -> { acc with Errors = acc.Errors @ [ { Table = file; Offset = 0; Message = String.Format("a second {0} table; a set holds one", signature) } ] }
             | None ->
                 match parse bytes with
                 | Ok v -> { acc with Tables = put v }
                 | Error e -> { acc with Errors = acc.Errors @ [ named file e ] }
         let t = acc.Tables
         match signatureOf bytes with
-        | None -> { acc with Errors = acc.Errors @ [ { Table = file; Offset = 0; Message = $"{bytes.Length} bytes cannot hold a table signature" } ] }
+        | None -> { acc with Errors = acc.Errors @ [ { Table = file; Offset = 0; Message = String.Format("{0} bytes cannot hold a table signature", bytes.Length) } ] }
         | Some "RSDP" -> store Rsdp.parse (fun t -> t.Rsdp) (fun v -> { t with Rsdp = Some v }) "RSDP"
         | Some "XSDT" -> store Xsdt.parse (fun t -> t.Xsdt) (fun v -> { t with Xsdt = Some v }) "XSDT"
         | Some "FACP" -> store Facp.parse (fun t -> t.Facp) (fun v -> { t with Facp = Some v }) "FACP"

@@ -2,6 +2,7 @@
 /// FACS and the DSDT, which the FADT points to.
 module SsiHv.Core.Acpi.Xsdt
 
+open System
 open SsiHv.Core.Acpi.Binary
 open SsiHv.Core.Acpi.Header
 
@@ -18,7 +19,7 @@ let parse (bytes: byte[]) : Result<Xsdt, AcpiError> =
     result {
         let! header, body = Header.parse signature bytes
         if body.Length % 8 <> 0 then
-            return! fail signature Header.size $"the {body.Length} bytes after the header are not a whole number of 8-byte addresses"
+            return! fail signature Header.size (String.Format("the {0} bytes after the header are not a whole number of 8-byte addresses", body.Length))
         else
             let! entries = List.init (body.Length / 8) id |> traverse (fun i -> readU64 signature bytes (Header.size + 8 * i))
             return { Header = header; Entries = entries }

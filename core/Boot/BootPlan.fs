@@ -221,7 +221,7 @@ let commandLine (limitSource: string) (maxLength: uint64) (text: string) : Resul
     elif uint64 bytes.Length > maxLength then Error(CommandLineTooLong(bytes.Length, limitSource, maxLength))
     else Ok(Chunk.ofBytes "command line" commandLineAddress (Array.append bytes [| 0uy |]))
 
-let private hex (v: uint64) = $"0x{v:X}"
+let private hex (v: uint64) = String.Format("0x{0:X}", v)
 
 /// Contiguous RAM as [start, end) runs, ranges of different nodes that touch merged; each run remembers the node
 /// of its last byte, which is the node whose RAM "ends" there.
@@ -236,7 +236,7 @@ let private runs (ranges: Layout.MemoryRange list) =
     |> List.rev
 
 let private describeRam ranges =
-    runs ranges |> List.map (fun (s, e, _) -> $"[{hex s}, {hex (e - 1UL)}]") |> String.concat ", "
+    runs ranges |> List.map (fun (s, e, _) -> String.Format("[{0}, {1}]", (hex s), (hex (e - 1UL)))) |> String.concat ", "
 
 let private extentOf (c: Chunk) = { Name = c.Name; Address = c.Address; End = Chunk.endExclusive c }
 
@@ -299,18 +299,18 @@ let placeInitrd (ranges: Layout.MemoryRange list) (occupied: Chunk list) (limit:
 
 module PlanError =
     let text (error: PlanError) =
-        let needs (c: ChunkExtent) = $"{c.Name} needs [{hex c.Address}, {hex c.End})"
+        let needs (c: ChunkExtent) = String.Format("{0} needs [{1}, {2})", c.Name, (hex c.Address), (hex c.End))
         match error with
         | CommandLineHasNul -> "the command line contains a NUL character, which would end it early"
         | CommandLineTooLong(length, limitSource, maxLength) ->
-            $"the command line is {length} bytes but {limitSource} allows at most {maxLength}"
-        | ChunkWraps c -> $"{needs c}: the range wraps around the 64-bit address space"
+            String.Format("the command line is {0} bytes but {1} allows at most {2}", length, limitSource, maxLength)
+        | ChunkWraps c -> String.Format("{0}: the range wraps around the 64-bit address space", (needs c))
         | RamEndsBefore(c, node, ramEnd) ->
-            $"memory too small for the image: {needs c} but RAM of node {node.Value} ends at {hex (ramEnd - 1UL)}"
-        | NotRam(c, ram) -> $"{needs c} but {hex c.Address} is not RAM (guest RAM: {describeRam ram})"
+            String.Format("memory too small for the image: {0} but RAM of node {1} ends at {2}", (needs c), node.Value, (hex (ramEnd - 1UL)))
+        | NotRam(c, ram) -> String.Format("{0} but {1} is not RAM (guest RAM: {2})", (needs c), (hex c.Address), (describeRam ram))
         | ChunksOverlap(a, b) ->
-            $"{a.Name} [{hex a.Address}, {hex a.End}) overlaps {b.Name} [{hex b.Address}, {hex b.End})"
+            String.Format("{0} [{1}, {2}) overlaps {3} [{4}, {5})", a.Name, (hex a.Address), (hex a.End), b.Name, (hex b.Address), (hex b.End))
         | EmptyInitrd -> "the initrd is empty"
         | NoRoomForInitrd(size, limit, ram) ->
-            $"memory too small for the image: no room for the initrd's {size} bytes ({hex size}) in RAM below {hex limit} "
-            + $"beside the kernel and boot data (guest RAM: {describeRam ram})"
+            String.Format("memory too small for the image: no room for the initrd's {0} bytes ({1}) in RAM below {2} ", size, (hex size), (hex limit))
+            + String.Format("beside the kernel and boot data (guest RAM: {0})", (describeRam ram))

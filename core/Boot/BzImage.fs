@@ -74,29 +74,29 @@ type BzImageError =
 
 module BzImageError =
     let text (error: BzImageError) =
-        let notBzImage file (why: string) = $"{file} is not a Linux bzImage: {why}"
+        let notBzImage file (why: string) = String.Format("{0} is not a Linux bzImage: {1}", file, why)
         match error with
         | ShorterThanSetupHeader(file, length) ->
-            notBzImage file $"{length} bytes is shorter than the setup header (which reaches 0x{headerMagicOffset + 4UL:X})"
-        | WrongBootFlag(file, found) -> notBzImage file $"boot_flag at 0x1FE is {hex found}, expected 0xAA55"
-        | NoHeaderMagic(file, found) -> notBzImage file $"no \"HdrS\" at 0x202 (found {hex found})"
+            notBzImage file (String.Format("{0} bytes is shorter than the setup header (which reaches 0x{1:X})", length, (headerMagicOffset + 4UL)))
+        | WrongBootFlag(file, found) -> notBzImage file (String.Format("boot_flag at 0x1FE is {0}, expected 0xAA55", (hex found)))
+        | NoHeaderMagic(file, found) -> notBzImage file (String.Format("no \"HdrS\" at 0x202 (found {0})", (hex found)))
         | ProtocolTooOld(file, version) ->
-            $"{file} uses boot protocol {version >>> 8}.{version &&& 0xFFUL:D2}; 2.12 or newer is needed for the 64-bit entry"
+            String.Format("{0} uses boot protocol {1}.{2:D2}; 2.12 or newer is needed for the 64-bit entry", file, (version >>> 8), (version &&& 0xFFUL))
         | SetupHeaderEnd(file, headerEnd) ->
-            $"{file}: the setup header ends at 0x{headerEnd:X} (0x202 + the byte at 0x201); a 2.12+ header ends between 0x264 and 0x{setupHeaderLimit:X}"
+            String.Format("{0}: the setup header ends at 0x{1:X} (0x202 + the byte at 0x201); a 2.12+ header ends between 0x264 and 0x{2:X}", file, headerEnd, setupHeaderLimit)
         | NotLoadedHigh(file, loadFlags) ->
-            $"{file}: loadflags {hex loadFlags} lacks LOADED_HIGH: a zImage, which loads below 1 MiB; only bzImage is supported"
+            String.Format("{0}: loadflags {1} lacks LOADED_HIGH: a zImage, which loads below 1 MiB; only bzImage is supported", file, (hex loadFlags))
         | No64BitEntry(file, xloadflags) ->
-            $"{file}: xloadflags {hex xloadflags} lacks XLF_KERNEL_64: the kernel has no 64-bit entry point"
-        | AlignmentNotPowerOfTwo(file, alignment) -> $"{file}: kernel_alignment {hex alignment} is not a power of two"
+            String.Format("{0}: xloadflags {1} lacks XLF_KERNEL_64: the kernel has no 64-bit entry point", file, (hex xloadflags))
+        | AlignmentNotPowerOfTwo(file, alignment) -> String.Format("{0}: kernel_alignment {1} is not a power of two", file, (hex alignment))
         | EndsBeforeKernel(file, length, kernelStart, setupSects) ->
-            $"{file}: the file ends at 0x{length:X}, before the protected-mode kernel at 0x{kernelStart:X} (setup_sects {setupSects})"
+            String.Format("{0}: the file ends at 0x{1:X}, before the protected-mode kernel at 0x{2:X} (setup_sects {3})", file, length, kernelStart, setupSects)
         | FieldOutside e -> FieldOutsideFile.text e
         | AboveIdentityMap(file, address) ->
-            $"{file}: the kernel at pref_address {hex address} ends above 4 GiB, outside the boot page tables' identity map"
-        | MemoryMapTooLong entries -> $"the memory map has {entries} entries; the zero page holds at most {maxMemoryMapEntries}"
+            String.Format("{0}: the kernel at pref_address {1} ends above 4 GiB, outside the boot page tables' identity map", file, (hex address))
+        | MemoryMapTooLong entries -> String.Format("the memory map has {0} entries; the zero page holds at most {1}", entries, maxMemoryMapEntries)
         | PayloadOutsideFile(file, offset, length, fileLength) ->
-            $"{file}: payload_offset {hex offset} + payload_length {hex length} reach past the file's {fileLength} bytes"
+            String.Format("{0}: payload_offset {1} + payload_length {2} reach past the file's {3} bytes", file, (hex offset), (hex length), fileLength)
         | CannotPlace e -> PlanError.text e
 
 /// Parses and checks the setup header. Never throws; a non-kernel gets an error saying which check failed.
@@ -216,7 +216,7 @@ let plan (k: Kernel) (inputs: BootInputs) : Result<Plan, BzImageError> =
         elif memoryMap.Length > maxMemoryMapEntries then return! Error(MemoryMapTooLong memoryMap.Length)
         else
             let! commandLine =
-                commandLine $"{k.File}'s cmdline_size" (uint64 k.Header.CmdlineSize) inputs.CommandLine |> Result.mapError CannotPlace
+                commandLine (String.Format("{0}'s cmdline_size", k.File)) (uint64 k.Header.CmdlineSize) inputs.CommandLine |> Result.mapError CannotPlace
             let fixedChunks = longModeSupport @ [ commandLine; kernel ]
             let zeroPageSpace = reservation "zero page" zeroPageAddress (uint64 zeroPageSize)
             let initrdLimit = min (uint64 k.Header.InitrdAddrMax + 1UL) identityMapEnd

@@ -6,7 +6,7 @@ module SsiHv.Core.Boot.ImageBytes
 open System
 open System.Buffers.Binary
 
-let hex (v: uint64) = $"0x{v:X}"
+let hex (v: uint64) = String.Format("0x{0:X}", v)
 
 /// True when [offset, offset + size) lies inside a file of `length` bytes (no overflow for any inputs).
 let within (length: int) (offset: uint64) (size: uint64) =
@@ -17,7 +17,7 @@ type FieldOutsideFile = { File: string; Field: string; Offset: uint64; Size: int
 
 module FieldOutsideFile =
     let text (e: FieldOutsideFile) =
-        $"{e.File}: {e.Field} at offset {hex e.Offset} needs {e.Size} bytes but the file is only {e.FileLength} bytes"
+        String.Format("{0}: {1} at offset {2} needs {3} bytes but the file is only {4} bytes", e.File, e.Field, (hex e.Offset), e.Size, e.FileLength)
 
 let private read (file: string) (bytes: byte[]) (field: string) (offset: uint64) (size: int) : Result<uint64, FieldOutsideFile> =
     if not (within bytes.Length offset (uint64 size)) then

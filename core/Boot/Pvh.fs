@@ -95,33 +95,33 @@ type PvhError =
 
 module PvhError =
     let text (error: PvhError) =
-        let segment file index = $"{file}: PT_LOAD segment {index}"
+        let segment file index = String.Format("{0}: PT_LOAD segment {1}", file, index)
         match error with
-        | NotElf file -> $"{file} is not an ELF file (it does not start with 0x7F 'E' 'L' 'F')"
-        | ElfClassUnknown(file, elfClass) -> $"{file}: EI_CLASS is {elfClass}; expected 1 (ELF32) or 2 (ELF64)"
-        | NotLittleEndian(file, elfData) -> $"{file}: EI_DATA is {elfData}; x86 images are little-endian (1)"
+        | NotElf file -> String.Format("{0} is not an ELF file (it does not start with 0x7F 'E' 'L' 'F')", file)
+        | ElfClassUnknown(file, elfClass) -> String.Format("{0}: EI_CLASS is {1}; expected 1 (ELF32) or 2 (ELF64)", file, elfClass)
+        | NotLittleEndian(file, elfData) -> String.Format("{0}: EI_DATA is {1}; x86 images are little-endian (1)", file, elfData)
         | MachineNotX86(file, machine) ->
-            $"{file}: e_machine is {machine}; expected {emI386} (EM_386) or {emX86_64} (EM_X86_64)"
+            String.Format("{0}: e_machine is {1}; expected {2} (EM_386) or {3} (EM_X86_64)", file, machine, emI386, emX86_64)
         | EntriesTooSmall(file, table, entrySize, minimumSize) ->
-            $"{file}: {table} entries are {entrySize} bytes, smaller than the {minimumSize} bytes of one entry"
+            String.Format("{0}: {1} entries are {2} bytes, smaller than the {3} bytes of one entry", file, table, entrySize, minimumSize)
         | TableOutsideFile(file, table, count, entrySize, offset, fileLength) ->
-            $"{file}: the {table} table ({count} entries of {entrySize} bytes at {hex offset}) runs past the end of the {fileLength}-byte file"
+            String.Format("{0}: the {1} table ({2} entries of {3} bytes at {4}) runs past the end of the {5}-byte file", file, table, count, entrySize, (hex offset), fileLength)
         | SegmentOutsideFile(file, index, fileOffset, fileSize, fileLength) ->
-            $"{segment file index}: p_offset {hex fileOffset} + p_filesz {hex fileSize} runs past the end of the {fileLength}-byte file"
+            String.Format("{0}: p_offset {1} + p_filesz {2} runs past the end of the {3}-byte file", (segment file index), (hex fileOffset), (hex fileSize), fileLength)
         | MemorySizeBelowFileSize(file, index, memorySize, fileSize) ->
-            $"{segment file index}: p_memsz {hex memorySize} is smaller than p_filesz {hex fileSize}"
+            String.Format("{0}: p_memsz {1} is smaller than p_filesz {2}", (segment file index), (hex memorySize), (hex fileSize))
         | SegmentWraps(file, index, physicalAddress, memorySize) ->
-            $"{segment file index}: p_paddr {hex physicalAddress} + p_memsz {hex memorySize} wraps around the address space"
+            String.Format("{0}: p_paddr {1} + p_memsz {2} wraps around the address space", (segment file index), (hex physicalAddress), (hex memorySize))
         | NoteRegionOutsideFile(file, region, size, fileLength) ->
-            $"{file}: {region} ({hex size} bytes) runs past the end of the {fileLength}-byte file"
+            String.Format("{0}: {1} ({2} bytes) runs past the end of the {3}-byte file", file, region, (hex size), fileLength)
         | NoteOutsideRegion(file, offset, region, nameSize, descSize, regionEnd) ->
-            $"{file}: the note at {hex offset} in {region} (namesz {nameSize}, descsz {descSize}) runs past the region's end at {hex regionEnd}"
-        | EntryBeyond32Bits(file, entry) -> $"{file}: XEN_ELFNOTE_PHYS32_ENTRY is {hex entry}, beyond the 32-bit entry's reach"
-        | EntryNoteSize(file, descSize) -> $"{file}: XEN_ELFNOTE_PHYS32_ENTRY has a {descSize}-byte value; expected 4 or 8"
-        | NoPvhNote file -> $"{file} is an ELF without a XEN_ELFNOTE_PHYS32_ENTRY note: not a PVH kernel"
-        | NoLoadSegment file -> $"{file} has no PT_LOAD segment to load"
-        | EntryOutsideSegments(file, entry) -> $"{file}: the PVH entry {hex (uint64 entry)} lies outside every PT_LOAD segment"
-        | MemoryMapTooLong entries -> $"the memory map has {entries} entries; at most {maxMemoryMapEntries} fit"
+            String.Format("{0}: the note at {1} in {2} (namesz {3}, descsz {4}) runs past the region's end at {5}", file, (hex offset), region, nameSize, descSize, (hex regionEnd))
+        | EntryBeyond32Bits(file, entry) -> String.Format("{0}: XEN_ELFNOTE_PHYS32_ENTRY is {1}, beyond the 32-bit entry's reach", file, (hex entry))
+        | EntryNoteSize(file, descSize) -> String.Format("{0}: XEN_ELFNOTE_PHYS32_ENTRY has a {1}-byte value; expected 4 or 8", file, descSize)
+        | NoPvhNote file -> String.Format("{0} is an ELF without a XEN_ELFNOTE_PHYS32_ENTRY note: not a PVH kernel", file)
+        | NoLoadSegment file -> String.Format("{0} has no PT_LOAD segment to load", file)
+        | EntryOutsideSegments(file, entry) -> String.Format("{0}: the PVH entry {1} lies outside every PT_LOAD segment", file, (hex (uint64 entry)))
+        | MemoryMapTooLong entries -> String.Format("the memory map has {0} entries; at most {1} fit", entries, maxMemoryMapEntries)
         | FieldOutside e -> FieldOutsideFile.text e
         | CannotPlace e -> PlanError.text e
 
@@ -239,14 +239,14 @@ let parse (file: string) (bytes: byte[]) : Result<Kernel, PvhError> =
                         headers
                         |> List.filter (fun (kind, _, _) -> kind = ptNote)
                         |> List.map (fun (_, s, align) ->
-                            { Where = $"the PT_NOTE segment at {hex s.FileOffset}"; Offset = s.FileOffset; Size = s.FileSize; Alignment = noteAlignment align })
+                            { Where = String.Format("the PT_NOTE segment at {0}", (hex s.FileOffset)); Offset = s.FileOffset; Size = s.FileSize; Alignment = noteAlignment align })
                     let readSection (at: uint64) =
                         result {
                             let! kind = u32 file bytes "sh_type" (at + 4UL)
                             let! offset = word file bytes format "sh_offset" (at + format.ShOffset)
                             let! size = word file bytes format "sh_size" (at + format.ShSize)
                             let! align = word file bytes format "sh_addralign" (at + format.ShAddrAlign)
-                            return kind, { Where = $"the SHT_NOTE section at {hex offset}"; Offset = offset; Size = size; Alignment = noteAlignment align }
+                            return kind, { Where = String.Format("the SHT_NOTE section at {0}", (hex offset)); Offset = offset; Size = size; Alignment = noteAlignment align }
                         }
                     let! sections = traverse readSection sectionHeaders
                     let sectionNotes = sections |> List.filter (fun (kind, _) -> kind = shtNote) |> List.map snd
@@ -337,7 +337,7 @@ let plan (kernel: Kernel) (inputs: BootInputs) : Result<Plan, PvhError> =
     let segments =
         kernel.Segments
         |> List.mapi (fun i s ->
-            { Name = $"{kernel.File} segment {i}"; Address = s.PhysicalAddress
+            { Name = String.Format("{0} segment {1}", kernel.File, i); Address = s.PhysicalAddress
               Bytes = ReadOnlyMemory(kernel.Image, int s.FileOffset, int s.FileSize); Extent = s.MemorySize })
     let memmap = E820.ofRanges inputs.Ranges
     result {

@@ -44,15 +44,15 @@ module ImagePathRefusal =
     /// The detail of the reply. It names paths and the rule, never anything read from a file.
     let text (refusal: ImagePathRefusal) =
         match refusal with
-        | NotAbsolute(field, path) -> $"{field}: expected an absolute path on the boot node (starting with /), found \"{path}\""
-        | ContainsNul field -> $"{field}: expected a path without NUL characters"
+        | NotAbsolute(field, path) -> String.Format("{0}: expected an absolute path on the boot node (starting with /), found \"{1}\"", field, path)
+        | ContainsNul field -> String.Format("{0}: expected a path without NUL characters", field)
         | NoImageDirectory field ->
-            $"{field}: this boot node reads no kernel or initrd named over HTTP; to allow it, set \"imageDirectory\" (an absolute directory) in the boot node's config file and restart it, then name files inside that directory"
+            String.Format("{0}: this boot node reads no kernel or initrd named over HTTP; to allow it, set \"imageDirectory\" (an absolute directory) in the boot node's config file and restart it, then name files inside that directory", field)
         | DirectoryUnresolvable(directory, reason) ->
-            $"imageDirectory {directory} of the boot node's config does not resolve ({reason}); fix the config or create the directory"
+            String.Format("imageDirectory {0} of the boot node's config does not resolve ({1}); fix the config or create the directory", directory, reason)
         | OutsideImageDirectory(field, path, directory) ->
-            $"{field}: {path} is not inside the boot node's imageDirectory {directory} (symlinks and .. resolved); put the file there"
-        | UnresolvableInside(field, path, reason) -> $"{field}: {path}: {reason}"
+            String.Format("{0}: {1} is not inside the boot node's imageDirectory {2} (symlinks and .. resolved); put the file there", field, path, directory)
+        | UnresolvableInside(field, path, reason) -> String.Format("{0}: {1}: {2}", field, path, reason)
 
 /// `path` with `.`, `..` and repeated `/` removed by their spelling only (no symlinks); for an absolute path.
 let lexicalForm (path: string) =

@@ -4,6 +4,8 @@
 /// kind's limit is read, so a bad path costs one refusal, never the node host's memory or a thread.
 module SsiHv.Core.Input.InputFile
 
+open System
+
 type FileKind =
     | Regular
     | Directory
@@ -53,9 +55,9 @@ module InputFileError =
 
     let text (error: InputFileError) =
         match error with
-        | NotARegularFile kind -> $"is {article kind}, not a regular file"
+        | NotARegularFile kind -> String.Format("is {0}, not a regular file", (article kind))
         | TooLarge(size, kind) ->
-            $"is larger than the {InputKind.limitBytes kind >>> 20} MiB {InputKind.name kind} may have ({size} bytes or more)"
+            String.Format("is larger than the {0} MiB {1} may have ({2} bytes or more)", (InputKind.limitBytes kind >>> 20), (InputKind.name kind), size)
 
 /// May the file be read as `kind`, given what the open file is and its size.
 let admit (kind: InputKind) (fileKind: FileKind) (sizeBytes: int64) : Result<unit, InputFileError> =

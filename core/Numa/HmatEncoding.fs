@@ -4,6 +4,7 @@
 /// do not fit 32 bits (`Acpi.NumaView.normalize` models all of it).
 module SsiHv.Core.Numa.HmatEncoding
 
+open System
 open SsiHv.Core.Topology
 
 /// The entries HMAT carries: rows of initiators (nodes with CPUs), columns of nodes with memory. Other
@@ -47,8 +48,8 @@ let encode (values: int64 list list) : Result<Encoded, string> =
         let largest = List.max flat
         if largest / unit > maxEntry then
             Error(
-                $"values {List.min flat}..{largest} need a common base unit of {unit} and then {largest / unit} does not fit "
-                + $"HMAT's 16-bit entries (at most {maxEntry}); use values with more trailing zeros or a narrower range"
+                String.Format("values {0}..{1} need a common base unit of {2} and then {3} does not fit ", (List.min flat), largest, unit, (largest / unit))
+                + String.Format("HMAT's 16-bit entries (at most {0}); use values with more trailing zeros or a narrower range", maxEntry)
             )
         else
             Ok { BaseUnit = uint64 unit; Entries = values |> List.map (List.map (fun v -> uint16 (v / unit))) }

@@ -7,6 +7,7 @@
 /// transitions and why each one loses no write and serves no stale read.
 module SsiHv.Core.Paging.Pager
 
+open System
 open SsiHv.Core.Topology
 open SsiHv.Core.Paging.Placement
 
@@ -124,13 +125,13 @@ module PagerError =
 
     let text (error: PagerError) =
         match error with
-        | PlacementFailed(page, OutsideGuestRam _) -> $"page 0x{page.Value:X} cannot be homed: it is outside guest RAM"
-        | PlacementFailed(page, NoNodeHasRoom _) -> $"page 0x{page.Value:X} cannot be homed: no node has room for it"
-        | UnexpectedFetchDone(page, state) -> $"unexpected FetchDone for page 0x{page.Value:X}: the page is {stateText state}"
-        | UnexpectedWriteBackDone(page, state) -> $"unexpected WriteBackDone for page 0x{page.Value:X}: the page is {stateText state}"
-        | UnexpectedMovePageDone(page, state) -> $"unexpected MovePageDone for page 0x{page.Value:X}: the page is {stateText state}"
+        | PlacementFailed(page, OutsideGuestRam _) -> String.Format("page 0x{0:X} cannot be homed: it is outside guest RAM", page.Value)
+        | PlacementFailed(page, NoNodeHasRoom _) -> String.Format("page 0x{0:X} cannot be homed: no node has room for it", page.Value)
+        | UnexpectedFetchDone(page, state) -> String.Format("unexpected FetchDone for page 0x{0:X}: the page is {1}", page.Value, (stateText state))
+        | UnexpectedWriteBackDone(page, state) -> String.Format("unexpected WriteBackDone for page 0x{0:X}: the page is {1}", page.Value, (stateText state))
+        | UnexpectedMovePageDone(page, state) -> String.Format("unexpected MovePageDone for page 0x{0:X}: the page is {1}", page.Value, (stateText state))
         | InvalidHomeMove(source, target) ->
-            $"home node {source.Value} cannot move to node {target.Value}: that is itself (or moved to it)"
+            String.Format("home node {0} cannot move to node {1}: that is itself (or moved to it)", source.Value, target.Value)
 
 /// What the shell must do, in list order.
 type PagerAction =
@@ -191,7 +192,7 @@ module PagerConfig =
     /// MaximumReadAheadPages pages.
     let readAheadProblem (blockPages: int) =
         if blockPages = 0 || (blockPages >= 2 && blockPages <= MaximumReadAheadPages) then None
-        else Some $"expected 0 (off) or a whole number of pages from 2 to {MaximumReadAheadPages}, found {blockPages}"
+        else Some (String.Format("expected 0 (off) or a whole number of pages from 2 to {0}, found {1}", MaximumReadAheadPages, blockPages))
 
     /// Frames evicted ahead by default: one fault per vCPU of a small guest finds a frame at once.
     [<Literal>]

@@ -3,6 +3,7 @@
 /// names where it is, instead of failing deep in a decoder.
 module SsiHv.Core.Text.Utf8Text
 
+open System
 open System.Buffers
 open System.Text.Unicode
 
@@ -11,7 +12,7 @@ type InvalidUtf8 = { Offset: int; Byte: byte }
 
 module InvalidUtf8 =
     let text (invalid: InvalidUtf8) =
-        $"not valid UTF-8: byte 0x{invalid.Byte:X2} at offset {invalid.Offset}"
+        String.Format("not valid UTF-8: byte 0x{0:X2} at offset {1}", invalid.Byte, invalid.Offset)
 
 let check (bytes: byte[]) : Result<unit, InvalidUtf8> =
     let decoded = Array.zeroCreate<char> bytes.Length

@@ -1,5 +1,7 @@
 namespace SsiHv.Core.Topology
 
+open System
+
 /// The topology file as written by a user, before any rule is checked. Every field a user may omit is an
 /// option so that "missing" can be reported by the validator with the field's path, like any other error.
 type CacheSpec =
@@ -102,4 +104,4 @@ module Topology =
     let initiatorNodes (t: Topology) = t.Nodes |> List.filter (fun n -> n.Cpus > 0)
     let memoryNodes (t: Topology) = t.Nodes |> List.filter (fun n -> n.MemoryMiB > 0L)
 
-    let errorText (e: TopologyError) = $"{e.Path}: {e.Message}"
+    let errorText (e: TopologyError) = String.Format("{0}: {1}", e.Path, e.Message)

@@ -1,6 +1,7 @@
 /// Every rule of docs/design.md §4.2, checked in one pass that reports all broken rules, each with its field path.
 module SsiHv.Core.Topology.Validation
 
+open System
 open SsiHv.Core.Numa
 
 /// Limits that keep every table inside the sizes the ACPI structures and our layout allow.
@@ -13,7 +14,7 @@ let minFirstNodeMemoryMiB = 2L
 
 let private err path message = { Path = path; Message = message }
 
-let private nodePath i field = $"nodes[{i}].{field}"
+let private nodePath i field = String.Format("nodes[{0}].{1}", i, field)
 
 let private required path (value: 'a option) = match value with Some v -> Ok v | None -> Error [ err path "required" ]
 
@@ -22,14 +23,14 @@ let private collectErrors (checks: TopologyError list list) = List.concat checks
 /// Shape N×N, and every entry passes `entryOk`; reports each bad row or entry once.
 let private checkMatrix (field: string) (n: int) (entryRule: int -> int -> int64 -> string option) (m: int64 list list) =
     if List.length m <> n then
-        [ err field $"must have {n} rows (one per node), found {List.length m}" ]
+        [ err field (String.Format("must have {0} rows (one per node), found {1}", n, (List.length m))) ]
     else
         m
         |> List.mapi (fun i row ->
             if List.length row <> n then
-                [ err $"{field}[{i}]" $"must have {n} entries (one per node), found {List.length row}" ]
+                [ err (String.Format("{0}[{1}]", field, i)) (String.Format("must have {0} entries (one per node), found {1}", n, (List.length row))) ]
             else
-                row |> List.mapi (fun j v -> entryRule i j v |> Option.map (err $"{field}[{i}][{j}]")) |> List.choose id)
+                row |> List.mapi (fun j v -> entryRule i j v |> Option.map (err (String.Format("{0}[{1}][{2}]", field, i, j)))) |> List.choose id)
         |> List.concat
 
 let private validateNode (count: int) (i: int) (spec: NodeSpec) : Result<Node, TopologyError list> =
@@ -37,18 +38,18 @@ let private validateNode (count: int) (i: int) (spec: NodeSpec) : Result<Node, T
         match spec.Id with
         | None -> [ err (nodePath i "id") "required" ], -1
         | Some id when id < 0 || id >= count ->
-            [ err (nodePath i "id") $"{id} is out of range: ids must be 0..{count - 1}, one per node" ], -1
+            [ err (nodePath i "id") (String.Format("{0} is out of range: ids must be 0..{1}, one per node", id, (count - 1))) ], -1
         | Some id -> [], id
     let cpuErrors, cpus =
         match spec.Cpus with
         | None -> [ err (nodePath i "cpus") "required (0 for a memory-only node)" ], 0
-        | Some c when c < 0 || c > maxCpus -> [ err (nodePath i "cpus") $"{c} is out of range 0..{maxCpus}" ], 0
+        | Some c when c < 0 || c > maxCpus -> [ err (nodePath i "cpus") (String.Format("{0} is out of range 0..{1}", c, maxCpus)) ], 0
         | Some c -> [], c
     let memErrors, mem =
         match spec.MemoryMiB with
         | None -> [ err (nodePath i "memoryMiB") "required (0 for a CPU-only node)" ], 0L
         | Some m when m < 0L || m > maxTotalMemoryMiB ->
-            [ err (nodePath i "memoryMiB") $"{m} is out of range 0..{maxTotalMemoryMiB}" ], 0L
+            [ err (nodePath i "memoryMiB") (String.Format("{0} is out of range 0..{1}", m, maxTotalMemoryMiB)) ], 0L
         | Some m -> [], m
     let emptyErrors =
         if spec.Cpus = Some 0 && spec.MemoryMiB = Some 0L then
@@ -73,7 +74,7 @@ let private validateNodeSet (specs: NodeSpec list) (nodes: Node list) =
         |> List.filter (fun (_, uses) -> List.length uses > 1)
         |> List.map (fun (id, uses) ->
             let positions = uses |> List.map fst
-            err (nodePath (List.last positions) "id") $"duplicate id {id.Value} (also used by nodes[{List.head positions}])")
+            err (nodePath (List.last positions) "id") (String.Format("duplicate id {0} (also used by nodes[{1}])", id.Value, (List.head positions))))
     let byId = nodes |> List.map (fun n -> n.Id, n) |> Map.ofList
     let initiatorErrors =
         List.zip specs nodes
@@ -81,37 +82,37 @@ let private validateNodeSet (specs: NodeSpec list) (nodes: Node list) =
             match spec.Initiator with
             | None -> []
             | Some k when node.Cpus > 0 && NodeId k <> node.Id ->
-                [ err (nodePath i "initiator") $"a node with CPUs is its own initiator; expected {node.Id.Value} or no field, found {k}" ]
+                [ err (nodePath i "initiator") (String.Format("a node with CPUs is its own initiator; expected {0} or no field, found {1}", node.Id.Value, k)) ]
             | Some k ->
                 match Map.tryFind (NodeId k) byId with
                 | Some target when target.Cpus > 0 -> []
-                | Some _ -> [ err (nodePath i "initiator") $"node {k} has no CPUs, so it cannot be an initiator" ]
-                | None -> [ err (nodePath i "initiator") $"no node has id {k}" ])
+                | Some _ -> [ err (nodePath i "initiator") (String.Format("node {0} has no CPUs, so it cannot be an initiator", k)) ]
+                | None -> [ err (nodePath i "initiator") (String.Format("no node has id {0}", k)) ])
         |> List.concat
     let totalCpus = nodes |> List.sumBy (fun n -> n.Cpus)
     let totalMem = nodes |> List.sumBy (fun n -> n.MemoryMiB)
     let totals =
         [ if totalCpus = 0 then err "nodes" "at least one node needs CPUs"
-          if totalCpus > maxCpus then err "nodes" $"{totalCpus} CPUs in total; at most {maxCpus} are supported"
+          if totalCpus > maxCpus then err "nodes" (String.Format("{0} CPUs in total; at most {1} are supported", totalCpus, maxCpus))
           if totalMem > maxTotalMemoryMiB then
-              err "nodes" $"{totalMem} MiB of memory in total; at most {maxTotalMemoryMiB} MiB are supported"
+              err "nodes" (String.Format("{0} MiB of memory in total; at most {1} MiB are supported", totalMem, maxTotalMemoryMiB))
           match nodes |> List.sortBy (fun n -> n.Id) |> List.tryFind (fun n -> n.MemoryMiB > 0L) with
           | None -> err "nodes" "at least one node needs memory"
           | Some first when first.MemoryMiB < minFirstNodeMemoryMiB ->
               let i = nodes |> List.findIndex (fun n -> n.Id = first.Id)
               err (nodePath i "memoryMiB")
-                  $"the first node with memory holds the legacy first MiB, so it needs at least {minFirstNodeMemoryMiB} MiB; found {first.MemoryMiB}"
+                  (String.Format("the first node with memory holds the legacy first MiB, so it needs at least {0} MiB; found {1}", minFirstNodeMemoryMiB, first.MemoryMiB))
           | Some _ -> () ]
     collectErrors [ duplicateIds; initiatorErrors; totals ]
 
 let private validateDistances (n: int) (m: int64 list list) =
     checkMatrix "distances" n (fun i j v ->
         if Distances.isValidEntry i j v then None
-        elif i = j then Some $"must be {Distances.localDistance} (a node's distance to itself), found {v}"
+        elif i = j then Some (String.Format("must be {0} (a node's distance to itself), found {1}", Distances.localDistance, v))
         else
             Some(
-                $"must be {Distances.minRemoteDistance}..{Distances.maxRemoteDistance}, "
-                + $"or {Distances.unreachableDistance} for unreachable; found {v}"
+                String.Format("must be {0}..{1}, ", Distances.minRemoteDistance, Distances.maxRemoteDistance)
+                + String.Format("or {0} for unreachable; found {1}", Distances.unreachableDistance, v)
             )) m
 
 /// How an HMAT matrix is encoded and what Linux reads of it.
@@ -122,7 +123,7 @@ let private latency =
       ToBaseUnits = fun ns -> ns * HmatEncoding.picosecondsPerNanosecond
       LinuxMax = HmatEncoding.maxLatencyNs
       LinuxReason =
-        $"Linux computes the HMAT latency in picoseconds as a 32-bit value (at most {HmatEncoding.linuxMaxValue} ps) "
+        String.Format("Linux computes the HMAT latency in picoseconds as a 32-bit value (at most {0} ps) ", HmatEncoding.linuxMaxValue)
         + "and, rounding up to ns, in 32 bits too; it ignores larger latencies" }
 
 let private bandwidth =
@@ -138,11 +139,11 @@ let private validateHmatMatrix (field: string) (nodes: Node list) (quantity: Hma
     // far from overflow; only the entries HMAT carries must also be values Linux reads.
     let limit = System.Int64.MaxValue / 1000L
     match checkMatrix field n (fun i j v ->
-              if v < 0L then Some $"must not be negative; found {v}"
-              elif isUsed i j && v = 0L then Some $"must be positive: node {i} has CPUs and node {j} has memory"
-              elif v > limit then Some $"{v} is too large (at most {limit})"
+              if v < 0L then Some (String.Format("must not be negative; found {0}", v))
+              elif isUsed i j && v = 0L then Some (String.Format("must be positive: node {0} has CPUs and node {1} has memory", i, j))
+              elif v > limit then Some (String.Format("{0} is too large (at most {1})", v, limit))
               elif isUsed i j && v > quantity.LinuxMax then
-                  Some $"{v} {quantity.Unit} is above {quantity.LinuxMax} {quantity.Unit}, the most a guest can see: {quantity.LinuxReason}"
+                  Some (String.Format("{0} {1} is above {2} {3}, the most a guest can see: {4}", v, quantity.Unit, quantity.LinuxMax, quantity.Unit, quantity.LinuxReason))
               else None) m with
     | [] ->
         match HmatEncoding.encode (HmatEncoding.usedEntries nodes m |> List.map (List.map quantity.ToBaseUnits)) with
@@ -163,24 +164,24 @@ let private parseWritePolicy = function
     | _ -> None
 
 let private validateCache (nodes: Node list) (i: int) (spec: CacheSpec) : Result<MemorySideCache, TopologyError list> =
-    let path field = $"caches[{i}].{field}"
+    let path field = String.Format("caches[{0}].{1}", i, field)
     let node =
         match spec.Node with
         | None -> Error [ err (path "node") "required" ]
         | Some k ->
             match nodes |> List.tryFind (fun n -> n.Id = NodeId k) with
-            | None -> Error [ err (path "node") $"no node has id {k}" ]
-            | Some n when n.MemoryMiB = 0L -> Error [ err (path "node") $"node {k} has no memory to cache" ]
+            | None -> Error [ err (path "node") (String.Format("no node has id {0}", k)) ]
+            | Some n when n.MemoryMiB = 0L -> Error [ err (path "node") (String.Format("node {0} has no memory to cache", k)) ]
             | Some _ -> Ok(NodeId k)
     let size =
         match spec.SizeMiB with
         | None -> Error [ err (path "sizeMiB") "required" ]
-        | Some s when s <= 0L || s > maxTotalMemoryMiB -> Error [ err (path "sizeMiB") $"must be 1..{maxTotalMemoryMiB}, found {s}" ]
+        | Some s when s <= 0L || s > maxTotalMemoryMiB -> Error [ err (path "sizeMiB") (String.Format("must be 1..{0}, found {1}", maxTotalMemoryMiB, s)) ]
         | Some s -> Ok(uint64 s * 1024UL * 1024UL)
     let level =
         match spec.Level with
         | None -> Ok 1
-        | Some l when l < 1 || l > 3 -> Error [ err (path "level") $"HMAT describes cache levels 1..3, found {l}" ]
+        | Some l when l < 1 || l > 3 -> Error [ err (path "level") (String.Format("HMAT describes cache levels 1..3, found {0}", l)) ]
         | Some l -> Ok l
     let assoc =
         match spec.Associativity with
@@ -188,18 +189,18 @@ let private validateCache (nodes: Node list) (i: int) (spec: CacheSpec) : Result
         | Some a ->
             match parseAssociativity a with
             | Some v -> Ok v
-            | None -> Error [ err (path "associativity") $"must be \"none\", \"direct\" or \"complex\", found \"{a}\"" ]
+            | None -> Error [ err (path "associativity") (String.Format("must be \"none\", \"direct\" or \"complex\", found \"{0}\"", a)) ]
     let policy =
         match spec.WritePolicy with
         | None -> Ok WriteBack
         | Some w ->
             match parseWritePolicy w with
             | Some v -> Ok v
-            | None -> Error [ err (path "writePolicy") $"must be \"none\", \"write-back\" or \"write-through\", found \"{w}\"" ]
+            | None -> Error [ err (path "writePolicy") (String.Format("must be \"none\", \"write-back\" or \"write-through\", found \"{0}\"", w)) ]
     let line =
         match spec.LineBytes with
         | None -> Ok 64
-        | Some b when b < 1 || b > 0xFFFF -> Error [ err (path "lineBytes") $"must be 1..65535, found {b}" ]
+        | Some b when b < 1 || b > 0xFFFF -> Error [ err (path "lineBytes") (String.Format("must be 1..65535, found {0}", b)) ]
         | Some b -> Ok b
     match node, size, level, assoc, policy, line with
     | Ok n, Ok s, Ok l, Ok a, Ok p, Ok b -> Ok { Node = n; SizeBytes = s; Level = l; Associativity = a; WritePolicy = p; LineBytes = b }
@@ -219,8 +220,8 @@ let private validateCaches (nodes: Node list) (specs: CacheSpec list) =
         |> List.groupBy snd
         |> List.filter (fun (_, uses) -> List.length uses > 1)
         |> List.map (fun ((node, level), uses) ->
-            err $"caches[{uses |> List.last |> fst}]"
-                $"node {node.Value} already has a level-{level} cache (caches[{uses |> List.head |> fst}])")
+            err (String.Format("caches[{0}]", (uses |> List.last |> fst)))
+                (String.Format("node {0} already has a level-{1} cache (caches[{2}])", node.Value, level, (uses |> List.head |> fst))))
     match errors @ duplicates with
     | [] -> Ok caches
     | e -> Error e
@@ -246,14 +247,14 @@ let private validatePlacement (value: string option) =
     | Some p ->
         match placementNames |> List.tryFind (fun (name, _) -> name = p) with
         | Some (_, placement) -> Ok placement
-        | None -> Error [ err "placement" $"must be \"first-touch\", \"bind\" or \"interleave\", found \"{p}\"" ]
+        | None -> Error [ err "placement" (String.Format("must be \"first-touch\", \"bind\" or \"interleave\", found \"{0}\"", p)) ]
 
 let private validateStructure (spec: TopologySpec) (placement: PagePlacement) : Result<Topology, TopologyError list> =
     match spec.Nodes with
     | None -> Error [ err "nodes" "required: a list with one entry per NUMA node" ]
     | Some [] -> Error [ err "nodes" "must list at least one node" ]
     | Some specs when List.length specs > maxNodes ->
-        Error [ err "nodes" $"{List.length specs} nodes; at most {maxNodes} are supported" ]
+        Error [ err "nodes" (String.Format("{0} nodes; at most {1} are supported", (List.length specs), maxNodes)) ]
     | Some specs ->
         let count = List.length specs
         let results = specs |> List.mapi (validateNode count)
@@ -280,7 +281,7 @@ let private validateStructure (spec: TopologySpec) (placement: PagePlacement) : 
                         nodes
                         |> List.filter (fun n -> n.Cpus > 0 && lat.[n.Id.Value].[n.Id.Value] <= 0L)
                         |> List.map (fun n ->
-                            err $"latencyNs[{n.Id.Value}][{n.Id.Value}]"
+                            err (String.Format("latencyNs[{0}][{1}]", n.Id.Value, n.Id.Value))
                                 "must be positive: distances are derived from it (or give \"distances\" explicitly)")
                     | _ -> []
                 let caches = spec.Caches |> Option.defaultValue [] |> validateCaches nodes
