@@ -26,7 +26,7 @@ let defaultTimeoutScale (addressing: Addressing) = if addressing = LabMachines t
 type Endpoint =
     { Host: string
       Port: int }
-    override this.ToString() = sprintf "%s:%d" this.Host this.Port
+    override this.ToString() = this.Host + ":" + string this.Port
 
 /// One node host's configuration file, field for field as docs/node-host.md defines it.
 type NodeConfig =
@@ -106,24 +106,24 @@ let private parseAddress (addressing: Addressing) (path: string) (text: string o
             else -1
         let maxPort = 65535 - httpPortOffset
         match parseIPv4 host with
-        | None -> Error(err path (sprintf "expected IPv4:port, found \"%s\"" text))
+        | None -> Error(err path ("expected IPv4:port, found \"" + text + "\""))
         | Some octets when addressing = Loopback && octets.[0] <> 127 ->
-            Error(err path (sprintf "%s is not a loopback address; ssihv up runs every node on this machine: use 127.x.x.x, or --netns" host))
+            Error(err path (host + " is not a loopback address; ssihv up runs every node on this machine: use 127.x.x.x, or --netns"))
         | Some _ when port < 1 || port > maxPort ->
-            Error(err path (sprintf "port must be 1..%d (the control API listens on port + %d), found \"%s\"" maxPort httpPortOffset portText))
+            Error(err path ("port must be 1.." + string maxPort + " (the control API listens on port + " + string httpPortOffset + "), found \"" + portText + "\""))
         | Some _ -> Ok { Host = host; Port = port }
 
 let private checkCredentials (input: PlanInput) =
     [ if input.Secret.Length < minSecretHexDigits || not (input.Secret |> Seq.forall isHexDigit) then
-          err "secret" (sprintf "expected at least %d hex digits" minSecretHexDigits)
+          err "secret" ("expected at least " + string minSecretHexDigits + " hex digits")
       if input.ApiToken.Length < minTokenLength then
-          err "apiToken" (sprintf "expected at least %d characters, found %d" minTokenLength input.ApiToken.Length)
+          err "apiToken" ("expected at least " + string minTokenLength + " characters, found " + string input.ApiToken.Length)
       match input.MemoryBudgetMiB with
-      | Some budget when budget < 1L -> err "--memory-budget" (sprintf "expected at least 1 MiB, found %d MiB" budget)
+      | Some budget when budget < 1L -> err "--memory-budget" ("expected at least 1 MiB, found " + string budget + " MiB")
       | _ -> ()
       match input.TimeoutScale with
       | Some scale when scale < 1 || scale > SsiHv.Core.Cluster.NodeConfig.maximumTimeoutScale ->
-          err "--timeout-scale" (sprintf "expected a whole number from 1 to %d, found %d" SsiHv.Core.Cluster.NodeConfig.maximumTimeoutScale scale)
+          err "--timeout-scale" ("expected a whole number from 1 to " + string SsiHv.Core.Cluster.NodeConfig.maximumTimeoutScale + ", found " + string scale)
       | _ -> () ]
 
 /// Every port a node host opens, with the field that asked for it: two equal ones on one address would not both bind.
@@ -131,8 +131,8 @@ let private portClashes (addressing: Addressing) (endpoints: (int * Endpoint) li
     let opened =
         endpoints
         |> List.collect (fun (index, transport) ->
-            [ transport, sprintf "nodes[%d].address" index
-              { transport with Port = transport.Port + httpPortOffset }, sprintf "nodes[%d].address (+%d for HTTP)" index httpPortOffset ])
+            [ transport, "nodes[" + string index + "].address"
+              { transport with Port = transport.Port + httpPortOffset }, "nodes[" + string index + "].address (+" + string httpPortOffset + " for HTTP)" ])
     // In namespaces every node has its own address; on loopback 127.0.0.1 and 127.0.0.2 still share nothing,
     // but a wildcard bind by a future node host would, so loopback ports must be distinct whatever the host.
     let key (e: Endpoint) = if addressing = Loopback then string e.Port else string e
@@ -141,14 +141,14 @@ let private portClashes (addressing: Addressing) (endpoints: (int * Endpoint) li
     |> List.filter (fun (_, uses) -> uses.Length > 1)
     |> List.map (fun (_, uses) ->
         let port = (fst uses.Head).Port
-        err (snd uses.[1]) (sprintf "port %d is also used by %s; every transport port and transport port + %d must be distinct" port (snd uses.[0]) httpPortOffset))
+        err (snd uses.[1]) ("port " + string port + " is also used by " + snd uses.[0] + "; every transport port and transport port + " + string httpPortOffset + " must be distinct"))
 
 let plan (input: PlanInput) : Result<ClusterPlan, PlanError list> =
     let nodes = input.Topology.Nodes |> List.sortBy (fun n -> n.Id)
     // Report paths by the node's position in the file, as the topology validator does.
     let fileIndex (node: Node) = input.Topology.Nodes |> List.findIndex (fun n -> n.Id = node.Id)
     let parsed =
-        nodes |> List.map (fun n -> let i = fileIndex n in n, i, parseAddress input.Addressing (sprintf "nodes[%d].address" i) n.Address)
+        nodes |> List.map (fun n -> let i = fileIndex n in n, i, parseAddress input.Addressing ("nodes[" + string i + "].address") n.Address)
     let addresses = parsed |> List.choose (fun (n, i, r) -> match r with Ok e -> Some(n, i, e) | Error _ -> None)
     let addressErrors = parsed |> List.choose (fun (_, _, r) -> match r with Error e -> Some e | Ok _ -> None)
     let credentialErrors = checkCredentials input
@@ -169,7 +169,7 @@ let plan (input: PlanInput) : Result<ClusterPlan, PlanError list> =
             | [] ->
                 let endpoints = endpoints |> List.map (fun (node, _, e) -> node, e)
                 let bootHttp = { bootTransport with Port = bootTransport.Port + httpPortOffset }
-                let bootUrl = sprintf "http://%O" bootHttp
+                let bootUrl = "http://" + string bootHttp
                 let budget =
                     match input.MemoryBudgetMiB with
                     | Some b -> Some b
@@ -197,4 +197,4 @@ let plan (input: PlanInput) : Result<ClusterPlan, PlanError list> =
         let bootErrors = if nodes |> List.exists (fun n -> n.Cpus > 0) then [] else [ noBoot ]
         Error(credentialErrors @ bootErrors @ addressErrors)
 
-let errorText (e: PlanError) = sprintf "%s: %s" e.Field e.Message
+let errorText (e: PlanError) = e.Field + ": " + e.Message

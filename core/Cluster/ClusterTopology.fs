@@ -47,7 +47,7 @@ let specOf (t: Topology) : TopologySpec =
             |> Some
       Placement = Some(placementName t.Placement) }
 
-let private describe (cpus: int) (memory: int64) = sprintf "cpus %d and memoryMiB %d" cpus memory
+let private describe (cpus: int) (memory: int64) = "cpus " + string cpus + " and memoryMiB " + string memory
 
 /// Why the template's nodes are not the joined ones, if they are not: the first difference by id.
 let private templateMismatch (nodes: NodeInfo list) (template: Topology) =
@@ -58,10 +58,10 @@ let private templateMismatch (nodes: NodeInfo list) (template: Topology) =
     |> List.tryPick (fun id ->
         match Map.tryFind id joined, Map.tryFind id inFile with
         | Some j, Some f when j.Cpus <> f.Cpus || j.MemoryMiB <> f.MemoryMiB ->
-            Some(sprintf "node %d joined with %s but the topology file gives it %s" id.Value (describe j.Cpus j.MemoryMiB) (describe f.Cpus f.MemoryMiB))
+            Some("node " + string id.Value + " joined with " + describe j.Cpus j.MemoryMiB + " but the topology file gives it " + describe f.Cpus f.MemoryMiB)
         | Some j, None ->
-            Some(sprintf "node %d joined (%s) but the topology file has no node %d" id.Value (describe j.Cpus j.MemoryMiB) id.Value)
-        | None, Some _ -> Some(sprintf "the topology file has node %d but no node %d is active in the cluster" id.Value id.Value)
+            Some("node " + string id.Value + " joined (" + describe j.Cpus j.MemoryMiB + ") but the topology file has no node " + string id.Value)
+        | None, Some _ -> Some("the topology file has node " + string id.Value + " but no node " + string id.Value + " is active in the cluster")
         | _ -> None)
 
 /// The topology of a VM on these nodes (Membership's AssembleTopology action), or why there cannot be one.
@@ -70,15 +70,15 @@ let assemble (nodes: NodeInfo list) (template: Topology option) : Result<Topolog
     let ids = nodes |> List.map (fun n -> n.Id)
     let expected = [ 0 .. List.length nodes - 1 ] |> List.map NodeId
     match template |> Option.bind (templateMismatch nodes) with
-    | Some mismatch -> Error(sprintf "the boot node's topology file does not describe the joined nodes: %s" mismatch)
+    | Some mismatch -> Error("the boot node's topology file does not describe the joined nodes: " + mismatch)
     | None when ids <> expected ->
         let missing = expected |> List.filter (fun id -> not (List.contains id ids))
-        Error(
-            sprintf "the active nodes have ids %s, but NUMA node ids must be 0..%d with none missing%s"
-                (ids |> List.map (fun id -> string id.Value) |> String.concat ", ") (List.length nodes - 1)
-                (match missing with
-                 | [] -> ""
-                 | m -> sprintf "; join node(s) %s or renumber the nodes" (m |> List.map (fun id -> string id.Value) |> String.concat ", ")))
+        let listed (ids: NodeId list) = ids |> List.map (fun id -> string id.Value) |> String.concat ", "
+        let advice =
+            match missing with
+            | [] -> ""
+            | m -> "; join node(s) " + listed m + " or renumber the nodes"
+        Error("the active nodes have ids " + listed ids + ", but NUMA node ids must be 0.." + string (List.length nodes - 1) + " with none missing" + advice)
     | None ->
         let templateInitiator id =
             template |> Option.bind (fun t -> t.Nodes |> List.tryFind (fun n -> n.Id = id)) |> Option.bind (fun n -> n.Initiator)
@@ -97,4 +97,5 @@ let assemble (nodes: NodeInfo list) (template: Topology option) : Result<Topolog
                   Caches = None; Placement = Some(placementName PagePlacement.Bind) }
         Validation.validate spec
         |> Result.mapError (fun errors ->
-            sprintf "the joined nodes do not form a valid topology: %s" (errors |> List.map Topology.errorText |> String.concat "; "))
+            let problems = errors |> List.map Topology.errorText |> String.concat "; "
+            "the joined nodes do not form a valid topology: " + problems)

@@ -7,12 +7,12 @@ type Endpoint =
     { Address: string
       Port: int }
 
-    override this.ToString() = sprintf "%s:%d" this.Address this.Port
+    override this.ToString() = this.Address + ":" + string this.Port
 
 module Endpoint =
     /// "a.b.c.d:port" with four decimal octets; no host names, because a name would need a resolver (I/O).
     let parse (text: string) : Result<Endpoint, string> =
-        let expected = sprintf "expected IPv4:port such as 127.0.0.1:7101, found \"%s\"" text
+        let expected = "expected IPv4:port such as 127.0.0.1:7101, found \"" + text + "\""
         match text.Split ':' with
         | [| host; port |] ->
             let octets = host.Split '.'

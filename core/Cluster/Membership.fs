@@ -101,22 +101,26 @@ type MembershipError =
 module MembershipError =
     let text (error: MembershipError) =
         match error with
-        | InvalidNode(id, errors) -> sprintf "node %d cannot join: %s" id.Value (errors |> List.map NodeInfoError.text |> String.concat "; ")
-        | AlreadyMember(id, state, []) -> sprintf "node %d has already joined (it is %s); it must leave or be drained before it joins again" id.Value (stateName state)
+        | InvalidNode(id, errors) ->
+            let problems = errors |> List.map NodeInfoError.text |> String.concat "; "
+            "node " + string id.Value + " cannot join: " + problems
+        | AlreadyMember(id, state, []) -> "node " + string id.Value + " has already joined (it is " + stateName state + "); it must leave or be drained before it joins again"
         | AlreadyMember(id, state, differences) ->
-            sprintf "node %d is already a member (%s) with other values: %s; one id is one node: let it leave (or drain it) before it joins with these, or give this node another id"
-                id.Value (stateName state) (String.concat "; " differences)
-        | UnknownNode id -> sprintf "node %d is not a member of this cluster" id.Value
-        | WrongState(id, state, needed) -> sprintf "node %d is %s; %s" id.Value (stateName state) needed
+            let differing = String.concat "; " differences
+            "node " + string id.Value + " is already a member (" + stateName state + ") with other values: " + differing
+            + "; one id is one node: let it leave (or drain it) before it joins with these, or give this node another id"
+        | UnknownNode id -> "node " + string id.Value + " is not a member of this cluster"
+        | WrongState(id, state, needed) -> "node " + string id.Value + " is " + stateName state + "; " + needed
         | IsBootNode(id, refused) ->
-            sprintf "node %d is the boot node: it runs the membership and cannot %s; stop the VM and the cluster instead" id.Value refused
+            "node " + string id.Value + " is the boot node: it runs the membership and cannot " + refused + "; stop the VM and the cluster instead"
         | NoOtherMemoryHome id ->
-            sprintf "node %d homes the only guest memory left that is not draining: there is nowhere to move its pages" id.Value
-        | InUseByVm id -> sprintf "node %d runs vCPUs or homes memory of the VM; drain it (memory-only nodes) or stop the VM first" id.Value
+            "node " + string id.Value + " homes the only guest memory left that is not draining: there is nowhere to move its pages"
+        | InUseByVm id -> "node " + string id.Value + " runs vCPUs or homes memory of the VM; drain it (memory-only nodes) or stop the VM first"
         | VmStarting -> "the VM is starting; retry once it runs"
         | VmAlreadyStarted -> "the VM is already starting or running; stop it first"
         | StillJoining ids ->
-            sprintf "node(s) %s are still joining (no authenticated hello yet); wait for them or let them leave" (ids |> List.map (fun id -> string id.Value) |> String.concat ", ")
+            let joining = ids |> List.map (fun id -> string id.Value) |> String.concat ", "
+            "node(s) " + joining + " are still joining (no authenticated hello yet); wait for them or let them leave"
         | NoCpus -> "no active node contributes CPUs: join a node with cpus > 0"
         | NoMemory -> "no active node contributes memory: join a node with memoryMiB > 0"
         | NoVmStarting -> "no VM is starting"
@@ -150,11 +154,11 @@ let create (boot: NodeInfo) (retention: TimeSpan) =
 /// How `asked` differs from `current`, field by field as a join spells them: "memoryMiB 512, asked 1024".
 let differences (current: NodeInfo) (asked: NodeInfo) =
     let initiator (i: NodeId option) = match i with Some i -> string i | None -> "none"
-    [ if current.Cpus <> asked.Cpus then sprintf "cpus %d, asked %d" current.Cpus asked.Cpus
-      if current.MemoryMiB <> asked.MemoryMiB then sprintf "memoryMiB %d, asked %d" current.MemoryMiB asked.MemoryMiB
-      if current.Address <> asked.Address then sprintf "address %s, asked %s" current.Address asked.Address
+    [ if current.Cpus <> asked.Cpus then "cpus " + string current.Cpus + ", asked " + string asked.Cpus
+      if current.MemoryMiB <> asked.MemoryMiB then "memoryMiB " + string current.MemoryMiB + ", asked " + string asked.MemoryMiB
+      if current.Address <> asked.Address then "address " + current.Address + ", asked " + asked.Address
       if current.Initiator <> asked.Initiator then
-          sprintf "initiator %s, asked %s" (initiator current.Initiator) (initiator asked.Initiator) ]
+          "initiator " + initiator current.Initiator + ", asked " + initiator asked.Initiator ]
 
 let stateOf (id: NodeId) (cluster: Cluster) = cluster.Members |> Map.tryFind id |> Option.map (fun m -> m.State)
 
@@ -242,9 +246,10 @@ let private lost (m: Member) cluster =
     | (Left | Lost) as state, _ -> reject cluster (WrongState(id, state, "only a connected node can be lost"))
     | _, Some topology when usesNode topology m.Info ->
         let roles =
-            [ if m.Info.Cpus > 0 && topology.Nodes |> List.exists (fun n -> n.Id = id) then sprintf "ran %d vCPUs" m.Info.Cpus
+            [ if m.Info.Cpus > 0 && topology.Nodes |> List.exists (fun n -> n.Id = id) then "ran " + string m.Info.Cpus + " vCPUs"
               if topology.MemoryHomes.Contains id then "homed guest memory" ]
-        let reason = sprintf "node %d was lost; it %s of the VM" id.Value (String.concat " and " roles)
+            |> String.concat " and "
+        let reason = "node " + string id.Value + " was lost; it " + roles + " of the VM"
         let cluster, disconnects = stopVm reason ExitCode.Failure (withState id Lost cluster)
         cluster, MembershipAction.StopVm reason :: disconnects
     | _ -> withState id Lost cluster, []

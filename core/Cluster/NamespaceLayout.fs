@@ -17,7 +17,7 @@ let bridgeAddress = "10.213.0.254"
 let innerInterface = "eth0"
 
 /// The address node number `index` (0-based, in node id order) has on its veth.
-let nodeAddress (index: int) = sprintf "10.213.0.%d" (index + 1)
+let nodeAddress (index: int) = "10.213.0." + string (index + 1)
 
 type NamespaceNames =
     { /// Prefix of every name below: `ssihv<pid>`.
@@ -31,12 +31,12 @@ type NamespaceNames =
 
 let names (pid: int) (nodeCount: int) : Result<NamespaceNames, string> =
     if pid <= 0 || pid > maxPid then
-        Error(sprintf "pid %d: expected 1..%d" pid maxPid)
+        Error("pid " + string pid + ": expected 1.." + string maxPid)
     elif nodeCount < 1 || nodeCount > maxNodes then
-        Error(sprintf "%d nodes: a --netns cluster has 1..%d nodes (one address each in %s)" nodeCount maxNodes subnet)
+        Error(string nodeCount + " nodes: a --netns cluster has 1.." + string maxNodes + " nodes (one address each in " + subnet + ")")
     else
-        let prefix = sprintf "ssihv%d" pid
+        let prefix = "ssihv" + string pid
         Ok { Prefix = prefix
              Bridge = prefix + "br"
-             Namespaces = [ for i in 0 .. nodeCount - 1 -> sprintf "%sn%d" prefix i ]
-             HostInterfaces = [ for i in 0 .. nodeCount - 1 -> sprintf "%sv%x" prefix i ] }
+             Namespaces = [ for i in 0 .. nodeCount - 1 -> prefix + "n" + string i ]
+             HostInterfaces = [ for i in 0 .. nodeCount - 1 -> prefix + "v" + i.ToString("x") ] }

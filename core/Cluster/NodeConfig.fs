@@ -89,23 +89,23 @@ let private secret (value: string option) =
         if not isHex then
             Error [ error "secret" "expected hex digits (0-9, a-f) only" ]
         elif text.Length < minimumSecretHexDigits then
-            Error [ error "secret" (sprintf "expected at least %d hex digits, found %d" minimumSecretHexDigits text.Length) ]
+            Error [ error "secret" ("expected at least " + string minimumSecretHexDigits + " hex digits, found " + string text.Length) ]
         elif text.Length % 2 <> 0 then
-            Error [ error "secret" (sprintf "expected an even number of hex digits (whole bytes), found %d" text.Length) ]
+            Error [ error "secret" ("expected an even number of hex digits (whole bytes), found " + string text.Length) ]
         else
             ClusterSecret.tryCreate (Convert.FromHexString text) |> Result.mapError (fun rule -> [ error "secret" rule ]))
 
 let private apiToken (value: string option) =
     required "apiToken" value (fun token ->
         if token.Length < minimumApiTokenLength then
-            Error [ error "apiToken" (sprintf "expected at least %d characters, found %d" minimumApiTokenLength token.Length) ]
+            Error [ error "apiToken" ("expected at least " + string minimumApiTokenLength + " characters, found " + string token.Length) ]
         elif token |> Seq.exists (fun c -> Char.IsWhiteSpace c || Char.IsControl c) then
             Error [ error "apiToken" "expected no spaces or control characters (it travels in an Authorization header)" ]
         else Ok token)
 
 /// An absolute http URL with an IPv4 host and a port, e.g. http://127.0.0.1:8100.
 let parseJoinUrl (text: string) : Result<string, string> =
-    let expected = sprintf "expected the boot node's control URL, http://IPv4:port, found \"%s\"" text
+    let expected = "expected the boot node's control URL, http://IPv4:port, found \"" + text + "\""
     let prefix = "http://"
     if text.StartsWith(prefix, StringComparison.Ordinal) then
         match Endpoint.parse (text.Substring(prefix.Length).TrimEnd '/') with
@@ -127,7 +127,7 @@ let private role (raw: RawNodeConfig) =
         let budget =
             match raw.MemoryBudgetMiB with
             | Some b when b <= 0L || b > Validation.maxTotalMemoryMiB ->
-                [ error "memoryBudgetMiB" (sprintf "expected a number of MiB from 1 to %d, found %d" Validation.maxTotalMemoryMiB b) ]
+                [ error "memoryBudgetMiB" ("expected a number of MiB from 1 to " + string Validation.maxTotalMemoryMiB + ", found " + string b) ]
             | _ -> []
         let readAhead =
             match raw.ReadAheadPages |> Option.bind Pager.PagerConfig.readAheadProblem with
@@ -137,12 +137,12 @@ let private role (raw: RawNodeConfig) =
             match raw.ImageDirectory with
             | Some path when path.Contains '\000' -> [ error "imageDirectory" "expected a directory path without NUL characters" ]
             | Some path when not (path.StartsWith '/') ->
-                [ error "imageDirectory" (sprintf "expected an absolute directory path (starting with /), found \"%s\"" path) ]
+                [ error "imageDirectory" ("expected an absolute directory path (starting with /), found \"" + path + "\"") ]
             | _ -> []
         let retention =
             match raw.MemberRetentionSeconds with
             | Some s when s < 1 || s > maximumMemberRetentionSeconds ->
-                [ error "memberRetentionSeconds" (sprintf "expected a whole number of seconds from 1 to %d, found %d" maximumMemberRetentionSeconds s) ]
+                [ error "memberRetentionSeconds" ("expected a whole number of seconds from 1 to " + string maximumMemberRetentionSeconds + ", found " + string s) ]
             | _ -> []
         match topology @ budget @ readAhead @ imageDirectory @ retention with
         | [] ->
@@ -209,10 +209,10 @@ let validate (raw: RawNodeConfig) : Result<NodeConfig, ConfigError list> =
         match raw.StoreMiB, raw.MemoryMiB with
         // Measured against a valid memoryMiB only: a broken one is reported as such, once.
         | Some s, Some m when m >= 0L && m <= Validation.maxTotalMemoryMiB && s < m ->
-            Error [ error "storeMiB" (sprintf "expected at least memoryMiB (%d): the store holds the node's own memory first, found %d" m s) ]
+            Error [ error "storeMiB" ("expected at least memoryMiB (" + string m + "): the store holds the node's own memory first, found " + string s) ]
         // It stores pages of one VM, which has no more memory than this.
         | Some s, _ when s > Validation.maxTotalMemoryMiB ->
-            Error [ error "storeMiB" (sprintf "expected at most %d, the most a VM has, found %d" Validation.maxTotalMemoryMiB s) ]
+            Error [ error "storeMiB" ("expected at most " + string Validation.maxTotalMemoryMiB + ", the most a VM has, found " + string s) ]
         | Some s, _ -> Ok s
         | None, Some m -> Ok m
         | None, None -> Ok 0L // memoryMiB's own error is reported
@@ -221,7 +221,7 @@ let validate (raw: RawNodeConfig) : Result<NodeConfig, ConfigError list> =
         match raw.TimeoutScale with
         | None -> Ok 1
         | Some s when s >= 1 && s <= maximumTimeoutScale -> Ok s
-        | Some s -> Error [ error "timeoutScale" (sprintf "expected a whole number from 1 to %d, found %d" maximumTimeoutScale s) ]
+        | Some s -> Error [ error "timeoutScale" ("expected a whole number from 1 to " + string maximumTimeoutScale + ", found " + string s) ]
     match contribution, transport, http, secret, token, store, role, timeoutScale with
     | Ok info, Ok transport, Ok http, Ok secret, Ok token, Ok store, Ok role, Ok timeoutScale ->
         Ok { Id = info.Id; Transport = transport; Http = http; Secret = secret; ApiToken = token; Cpus = info.Cpus
@@ -239,4 +239,4 @@ let nodeInfo (config: NodeConfig) : NodeInfo =
     { Id = config.Id; Cpus = config.Cpus; MemoryMiB = config.MemoryMiB; Address = string config.Transport
       Initiator = config.Initiator }
 
-let errorText (e: ConfigError) = sprintf "%s: %s" e.Field e.Rule
+let errorText (e: ConfigError) = e.Field + ": " + e.Rule

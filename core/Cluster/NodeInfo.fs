@@ -42,21 +42,21 @@ module NodeInfoError =
 
     let rule (error: NodeInfoError) =
         match error with
-        | NegativeId found -> sprintf "expected 0 or more, found %d" found
-        | NegativeCpus found -> sprintf "expected 0 or more, found %d" found
-        | TooManyCpus found -> sprintf "expected at most %d, the most a VM has, found %d" Validation.maxCpus found
+        | NegativeId found -> "expected 0 or more, found " + string found
+        | NegativeCpus found -> "expected 0 or more, found " + string found
+        | TooManyCpus found -> "expected at most " + string Validation.maxCpus + ", the most a VM has, found " + string found
         | CpusOnMemoryNode found ->
-            sprintf "only the boot node may contribute CPUs today; expected 0 on a memory node, found %d" found
-        | NegativeMemory found -> sprintf "expected 0 or more, found %d" found
-        | TooMuchMemory found -> sprintf "expected at most %d, the most a VM has, found %d" Validation.maxTotalMemoryMiB found
+            "only the boot node may contribute CPUs today; expected 0 on a memory node, found " + string found
+        | NegativeMemory found -> "expected 0 or more, found " + string found
+        | TooMuchMemory found -> "expected at most " + string Validation.maxTotalMemoryMiB + ", the most a VM has, found " + string found
         | NoMemoryWithoutCpus -> "expected more than 0: a node without cpus contributes memory, found 0"
         | InvalidAddress problem -> problem
         | InitiatorWithCpus(initiator, cpus) ->
-            sprintf "only a memory-only node (cpus 0) names an initiator; expected none on this one with %d cpus, found %d" cpus initiator.Value
-        | NegativeInitiator found -> sprintf "expected a node id (0 or more), found %d" found
-        | OwnInitiator found -> sprintf "expected the id of a node with CPUs, found this node's own id %d" found.Value
+            "only a memory-only node (cpus 0) names an initiator; expected none on this one with " + string cpus + " cpus, found " + string initiator.Value
+        | NegativeInitiator found -> "expected a node id (0 or more), found " + string found
+        | OwnInitiator found -> "expected the id of a node with CPUs, found this node's own id " + string found.Value
 
-    let text (error: NodeInfoError) = sprintf "%s: %s" (field error) (rule error)
+    let text (error: NodeInfoError) = field error + ": " + rule error
 
 module NodeInfo =
     /// The one set of rules a node's contribution meets, whichever way it arrives: a node config file

@@ -32,6 +32,7 @@ let openFiles (hardLimit: uint64) : Result<uint64, string> =
     if hardLimit >= uint64 openFilesNeeded then Ok hardLimit
     else
         Error(
-            sprintf "the open-files limit (RLIMIT_NOFILE) is %d; a node host needs at least %d (%d HTTP connections, %d transport connections, %d of its own): raise it (ulimit -Hn, or LimitNOFILE= in a systemd unit)"
-                hardLimit openFilesNeeded HttpConnections TransportConnections OwnDescriptors
+            "the open-files limit (RLIMIT_NOFILE) is " + string hardLimit + "; a node host needs at least " + string openFilesNeeded
+            + " (" + string HttpConnections + " HTTP connections, " + string TransportConnections + " transport connections, "
+            + string OwnDescriptors + " of its own): raise it (ulimit -Hn, or LimitNOFILE= in a systemd unit)"
         )

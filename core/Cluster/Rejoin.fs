@@ -30,12 +30,12 @@ let judge (self: NodeId) (bootUrl: string) (seen: Seen) : Verdict =
     match seen with
     | Listed(Joining | Active | Draining) -> StillMember
     | Listed Lost ->
-        JoinAgain(sprintf "the boot node at %s has node %d as lost (it missed the keep-alive, e.g. while stopped or cut off); joining again" bootUrl self.Value)
+        JoinAgain("the boot node at " + bootUrl + " has node " + string self.Value + " as lost (it missed the keep-alive, e.g. while stopped or cut off); joining again")
     | Listed Left ->
-        StayOut(sprintf "the boot node at %s has node %d as left (taken out through leave or drain); not joining again: restart this node host to join" bootUrl self.Value)
+        StayOut("the boot node at " + bootUrl + " has node " + string self.Value + " as left (taken out through leave or drain); not joining again: restart this node host to join")
     | NotListed ->
-        JoinAgain(sprintf "the boot node at %s does not list node %d (it restarted, or pruned this node); joining again" bootUrl self.Value)
-    | NoAnswer reason -> BootUnreachable(sprintf "the boot node at %s did not answer: %s" bootUrl reason)
+        JoinAgain("the boot node at " + bootUrl + " does not list node " + string self.Value + " (it restarted, or pruned this node); joining again")
+    | NoAnswer reason -> BootUnreachable("the boot node at " + bootUrl + " did not answer: " + reason)
 
 let firstDelay = TimeSpan.FromSeconds 1.0
 let maximumDelay = TimeSpan.FromSeconds 30.0

@@ -24,9 +24,9 @@ let render (workingDirectory: string) (environment: (string * string) list) (com
             environment
             |> List.filter (fun (name, value) -> isName name && not (hostShellVariables.Contains name) && not (value.Contains '\000'))
             |> List.sortBy fst
-            |> List.map (fun (name, value) -> sprintf "export %s=%s" name (quote value))
+            |> List.map (fun (name, value) -> "export " + name + "=" + quote value)
         [ yield "#!/bin/sh"
-          yield sprintf "cd %s || exit 126" (quote workingDirectory)
+          yield "cd " + quote workingDirectory + " || exit 126"
           yield! exports
           yield "exec " + (command |> List.map quote |> String.concat " ") ]
         |> List.map (fun line -> line + "\n")

@@ -40,7 +40,7 @@ let private writeEntry (stream: System.IO.MemoryStream) (inode: int) (mode: int)
     let fields =
         [ inode; mode; 0; 0; (if mode &&& 0o170000 = 0o040000 then 2 else 1); 0; contents.Length
           0; 0; fst rdev; snd rdev; nameBytes.Length + 1; 0 ]
-    let header = "070701" + (fields |> List.map (sprintf "%08X") |> String.concat "")
+    let header = "070701" + (fields |> List.map (fun field -> field.ToString("X8")) |> String.concat "")
     let headerBytes = System.Text.Encoding.ASCII.GetBytes header
     stream.Write(headerBytes, 0, headerBytes.Length)
     stream.Write(nameBytes, 0, nameBytes.Length)

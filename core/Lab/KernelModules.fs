@@ -32,7 +32,7 @@ let parse (modulesDep: string) (modulesBuiltin: string) : Result<ModuleIndex, st
                 let path = line.Substring(0, colon).Trim()
                 let deps = line.Substring(colon + 1).Split([| ' '; '\t' |], System.StringSplitOptions.RemoveEmptyEntries) |> List.ofArray
                 Ok(nameOfPath path, (path, deps))
-            | _ -> Error(sprintf "modules.dep: line %d: expected 'PATH: DEPENDENCY-PATH ...', found '%s'" number line))
+            | _ -> Error("modules.dep: line " + string number + ": expected 'PATH: DEPENDENCY-PATH ...', found '" + line + "'"))
     match entries |> Array.tryPick (function Error e -> Some e | Ok _ -> None) with
     | Some problem -> Error problem
     | None ->
@@ -59,4 +59,6 @@ let loadOrder (index: ModuleIndex) (roots: string list) : Result<string list, st
         let rootPaths = roots |> List.choose (fun r -> index.Modules |> Map.tryFind (canonicalName r) |> Option.map fst)
         let _, reversed = List.fold (fun state path -> visit path state) (Set.empty, []) rootPaths
         Ok(List.rev reversed)
-    | names -> Error(sprintf "the kernel has no module %s (neither in modules.dep nor in modules.builtin)" (String.concat ", " names))
+    | names ->
+        let listed = String.concat ", " names
+        Error("the kernel has no module " + listed + " (neither in modules.dep nor in modules.builtin)")

@@ -53,7 +53,7 @@ let maxMemoryMiB = 65536
 /// x86's COMMAND_LINE_SIZE, less the NUL.
 let maxKernelCommandLine = 2047
 let hostRootTag = "hostroot"
-let shareTag (index: int) = sprintf "share%d" index
+let shareTag (index: int) = "share" + string index
 
 /// The lab's /init prints these, each alone on a console line, prefixed by `protocolPrefix`.
 let protocolPrefix = "SSIHV-LAB "
@@ -85,9 +85,9 @@ let parseConsoleLine (line: string) : ConsoleEvent =
 
 /// Paths travel on the kernel command line (space-separated words) and in QEMU's comma-separated options.
 let private pathProblem (what: string) (path: string) =
-    if System.String.IsNullOrEmpty path || path.[0] <> '/' then Some(sprintf "%s %s: expected an absolute path" what path)
+    if System.String.IsNullOrEmpty path || path.[0] <> '/' then Some(what + " " + path + ": expected an absolute path")
     elif path |> Seq.exists (fun c -> System.Char.IsWhiteSpace c || System.Char.IsControl c) then
-        Some(sprintf "%s %s: a lab machine cannot use a path with white space" what path)
+        Some(what + " " + path + ": a lab machine cannot use a path with white space")
     else None
 
 /// QEMU splits option values at commas; a literal comma is written twice.
@@ -99,7 +99,7 @@ let kernelCommandLine (spec: MachineSpec) =
       yield "panic=-1"
       yield "mitigations=off"
       yield "ssihv.script=" + spec.Script
-      for i, path in List.indexed spec.WritableShares -> sprintf "ssihv.%s=%s" (shareTag i) path
+      for i, path in List.indexed spec.WritableShares -> "ssihv." + shareTag i + "=" + path
       match spec.Nic with
       | Some nic ->
           yield "ssihv.ip=" + nic.Address
@@ -110,36 +110,37 @@ let kernelCommandLine (spec: MachineSpec) =
 /// The problems with a spec, each naming the field and the rule; empty when QEMU may be started with it.
 let validate (spec: MachineSpec) : string list =
     [ if spec.Cpus < minCpus || spec.Cpus > maxCpus then
-          yield sprintf "cpus %d: expected %d..%d" spec.Cpus minCpus maxCpus
+          yield "cpus " + string spec.Cpus + ": expected " + string minCpus + ".." + string maxCpus
       if spec.MemoryMiB < minMemoryMiB || spec.MemoryMiB > maxMemoryMiB then
-          yield sprintf "memory %d MiB: expected %d..%d MiB" spec.MemoryMiB minMemoryMiB maxMemoryMiB
+          yield "memory " + string spec.MemoryMiB + " MiB: expected " + string minMemoryMiB + ".." + string maxMemoryMiB + " MiB"
       yield! [ "kernel", spec.Kernel; "initramfs", spec.Initramfs; "script", spec.Script
                "stdout socket", spec.StdoutSocket; "stderr socket", spec.StderrSocket ]
              |> List.choose (fun (what, path) -> pathProblem what path)
       yield! spec.WritableShares |> List.choose (pathProblem "writable share")
       match spec.Nic with
       | Some { Link = Tap tap } when tap.Length = 0 || tap.Length > 15 || tap |> Seq.exists (fun c -> not (System.Char.IsLetterOrDigit c || c = '-' || c = '_')) ->
-          yield sprintf "tap %s: expected 1..15 letters, digits, '-' or '_'" tap
+          yield "tap " + tap + ": expected 1..15 letters, digits, '-' or '_'"
       | _ -> ()
       let commandLine = kernelCommandLine spec
       if commandLine.Length > maxKernelCommandLine then
-          yield sprintf "kernel command line: %d characters, more than the %d x86 allows (shorter paths)" commandLine.Length maxKernelCommandLine ]
+          yield "kernel command line: " + string commandLine.Length + " characters, more than the " + string maxKernelCommandLine + " x86 allows (shorter paths)" ]
 
 /// The arguments after `qemu-system-x86_64`. The console (ttyS0) is QEMU's stdio; ttyS1 and ttyS2 carry the
 /// command's stdout and stderr to the sockets, so that the command's bytes never mix with kernel messages.
 let qemuArguments (spec: MachineSpec) : string list =
     let share (id: string) (path: string) (readOnly: bool) =
+        let access = if readOnly then ",readonly=on" else ""
         [ "-fsdev"
-          sprintf "local,id=%s,path=%s,security_model=none,multidevs=remap%s" id (qemuValue path) (if readOnly then ",readonly=on" else "")
+          "local,id=" + id + ",path=" + qemuValue path + ",security_model=none,multidevs=remap" + access
           "-device"
-          sprintf "virtio-9p-pci,fsdev=%s,mount_tag=%s" id id ]
+          "virtio-9p-pci,fsdev=" + id + ",mount_tag=" + id ]
     [ yield! [ "-accel"; (match spec.Threading with Single -> "tcg,thread=single" | Multi -> "tcg,thread=multi") ]
       yield! [ "-cpu"; "EPYC,+svm"; "-smp"; string spec.Cpus; "-m"; string spec.MemoryMiB ]
       yield! [ "-nodefaults"; "-no-user-config"; "-display"; "none"; "-monitor"; "none"; "-no-reboot" ]
       yield! [ "-kernel"; spec.Kernel; "-initrd"; spec.Initramfs; "-append"; kernelCommandLine spec ]
       yield! [ "-chardev"; "stdio,id=console,signal=off"; "-serial"; "chardev:console" ]
-      yield! [ "-chardev"; sprintf "socket,id=stdout,path=%s" (qemuValue spec.StdoutSocket); "-serial"; "chardev:stdout" ]
-      yield! [ "-chardev"; sprintf "socket,id=stderr,path=%s" (qemuValue spec.StderrSocket); "-serial"; "chardev:stderr" ]
+      yield! [ "-chardev"; "socket,id=stdout,path=" + qemuValue spec.StdoutSocket; "-serial"; "chardev:stdout" ]
+      yield! [ "-chardev"; "socket,id=stderr,path=" + qemuValue spec.StderrSocket; "-serial"; "chardev:stderr" ]
       yield! share hostRootTag "/" true
       for i, path in List.indexed spec.WritableShares do
           yield! share (shareTag i) path false
@@ -147,9 +148,9 @@ let qemuArguments (spec: MachineSpec) : string list =
       | Some nic ->
           let backend =
               match nic.Link with
-              | Tap tap -> sprintf "tap,id=net0,ifname=%s,script=no,downscript=no" tap
+              | Tap tap -> "tap,id=net0,ifname=" + tap + ",script=no,downscript=no"
               | Isolated -> "user,id=net0,restrict=on"
-          yield! [ "-netdev"; backend; "-device"; sprintf "virtio-net-pci,netdev=net0,mac=%s" nic.Mac ]
+          yield! [ "-netdev"; backend; "-device"; "virtio-net-pci,netdev=net0,mac=" + nic.Mac ]
       | None -> () ]
 
 /// A NIC on the host's tap device `tap` with `address` (A.B.C.D/P) inside: its MAC is QEMU's prefix 52:54:00 and
@@ -166,11 +167,11 @@ let tapNic (tap: string) (address: string) (rxe: bool) : Result<Nic, string> =
         match ip.Split('.').Length, octets, octet prefix with
         | 4, [| _; b; c; d |], Some length when length >= 1 && length <= 30 ->
             Ok { Link = Tap tap
-                 Mac = sprintf "52:54:00:%02x:%02x:%02x" b c d
+                 Mac = "52:54:00:" + b.ToString("x2") + ":" + c.ToString("x2") + ":" + d.ToString("x2")
                  Address = address
                  Rxe = rxe }
-        | _ -> Error(sprintf "address %s: expected an IPv4 address with a prefix length 1..30, e.g. 10.213.0.1/24" address)
-    | _ -> Error(sprintf "address %s: expected an IPv4 address with a prefix length, e.g. 10.213.0.1/24" address)
+        | _ -> Error("address " + address + ": expected an IPv4 address with a prefix length 1..30, e.g. 10.213.0.1/24")
+    | _ -> Error("address " + address + ": expected an IPv4 address with a prefix length, e.g. 10.213.0.1/24")
 
 /// The NIC of a machine that needs only its own soft-RoCE device (`ssihv lab exec --rdma`).
 let isolatedRdmaNic = { Link = Isolated; Mac = "52:54:00:12:34:56"; Address = "10.0.2.15/24"; Rxe = true }

@@ -66,14 +66,12 @@ module IncomingRefusal =
     let describe (limits: AdmissionLimits) (refusal: IncomingRefusal) =
         match refusal with
         | SourceShare ->
-            sprintf "closed the oldest unauthenticated connection of a source holding its share (%d) of unauthenticated connections"
-                limits.UnauthenticatedPerSource
+            "closed the oldest unauthenticated connection of a source holding its share (" + string limits.UnauthenticatedPerSource + ") of unauthenticated connections"
         | UnauthenticatedShare ->
-            sprintf "closed the oldest unauthenticated connection: unauthenticated connections held their share (%d)"
-                limits.Unauthenticated
+            "closed the oldest unauthenticated connection: unauthenticated connections held their share (" + string limits.Unauthenticated + ")"
         | ConnectionLimit ->
-            sprintf "closed the oldest unauthenticated connection: all %d incoming connections were open" limits.Connections
-        | PeersFull -> sprintf "refused a connection: all %d incoming connections are authenticated peers" limits.Connections
+            "closed the oldest unauthenticated connection: all " + string limits.Connections + " incoming connections were open"
+        | PeersFull -> "refused a connection: all " + string limits.Connections + " incoming connections are authenticated peers"
         | HelloTimedOut -> "closed a connection whose hello did not finish in time"
         | HelloAbandoned -> "a client closed its connection during the hello"
         | HelloMalformed -> "closed a connection whose hello was not frames"
@@ -111,11 +109,11 @@ module Admission =
     /// Each limit at least 1, a share no larger than what it is a share of.
     let create (limits: AdmissionLimits) : Result<Admission, string> =
         if limits.UnauthenticatedPerSource < 1 then
-            Error(sprintf "UnauthenticatedPerSource: expected 1 or more, found %d" limits.UnauthenticatedPerSource)
+            Error("UnauthenticatedPerSource: expected 1 or more, found " + string limits.UnauthenticatedPerSource)
         elif limits.Unauthenticated < limits.UnauthenticatedPerSource then
-            Error(sprintf "Unauthenticated: expected at least UnauthenticatedPerSource (%d), found %d" limits.UnauthenticatedPerSource limits.Unauthenticated)
+            Error("Unauthenticated: expected at least UnauthenticatedPerSource (" + string limits.UnauthenticatedPerSource + "), found " + string limits.Unauthenticated)
         elif limits.Connections < limits.Unauthenticated then
-            Error(sprintf "Connections: expected at least Unauthenticated (%d), found %d" limits.Unauthenticated limits.Connections)
+            Error("Connections: expected at least Unauthenticated (" + string limits.Unauthenticated + "), found " + string limits.Connections)
         else Ok { Limits = limits; Pending = []; Authenticated = Set.empty }
 
     let private knows (admission: Admission) connection =

@@ -25,7 +25,7 @@ let maxFrameLength = headerLength + maxPayloadLength
 type DecodeError = { Field: string; Offset: int; Expected: string; Found: string }
 
 module DecodeError =
-    let text (e: DecodeError) = sprintf "%s at offset %d: expected %s, found %s" e.Field e.Offset e.Expected e.Found
+    let text (e: DecodeError) = e.Field + " at offset " + string e.Offset + ": expected " + e.Expected + ", found " + e.Found
 
 type DecodeResult =
     /// At least this many more bytes must arrive before the frame can be decoded or refused.
@@ -139,21 +139,22 @@ let private malformed field offset expected found =
 /// Checks the header fields whose bytes are present; None when all present ones are right.
 let private checkHeader (bytes: ReadOnlySpan<byte>) : DecodeResult option =
     if bytes.Length >= 4 && BinaryPrimitives.ReadUInt32LittleEndian bytes <> magic then
-        Some(malformed "magic" 0 (sprintf "0x%08X (\"SSIH\")" magic) (sprintf "0x%08X" (BinaryPrimitives.ReadUInt32LittleEndian bytes)))
+        let found = BinaryPrimitives.ReadUInt32LittleEndian bytes
+        Some(malformed "magic" 0 ("0x" + magic.ToString("X8") + " (\"SSIH\")") ("0x" + found.ToString("X8")))
     elif bytes.Length >= 5 && bytes.[4] <> version then
         Some(malformed "version" 4 (string version) (string bytes.[4]))
     elif bytes.Length >= 6 && (bytes.[5] = 0uy || bytes.[5] > highestTypeCode) then
-        Some(malformed "message type" 5 (sprintf "1..%d" highestTypeCode) (string bytes.[5]))
+        Some(malformed "message type" 5 ("1.." + string highestTypeCode) (string bytes.[5]))
     elif bytes.Length >= 8 && BinaryPrimitives.ReadUInt16LittleEndian(bytes.Slice 6) <> 0us then
         Some(malformed "reserved" 6 "0" (string (BinaryPrimitives.ReadUInt16LittleEndian(bytes.Slice 6))))
     elif bytes.Length >= headerLength then
         let length = BinaryPrimitives.ReadUInt32LittleEndian(bytes.Slice 16)
         let least, most = payloadBounds bytes.[5]
         if length > uint32 maxPayloadLength then
-            Some(malformed "payload length" 16 (sprintf "at most %d" maxPayloadLength) (string length))
+            Some(malformed "payload length" 16 ("at most " + string maxPayloadLength) (string length))
         elif length < uint32 least || length > uint32 most then
-            let expected = if least = most then string least else sprintf "%d..%d" least most
-            Some(malformed "payload length" 16 (sprintf "%s for message type %d" expected bytes.[5]) (string length))
+            let expected = if least = most then string least else string least + ".." + string most
+            Some(malformed "payload length" 16 (expected + " for message type " + string bytes.[5]) (string length))
         else None
     else None
 

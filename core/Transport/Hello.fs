@@ -23,7 +23,7 @@ module ClusterSecret =
 
     let tryCreate (bytes: byte[]) =
         if bytes.Length >= minimumLength then Ok(ClusterSecret(Array.copy bytes))
-        else Error(sprintf "the cluster secret must be at least %d bytes, found %d" minimumLength bytes.Length)
+        else Error("the cluster secret must be at least " + string minimumLength + " bytes, found " + string bytes.Length)
 
 /// Which end of the connection: the side that dialled is the Initiator.
 type HelloRole =
@@ -82,13 +82,13 @@ module Hello =
         Rejected reason, [ Send(ErrorReply(ErrorCode.helloRejected, ErrorText.ofString reason)); Close reason ]
 
     /// The peer refused us: answering its error with ours would only echo.
-    let private refusedByPeer (ErrorText text) = let reason = sprintf "the peer refused the hello: %s" text in Rejected reason, [ Close reason ]
+    let private refusedByPeer (ErrorText text) = let reason = "the peer refused the hello: " + text in Rejected reason, [ Close reason ]
 
     let step (state: HelloState) (Received message) : HelloState * HelloAction list =
         match state, message with
         | AwaitingHello config, Hello(peer, peerNonce) ->
             if peerNonce = config.Nonce then
-                reject (sprintf "node %d sent our own nonce back: a reflected hello" peer.Value)
+                reject ("node " + string peer.Value + " sent our own nonce back: a reflected hello")
             else
                 AwaitingProof(config, peer, peerNonce),
                 [ Send(HelloProof(proof config.Secret config.Role config.Self peerNonce config.Nonce)) ]
@@ -97,9 +97,9 @@ module Hello =
             if CryptographicOperations.FixedTimeEquals(ReadOnlySpan expected, ReadOnlySpan received) then
                 Authenticated peer, [ Accept peer ]
             else
-                reject (sprintf "node %d's proof does not match: a different cluster secret, or a proof made for another connection" peer.Value)
+                reject ("node " + string peer.Value + "'s proof does not match: a different cluster secret, or a proof made for another connection")
         | (AwaitingHello _ | AwaitingProof _), ErrorReply(_, text) -> refusedByPeer text
-        | AwaitingHello _, other -> reject (sprintf "expected Hello first, received %s" (Message.name other))
-        | AwaitingProof(_, peer, _), other -> reject (sprintf "expected HelloProof from node %d, received %s" peer.Value (Message.name other))
+        | AwaitingHello _, other -> reject ("expected Hello first, received " + Message.name other)
+        | AwaitingProof(_, peer, _), other -> reject ("expected HelloProof from node " + string peer.Value + ", received " + Message.name other)
         // Finished: the dispatcher owns the connection now (or it is closed); nothing here changes.
         | (Authenticated _ | Rejected _), _ -> state, []

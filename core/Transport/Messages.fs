@@ -12,7 +12,7 @@ module internal FixedBytes =
     /// Fixed-size byte fields copy what they are given, so the caller's array can be reused without changing them.
     let copyExactly (length: int) (what: string) (wrap: byte[] -> 'field) (bytes: byte[]) =
         if bytes.Length = length then Ok(wrap (Array.copy bytes))
-        else Error(sprintf "%s is %d bytes, found %d" what length bytes.Length)
+        else Error(what + " is " + string length + " bytes, found " + string bytes.Length)
 
 /// A hello nonce: fresh random bytes from the shell for every connection, so no proof is valid twice.
 type Nonce = internal Nonce of byte[]

@@ -111,8 +111,9 @@ module PeerLiveness =
             if remainingMs <= 0L then
                 enter Lost
                     [ RaiseLost(
-                          sprintf "the connection was lost (%s) and could not be re-established within %s s; last attempt: %s"
-                              window.Reason (seconds liveness.ReconnectWindowMs) error) ]
+                          "the connection was lost (" + window.Reason + ") and could not be re-established within "
+                          + seconds liveness.ReconnectWindowMs + " s; last attempt: " + error
+                      ) ]
             else
                 liveness, [ RedialAfter(broken, min remainingMs redialIntervalMs) ]
         | _, (ConnectionClosed _ | Silent _ | RedialDue _ | RedialFailed _) -> liveness, []

@@ -20,16 +20,16 @@ let maxAttempts = 8
 /// announced: (page offset, version offset), or why the slot cannot be read.
 let locate (slot: int64) (pagesLength: uint64) (versionsLength: uint64) : Result<uint64 * uint64, string> =
     let pageSize = uint64 Page.size
-    if slot < 0L then Error(sprintf "slot %d: expected a slot >= 0" slot)
+    if slot < 0L then Error("slot " + string slot + ": expected a slot >= 0")
     elif uint64 slot >= pagesLength / pageSize then
-        Error(sprintf "slot %d: expected below %d, the home's registered pages hold %d bytes" slot (pagesLength / pageSize) pagesLength)
+        Error("slot " + string slot + ": expected below " + string (pagesLength / pageSize) + ", the home's registered pages hold " + string pagesLength + " bytes")
     elif uint64 slot >= versionsLength / 8UL then
-        Error(sprintf "slot %d: expected below %d, the home's registered versions hold %d bytes" slot (versionsLength / 8UL) versionsLength)
+        Error("slot " + string slot + ": expected below " + string (versionsLength / 8UL) + ", the home's registered versions hold " + string versionsLength + " bytes")
     else Ok(uint64 slot * pageSize, uint64 slot * 8UL)
 
 /// The path MTU of a connection: the smaller of both ends' active MTUs (ibv_mtu: 1 = 256 .. 5 = 4096 bytes).
 let pathMtu (local: byte) (remote: byte) : Result<byte, string> =
     let valid (mtu: byte) = mtu >= 1uy && mtu <= 5uy
-    if not (valid remote) then Error(sprintf "the peer's MTU: expected an ibv_mtu value 1..5, found %d" remote)
-    elif not (valid local) then Error(sprintf "this port's MTU: expected an ibv_mtu value 1..5, found %d" local)
+    if not (valid remote) then Error("the peer's MTU: expected an ibv_mtu value 1..5, found " + string remote)
+    elif not (valid local) then Error("this port's MTU: expected an ibv_mtu value 1..5, found " + string local)
     else Ok(min local remote)

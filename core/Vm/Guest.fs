@@ -43,19 +43,19 @@ module GuestError =
     let text (input: GuestInput) (error: GuestError) =
         match input, error with
         | GuestInput.HttpBody, GuestAndKernel(guest, kernel) ->
-            sprintf "guest: give exactly one of \"guest\": \"probe\" and \"kernel\": \"FILE\" (a path on the boot node), found \"guest\": \"%s\" and \"kernel\": \"%s\"" guest kernel
+            "guest: give exactly one of \"guest\": \"probe\" and \"kernel\": \"FILE\" (a path on the boot node), found \"guest\": \"" + guest + "\" and \"kernel\": \"" + kernel + "\""
         | GuestInput.HttpBody, NoGuest ->
             "guest: give exactly one of \"guest\": \"probe\" and \"kernel\": \"FILE\" (a path on the boot node), found neither"
-        | GuestInput.HttpBody, UnknownGuest found -> sprintf "guest: unknown guest \"%s\"; expected \"probe\"" found
-        | GuestInput.HttpBody, BlankKernel found -> sprintf "kernel: expected a file path on the boot node, found %s" (blank found)
+        | GuestInput.HttpBody, UnknownGuest found -> "guest: unknown guest \"" + found + "\"; expected \"probe\""
+        | GuestInput.HttpBody, BlankKernel found -> "kernel: expected a file path on the boot node, found " + blank found
         | GuestInput.HttpBody, InitrdWithoutKernel _ -> "initrd: only with \"kernel\"; the probe guest takes none"
         | GuestInput.CommandLine, GuestAndKernel(guest, kernel) ->
-            sprintf "--guest %s and --kernel %s: give exactly one of --kernel FILE or --guest probe" guest kernel
+            "--guest " + guest + " and --kernel " + kernel + ": give exactly one of --kernel FILE or --guest probe"
         | GuestInput.CommandLine, NoGuest -> "give exactly one of --kernel FILE or --guest probe, found neither"
-        | GuestInput.CommandLine, UnknownGuest found -> sprintf "--guest %s: unknown guest; expected 'probe'" found
-        | GuestInput.CommandLine, BlankKernel found -> sprintf "--kernel: expected a file path, found %s" (blank found)
+        | GuestInput.CommandLine, UnknownGuest found -> "--guest " + found + ": unknown guest; expected 'probe'"
+        | GuestInput.CommandLine, BlankKernel found -> "--kernel: expected a file path, found " + blank found
         | GuestInput.CommandLine, InitrdWithoutKernel initrd ->
-            sprintf "--initrd %s: only with --kernel; the probe guest takes none" initrd
+            "--initrd " + initrd + ": only with --kernel; the probe guest takes none"
 
 module Guest =
     /// The name the probe guest is chosen by, on every input.

@@ -17,8 +17,8 @@ let decide (rebootOnReset: bool) (outcome: VmOutcome) : RunEnd =
     | TimedOut(limit, vcpuStates) ->
         Exit(
             ExitCode.Failure,
-            sprintf "the guest was still running after %s s (--timeout); stopped it" (string limit.TotalSeconds)
+            "the guest was still running after " + string limit.TotalSeconds + " s (--timeout); stopped it"
             :: List.ofArray (vcpuStates.Split '\n')
         )
-    | Stopped reason -> Exit(ExitCode.Failure, [ sprintf "the VM was stopped: %s" reason ])
+    | Stopped reason -> Exit(ExitCode.Failure, [ "the VM was stopped: " + reason ])
     | Crashed report -> Exit(ExitCode.Failure, "the guest failed:" :: List.ofArray (report.Split '\n'))

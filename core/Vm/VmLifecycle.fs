@@ -98,10 +98,10 @@ let endOf (lifecycle: Lifecycle) (event: LifecycleEvent) : VmEnd option =
     match event with
     | VmEnded(generation, outcome) ->
         Some { Generation = generation; Reason = VmOutcome.reason outcome; ExitCode = VmOutcome.exitCode outcome }
-    | VmStartFailed(generation, problem) -> failed generation (sprintf "the VM did not start: %s" problem)
-    | VmEndUnreported(generation, problem) -> failed generation (sprintf "the VM did not report its end: %s" problem)
+    | VmStartFailed(generation, problem) -> failed generation ("the VM did not start: " + problem)
+    | VmEndUnreported(generation, problem) -> failed generation ("the VM did not report its end: " + problem)
     | VmStopUnconfirmed(generation, reason) ->
-        failed generation (sprintf "%s (the VM did not confirm its end within %s s)" reason (string lifecycle.Limits.StopGrace.TotalSeconds))
+        failed generation (reason + " (the VM did not confirm its end within " + string lifecycle.Limits.StopGrace.TotalSeconds + " s)")
     | Join _ | Connected _ | Drain _ | DrainComplete _ | Leave _ | PeerLost _ | Tick _ | StartVm _ | StopVm _ | VmRunning _ -> None
 
 let private isUnderWay (lifecycle: Lifecycle) =
@@ -138,7 +138,7 @@ let private assemble (nodes: NodeInfo list) (template: Topology option) =
     |> Result.bind (fun topology ->
         TableSet.build topology
         |> Result.map (fun tables -> { Topology = topology; Tables = tables })
-        |> Result.mapError (sprintf "the assembled topology does not fit the ACPI tables: %s"))
+        |> Result.mapError (fun problem -> "the assembled topology does not fit the ACPI tables: " + problem))
 
 /// A start the membership accepts is a new generation, assembled at once; one that cannot be assembled ends
 /// before any effect runs.

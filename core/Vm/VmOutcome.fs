@@ -36,6 +36,6 @@ module VmOutcome =
         match outcome with
         | PoweredOff -> "the guest powered off"
         | Reset -> "the guest reset"
-        | TimedOut(limit, vcpuStates) -> sprintf "the guest was still running after %s s; stopped it\n%s" (string limit.TotalSeconds) vcpuStates
-        | Crashed report -> sprintf "the guest failed: %s" report
+        | TimedOut(limit, vcpuStates) -> "the guest was still running after " + string limit.TotalSeconds + " s; stopped it\n" + vcpuStates
+        | Crashed report -> "the guest failed: " + report
         | Stopped reason -> reason

@@ -30,5 +30,4 @@ module VmRequestError =
         match error with
         | InvalidGuest error -> GuestError.text GuestInput.HttpBody error
         | TimeoutOutOfRange found ->
-            sprintf "timeoutSeconds: expected a number of seconds above 0 and at most %s, found %s"
-                (string VmRequest.maximumTimeout.TotalSeconds) (string found)
+            "timeoutSeconds: expected a number of seconds above 0 and at most " + string VmRequest.maximumTimeout.TotalSeconds + ", found " + string found

@@ -306,7 +306,9 @@ public sealed class ClusterController : IAsyncDisposable
             LifecycleEvent.StartVm s => $"start the VM ({GuestImageName(s.Item.Guest.Image)}, at most {s.Item.Timeout.TotalSeconds} s)",
             LifecycleEvent.StopVm s => $"stop the VM: {s.reason}",
             LifecycleEvent.VmRunning r => $"VM {r.generation} running",
-            _ => e.ToString() ?? "",
+            LifecycleEvent.Tick => "the clock tick that prunes departed members",
+            // core is compiled --reflectionfree: an F# union's ToString names only its type, so name the case by its tag.
+            _ => $"lifecycle event {e.Tag}",
         };
 
     static string GuestImageName(GuestImage image) => image is GuestImage.Kernel kernel ? $"kernel {kernel.path}" : "the probe guest";
