@@ -77,6 +77,9 @@ internal static unsafe partial class NativeLibc
     internal static partial nint syscall(nint number, nint argument);
 
     [LibraryImport("libc", SetLastError = true)]
+    internal static partial nint syscall(nint number, nint argument, nint secondArgument);
+
+    [LibraryImport("libc", SetLastError = true)]
     internal static partial int poll(PollFd* fds, nuint count, int timeoutMilliseconds);
 
     [LibraryImport("libc", SetLastError = true)]

@@ -1,3 +1,4 @@
+using System.Reflection;
 using SsiHv.Shell.Cli.Bench;
 
 namespace SsiHv.Shell.Cli;
@@ -41,6 +42,11 @@ public static class CliRunner
             output.WriteLine(TopLevelHelp());
             return ExitCodes.Success;
         }
+        if (args[0] == "--version")
+        {
+            output.WriteLine($"ssihv {Version}");
+            return ExitCodes.Success;
+        }
 
         // The longest run of leading words that names a command: "acpi generate" before "acpi".
         var match = Commands
@@ -77,11 +83,15 @@ public static class CliRunner
         throw CliException.BadInput([problem, .. listing.Split(Environment.NewLine)]);
     }
 
+    /// The build's informational version (the project's Version, plus the source revision when the build knows it).
+    public static string Version { get; } =
+        typeof(CliRunner).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+
     static string TopLevelHelp() =>
         string.Join(Environment.NewLine,
             "ssihv: one virtual machine spread over several Linux hosts that the guest sees as one NUMA machine.",
             "",
-            "Usage: ssihv COMMAND [ARGUMENTS]   ('ssihv COMMAND --help' describes one command)",
+            "Usage: ssihv COMMAND [ARGUMENTS]   ('ssihv COMMAND --help' describes one command; 'ssihv --version' prints the version)",
             "",
             CommandList(Commands, ""),
             "",

@@ -1,3 +1,5 @@
+using System.Reflection;
+using SsiHv.Shell.Cli;
 using Xunit;
 
 namespace SsiHv.Tests.Cli;
@@ -47,5 +49,15 @@ public sealed class CliProcessTests : IDisposable
         var result = CliRun.AsProcess("--help");
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains("acpi generate", result.Stdout);
+    }
+
+    [Fact]
+    public void VersionPrintsTheInformationalVersionOfTheAssemblyAndExitsZero()
+    {
+        var version = typeof(CliRunner).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()!.InformationalVersion;
+        var result = CliRun.AsProcess("--version");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Equal($"ssihv {version}\n", result.Stdout);
+        Assert.Equal("", result.Stderr);
     }
 }

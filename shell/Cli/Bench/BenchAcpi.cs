@@ -19,7 +19,7 @@ static class BenchAcpi
 
     public static int Run(ParsedArguments arguments, TextWriter output)
     {
-        RejectOptions(arguments, "acpi", [.. BootOnly, Budget, TopologyOption, Pin, Toucher]);
+        RejectOptions(arguments, "acpi", [.. BootOnly, .. StartupOnly, Budget, TopologyOption, Pin, Toucher]);
         var runs = RunsOf(arguments, "acpi");
         output.WriteLine($"ssihv bench acpi: requested {AcpiBenchmark.Requested.Describe()}, runs: {runs}");
         AcpiBenchResults results;

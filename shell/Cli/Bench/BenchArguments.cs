@@ -35,6 +35,14 @@ static class BenchArguments
     public static readonly OptionSpec Toucher = new("toucher", "thread|vcpu",
         "bench fault and remote-fault: what touches the pages on both sides: a host thread pinned where the vCPU would be, or the fault guest on a KVM vCPU (default: vcpu where KVM works, else thread)", Required: false);
 
+    public static readonly OptionSpec Native = new("native", "FILE",
+        $"bench startup: the native build's executable (default: this one if native, else ../../native/ssihv from this ssihv.dll's directory, where `{StartupBuilds.NativeBuildCommand}` puts it)", Required: false);
+    public static readonly OptionSpec Jit = new("jit", "FILE.dll",
+        $"bench startup: the JIT build's ssihv.dll, run with dotnet (default: this one if JIT, else ../Release/net10.0/ssihv.dll from the native executable's directory, where `{StartupBuilds.JitBuildCommand}` puts it)", Required: false);
+
+    /// What only 'bench startup' takes: the two builds it compares.
+    public static readonly OptionSpec[] StartupOnly = [Native, Jit];
+
     /// --toucher or its default (FaultToucherChoice) on this host, with the report's line naming it.
     public static (FaultToucher Toucher, string Line) ToucherOf(ParsedArguments arguments, string kind) =>
         FaultToucherChoice.Decide(arguments.Option(Toucher.Name), HostKvm.Unavailable(), File.Exists(FaultToucherChoice.KvmDevice)) switch

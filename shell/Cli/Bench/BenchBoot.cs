@@ -38,7 +38,7 @@ static class BenchBoot
     {
         if (arguments.Option(Budget.Name) is not null)
             throw CliException.BadInput("ssihv bench boot: --budget applies to 'bench fault' only");
-        RejectOptions(arguments, "boot", Pin, Toucher);
+        RejectOptions(arguments, "boot", [.. StartupOnly, Pin, Toucher]);
         var topologyPath = arguments.Option(TopologyOption.Name) ?? Asset("boot", () => ProductAssets.ExampleTopology(DefaultTopology));
         if (!TopologyFile.TryLoad(topologyPath, out var topology, out var problems))
             throw CliException.BadInput(problems);

@@ -4,26 +4,28 @@ namespace SsiHv.Shell.Cli.Bench;
 
 /// <summary>
 /// <c>ssihv bench KIND</c>: picks the benchmark (one file each: BenchBoot, BenchFault, BenchRemoteFault,
-/// BenchTransport, BenchAcpi) and holds the syntax they share. Each runs its reference in the same invocation (acpi has a time goal instead). Exit 0 when
+/// BenchTransport, BenchAcpi, BenchStartup) and holds the syntax they share. Each runs its reference in the same invocation (acpi has a time goal instead; startup compares the native build with the JIT one). Exit 0 when
 /// every run completed (whatever the numbers), 1 when a run failed, 2 for bad input.
 /// </summary>
 public sealed class BenchCommand : ICommand
 {
-    static readonly PositionalSpec Kind = new("KIND", "boot | fault | remote-fault | transport | acpi");
+    static readonly PositionalSpec Kind = new("KIND", "boot | fault | remote-fault | transport | acpi | startup");
 
     /// One command for every benchmark kind, because the command list (CliRunner) names one bench command.
     public CommandSyntax Syntax { get; } = new(
         "bench",
-        "benchmarks against a reference run in the same invocation (boot: QEMU; fault, remote-fault: a C userfaultfd pager; transport: a C TCP client/server; acpi: a time goal)",
+        "benchmarks against a reference run in the same invocation (boot: QEMU; fault, remote-fault: a C userfaultfd pager; transport: a C TCP client/server; acpi: a time goal; startup: the JIT build against the native one)",
         BenchBoot.Help + "\n"
         + BenchFault.Help + "\n"
         + BenchRemoteFault.Help + "\n"
         + BenchTransport.Help + "\n"
-        + BenchAcpi.Help
-        + "--append, --kernel, --initrd and --ready-line apply to 'bench boot' only; --budget to fault and remote-fault; --topology to boot and fault; --pin and --toucher to fault and remote-fault.",
+        + BenchAcpi.Help + "\n"
+        + BenchStartup.Help
+        + "--append, --kernel, --initrd and --ready-line apply to 'bench boot' only; --budget to fault and remote-fault; --topology to boot and fault; --pin and --toucher to fault and remote-fault; --native and --jit to startup.",
         [Kind],
         [BenchArguments.TopologyOption, BenchArguments.Runs, BenchArguments.Append, BenchArguments.Kernel, BenchArguments.Initrd,
-         BenchArguments.ReadyLine, BenchArguments.Budget, BenchArguments.Pin, BenchArguments.Toucher]);
+         BenchArguments.ReadyLine, BenchArguments.Budget, BenchArguments.Pin, BenchArguments.Toucher,
+         BenchArguments.Native, BenchArguments.Jit]);
 
     public int Run(ParsedArguments arguments, TextWriter output) =>
         arguments.Required(Kind.Name) switch
@@ -35,6 +37,7 @@ public sealed class BenchCommand : ICommand
             "remote-fault-home" => RemoteFaultHome.Serve(Console.In, output),
             "transport" => BenchTransport.Run(arguments, output),
             "acpi" => BenchAcpi.Run(arguments, output),
-            var other => throw CliException.BadInput($"ssihv bench: unknown benchmark '{other}'; expected boot, fault, remote-fault, transport or acpi"),
+            "startup" => BenchStartup.Run(arguments, output),
+            var other => throw CliException.BadInput($"ssihv bench: unknown benchmark '{other}'; expected boot, fault, remote-fault, transport, acpi or startup"),
         };
 }

@@ -27,7 +27,7 @@ static class BenchFault
 
     public static int Run(ParsedArguments arguments, TextWriter output)
     {
-        RejectOptions(arguments, "fault", BootOnly);
+        RejectOptions(arguments, "fault", [.. BootOnly, .. StartupOnly]);
         var probeTopology = arguments.Option(TopologyOption.Name) ?? Asset("fault", () => ProductAssets.ExampleTopology(DefaultProbeTopology));
         if (!TopologyFile.TryLoad(probeTopology, out _, out var problems))
             throw CliException.BadInput(problems);

@@ -23,7 +23,7 @@ static class BenchRemoteFault
 
     public static int Run(ParsedArguments arguments, TextWriter output)
     {
-        RejectOptions(arguments, "remote-fault", [.. BootOnly, TopologyOption]);
+        RejectOptions(arguments, "remote-fault", [.. BootOnly, .. StartupOnly, TopologyOption]);
         var runs = RunsOf(arguments, "remote-fault");
         var placement = PlacementOf(arguments, "remote-fault");
         var (budgetBytes, budgetPages) = BudgetOf(arguments, "remote-fault");

@@ -20,7 +20,7 @@ static class BenchTransport
 
     public static int Run(ParsedArguments arguments, TextWriter output)
     {
-        RejectOptions(arguments, "transport", [.. BootOnly, Budget, TopologyOption, Pin, Toucher]);
+        RejectOptions(arguments, "transport", [.. BootOnly, .. StartupOnly, Budget, TopologyOption, Pin, Toucher]);
         var runs = RunsOf(arguments, "transport");
         output.WriteLine(FormattableString.Invariant(
             $"ssihv bench transport: runs per side: {runs}, {Sequential} requests with 1 outstanding, {Pipelined} with {Depth} in flight"));
