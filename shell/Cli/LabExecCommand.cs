@@ -36,7 +36,7 @@ public sealed class LabExecCommand : ICommand
         + "its stdout and stderr and exits with its exit code. The lab image is built on first use (ssihv lab prepare).",
         [],
         [Cpus, Memory, Timeout, BootTimeout, Writable, Rdma, Tap, Address, Threads],
-        new PositionalSpec("COMMAND [ARGS...]", "the command to run inside, e.g. dotnet shell/bin/Release/net10.0/ssihv.dll run --guest probe"));
+        new PositionalSpec("COMMAND [ARGS...]", "the command to run inside, e.g. shell/bin/native/ssihv run --guest probe"));
 
     public int Run(ParsedArguments arguments, TextWriter output)
     {
