@@ -8,12 +8,13 @@ using SsiHv.Shell.Assets;
 namespace SsiHv.Shell.Bench;
 
 /// <summary>
-/// <c>ssihv bench startup</c>: cold starts of the native and the JIT build, alternating (which goes first swaps
+/// <c>ssihv bench startup</c>: new processes of the native and the JIT build, alternating (which goes first swaps
 /// every run, so neither always finds the caches the other warmed): <c>ssihv --version</c> and
 /// <c>ssihv acpi show</c> from start to exit, with the latter's peak RSS, both through child_rusage
 /// (bench/reference/child_rusage.c: the exact peak of the command itself, which wait4 in this process cannot
-/// give); a boot node's host (MeasuredChild) from spawn to its first <c>GET /v1/health</c> 200, its VmRSS then, and SIGTERM to exit. A build whose run fails is
-/// not run again for that measurement; the failure is reported instead.
+/// give); a boot node's host (MeasuredChild) from spawn to its first <c>GET /v1/health</c> 200, its VmRSS then,
+/// and SIGTERM to exit. A build whose run fails is not run again for that measurement; the failure is reported
+/// instead.
 /// </summary>
 public sealed class StartupBenchmark : IDisposable
 {
@@ -47,7 +48,7 @@ public sealed class StartupBenchmark : IDisposable
             {
                 var launcher = isNative ? native : jit;
                 BuildRuns Of(StartupPair pair) => isNative ? pair.Native : pair.Jit;
-                StartupPair Set(StartupPair pair, BuildRuns runs) => isNative ? pair with { Native = runs } : pair with { Jit = runs };
+                StartupPair Set(StartupPair pair, BuildRuns updated) => isNative ? pair with { Native = updated } : pair with { Jit = updated };
 
                 if (Of(version).Failure is null)
                     version = Set(version, Record(Of(version), warmUp, TimedCommand(launcher, ["--version"]), result => result.Milliseconds));
