@@ -3,20 +3,23 @@ using System.Text;
 
 namespace SsiHv.Interop.Linux;
 
-/// <summary>How a <see cref="MeasuredChild"/> ended: its exit code (or the signal that ended it) and its peak
-/// resident set as the kernel counted it (wait4's ru_maxrss).</summary>
-public sealed record ChildExit(int? ExitCode, int? Signal, long PeakRssKiB)
+/// <summary>How a child process ended: its exit code, or the signal that ended it.</summary>
+public sealed record ChildExit(int? ExitCode, int? Signal)
 {
     public bool Succeeded => ExitCode == 0;
     public string Describe() => ExitCode is { } code ? $"exit {code}" : $"killed by signal {Signal}";
+
+    /// From the status wait4 gives (WIFEXITED, WEXITSTATUS, WTERMSIG).
+    public static ChildExit FromWaitStatus(int status) =>
+        (status & 0x7f) == 0 ? new ChildExit((status >> 8) & 0xff, null) : new ChildExit(null, status & 0x7f);
 }
 
 /// <summary>
-/// A child process started with posix_spawn and reaped with wait4, for benchmarks: .NET's Process reaps its
-/// children itself and keeps no rusage, so a child's peak RSS is only exact when its parent waits for it this way
-/// (getrusage(RUSAGE_CHILDREN) would give the largest of all children ever reaped). The child's stdin is
-/// /dev/null and its stdout and stderr go to one file, for the message of a failed run. Its exit is awaited
-/// through a pidfd, so a wait is bounded without sleeping between polls.
+/// A child process started with posix_spawn and reaped with wait4, for benchmarks that time a process from its
+/// start to its exit: its exit is awaited through a pidfd, so a wait is bounded without sleeping between polls,
+/// and it can be sent any signal (a node host SIGTERM). Its stdin is /dev/null and its stdout and stderr go to one
+/// file, for the message of a failed run. Not for its peak RSS: posix_spawn's child shares this process's memory
+/// until it execs, and the kernel keeps the larger peak across exec (bench/reference/child_rusage.c measures it).
 /// </summary>
 public sealed unsafe partial class MeasuredChild : IDisposable
 {
@@ -26,8 +29,6 @@ public sealed unsafe partial class MeasuredChild : IDisposable
     const nint SysPidfdOpen = 434;
     /// glibc's posix_spawn_file_actions_t (80 B) and posix_spawnattr_t (336 B) on x86-64, with room to spare.
     const int FileActionsBytes = 256, AttributesBytes = 512, SignalSetBytes = 128;
-    /// struct rusage: two struct timeval, then ru_maxrss (KiB) first of fourteen longs.
-    const int RusageBytes = 144, MaxRssOffset = 32;
 
     readonly int pidfd;
     ChildExit? exit;
@@ -103,13 +104,10 @@ public sealed unsafe partial class MeasuredChild : IDisposable
                 throw LinuxError.Last($"poll(pidfd of {Pid})");
         }
         int status;
-        var usage = stackalloc byte[RusageBytes];
-        while (wait4(Pid, &status, 0, usage) < 0)
+        while (wait4(Pid, &status, 0, null) < 0)
             if (Marshal.GetLastPInvokeError() != NativeLibc.EINTR)
                 throw LinuxError.Last($"wait4({Pid})");
-        var maxRssKiB = *(long*)(usage + MaxRssOffset);
-        var termSignal = status & 0x7f;
-        exit = termSignal == 0 ? new ChildExit((status >> 8) & 0xff, null, maxRssKiB) : new ChildExit(null, termSignal, maxRssKiB);
+        exit = ChildExit.FromWaitStatus(status);
         return exit;
     }
 

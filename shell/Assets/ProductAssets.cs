@@ -3,7 +3,7 @@ namespace SsiHv.Shell.Assets;
 /// <summary>
 /// The files ssihv runs or reads besides its assemblies. Its build places them under <c>assets/</c> next to
 /// ssihv.dll (target BuildProductAssets in shell/SsiHv.Shell.csproj): the probe guest made from guests/probe/,
-/// the fault guest and the C references of <c>ssihv bench</c> made from bench/reference/, and the topologies the
+/// the fault guest, the C references of <c>ssihv bench</c> and its command runner made from bench/reference/, and the topologies the
 /// benchmarks default to, from examples/. ssihv looks there and nowhere else, so an installed copy (the build's
 /// or <c>dotnet publish</c>'s output directory) needs no source tree and compiles nothing at run time.
 /// </summary>
@@ -23,6 +23,9 @@ public static class ProductAssets
 
     /// The C client/server of `bench transport` (bench/reference/tcp_reference.c).
     public static string TransportReference => Existing("bench/tcp_reference", "bench/reference/");
+
+    /// What `bench startup` runs a command through to read its own peak RSS (bench/reference/child_rusage.c).
+    public static string ChildRusage => Existing("bench/child_rusage", "bench/reference/");
 
     /// A topology file shipped from examples/, e.g. "two-node.json".
     public static string ExampleTopology(string fileName) => Existing($"topologies/{fileName}", "examples/");

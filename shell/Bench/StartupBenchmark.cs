@@ -3,15 +3,18 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using SsiHv.Interop.Linux;
+using SsiHv.Shell.Assets;
 
 namespace SsiHv.Shell.Bench;
 
 /// <summary>
-/// <c>ssihv bench startup</c>: cold starts of the native and the JIT build, alternating (which goes first swaps
+/// <c>ssihv bench startup</c>: new processes of the native and the JIT build, alternating (which goes first swaps
 /// every run, so neither always finds the caches the other warmed): <c>ssihv --version</c> and
-/// <c>ssihv acpi show</c> from spawn to exit, with the latter's peak RSS from wait4; a boot node's host from
-/// spawn to its first <c>GET /v1/health</c> 200, its VmRSS then, and SIGTERM to exit. A build whose run fails is
-/// not run again for that measurement; the failure is reported instead.
+/// <c>ssihv acpi show</c> from start to exit, with the latter's peak RSS, both through child_rusage
+/// (bench/reference/child_rusage.c: the exact peak of the command itself, which wait4 in this process cannot
+/// give); a boot node's host (MeasuredChild) from spawn to its first <c>GET /v1/health</c> 200, its VmRSS then,
+/// and SIGTERM to exit. A build whose run fails is not run again for that measurement; the failure is reported
+/// instead.
 /// </summary>
 public sealed class StartupBenchmark : IDisposable
 {
@@ -21,6 +24,7 @@ public sealed class StartupBenchmark : IDisposable
     static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(2);
     const int SigTerm = 15;
 
+    readonly string childRusage = ProductAssets.ChildRusage;
     readonly DirectoryInfo work = Directory.CreateTempSubdirectory("ssihv-bench-startup-");
     readonly HttpClient http = new(new SocketsHttpHandler { UseProxy = false }) { Timeout = HealthRequestTimeout };
 
@@ -44,7 +48,7 @@ public sealed class StartupBenchmark : IDisposable
             {
                 var launcher = isNative ? native : jit;
                 BuildRuns Of(StartupPair pair) => isNative ? pair.Native : pair.Jit;
-                StartupPair Set(StartupPair pair, BuildRuns runs) => isNative ? pair with { Native = runs } : pair with { Jit = runs };
+                StartupPair Set(StartupPair pair, BuildRuns updated) => isNative ? pair with { Native = updated } : pair with { Jit = updated };
 
                 if (Of(version).Failure is null)
                     version = Set(version, Record(Of(version), warmUp, TimedCommand(launcher, ["--version"]), result => result.Milliseconds));
@@ -80,16 +84,23 @@ public sealed class StartupBenchmark : IDisposable
 
     static Measured<T> Failed<T>(string failure) => new(default, failure);
 
+    /// Runs the command through child_rusage, which times it from its fork to its reap and reads its own peak RSS.
     Measured<CommandRun> TimedCommand(StartupLauncher launcher, IReadOnlyList<string> arguments)
     {
-        var start = Stopwatch.GetTimestamp();
-        using var child = MeasuredChild.Start(launcher.Executable, launcher.Arguments(arguments), Output);
-        var exit = child.WaitForExit(CommandTimeout);
-        var elapsed = Stopwatch.GetElapsedTime(start);
-        if (exit is null)
+        var result = Path.Combine(work.FullName, "rusage.txt");
+        File.Delete(result);
+        using var runner = MeasuredChild.Start(childRusage, [result, launcher.Executable, .. launcher.Arguments(arguments)], Output);
+        var runnerExit = runner.WaitForExit(CommandTimeout);
+        if (runnerExit is null)
             return Failed<CommandRun>($"no exit within {CommandTimeout.TotalSeconds:F0} s");
+        if (!runnerExit.Succeeded)
+            return Failed<CommandRun>($"child_rusage: {runnerExit.Describe()}: {LastOutputLine()}");
+        var fields = File.ReadAllText(result).Split(' ', StringSplitOptions.TrimEntries)
+            .Select(field => field.Split('='))
+            .ToDictionary(pair => pair[0], pair => long.Parse(pair[1], CultureInfo.InvariantCulture));
+        var exit = ChildExit.FromWaitStatus((int)fields["status"]);
         return exit.Succeeded
-            ? new(new CommandRun(elapsed.TotalMilliseconds, exit.PeakRssKiB), null)
+            ? new(new CommandRun(fields["elapsed_ns"] / 1e6, fields["maxrss_kib"]), null)
             : Failed<CommandRun>($"{exit.Describe()}: {LastOutputLine()}");
     }
 

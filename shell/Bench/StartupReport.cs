@@ -42,7 +42,7 @@ public static class StartupReport
         "",
         Times("--version, start to exit", results.Version),
         Times($"acpi show --topology {Path.GetFileName(results.Topology)}, start to exit", results.AcpiShow),
-        Sizes("acpi show, peak RSS (wait4 ru_maxrss)", results.AcpiShowPeakRss),
+        Sizes("acpi show, peak RSS (ru_maxrss)", results.AcpiShowPeakRss),
         Times("node host (boot node), start to first GET /v1/health 200", results.NodeReady),
         Sizes("node host, VmRSS at its first GET /v1/health 200", results.NodeRss),
         Times("node host, SIGTERM to exit", results.NodeStop),

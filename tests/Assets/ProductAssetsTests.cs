@@ -20,7 +20,7 @@ public sealed class ProductAssetsTests
         string[] assets =
         [
             ProductAssets.ProbeGuest, ProductAssets.FaultGuest, ProductAssets.FaultReference, ProductAssets.RemoteFaultReference,
-            ProductAssets.TransportReference, ProductAssets.ExampleTopology("two-node.json"), ProductAssets.ExampleTopology("one-node.json"),
+            ProductAssets.TransportReference, ProductAssets.ChildRusage, ProductAssets.ExampleTopology("two-node.json"), ProductAssets.ExampleTopology("one-node.json"),
         ];
         foreach (var asset in assets)
         {
@@ -40,7 +40,7 @@ public sealed class ProductAssetsTests
     [SupportedOSPlatform("linux")]
     public void The_c_references_keep_their_execute_permission()
     {
-        foreach (var executable in new[] { ProductAssets.FaultReference, ProductAssets.RemoteFaultReference, ProductAssets.TransportReference })
+        foreach (var executable in new[] { ProductAssets.FaultReference, ProductAssets.RemoteFaultReference, ProductAssets.TransportReference, ProductAssets.ChildRusage })
             Assert.True(File.GetUnixFileMode(executable).HasFlag(UnixFileMode.UserExecute), $"{executable} is not executable");
     }
 

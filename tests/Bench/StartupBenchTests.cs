@@ -43,7 +43,7 @@ public sealed class StartupBenchTests : IDisposable
         {
             ("--version, start to exit", time),
             ("acpi show --topology two-node.json, start to exit", time),
-            (@"acpi show, peak RSS \(wait4 ru_maxrss\)", size),
+            (@"acpi show, peak RSS \(ru_maxrss\)", size),
             ("node host \\(boot node\\), start to first GET /v1/health 200", time),
             ("node host, VmRSS at its first GET /v1/health 200", size),
             ("node host, SIGTERM to exit", time),

@@ -14,7 +14,7 @@ static class BenchStartup
     public static readonly string Help =
         "bench startup: starts the native build (--native) and the JIT build (--jit, run with dotnet) N times each, alternating,\n"
         + "after one warm-up run of each: 'ssihv --version' and 'ssihv acpi show --topology two-node.json' from start to exit\n"
-        + "(and the latter's peak RSS, from wait4), and a boot node's 'ssihv node --config' from start to its first\n"
+        + "(and the latter's own peak RSS, ru_maxrss), and a boot node's 'ssihv node --config' from start to its first\n"
         + "GET /v1/health 200 (its VmRSS then), then from SIGTERM to exit. Reports median and p90 (sizes: median and max)\n"
         + "of each build, the ratio native/JIT, and the goals for the native build: acpi show <= "
         + $"{StartupReport.AcpiShowGoalMilliseconds:F0} ms, node host ready <= {StartupReport.NodeReadyGoalMilliseconds:F0} ms,\n"
