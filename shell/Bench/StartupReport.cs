@@ -31,7 +31,7 @@ public sealed record StartupResults(
 /// </summary>
 public static class StartupReport
 {
-    /// Issue 14's goals for the native build.
+    /// The start-up goals for the native build (docs/performance.md, bench startup).
     public const double AcpiShowGoalMilliseconds = 30, NodeReadyGoalMilliseconds = 150, AcpiShowRssGoalMiB = 25;
 
     public static IReadOnlyList<string> Lines(StartupResults results) =>

@@ -7,7 +7,7 @@ namespace SsiHv.Shell.Cli.Bench;
 
 /// <summary>
 /// <c>ssihv bench startup</c>: the native AOT build against the JIT build, as processes started cold
-/// (StartupBenchmark), against issue 14's goals for the native one. Needs no KVM and no root.
+/// (StartupBenchmark), against the start-up goals for the native one. Needs no KVM and no root.
 /// </summary>
 static class BenchStartup
 {
