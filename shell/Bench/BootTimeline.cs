@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Win32.SafeHandles;
+using SsiHv.Shell.Processes;
 using SsiHv.Shell.Vmm.Memory;
 
 namespace SsiHv.Shell.Bench;
@@ -41,7 +42,7 @@ public static class BootTimeline
         if (!Enabled)
             return;
         Mark(GuestStopped);
-        var status = ProcessStatusKiB("VmRSS", "RssAnon", "RssFile", "RssShmem");
+        var status = ProcessStatus.KiB("self", "VmRSS", "RssAnon", "RssFile", "RssShmem");
         var guestResidentKiB = guestRegions.Sum(r => ResidentPages(r.Mapping.Address, r.Mapping.Length)) * (PageSize / 1024);
         lock (Marks)
             foreach (var (name, ticks) in Marks)
@@ -69,18 +70,6 @@ public static class BootTimeline
             default:
                 return false;
         }
-    }
-
-    static Dictionary<string, long> ProcessStatusKiB(params string[] fields)
-    {
-        // Lines look like "VmRSS:\t   81234 kB".
-        var values = File.ReadLines("/proc/self/status")
-            .Select(line => line.Split(':', 2))
-            .Where(parts => parts.Length == 2 && fields.Contains(parts[0]))
-            .ToDictionary(parts => parts[0], parts => long.Parse(parts[1].Trim().Split(' ')[0], CultureInfo.InvariantCulture));
-        foreach (var field in fields)
-            values.TryAdd(field, 0);
-        return values;
     }
 
     /// Pages of [address, address + length) that are in RAM, counted from /proc/self/pagemap.

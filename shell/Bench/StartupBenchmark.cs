@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using SsiHv.Interop.Linux;
 using SsiHv.Shell.Assets;
+using SsiHv.Shell.Processes;
 
 namespace SsiHv.Shell.Bench;
 
@@ -124,7 +125,7 @@ public sealed class StartupBenchmark : IDisposable
                 return Failed<NodeHostRun>($"no GET /v1/health 200 within {ReadyTimeout.TotalSeconds:F0} s: {LastOutputLine()}");
         }
         var ready = Stopwatch.GetElapsedTime(start);
-        var rssKiB = VmRssKiB(child.Pid);
+        var rssKiB = ProcessStatus.KiB(child.Pid.ToString(CultureInfo.InvariantCulture), "VmRSS")["VmRSS"];
 
         var stopStart = Stopwatch.GetTimestamp();
         child.Signal(SigTerm);
@@ -151,13 +152,6 @@ public sealed class StartupBenchmark : IDisposable
         {
             return false;
         }
-    }
-
-    /// The resident set now, from /proc/PID/status ("VmRSS:   12345 kB").
-    static long VmRssKiB(int pid)
-    {
-        var line = File.ReadLines($"/proc/{pid}/status").First(line => line.StartsWith("VmRSS:", StringComparison.Ordinal));
-        return long.Parse(line["VmRSS:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
     }
 
     /// A port the kernel chose on 127.0.0.1; the node host binds it a moment later (another process could take

@@ -14,7 +14,7 @@ public sealed record StartupLauncher(string Executable, IReadOnlyList<string> Pr
 /// </summary>
 public static class StartupBuilds
 {
-    public const string NativeBuildCommand = "dotnet publish shell -c Release -r linux-x64 -p:PublishAot=true -o shell/bin/native";
+    public const string NativeBuildCommand = "dotnet publish shell -c Release -r linux-x64 -o shell/bin/native";
     public const string JitBuildCommand = "dotnet build shell -c Release";
 
     /// The native executable and the JIT ssihv.dll when none is given: this process's own build and the other
